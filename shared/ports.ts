@@ -103,3 +103,7 @@ export interface WorkflowRuntime {
   /** Completes a waiting approval task; 'expired' when the task is no longer waiting (timed out, already completed). */
   completeApproval(taskToken: string, output: { decision: 'approved' | 'denied' }): Promise<'delivered' | 'expired'>;
 }
+
+/** Action ids of the Approve/Deny buttons: the contract between the chat adapter and the interaction handler. */
+export const APPROVE_ACTION_ID = 'grantline_approve';
+export const DENY_ACTION_ID = 'grantline_deny';

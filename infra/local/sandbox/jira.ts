@@ -1,0 +1,405 @@
+/**
+ * Simulated Jira Cloud (REST v3) for the sandbox and the connector tests: basic auth, issues,
+ * ADF comments, a small workflow and users with profile-privacy (hidden emails).
+ *
+ * Workflow: every status can move to every other status through the transition named after the
+ * target (transition id / name -> status):
+ *   11 "Reopen" -> Open                  21 "Request approval" -> Waiting for approval
+ *   31 "Start progress" -> In Progress   41 "Grant access" -> Access granted
+ *   51 "Decline" -> Declined             61 "Close" -> Done
+ * New issues start in Open. The current status is not offered as a transition (as in Jira).
+ */
+import { randomUUID } from 'node:crypto';
+import { HttpFake, type FakeRequest, type FakeResponse } from './http-fake.js';
+
+interface Status {
+  id: string;
+  name: string;
+  transitionId: string;
+  transitionName: string;
+  category: { id: number; key: string; colorName: string; name: string };
+}
+
+const TODO = { id: 2, key: 'new', colorName: 'blue-gray', name: 'To Do' };
+const DOING = { id: 4, key: 'indeterminate', colorName: 'yellow', name: 'In Progress' };
+const DONE = { id: 3, key: 'done', colorName: 'green', name: 'Done' };
+
+export const JIRA_WORKFLOW: readonly Status[] = [
+  { id: '10000', name: 'Open', transitionId: '11', transitionName: 'Reopen', category: TODO },
+  { id: '10001', name: 'Waiting for approval', transitionId: '21', transitionName: 'Request approval', category: TODO },
+  { id: '10002', name: 'In Progress', transitionId: '31', transitionName: 'Start progress', category: DOING },
+  { id: '10003', name: 'Access granted', transitionId: '41', transitionName: 'Grant access', category: DONE },
+  { id: '10004', name: 'Declined', transitionId: '51', transitionName: 'Decline', category: DONE },
+  { id: '10005', name: 'Done', transitionId: '61', transitionName: 'Close', category: DONE },
+];
+
+interface User {
+  accountId: string;
+  email: string;
+  displayName: string;
+  emailVisible: boolean;
+  active: boolean;
+}
+
+interface Comment {
+  id: string;
+  authorId: string;
+  body: unknown;
+  created: string;
+}
+
+interface Issue {
+  id: string;
+  key: string;
+  summary: string;
+  statusId: string;
+  issueType: string;
+  reporterId: string;
+  creatorId: string;
+  fields: Record<string, unknown>;
+  created: string;
+  updated: string;
+  comments: Comment[];
+}
+
+export interface FakeJiraIssue {
+  id: string;
+  key: string;
+  summary: string;
+  /** Current status name, e.g. "Access granted". */
+  status: string;
+  reporterAccountId: string;
+  issueType: string;
+  /** Extra fields (custom fields, labels...) as stored. */
+  fields: Record<string, unknown>;
+}
+
+export interface FakeJira {
+  url: string;
+  fake: HttpFake;
+  /** The account the configured email/API token belong to (author of the comments). */
+  botAccountId: string;
+  close(): Promise<void>;
+  addUser(user: { accountId?: string; email: string; displayName?: string; emailVisible?: boolean; active?: boolean }): string;
+  createIssue(issue: { key?: string; summary: string; reporterEmail: string; fields?: Record<string, unknown> }): {
+    id: string;
+    key: string;
+  };
+  issue(key: string): FakeJiraIssue | undefined;
+  /** ADF bodies of the issue's comments, oldest first. */
+  comments(key: string): unknown[];
+  /** Each comment flattened to plain text: one line per paragraph, "- " before list items. */
+  commentTexts(key: string): string[];
+}
+
+const jiraError = (status: number, errorMessages: string[], errors: Record<string, string> = {}): FakeResponse => ({
+  status,
+  body: { errorMessages, errors },
+});
+const ISSUE_NOT_FOUND = jiraError(404, ['Issue does not exist or you do not have permission to see it.']);
+/** Jira's timestamp format: 2024-05-01T10:00:00.000+0000 */
+const jiraTime = (): string => new Date().toISOString().replace('Z', '+0000');
+
+export async function startFakeJira(
+  opts: { port?: number; email?: string; apiToken?: string; projectKey?: string } = {},
+): Promise<FakeJira> {
+  const email = opts.email ?? 'grantline-bot@example.com';
+  const apiToken = opts.apiToken ?? 'fake-jira-api-token';
+  const defaultProject = opts.projectKey ?? 'ACC';
+  const expectedAuth = `Basic ${Buffer.from(`${email}:${apiToken}`).toString('base64')}`;
+  const fake = new HttpFake('jira');
+  const users = new Map<string, User>();
+  const issues = new Map<string, Issue>();
+  const projects = new Map<string, { id: string; next: number }>();
+  let nextIssueId = 10000;
+  let nextCommentId = 10000;
+
+  const project = (key: string) => {
+    let p = projects.get(key);
+    if (!p) projects.set(key, (p = { id: String(10000 + projects.size), next: 1 }));
+    return p;
+  };
+  project(defaultProject);
+
+  const userByEmail = (address: string) =>
+    [...users.values()].find((u) => u.email.toLowerCase() === address.toLowerCase());
+
+  const addUser: FakeJira['addUser'] = (u) => {
+    const existing = u.accountId ? users.get(u.accountId) : userByEmail(u.email);
+    const accountId = existing?.accountId ?? u.accountId ?? `712020:${randomUUID()}`;
+    users.set(accountId, {
+      accountId,
+      email: u.email,
+      displayName: u.displayName ?? existing?.displayName ?? u.email.split('@')[0] ?? u.email,
+      emailVisible: u.emailVisible ?? existing?.emailVisible ?? true,
+      active: u.active ?? existing?.active ?? true,
+    });
+    return accountId;
+  };
+  const botAccountId = addUser({ email, displayName: 'Grantline' });
+
+  const insertIssue = (i: {
+    projectKey: string;
+    key?: string;
+    summary: string;
+    reporterId: string;
+    issueType: string;
+    fields: Record<string, unknown>;
+  }): Issue => {
+    const p = project(i.projectKey);
+    let key = i.key ?? '';
+    if (key) p.next = Math.max(p.next, Number(key.split('-')[1] ?? 0) + 1);
+    else do key = `${i.projectKey}-${p.next++}`; while (issues.has(key));
+    const now = jiraTime();
+    const issue: Issue = {
+      id: String(nextIssueId++),
+      key,
+      summary: i.summary,
+      statusId: JIRA_WORKFLOW[0]!.id,
+      issueType: i.issueType,
+      reporterId: i.reporterId,
+      creatorId: botAccountId,
+      fields: i.fields,
+      created: now,
+      updated: now,
+      comments: [],
+    };
+    issues.set(key, issue);
+    return issue;
+  };
+
+  const userJson = (u: User) => ({
+    self: `${fake.url}/rest/api/3/user?accountId=${encodeURIComponent(u.accountId)}`,
+    accountId: u.accountId,
+    accountType: 'atlassian',
+    // Profile privacy: Jira omits emailAddress rather than returning null.
+    ...(u.emailVisible ? { emailAddress: u.email } : {}),
+    displayName: u.displayName,
+    active: u.active,
+    timeZone: 'Etc/UTC',
+  });
+  const statusJson = (s: Status) => ({
+    self: `${fake.url}/rest/api/3/status/${s.id}`,
+    description: '',
+    name: s.name,
+    id: s.id,
+    statusCategory: { self: `${fake.url}/rest/api/3/statuscategory/${s.category.id}`, ...s.category },
+  });
+  const statusOf = (issue: Issue) => JIRA_WORKFLOW.find((s) => s.id === issue.statusId)!;
+  const commentJson = (issue: Issue, c: Comment) => {
+    const author = users.get(c.authorId);
+    return {
+      self: `${fake.url}/rest/api/3/issue/${issue.id}/comment/${c.id}`,
+      id: c.id,
+      author: author && userJson(author),
+      body: c.body,
+      updateAuthor: author && userJson(author),
+      created: c.created,
+      updated: c.created,
+      jsdPublic: true,
+    };
+  };
+  const issueJson = (issue: Issue, expand: string[] = []) => {
+    const p = project(issue.key.split('-')[0] ?? defaultProject);
+    const reporter = users.get(issue.reporterId);
+    const creator = users.get(issue.creatorId);
+    return {
+      expand: 'renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations',
+      id: issue.id,
+      self: `${fake.url}/rest/api/3/issue/${issue.id}`,
+      key: issue.key,
+      fields: {
+        ...issue.fields,
+        summary: issue.summary,
+        status: statusJson(statusOf(issue)),
+        issuetype: { id: '10001', name: issue.issueType, subtask: false },
+        project: { id: p.id, key: issue.key.split('-')[0], self: `${fake.url}/rest/api/3/project/${p.id}` },
+        reporter: reporter && userJson(reporter),
+        creator: creator && userJson(creator),
+        created: issue.created,
+        updated: issue.updated,
+      },
+      ...(expand.includes('transitions') ? { transitions: transitionsFrom(issue) } : {}),
+    };
+  };
+  const transitionsFrom = (issue: Issue) =>
+    JIRA_WORKFLOW.filter((s) => s.id !== issue.statusId).map((s) => ({
+      id: s.transitionId,
+      name: s.transitionName,
+      to: statusJson(s),
+      hasScreen: false,
+      isGlobal: true,
+      isInitial: false,
+      isAvailable: true,
+      isConditional: false,
+      isLooped: false,
+    }));
+
+  // Every route checks basic auth first, as Jira Cloud does for API-token requests.
+  const authed =
+    (handler: (req: FakeRequest) => FakeResponse) =>
+    (req: FakeRequest): FakeResponse =>
+      req.headers.authorization === expectedAuth
+        ? handler(req)
+        : jiraError(401, ['Client must be authenticated to access this resource.']);
+  const withIssue = (handler: (req: FakeRequest, issue: Issue) => FakeResponse) =>
+    authed((req) => {
+      const issue = issues.get(req.params.key ?? '') ?? [...issues.values()].find((i) => i.id === req.params.key);
+      return issue ? handler(req, issue) : ISSUE_NOT_FOUND;
+    });
+
+  fake
+    .route('GET', '/rest/api/3/myself', authed(() => ({ status: 200, body: userJson(users.get(botAccountId)!) })))
+    .route(
+      'GET',
+      '/rest/api/3/user',
+      authed((req) => {
+        const accountId = req.query.get('accountId');
+        if (!accountId) return jiraError(400, ['The accountId query parameter needs to be provided.']);
+        const user = users.get(accountId);
+        return user
+          ? { status: 200, body: userJson(user) }
+          : jiraError(404, [`Specified user does not exist or you do not have required permissions`]);
+      }),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/user/search',
+      authed((req) => {
+        const query = (req.query.get('query') ?? '').toLowerCase();
+        if (!query) return jiraError(400, ["One of 'query', 'accountId' or 'property' query parameters must be provided."]);
+        // Prefix match on email and display name; hidden emails still match, they are just not returned.
+        const found = [...users.values()].filter(
+          (u) => u.active && (u.email.toLowerCase().startsWith(query) || u.displayName.toLowerCase().startsWith(query)),
+        );
+        return { status: 200, body: found.map(userJson) };
+      }),
+    )
+    .route(
+      'POST',
+      '/rest/api/3/issue',
+      authed((req) => {
+        const fields = isRecord(req.body) && isRecord(req.body.fields) ? req.body.fields : {};
+        const { project: proj, issuetype, summary, reporter, ...rest } = fields;
+        const errors: Record<string, string> = {};
+        const projectKey = isRecord(proj) && typeof proj.key === 'string' ? proj.key : undefined;
+        if (!projectKey || !projects.has(projectKey)) errors.project = 'valid project is required';
+        const issueType = isRecord(issuetype) && typeof issuetype.name === 'string' ? issuetype.name : undefined;
+        if (!issueType) errors.issuetype = 'Specify an issue type';
+        if (typeof summary !== 'string' || !summary.trim()) errors.summary = 'You must specify a summary of the issue.';
+        else if (summary.length > 255) errors.summary = 'Summary must be less than 255 characters.';
+        const reporterId = isRecord(reporter) && typeof reporter.id === 'string' ? reporter.id : botAccountId;
+        if (!users.get(reporterId)?.active) errors.reporter = 'Specified reporter is not a user.';
+        if (Object.keys(errors).length > 0 || !projectKey || !issueType || typeof summary !== 'string') {
+          return jiraError(400, [], errors);
+        }
+        const issue = insertIssue({ projectKey, summary, reporterId, issueType, fields: rest });
+        return { status: 201, body: { id: issue.id, key: issue.key, self: `${fake.url}/rest/api/3/issue/${issue.id}` } };
+      }),
+    )
+    .route('GET', '/rest/api/3/issue/:key', withIssue((req, issue) => ({ status: 200, body: issueJson(issue, (req.query.get('expand') ?? '').split(',')) })),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/issue/:key/comment',
+      withIssue((_req, issue) => ({
+        status: 200,
+        body: {
+          startAt: 0,
+          maxResults: 5000,
+          total: issue.comments.length,
+          comments: issue.comments.map((c) => commentJson(issue, c)),
+        },
+      })),
+    )
+    .route(
+      'POST',
+      '/rest/api/3/issue/:key/comment',
+      withIssue((req, issue) => {
+        const body = isRecord(req.body) ? req.body.body : undefined;
+        if (!isAdfDoc(body)) return jiraError(400, [], { comment: 'INVALID_INPUT' });
+        const comment: Comment = { id: String(nextCommentId++), authorId: botAccountId, body, created: jiraTime() };
+        issue.comments.push(comment);
+        issue.updated = comment.created;
+        return { status: 201, body: commentJson(issue, comment) };
+      }),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/issue/:key/transitions',
+      withIssue((_req, issue) => ({ status: 200, body: { expand: 'transitions', transitions: transitionsFrom(issue) } })),
+    )
+    .route(
+      'POST',
+      '/rest/api/3/issue/:key/transitions',
+      withIssue((req, issue) => {
+        const transition = isRecord(req.body) && isRecord(req.body.transition) ? req.body.transition : {};
+        const id = String(transition.id ?? '');
+        const target = JIRA_WORKFLOW.find((s) => s.transitionId === id && s.id !== issue.statusId);
+        if (!target) return jiraError(400, [`Transition id '${id}' is not valid for this issue.`]);
+        issue.statusId = target.id;
+        issue.updated = jiraTime();
+        return { status: 204 };
+      }),
+    );
+
+  const url = await fake.listen(opts.port ?? 0);
+
+  return {
+    url,
+    fake,
+    botAccountId,
+    close: () => fake.close(),
+    addUser,
+    createIssue: ({ key, summary, reporterEmail, fields = {} }) => {
+      const reporterId = userByEmail(reporterEmail)?.accountId ?? addUser({ email: reporterEmail });
+      const projectKey = key?.split('-')[0] ?? defaultProject;
+      if (key && issues.has(key)) throw new Error(`fake Jira: issue ${key} already exists`);
+      const issue = insertIssue({ projectKey, key, summary, reporterId, issueType: 'Task', fields });
+      return { id: issue.id, key: issue.key };
+    },
+    issue: (key) => {
+      const issue = issues.get(key);
+      if (!issue) return undefined;
+      const { id, summary, reporterId, issueType, fields } = issue;
+      return { id, key, summary, status: statusOf(issue).name, reporterAccountId: reporterId, issueType, fields };
+    },
+    comments: (key) => issues.get(key)?.comments.map((c) => c.body) ?? [],
+    commentTexts: (key) => issues.get(key)?.comments.map((c) => adfToText(c.body)) ?? [],
+  };
+}
+
+/** Flattens ADF to text: blocks on their own lines, list items prefixed "- ". */
+export function adfToText(node: unknown): string {
+  if (!isRecord(node)) return '';
+  const children = Array.isArray(node.content) ? node.content : [];
+  switch (node.type) {
+    case 'text':
+      return typeof node.text === 'string' ? node.text : '';
+    case 'hardBreak':
+      return '\n';
+    case 'doc':
+    case 'bulletList':
+    case 'orderedList':
+      return children.map(adfToText).join('\n');
+    case 'listItem':
+      return `- ${children.map(adfToText).join('\n')}`;
+    default:
+      return children.map(adfToText).join('');
+  }
+}
+
+/** The checks Jira applies before storing a comment: a version-1 doc whose text nodes are non-empty. */
+function isAdfDoc(body: unknown): boolean {
+  if (!isRecord(body) || body.type !== 'doc' || body.version !== 1 || !Array.isArray(body.content)) return false;
+  const valid = (node: unknown): boolean =>
+    isRecord(node) &&
+    typeof node.type === 'string' &&
+    (node.type !== 'text' || (typeof node.text === 'string' && node.text.length > 0)) &&
+    (node.content === undefined || (Array.isArray(node.content) && node.content.every(valid)));
+  return body.content.every(valid);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

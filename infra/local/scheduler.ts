@@ -1,0 +1,73 @@
+/**
+ * The local stand-in for EventBridge Scheduler: one-time schedules kept in the same DynamoDB table,
+ * so a restart loses none. `tick` fires what is due (at least once, like the real service) and
+ * deletes a schedule after it ran (ActionAfterCompletion: DELETE); a failed firing stays and is
+ * tried again on the next tick. As a safety net it also revokes any active grant past its expiry.
+ */
+import type { Clock } from '../../shared/clock.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { RevocationScheduler } from '../../shared/ports.js';
+import type { Store } from '../../shared/store/store.js';
+import { scheduleNameFor } from '../../shared/aws/scheduler.js';
+
+export class LocalScheduler implements RevocationScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    /** The revoke function's entry point, as the schedule's target. */
+    private readonly target: (input: { grantId: string; reason: 'expired' }) => Promise<unknown>,
+  ) {}
+
+  async schedule(grantId: string, at: Date): Promise<'created' | 'exists'> {
+    return this.store.putSchedule({ name: scheduleNameFor(grantId), at: at.toISOString(), grantId });
+  }
+
+  async cancel(grantId: string): Promise<void> {
+    await this.store.deleteSchedule(scheduleNameFor(grantId));
+  }
+
+  /** Fires every due schedule once; returns how many fired successfully. */
+  tick(): Promise<number> {
+    this.running ??= this.fireDue().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  start(intervalMs = 1000): void {
+    this.timer = setInterval(() => void this.tick(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async fireDue(): Promise<number> {
+    const now = this.clock.now().toISOString();
+    let fired = 0;
+    for (const schedule of await this.store.dueSchedules(now)) {
+      try {
+        await this.target({ grantId: schedule.grantId, reason: 'expired' });
+        await this.store.deleteSchedule(schedule.name);
+        fired += 1;
+      } catch (err) {
+        this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
+      }
+    }
+    // Safety net: a grant past expiry whose schedule went missing is revoked anyway.
+    for (const grant of await this.store.expiringBefore(now)) {
+      if (await this.store.getSchedule(scheduleNameFor(grant.id))) continue;
+      try {
+        await this.target({ grantId: grant.id, reason: 'expired' });
+        fired += 1;
+      } catch (err) {
+        this.logger.warn('overdue revocation failed; retried on the next tick', { grantId: grant.id, error: errorMessage(err) });
+      }
+    }
+    return fired;
+  }
+}

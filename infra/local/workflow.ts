@@ -1,0 +1,181 @@
+/**
+ * The local workflow runtime: runs statemachines/access-request.asl.json, the very file CDK
+ * deploys, with aws-local-stepfunctions. Task states call the same task functions the Lambdas run.
+ * The runner has no `.waitForTaskToken`, so the approval task is overridden by a handler that
+ * returns a promise settled when the decision is delivered (completeApproval) — the same port
+ * the Slack handler uses against Step Functions in AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { LifecycleDeps } from '../../shared/lifecycle.js';
+import type { Logger } from '../../shared/logger.js';
+import type { WorkflowRuntime } from '../../shared/ports.js';
+import { tasks, type TaskName } from '../../shared/tasks.js';
+
+// aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
+const withResolvers = <T>() => {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (reason?: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+};
+const promiseCtor = Promise as unknown as { withResolvers?: typeof withResolvers };
+promiseCtor.withResolvers ??= withResolvers;
+
+const { StateMachine } = await import('aws-local-stepfunctions');
+
+const DEFAULT_MAX_TIMEOUT_SECONDS = 20 * 24 * 3600;
+
+export const DEFINITION_PATH = fileURLToPath(new URL('../../statemachines/access-request.asl.json', import.meta.url));
+
+const PLACEHOLDER_FUNCTIONS: Record<string, TaskName> = {
+  AdvanceFunctionArn: 'Advance',
+  RequestApprovalFunctionArn: 'RequestApproval',
+  ExpireApprovalFunctionArn: 'ApprovalTimedOut',
+  ProvisionFunctionArn: 'Provision',
+  ScheduleRevocationFunctionArn: 'ScheduleRevocation',
+  RecordFailureFunctionArn: 'RecordFailure',
+};
+
+/** The same substitution CDK does with definitionSubstitutions, with local stand-in ARNs. */
+export function loadDefinition(path = DEFINITION_PATH): Record<string, unknown> {
+  const text = readFileSync(path, 'utf8').replace(/\$\{(\w+)\}/g, (_, name: string) => {
+    if (!(name in PLACEHOLDER_FUNCTIONS)) throw new Error(`unknown placeholder \${${name}} in ${path}`);
+    return `arn:aws:lambda:us-east-1:000000000000:function:grantline-local-${name}`;
+  });
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+export interface ExecutionRecord {
+  name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** States entered, in order: tests assert on the path taken. */
+  states: string[];
+  /** True while the execution waits for an approval decision. */
+  waitingForApproval: boolean;
+  output?: unknown;
+  error?: string;
+  done: Promise<void>;
+}
+
+export interface LocalWorkflowOptions {
+  logger: Logger;
+  /** Overrides every Retry interval (ms): tests run retries without waiting minutes. */
+  retryIntervalMs?: number;
+  /** Upper bound for a task timeout (s): Node timers overflow past ~24.8 days. */
+  maxTimeoutSeconds?: number;
+}
+
+export class LocalWorkflow implements WorkflowRuntime {
+  private readonly definition = loadDefinition();
+  private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly waiting = new Map<string, (output: unknown) => void>();
+  private deps: LifecycleDeps | undefined;
+
+  constructor(private readonly options: LocalWorkflowOptions) {
+    clampTimeouts(this.definition, options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS);
+  }
+
+  /** The tasks need the full dependency set, which itself contains this runtime. */
+  bind(deps: LifecycleDeps): void {
+    this.deps = deps;
+  }
+
+  async start(grantId: string): Promise<'started' | 'already_started'> {
+    const current = this.executions.get(grantId);
+    if (current && current.status === 'RUNNING') return 'already_started';
+    if (current && current.status === 'SUCCEEDED') return 'already_started';
+    this.run(grantId);
+    return 'started';
+  }
+
+  async completeApproval(taskToken: string, output: { decision: 'approved' | 'denied' }): Promise<'delivered' | 'expired'> {
+    const resolve = this.waiting.get(taskToken);
+    if (!resolve) return 'expired';
+    this.waiting.delete(taskToken);
+    resolve(output);
+    return 'delivered';
+  }
+
+  execution(grantId: string): ExecutionRecord | undefined {
+    return this.executions.get(grantId);
+  }
+
+  /** Resolves once the execution has finished or is waiting for an approval decision. */
+  async quiet(grantId: string, timeoutMs = 10_000): Promise<ExecutionRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const record = this.executions.get(grantId);
+      if (record && (record.status !== 'RUNNING' || record.waitingForApproval)) return record;
+      if (Date.now() > deadline) throw new Error(`execution ${grantId} did not settle within ${timeoutMs} ms (states: ${record?.states.join(' > ')})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private run(grantId: string): void {
+    const deps = this.deps;
+    if (!deps) throw new Error('LocalWorkflow.bind(deps) must be called before start');
+    const record: ExecutionRecord = { name: grantId, status: 'RUNNING', states: [], waitingForApproval: false, done: Promise.resolve() };
+    this.executions.set(grantId, record);
+    const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+    const overrides: Record<string, (input: unknown) => Promise<never>> = {};
+    for (const name of Object.values(PLACEHOLDER_FUNCTIONS)) {
+      overrides[name] = async (input: unknown) => (await tasks[name](deps, input)) as never;
+    }
+    const maxTimeout = this.options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
+    overrides.Advance = async (input: unknown) => {
+      const next = (await tasks.Advance(deps, input)) as { approvalTimeoutSeconds: number };
+      return { ...next, approvalTimeoutSeconds: Math.min(next.approvalTimeoutSeconds, maxTimeout) } as never;
+    };
+    overrides.RequestApproval = async (input: unknown) => {
+      const payload = (input as { Payload?: Record<string, unknown> }).Payload ?? {};
+      const taskToken = `local-${randomUUID()}`;
+      const decided = new Promise<unknown>((resolve) => this.waiting.set(taskToken, resolve));
+      await tasks.RequestApproval(deps, { ...payload, taskToken });
+      record.waitingForApproval = true;
+      try {
+        return (await decided) as never;
+      } finally {
+        record.waitingForApproval = false;
+      }
+    };
+    const retryIntervalOverrides =
+      this.options.retryIntervalMs === undefined ? undefined : Object.fromEntries(Object.keys(this.definition.States as object).map((s) => [s, this.options.retryIntervalMs!]));
+    const execution = machine.run(
+      { grantId },
+      {
+        overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
+        context: { Execution: { Name: grantId }, Task: { Token: 'replaced-by-local-override' } },
+      },
+    );
+    const events = (async () => {
+      for await (const event of execution.eventLogs) {
+        if (event.type === 'StateEntered') record.states.push(event.state.name);
+      }
+    })();
+    record.done = execution.result.then(
+      async (output) => {
+        await events.catch(() => undefined);
+        record.status = 'SUCCEEDED';
+        record.output = output;
+      },
+      async (err: unknown) => {
+        await events.catch(() => undefined);
+        record.status = 'FAILED';
+        record.error = err instanceof Error ? err.message : String(err);
+        this.options.logger.error('workflow execution failed', { grantId, error: record.error });
+      },
+    );
+  }
+}
+
+function clampTimeouts(definition: Record<string, unknown>, max: number): void {
+  if (typeof definition.TimeoutSeconds === 'number') definition.TimeoutSeconds = Math.min(definition.TimeoutSeconds, max);
+  for (const state of Object.values(definition.States as Record<string, Record<string, unknown>>)) {
+    if (typeof state.TimeoutSeconds === 'number') state.TimeoutSeconds = Math.min(state.TimeoutSeconds, max);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The auditor's view: one call answers "what was requested, who approved, which group, when did it
+ * start, was it revoked", with every evidence event behind the answer.
+ */
+import { verifyBearer } from './auth.js';
+import type { Config } from './config.js';
+import { NotFoundError, ValidationError } from './errors.js';
+import type { Approval, EvidenceEvent, Grant } from './grants/model.js';
+import { json, type HttpRequest, type HttpResponse } from './http.js';
+import type { Store } from './store/store.js';
+
+export interface AuditDeps {
+  config: Config;
+  store: Store;
+}
+
+export interface GrantAnswers {
+  requested: { what: string; for: string; by: string; at: string; justification: string; jiraIssue: string };
+  approvedBy: Array<{ step: number; by: string; at: string; via: string }>;
+  decision: { outcome: string; at?: string; reason?: string };
+  group: string;
+  started?: string;
+  expires?: string;
+  revoked: { at?: string; scheduledFor?: string; reason?: string; automatic: boolean };
+}
+
+export interface GrantRecord {
+  grant: Grant;
+  answers: GrantAnswers;
+  evidence: EvidenceEvent[];
+}
+
+export function answersFor(grant: Grant, approvals: Approval[]): GrantAnswers {
+  return {
+    requested: {
+      what: `${grant.appName} / ${grant.role} for ${grant.duration}`,
+      for: grant.subject,
+      by: grant.requester,
+      at: grant.requestedAt,
+      justification: grant.justification,
+      jiraIssue: grant.issueKey,
+    },
+    approvedBy:
+      grant.decidedBy === 'policy'
+        ? [{ step: 0, by: 'policy (auto-approved)', at: grant.decidedAt ?? '', via: 'policy' }]
+        : approvals
+            .filter((a) => a.status === 'approved')
+            .map((a) => ({ step: a.step + 1, by: a.decidedBy ?? '', at: a.decidedAt ?? '', via: a.channel ?? '' })),
+    decision: {
+      outcome: grant.status,
+      ...(grant.decidedAt ? { at: grant.decidedAt } : {}),
+      ...(grant.denialReason ? { reason: grant.denialReason } : grant.failure ? { reason: grant.failure } : {}),
+    },
+    group: grant.manual ? `manual (${grant.appOwner}); not automatically revocable` : `${grant.provider} group ${grant.groupId}`,
+    ...(grant.grantedAt ? { started: grant.grantedAt } : {}),
+    ...(grant.expiresAt ? { expires: grant.expiresAt } : {}),
+    revoked: {
+      ...(grant.revokedAt ? { at: grant.revokedAt } : {}),
+      ...(grant.scheduledRevocationAt ? { scheduledFor: grant.scheduledRevocationAt } : {}),
+      ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
+      automatic: !grant.manual,
+    },
+  };
+}
+
+export async function grantRecord(store: Store, grant: Grant): Promise<GrantRecord> {
+  const approvals: Approval[] = [];
+  for (let step = 0; step < (grant.steps?.length ?? 0); step++) {
+    const approval = await store.getApproval(grant.id, step);
+    if (approval) approvals.push(approval);
+  }
+  return { grant, answers: answersFor(grant, approvals.map(withoutToken)), evidence: await store.evidence(grant.id) };
+}
+
+// Task tokens are credentials for the workflow: never returned by the API.
+function withoutToken(approval: Approval): Approval {
+  return { ...approval, taskToken: '[kept server-side]' };
+}
+
+export async function getGrants(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
+  authorize(deps.config, req);
+  const user = req.query.user?.trim().toLowerCase();
+  const app = req.query.app?.trim().toLowerCase();
+  if (!user && !app) throw new ValidationError('give ?user=<email> or ?app=<app key>', undefined, 400);
+  const grants = user ? await deps.store.grantsOfUser(user) : await deps.store.grantsOfApp(app!);
+  const records = [];
+  for (const grant of grants.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt))) records.push(await grantRecord(deps.store, grant));
+  return json(200, { ...(user ? { user } : { app }), count: records.length, grants: records });
+}
+
+export async function getGrant(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
+  authorize(deps.config, req);
+  const id = req.pathParams.id ?? '';
+  const grant = /^[0-9A-Za-z_.-]{1,80}$/.test(id) ? await deps.store.getGrant(id) : undefined;
+  if (!grant) throw new NotFoundError(`no grant ${id}`);
+  return json(200, await grantRecord(deps.store, grant));
+}
+
+/** In AWS the route uses IAM (SigV4) authorization; locally a bearer token stands in for it. */
+function authorize(config: Config, req: HttpRequest): void {
+  if (config.GRANTLINE_AUDIT_TOKEN) verifyBearer(config.GRANTLINE_AUDIT_TOKEN, req.headers);
+}

@@ -1,0 +1,66 @@
+/**
+ * The catalog as code: which apps and roles may be requested, how each is approved, which
+ * identity-provider group grants it and for how long. One zod schema is the source of truth; its
+ * JSON Schema is published by `grantline catalog schema`.
+ */
+import { z } from 'zod';
+import { isDuration } from '../duration.js';
+
+const email = z.string().trim().toLowerCase().pipe(z.email({ message: 'must be an email address' }));
+const duration = z.string().refine(isDuration, { message: 'must be an ISO-8601 duration such as PT1H, PT24H or P30D, or "permanent"' });
+
+export const riskTiers = ['low', 'medium', 'high', 'critical'] as const;
+export const providers = ['okta', 'entra', 'google'] as const;
+
+const approvalStep = z.union(
+  [
+    z.enum(['auto', 'manager', 'app_owner']),
+    z.strictObject({ user: z.union([email, z.array(email).min(1)]) }),
+    z.strictObject({ group: z.string().min(1) }),
+  ],
+  { error: 'unknown approver kind: use auto, manager, app_owner, {user: email or [emails]} or {group: name}' },
+);
+
+export const roleSchema = z.strictObject({
+  description: z.string().optional(),
+  /** Group id in the app's provider, or "manual" when no group grants the role. */
+  group: z.string({ error: 'missing group: give the identity-provider group id, or "manual"' }).min(1),
+  provider: z.enum(providers).optional(),
+  risk: z.enum(riskTiers),
+  approval: z.array(approvalStep).min(1, { error: 'approval needs at least one step' }),
+  durations: z.array(duration).min(1),
+  maxDuration: duration,
+  approvalTimeout: duration.optional(),
+});
+
+export const appSchema = z.strictObject({
+  name: z.string().min(1),
+  owner: email,
+  provider: z.enum(providers).optional(),
+  roles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'role keys are lower-case letters, digits, - and _'), roleSchema),
+});
+
+export const catalogSchema = z.strictObject({
+  version: z.literal(1),
+  defaults: z
+    .strictObject({
+      provider: z.enum(providers).default('okta'),
+      approvalTimeout: duration.default('PT24H'),
+    })
+    .prefault({}),
+  approverGroups: z.record(z.string(), z.array(email).min(1)).default({}),
+  /** Fallback manager for people the identity provider has no manager for. */
+  managers: z.record(email, email).default({}),
+  apps: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'app keys are lower-case letters, digits, - and _'), appSchema),
+});
+
+export type CatalogInput = z.input<typeof catalogSchema>;
+export type Catalog = z.output<typeof catalogSchema>;
+export type AppEntry = z.output<typeof appSchema>;
+export type RoleEntry = z.output<typeof roleSchema>;
+export type ApprovalStepSpec = z.output<typeof approvalStep>;
+export type RiskTier = (typeof riskTiers)[number];
+
+export function catalogJsonSchema(): unknown {
+  return z.toJSONSchema(catalogSchema, { io: 'input' });
+}

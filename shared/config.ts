@@ -1,0 +1,75 @@
+/**
+ * Every setting in one schema, parsed once per process (cold start) from the environment. A missing
+ * or malformed setting names itself in the error. In AWS the credentials come from Secrets Manager
+ * and are merged in by the secrets loader before parsing.
+ */
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+
+const optionalUrl = z.url().optional();
+const nonEmpty = z.string().trim().min(1).optional();
+
+export const configSchema = z.object({
+  GRANTLINE_TABLE: z.string().min(3).default('grantline'),
+  GRANTLINE_CATALOG: z.string().default('catalog.yaml'),
+  AWS_REGION: z.string().default('us-east-1'),
+  DYNAMODB_ENDPOINT: optionalUrl,
+
+  GRANTLINE_JIRA_WEBHOOK_SECRET: nonEmpty,
+  GRANTLINE_AUDIT_TOKEN: nonEmpty,
+  GRANTLINE_STATE_MACHINE_ARN: nonEmpty,
+  GRANTLINE_REVOKE_FUNCTION_ARN: nonEmpty,
+  GRANTLINE_SCHEDULER_ROLE_ARN: nonEmpty,
+  GRANTLINE_SCHEDULE_GROUP: z.string().default('grantline'),
+
+  JIRA_BASE_URL: optionalUrl,
+  JIRA_EMAIL: nonEmpty,
+  JIRA_API_TOKEN: nonEmpty,
+  JIRA_PROJECT_KEY: z.string().default('ACCESS'),
+  JIRA_ISSUE_TYPE: z.string().default('Access request'),
+  /** Which Jira fields carry the request; a name like customfield_10070, or summary/description. */
+  JIRA_FIELD_SUBJECT: z.string().default('customfield_10070'),
+  JIRA_FIELD_APP: z.string().default('customfield_10071'),
+  JIRA_FIELD_ROLE: z.string().default('customfield_10072'),
+  JIRA_FIELD_DURATION: z.string().default('customfield_10073'),
+  JIRA_FIELD_JUSTIFICATION: z.string().default('description'),
+  /** Statuses (or transition names) the issue is moved to; empty disables that transition. */
+  JIRA_STATUS_AWAITING_APPROVAL: z.string().default('Waiting for approval'),
+  JIRA_STATUS_GRANTED: z.string().default('Access granted'),
+  JIRA_STATUS_DENIED: z.string().default('Declined'),
+  JIRA_STATUS_REVOKED: z.string().default('Done'),
+
+  SLACK_API_URL: optionalUrl,
+  SLACK_BOT_TOKEN: nonEmpty,
+  SLACK_SIGNING_SECRET: nonEmpty,
+  /** When set, Slack payloads from any other workspace or app are refused. */
+  SLACK_TEAM_ID: nonEmpty,
+  SLACK_APP_ID: nonEmpty,
+
+  OKTA_ORG_URL: optionalUrl,
+  OKTA_API_TOKEN: nonEmpty,
+
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset" so that `FOO=` in a shell does not become an invalid URL.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ValidationError(`invalid configuration: ${problems.join('; ')}`, problems);
+  }
+  return parsed.data;
+}
+
+export function required<K extends keyof Config>(config: Config, key: K): NonNullable<Config[K]> {
+  const value = config[key];
+  if (value === undefined || value === null || value === '') {
+    throw new ValidationError(`configuration ${String(key)} is required here but not set`);
+  }
+  return value as NonNullable<Config[K]>;
+}

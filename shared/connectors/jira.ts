@@ -1,0 +1,222 @@
+/**
+ * Jira Cloud adapter (REST v3 through jira.js): evidence comments in ADF, workflow transitions,
+ * reporter email look-up and issue creation. Errors are mapped once, in toJiraError; no retries
+ * here, the state machine retries RetryableError.
+ */
+import { HttpException, Version3Client } from 'jira.js';
+import { PermanentError, RetryableError } from '../errors.js';
+import type { NewTicket, TicketComment, Ticketing } from '../ports.js';
+
+export interface JiraTicketingOptions {
+  baseUrl: string;
+  email: string;
+  apiToken: string;
+  projectKey?: string;
+  /** Issue type for createIssue (default "Task"). */
+  issueTypeName?: string;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+}
+
+export interface AdfNode {
+  type: string;
+  text?: string;
+  marks?: Array<{ type: string }>;
+  content?: AdfNode[];
+}
+
+export interface AdfDoc {
+  type: 'doc';
+  version: 1;
+  content: AdfNode[];
+}
+
+const text = (value: string, bold = false): AdfNode =>
+  bold ? { type: 'text', text: value, marks: [{ type: 'strong' }] } : { type: 'text', text: value };
+
+/** Renders evidence as one ADF document: bold title, "label: value" bullets, optional note. */
+export function toAdf(comment: TicketComment): AdfDoc {
+  // ADF rejects empty text nodes, so empty strings are left out rather than sent.
+  const content: AdfNode[] = [{ type: 'paragraph', content: [text(comment.title || '(untitled)', true)] }];
+  if (comment.facts.length > 0) {
+    content.push({
+      type: 'bulletList',
+      content: comment.facts.map((fact) => ({
+        type: 'listItem',
+        content: [
+          {
+            type: 'paragraph',
+            content: [text(`${fact.label}:`, true), ...(fact.value ? [text(` ${fact.value}`)] : [])],
+          },
+        ],
+      })),
+    });
+  }
+  if (comment.note) content.push({ type: 'paragraph', content: [text(comment.note)] });
+  return { type: 'doc', version: 1, content };
+}
+
+export class JiraTicketing implements Ticketing {
+  private readonly client: Version3Client;
+  private readonly projectKey: string | undefined;
+  private readonly issueTypeName: string;
+
+  constructor(options: JiraTicketingOptions) {
+    this.client = new Version3Client({
+      host: options.baseUrl,
+      authentication: { basic: { email: options.email, apiToken: options.apiToken } },
+      // jira.js sets no timeout of its own: without one a hung Jira would hang the Lambda until it dies.
+      baseRequestConfig: { timeout: options.timeoutMs ?? 10_000 },
+    });
+    this.projectKey = options.projectKey;
+    this.issueTypeName = options.issueTypeName ?? 'Task';
+  }
+
+  async addComment(issueKey: string, comment: TicketComment): Promise<void> {
+    await call(`comment on ${issueKey}`, issueKey, () =>
+      this.client.issueComments.addComment({ issueIdOrKey: path(issueKey), comment: toAdf(comment) }),
+    );
+  }
+
+  async transition(issueKey: string, statusOrTransitionName: string): Promise<boolean> {
+    const wanted = statusOrTransitionName.trim().toLowerCase();
+    const action = `move ${issueKey} to "${statusOrTransitionName}"`;
+    // One read gives both the current status and the transitions available from it.
+    const issue = await call(action, issueKey, () =>
+      this.client.issues.getIssue({ issueIdOrKey: path(issueKey), fields: ['status'], expand: 'transitions' }),
+    );
+    const transitions = issue.transitions ?? [];
+    const current = statusName(issue.fields)?.toLowerCase();
+    const match =
+      transitions.find((t) => t.name?.toLowerCase() === wanted) ??
+      transitions.find((t) => t.to?.name?.toLowerCase() === wanted);
+    if (current === wanted || (match?.to?.name !== undefined && match.to.name.toLowerCase() === current)) return true;
+    const id = match?.id;
+    if (!id) return false;
+    await call(action, issueKey, () => this.client.issues.doTransition({ issueIdOrKey: path(issueKey), transition: { id } }));
+    return true;
+  }
+
+  async userEmail(accountId: string): Promise<string | undefined> {
+    try {
+      const user = await this.client.users.getUser({ accountId });
+      return user.emailAddress || undefined;
+    } catch (err) {
+      if (err instanceof HttpException && err.status === 404) return undefined;
+      throw toJiraError(err, `look up Jira user ${accountId}`);
+    }
+  }
+
+  async createIssue(ticket: NewTicket): Promise<{ key: string }> {
+    if (!this.projectKey) throw new PermanentError('Cannot create a Jira issue: no Jira project key is configured');
+    const action = `create an issue in Jira project ${this.projectKey}`;
+    const users = await call(action, undefined, () => this.client.userSearch.findUsers({ query: ticket.reporterEmail }));
+    const email = ticket.reporterEmail.toLowerCase();
+    // Only an exact, visible email match: the query also prefix-matches display names, which users choose themselves.
+    const reporter = users.find((u) => u.active !== false && u.emailAddress?.toLowerCase() === email);
+    if (!reporter) {
+      throw new PermanentError(
+        `No active Jira user with the email ${ticket.reporterEmail} is visible to the Grantline Jira account ` +
+          '(unknown user, or the email is hidden by the profile privacy settings)',
+      );
+    }
+    const created = await call(action, undefined, () =>
+      this.client.issues.createIssue({
+        fields: {
+          ...ticket.fields,
+          project: { key: this.projectKey },
+          issuetype: { name: this.issueTypeName },
+          summary: ticket.summary,
+          reporter: { id: reporter.accountId },
+        },
+      }),
+    );
+    return { key: created.key };
+  }
+}
+
+/** Keys come from webhooks: keep them inside their path segment. */
+const path = (issueKey: string): string => encodeURIComponent(issueKey);
+
+function statusName(fields: unknown): string | undefined {
+  if (!isRecord(fields) || !isRecord(fields.status)) return undefined;
+  return typeof fields.status.name === 'string' ? fields.status.name : undefined;
+}
+
+async function call<T>(action: string, issueKey: string | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toJiraError(err, action, issueKey);
+  }
+}
+
+/**
+ * jira.js throws an HttpException (status, response.data = Jira's body, cause = the AxiosError
+ * with the response headers) when Jira answered, and the bare AxiosError (no response) on network
+ * errors and timeouts. Neither is kept as `cause`: the AxiosError's config holds the Basic
+ * Authorization header, which would end up in logs.
+ */
+export function toJiraError(err: unknown, action: string, issueKey?: string): RetryableError | PermanentError {
+  if (err instanceof RetryableError || err instanceof PermanentError) return err;
+  if (err instanceof HttpException && isRecord(err.cause) && isRecord(err.cause.response)) {
+    const status = err.status;
+    const data = isRecord(err.response) ? err.response.data : undefined;
+    const headers = err.cause.response.headers;
+    const detail = jiraMessages(data);
+    const suffix = detail ? `: ${detail}` : '';
+    if (status === 429 || status === 503) {
+      const what = status === 429 ? 'rate-limited' : 'unavailable (503)';
+      return new RetryableError(`Jira is ${what} while trying to ${action}`, retryAfterMs(headers));
+    }
+    if (status >= 500) return new RetryableError(`Jira failed (${status}) while trying to ${action}${suffix}`);
+    if (status === 401) {
+      return new PermanentError(`Jira rejected the credentials (401) while trying to ${action}: check the Jira email and API token`);
+    }
+    if (status === 403) return new PermanentError(`The Grantline Jira account is not permitted to ${action} (403)${suffix}`);
+    if (status === 404 && issueKey) {
+      return new PermanentError(`Jira issue ${issueKey} does not exist or is not visible to the Grantline Jira account`);
+    }
+    if (status === 400) return new PermanentError(`Jira rejected the request to ${action} (400)${suffix}`);
+    return new PermanentError(`Jira answered ${status} while trying to ${action}${suffix}`);
+  }
+  if (isRecord(err) && err.isAxiosError === true) {
+    const code = typeof err.code === 'string' ? err.code : 'network error';
+    const timedOut = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+    return new RetryableError(`Jira did not answer (${timedOut ? 'timeout' : code}) while trying to ${action}`);
+  }
+  return new PermanentError(`Unexpected failure while trying to ${action}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/** Jira's error body: {errorMessages: string[], errors: {field: message}}. */
+function jiraMessages(data: unknown): string {
+  if (!isRecord(data)) return typeof data === 'string' ? data.slice(0, 300) : '';
+  const messages = Array.isArray(data.errorMessages) ? data.errorMessages.filter((m) => typeof m === 'string') : [];
+  const fields = isRecord(data.errors) ? Object.entries(data.errors).map(([field, m]) => `${field}: ${String(m)}`) : [];
+  return [...messages, ...fields].join('; ');
+}
+
+function retryAfterMs(headers: unknown): number | undefined {
+  if (!isRecord(headers)) return undefined;
+  const retryAfter = header(headers, 'retry-after');
+  if (retryAfter !== undefined) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const at = Date.parse(retryAfter);
+    if (!Number.isNaN(at)) return Math.max(0, at - Date.now());
+  }
+  const reset = header(headers, 'x-ratelimit-reset');
+  const at = reset === undefined ? NaN : Date.parse(reset);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** AxiosHeaders keeps Node's lower-cased names, but accept any casing. */
+function header(headers: Record<string, unknown>, name: string): string | undefined {
+  const entry = Object.entries(headers).find(([key]) => key.toLowerCase() === name);
+  const value = entry?.[1];
+  return typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,114 @@
+import type { ProviderName } from '../ports.js';
+
+/**
+ * A grant's life: requested → (pending_approval →)* approved → active → revoked
+ * with exits to denied (a decision, a timeout, no eligible approver, an ineligible subject) and
+ * failed (provisioning could not complete). `manual` grants become active when the owner's task
+ * is created and are never removed automatically.
+ */
+export type GrantStatus = 'requested' | 'pending_approval' | 'approved' | 'active' | 'denied' | 'failed' | 'revoked';
+
+export const ACTIVE_STATUSES: readonly GrantStatus[] = ['active'];
+
+export interface ApprovalStepPlan {
+  /** What the catalog asked for: auto, manager, app_owner, user, group. */
+  kind: string;
+  /** Who may decide (lower-case emails), after removing the requester and the subject. */
+  approvers: string[];
+  /** Why these people, e.g. "manager of nina@x (from Okta)". */
+  reason: string;
+}
+
+export interface Grant {
+  id: string;
+  issueKey: string;
+  requester: string;
+  subject: string;
+  app: string;
+  appName: string;
+  role: string;
+  appOwner: string;
+  risk: string;
+  provider?: ProviderName;
+  groupId?: string;
+  /** No identity-provider group: a person grants and removes the access. */
+  manual: boolean;
+  duration: string;
+  justification: string;
+  approvalTimeoutSeconds: number;
+  status: GrantStatus;
+  steps?: ApprovalStepPlan[];
+  currentStep?: number;
+  requestedAt: string;
+  decidedAt?: string;
+  decidedBy?: string;
+  denialReason?: string;
+  grantedAt?: string;
+  expiresAt?: string;
+  idpUserId?: string;
+  /** The subject was already in the group before this grant, outside Grantline: never removed by it. */
+  preexistingMembership?: boolean;
+  revokedAt?: string;
+  revokeReason?: string;
+  /** When the schedule was due (expiry), kept beside revokedAt so lateness is visible. */
+  scheduledRevocationAt?: string;
+  failure?: string;
+  executionName: string;
+  source: 'jira' | 'slack';
+  updatedAt: string;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+export interface Approval {
+  grantId: string;
+  step: number;
+  status: ApprovalStatus;
+  approvers: string[];
+  /** Callback token of the waiting workflow task; kept server-side only, never sent to Slack. */
+  taskToken: string;
+  messages: Array<{ approver: string; channel: string; ts: string }>;
+  requestedAt: string;
+  decidedBy?: string;
+  decidedAt?: string;
+  channel?: 'slack' | 'jira' | 'timeout';
+}
+
+export type EvidenceType =
+  | 'requested'
+  | 'auto_approved'
+  | 'approval_requested'
+  | 'approval_refused'
+  | 'approved'
+  | 'denied'
+  | 'approval_expired'
+  | 'provisioned'
+  | 'manual_task'
+  | 'provisioning_failed'
+  | 'revocation_scheduled'
+  | 'revoked'
+  | 'revocation_kept_membership'
+  | 'manual_removal_task';
+
+/** One append-only ledger entry; written once, never updated. */
+export interface EvidenceEvent {
+  grantId: string;
+  /** Unique per grant and deterministic, so a retried step writes nothing new. */
+  key: string;
+  type: EvidenceType;
+  at: string;
+  /** Who acted: an email, or "grantline" / "policy" / "scheduler". */
+  actor: string;
+  /** Where: jira, slack, idp, scheduler, policy. */
+  via: string;
+  summary: string;
+  details: Record<string, string>;
+  issueKey: string;
+  /** Jira status to move the issue to with this evidence, when the step changes what the requester waits for. */
+  transitionTo?: string;
+}
+
+export function grantIdFor(issueKey: string): string {
+  // Execution names and schedule names both accept [0-9A-Za-z-_.]: an issue key already fits.
+  return `grant-${issueKey.replace(/[^0-9A-Za-z-_]/g, '_')}`.slice(0, 64);
+}

@@ -1,0 +1,244 @@
+/**
+ * Intake: a Jira issue (sent by an automation rule or a Jira webhook) becomes a grant request.
+ * Authenticated first, validated completely against the catalog, recorded once (the grant id is
+ * derived from the issue key), then handed to the workflow. A request that cannot succeed gets a
+ * 4xx (so Jira does not retry it) and a comment telling the requester what to fix.
+ */
+import { z } from 'zod';
+import { verifyJiraRequest } from './auth.js';
+import { findAppKey, resolveRole } from './catalog/load.js';
+import type { Catalog } from './catalog/schema.js';
+import type { Clock } from './clock.js';
+import { required, type Config } from './config.js';
+import { durationMs, normaliseDuration } from './duration.js';
+import { MalformedRequestError, ValidationError } from './errors.js';
+import { recordEvidence } from './evidence.js';
+import { grantIdFor, type Grant } from './grants/model.js';
+import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
+import type { Logger } from './logger.js';
+import { durationProblem } from './policy.js';
+import type { Ticketing, WorkflowRuntime } from './ports.js';
+import type { Store } from './store/store.js';
+
+export interface IntakeDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  store: Store;
+  catalog: Catalog;
+  ticketing: Ticketing;
+  workflow: WorkflowRuntime;
+}
+
+const jiraPayload = z.object({
+  webhookEvent: z.string().optional(),
+  issue: z.object({
+    key: z.string().regex(/^[A-Z][A-Z0-9_]{0,30}-\d{1,10}$/, 'issue.key must be a Jira issue key such as ACCESS-12'),
+    fields: z.record(z.string(), z.unknown()).default({}),
+  }),
+});
+
+export interface AccessRequest {
+  issueKey: string;
+  requester: string;
+  subject: string;
+  app: string;
+  role: string;
+  duration: string;
+  justification: string;
+  source: Grant['source'];
+}
+
+export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
+  verifyJiraRequest({ secret: required(deps.config, 'GRANTLINE_JIRA_WEBHOOK_SECRET'), headers: req.headers, rawBody: req.rawBody });
+  const parsed = jiraPayload.safeParse(parseJsonBody(req.rawBody));
+  if (!parsed.success) {
+    throw new MalformedRequestError(`not a Jira issue payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  }
+  const { key: issueKey, fields } = parsed.data.issue;
+
+  const existing = await deps.store.getGrant(grantIdFor(issueKey));
+  if (existing) {
+    // A retried or replayed webhook: make sure the workflow runs, start nothing new.
+    await deps.workflow.start(existing.id);
+    return json(200, { grantId: existing.id, status: existing.status, duplicate: true });
+  }
+
+  const requester = await requesterEmail(deps, fields);
+  const read = (name: string) => fieldText(fields[name]);
+  const input = {
+    issueKey,
+    requester,
+    subject: read(deps.config.JIRA_FIELD_SUBJECT) || requester || '',
+    app: read(deps.config.JIRA_FIELD_APP),
+    role: read(deps.config.JIRA_FIELD_ROLE),
+    duration: read(deps.config.JIRA_FIELD_DURATION),
+    justification: read(deps.config.JIRA_FIELD_JUSTIFICATION),
+  };
+  try {
+    const grant = await submitRequest(deps, { ...input, requester: requester ?? '', source: 'jira' }, fieldNames(deps.config));
+    return json(202, { grantId: grant.id, status: grant.status });
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      await tellRequester(deps, issueKey, err.problems);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Validates a request against the catalog, records the grant and starts its workflow. Shared by
+ * the Jira webhook and the Slack command (which files the Jira issue first).
+ */
+export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labels: Record<string, string> = {}): Promise<Grant> {
+  const problems = validateRequest(deps.catalog, input, labels);
+  if (problems.length > 0) {
+    throw new ValidationError(problems.length === 1 ? problems[0]! : `${problems.length} problems with the request`, problems);
+  }
+  const appKey = findAppKey(deps.catalog, input.app)!;
+  const resolved = resolveRole(deps.catalog, appKey, input.role.trim().toLowerCase())!;
+  const now = deps.clock.now().toISOString();
+  const id = grantIdFor(input.issueKey);
+  const grant: Grant = {
+    id,
+    issueKey: input.issueKey,
+    requester: input.requester.toLowerCase(),
+    subject: input.subject.toLowerCase(),
+    app: appKey,
+    appName: resolved.app.name,
+    role: resolved.roleKey,
+    appOwner: resolved.app.owner,
+    risk: resolved.role.risk,
+    ...(resolved.provider ? { provider: resolved.provider } : {}),
+    ...(resolved.groupId ? { groupId: resolved.groupId } : {}),
+    manual: resolved.groupId === undefined,
+    duration: normaliseDuration(input.duration),
+    justification: input.justification.trim(),
+    approvalTimeoutSeconds: Math.round(durationMs(resolved.role.approvalTimeout ?? deps.catalog.defaults.approvalTimeout)! / 1000),
+    status: 'requested',
+    requestedAt: now,
+    executionName: id,
+    source: input.source,
+    updatedAt: now,
+  };
+  const created = await deps.store.createGrant(grant);
+  if (created === 'exists') {
+    const existing = (await deps.store.getGrant(id))!;
+    await deps.workflow.start(id);
+    return existing;
+  }
+  await recordEvidence(deps, grant, {
+    type: 'requested',
+    actor: grant.requester,
+    via: input.source,
+    at: now,
+    summary: `${grant.requester} requested ${grant.appName} ${grant.role} for ${grant.subject}`,
+    details: {
+      Subject: grant.subject,
+      Requester: grant.requester,
+      'App role': `${grant.appName} / ${grant.role} (${grant.risk} risk)`,
+      Duration: grant.duration,
+      Justification: grant.justification,
+      'Grants via': grant.manual ? 'manual task for the app owner (not automatically revocable)' : `${grant.provider} group ${grant.groupId}`,
+    },
+  });
+  await deps.workflow.start(id);
+  return grant;
+}
+
+export function validateRequest(catalog: Catalog, input: AccessRequest, labels: Record<string, string> = {}): string[] {
+  const problems: string[] = [];
+  const label = (name: string) => (labels[name] ? `${name} (Jira field ${labels[name]})` : name);
+  const email = z.email();
+  if (!input.requester) problems.push('the requester has no visible email address in Jira; ask an admin to make it visible to the Grantline account');
+  if (!input.subject) problems.push(`${label('subject')} is missing: give the email of the person who needs access`);
+  else if (!email.safeParse(input.subject).success) problems.push(`${label('subject')} "${input.subject}" is not an email address`);
+  if (!input.justification.trim()) problems.push(`${label('justification')} is missing: say why the access is needed`);
+  if (!input.app) {
+    problems.push(`${label('app')} is missing: choose one of ${appNames(catalog)}`);
+    return problems;
+  }
+  const appKey = findAppKey(catalog, input.app);
+  if (!appKey) {
+    problems.push(`unknown app "${input.app}": choose one of ${appNames(catalog)}`);
+    return problems;
+  }
+  const app = catalog.apps[appKey]!;
+  const roles = Object.keys(app.roles).join(', ');
+  if (!input.role) {
+    problems.push(`${label('role')} is missing: ${app.name} offers ${roles}`);
+    return problems;
+  }
+  const resolved = resolveRole(catalog, appKey, input.role.trim().toLowerCase());
+  if (!resolved) {
+    problems.push(`unknown role "${input.role}" for ${app.name}: choose one of ${roles}`);
+    return problems;
+  }
+  if (!input.duration) problems.push(`${label('duration')} is missing: ${app.name} ${resolved.roleKey} allows ${resolved.role.durations.join(', ')}`);
+  else {
+    const problem = durationProblem(resolved, input.duration);
+    if (problem) problems.push(problem);
+  }
+  return problems;
+}
+
+function appNames(catalog: Catalog): string {
+  return Object.values(catalog.apps)
+    .map((a) => a.name)
+    .join(', ');
+}
+
+function fieldNames(config: Config): Record<string, string> {
+  return {
+    subject: config.JIRA_FIELD_SUBJECT,
+    app: config.JIRA_FIELD_APP,
+    role: config.JIRA_FIELD_ROLE,
+    duration: config.JIRA_FIELD_DURATION,
+    justification: config.JIRA_FIELD_JUSTIFICATION,
+  };
+}
+
+async function requesterEmail(deps: IntakeDeps, fields: Record<string, unknown>): Promise<string | undefined> {
+  const reporter = fields.reporter;
+  if (!reporter || typeof reporter !== 'object') return undefined;
+  const r = reporter as { emailAddress?: unknown; accountId?: unknown };
+  if (typeof r.emailAddress === 'string' && r.emailAddress) return r.emailAddress.toLowerCase();
+  if (typeof r.accountId === 'string') return (await deps.ticketing.userEmail(r.accountId))?.toLowerCase();
+  return undefined;
+}
+
+async function tellRequester(deps: IntakeDeps, issueKey: string, problems: string[]): Promise<void> {
+  try {
+    await deps.ticketing.addComment(issueKey, {
+      title: 'Grantline could not accept this access request',
+      facts: problems.map((p, i) => ({ label: `Problem ${i + 1}`, value: p })),
+      note: 'Nothing was granted. Correct the request fields and save the issue, or open a new request.',
+    });
+  } catch (err) {
+    deps.logger.warn('could not comment on the rejected request', { issueKey, error: (err as Error).message });
+  }
+}
+
+/** Reads a Jira field value as text: plain strings, select options, users, arrays, and ADF documents. */
+export function fieldText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.map(fieldText).filter(Boolean).join(', ');
+  if (typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if (v.type === 'doc' && Array.isArray(v.content)) return adfText(v).trim();
+    for (const key of ['emailAddress', 'value', 'name', 'key']) {
+      if (typeof v[key] === 'string') return (v[key] as string).trim();
+    }
+  }
+  return '';
+}
+
+function adfText(node: unknown): string {
+  if (!node || typeof node !== 'object') return '';
+  const n = node as { type?: unknown; text?: unknown; content?: unknown };
+  if (typeof n.text === 'string') return n.text;
+  const inner = Array.isArray(n.content) ? n.content.map(adfText).join('') : '';
+  return n.type === 'paragraph' || n.type === 'heading' ? `${inner}\n` : inner;
+}

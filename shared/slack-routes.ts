@@ -1,0 +1,142 @@
+/**
+ * Slack ingress: button clicks (interactions) and the /access command. Verify, record, acknowledge:
+ * Slack allows 3 s, so the slow work (updating messages, provisioning) happens in the workflow.
+ */
+import { z } from 'zod';
+import { verifySlackRequest } from './auth.js';
+import type { Catalog } from './catalog/schema.js';
+import type { Clock } from './clock.js';
+import { required, type Config } from './config.js';
+import { ForbiddenError, MalformedRequestError, ValidationError } from './errors.js';
+import type { EvidenceDeps } from './evidence.js';
+import { json, type HttpRequest, type HttpResponse } from './http.js';
+import { submitRequest, validateRequest, type IntakeDeps } from './intake.js';
+import { decide } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { APPROVE_ACTION_ID, DENY_ACTION_ID, type Chat, type Ticketing, type WorkflowRuntime } from './ports.js';
+import type { Store } from './store/store.js';
+
+export interface SlackDeps extends EvidenceDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  store: Store;
+  chat: Chat;
+  ticketing: Ticketing;
+  workflow: WorkflowRuntime;
+}
+
+const interactionPayload = z.object({
+  type: z.literal('block_actions'),
+  team: z.object({ id: z.string() }).optional(),
+  api_app_id: z.string().optional(),
+  user: z.object({ id: z.string().min(1) }),
+  actions: z
+    .array(z.object({ action_id: z.string(), value: z.string().optional() }))
+    .min(1),
+});
+
+function verifiedForm(deps: { config: Config; clock: Clock }, req: HttpRequest): URLSearchParams {
+  verifySlackRequest({ signingSecret: required(deps.config, 'SLACK_SIGNING_SECRET'), headers: req.headers, rawBody: req.rawBody, clock: deps.clock });
+  return new URLSearchParams(req.rawBody);
+}
+
+function checkWorkspace(config: Config, teamId: string | undefined, appId: string | undefined): void {
+  if (config.SLACK_TEAM_ID && teamId !== config.SLACK_TEAM_ID) throw new ForbiddenError('Slack workspace is not the configured one');
+  if (config.SLACK_APP_ID && appId !== config.SLACK_APP_ID) throw new ForbiddenError('Slack app is not the configured one');
+}
+
+export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest): Promise<HttpResponse> {
+  const form = verifiedForm(deps, req);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(form.get('payload') ?? '');
+  } catch {
+    throw new MalformedRequestError('Slack interaction has no JSON payload');
+  }
+  const parsed = interactionPayload.safeParse(raw);
+  if (!parsed.success) {
+    // Other interaction types (view submissions, shortcuts) are not ours to handle: acknowledge and ignore.
+    return { status: 200 };
+  }
+  const payload = parsed.data;
+  checkWorkspace(deps.config, payload.team?.id, payload.api_app_id);
+  const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION_ID || a.action_id === DENY_ACTION_ID);
+  if (!action) return { status: 200 };
+  // The button value is only a lookup key; everything else is re-read from the ledger.
+  const key = /^([0-9A-Za-z_.-]{1,80}):(\d{1,2})$/.exec(action.value ?? '');
+  if (!key) throw new MalformedRequestError('approval button value is not a grant reference');
+
+  const clickerEmail = await deps.chat.emailOfUser(payload.user.id);
+  const result = await decide(deps, {
+    grantId: key[1]!,
+    step: Number(key[2]),
+    decision: action.action_id === APPROVE_ACTION_ID ? 'approved' : 'denied',
+    clickerEmail,
+    clickerRef: payload.user.id,
+    via: 'slack',
+  });
+  if (result.outcome !== 'recorded') {
+    try {
+      await deps.chat.notify(payload.user.id, `Your click was not recorded: ${result.reason}.`);
+    } catch (err) {
+      deps.logger.warn('could not tell the clicker why the click was refused', { error: (err as Error).message });
+    }
+  }
+  return json(200, { outcome: result.outcome });
+}
+
+/**
+ * `/access <app> <role> <duration> [for <email>] <justification>`: files the Jira issue first (Jira
+ * is the system of record), then records the grant exactly as the Jira webhook would.
+ */
+export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps & { catalog: Catalog }, req: HttpRequest): Promise<HttpResponse> {
+  const form = verifiedForm(deps, req);
+  checkWorkspace(deps.config, form.get('team_id') ?? undefined, form.get('api_app_id') ?? undefined);
+  const userId = form.get('user_id');
+  if (!userId) throw new MalformedRequestError('Slack command has no user_id');
+  const text = (form.get('text') ?? '').trim();
+  const words = text.split(/\s+/).filter(Boolean);
+  if (words.length < 4) {
+    return ephemeral(`Usage: /access <app> <role> <duration> [for <email>] <justification>. Apps: ${Object.values(deps.catalog.apps).map((a) => a.name).join(', ')}`);
+  }
+  const [app, role, duration, ...rest] = words as [string, string, string, ...string[]];
+  let subject: string | undefined;
+  if (rest[0]?.toLowerCase() === 'for' && rest[1]) {
+    subject = rest[1].replace(/^<mailto:[^|]+\|(.+)>$/, '$1');
+    rest.splice(0, 2);
+  }
+  const requester = await deps.chat.emailOfUser(userId);
+  if (!requester) return ephemeral('Grantline cannot see your email address in Slack, so it cannot file the request for you.');
+  const draft = { issueKey: 'NEW-1', requester, subject: subject ?? requester, app, role, duration, justification: rest.join(' '), source: 'slack' as const };
+  const problems = validateRequest(deps.catalog, draft);
+  if (problems.length > 0) return ephemeral(`Nothing was filed:\n• ${problems.join('\n• ')}`);
+
+  const c = deps.config;
+  const { key } = await deps.ticketing.createIssue({
+    summary: `Access: ${app} ${role} for ${draft.subject}`,
+    reporterEmail: requester,
+    fields: {
+      [c.JIRA_FIELD_SUBJECT]: draft.subject,
+      [c.JIRA_FIELD_APP]: app,
+      [c.JIRA_FIELD_ROLE]: role,
+      [c.JIRA_FIELD_DURATION]: duration,
+      // Jira Cloud's v3 API takes the description as a document, custom text fields as text.
+      [c.JIRA_FIELD_JUSTIFICATION]:
+        c.JIRA_FIELD_JUSTIFICATION === 'description'
+          ? { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: draft.justification }] }] }
+          : draft.justification,
+    },
+  });
+  try {
+    const grant = await submitRequest(deps, { ...draft, issueKey: key });
+    return ephemeral(`Filed ${key}: ${grant.appName} ${grant.role} for ${grant.subject} (${grant.duration}). You will hear back here.`);
+  } catch (err) {
+    if (err instanceof ValidationError) return ephemeral(`Filed ${key}, but it cannot proceed: ${err.problems.join('; ')}`);
+    throw err;
+  }
+}
+
+function ephemeral(text: string): HttpResponse {
+  return json(200, { response_type: 'ephemeral', text });
+}

@@ -1,0 +1,386 @@
+/**
+ * The ledger: grants, approvals, append-only evidence, the Jira outbox and local schedules, in one
+ * DynamoDB table (see table.ts). Every state change is a conditional write, so a duplicate webhook,
+ * a double click or a second scheduler firing finds the work done and changes nothing.
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus } from '../grants/model.js';
+import type { IndexName } from './table.js';
+
+const INDEX_ATTRS = ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk'] as const;
+
+export interface ScheduleItem {
+  name: string;
+  at: string;
+  grantId: string;
+}
+
+export class Store {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    readonly table: string,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  // ---- grants
+
+  async createGrant(grant: Grant): Promise<'created' | 'exists'> {
+    const written = await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: grantPk(grant.id), sk: 'GRANT', ...grant, ...grantIndexKeys(grant) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return written ? 'created' : 'exists';
+  }
+
+  async getGrant(id: string): Promise<Grant | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(id), sk: 'GRANT' }, ConsistentRead: true }));
+    return Item ? stripGrant(Item) : undefined;
+  }
+
+  /**
+   * Changes a grant only if its status is one of `from` (and, when given, its step is `step`):
+   * the single mechanism that makes every lifecycle step idempotent. Returns the new grant, or
+   * undefined when another actor got there first.
+   */
+  async updateGrant(id: string, from: readonly GrantStatus[], changes: Partial<Grant>, opts: { step?: number } = {}): Promise<Grant | undefined> {
+    const current = await this.getGrant(id);
+    if (!current || !from.includes(current.status)) return undefined;
+    if (opts.step !== undefined && current.currentStep !== opts.step) return undefined;
+    const next: Grant = { ...current, ...changes };
+    const keys = grantIndexKeys(next);
+    const sets: Record<string, unknown> = { ...changes, ...keys };
+    const removes = INDEX_ATTRS.filter((attr) => !(attr in keys));
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':expected': current.status };
+    const setParts = Object.entries(sets)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v], i) => {
+        names[`#s${i}`] = k;
+        values[`:s${i}`] = v;
+        return `#s${i} = :s${i}`;
+      });
+    const removeParts = removes.map((attr, i) => {
+      names[`#r${i}`] = attr;
+      return `#r${i}`;
+    });
+    let condition = '#status = :expected';
+    if (opts.step !== undefined) {
+      names['#step'] = 'currentStep';
+      values[':step'] = opts.step;
+      condition += ' AND #step = :step';
+    }
+    const ok = await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: [setParts.length ? `SET ${setParts.join(', ')}` : '', removeParts.length ? `REMOVE ${removeParts.join(', ')}` : '']
+          .filter(Boolean)
+          .join(' '),
+        ConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return ok ? next : undefined;
+  }
+
+  grantsOfUser(email: string): Promise<Grant[]> {
+    return this.queryGrants('byPerson', 'gsi1pk', `USER#${email.toLowerCase()}`);
+  }
+
+  grantsOfApp(app: string): Promise<Grant[]> {
+    return this.queryGrants('byApp', 'gsi2pk', `APP#${app}`);
+  }
+
+  activeGrantsIn(provider: string, groupId: string, email: string): Promise<Grant[]> {
+    return this.queryGrants('active', 'gsi3pk', activeKey(provider, groupId, email));
+  }
+
+  /** Active grants whose expiry is at or before `iso`, oldest first (sweeps and reviews). */
+  async expiringBefore(iso: string): Promise<Grant[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: 'due',
+      KeyConditionExpression: 'gsi4pk = :pk AND gsi4sk <= :until',
+      ExpressionAttributeValues: { ':pk': 'EXPIRES', ':until': `${iso}~` },
+    });
+    return items.map(stripGrant);
+  }
+
+  // ---- evidence (append-only)
+
+  /** Writes the event once; false when an event with that key already exists (a retried step). */
+  async appendEvidence(event: EvidenceEvent): Promise<boolean> {
+    return this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: grantPk(event.grantId), sk: `EVENT#${event.key}`, ...event },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async evidence(grantId: string): Promise<EvidenceEvent[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': grantPk(grantId), ':prefix': 'EVENT#' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => strip(item) as unknown as EvidenceEvent).sort((a, b) => a.at.localeCompare(b.at) || order(a) - order(b));
+  }
+
+  // ---- approvals
+
+  async createApproval(approval: Approval): Promise<'created' | 'exists'> {
+    const ok = await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: grantPk(approval.grantId), sk: approvalSk(approval.step), ...approval },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    if (ok) {
+      for (const approver of approval.approvers) {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              pk: grantPk(approval.grantId),
+              sk: `ASSIGN#${approval.step}#${approver}`,
+              gsi1pk: `APPROVER#${approver}`,
+              gsi1sk: `${approval.requestedAt}#${approval.grantId}#${approval.step}`,
+              grantId: approval.grantId,
+              step: approval.step,
+            },
+          }),
+        );
+      }
+    }
+    return ok ? 'created' : 'exists';
+  }
+
+  async getApproval(grantId: string, step: number): Promise<Approval | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: approvalSk(step) }, ConsistentRead: true }),
+    );
+    return Item ? (strip(Item) as unknown as Approval) : undefined;
+  }
+
+  /** A retried approval task brings a new token; only a pending approval takes it. */
+  async replaceApprovalToken(grantId: string, step: number, taskToken: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET taskToken = :t',
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':t': taskToken, ':pending': 'pending' },
+      }),
+    );
+  }
+
+  async setApprovalMessages(grantId: string, step: number, messages: Approval['messages']): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET messages = :m',
+        ExpressionAttributeValues: { ':m': messages },
+      }),
+    );
+  }
+
+  /** pending → decided, once: the first decision wins, every later one gets undefined. */
+  async decideApproval(
+    grantId: string,
+    step: number,
+    decision: { status: Exclude<ApprovalStatus, 'pending'>; by: string; at: string; channel: Approval['channel'] },
+  ): Promise<Approval | undefined> {
+    const current = await this.getApproval(grantId, step);
+    if (!current || current.status !== 'pending') return undefined;
+    const ok = await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET #status = :s, decidedBy = :by, decidedAt = :at, channel = :ch',
+        ConditionExpression: '#status = :pending',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':s': decision.status, ':by': decision.by, ':at': decision.at, ':ch': decision.channel, ':pending': 'pending' },
+      }),
+    );
+    if (!ok) return undefined;
+    for (const approver of current.approvers) {
+      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: `ASSIGN#${step}#${approver}` } }));
+    }
+    return { ...current, status: decision.status, decidedBy: decision.by, decidedAt: decision.at, channel: decision.channel };
+  }
+
+  async pendingApprovalsFor(email: string): Promise<Array<{ grantId: string; step: number }>> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: 'byPerson',
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': `APPROVER#${email.toLowerCase()}` },
+    });
+    return items.map((i) => ({ grantId: String(i.grantId), step: Number(i.step) }));
+  }
+
+  // ---- Jira outbox: evidence waiting to be delivered
+
+  async enqueueDelivery(event: EvidenceEvent): Promise<string> {
+    const sk = `${event.at}#${event.grantId}#${event.key}`;
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: 'OUTBOX', sk, grantId: event.grantId, key: event.key } }));
+    return sk;
+  }
+
+  async pendingDeliveries(limit = 100): Promise<Array<{ id: string; grantId: string; key: string }>> {
+    const { Items = [] } = await this.doc.send(
+      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'OUTBOX' }, Limit: limit }),
+    );
+    return Items.map((i) => ({ id: String(i.sk), grantId: String(i.grantId), key: String(i.key) }));
+  }
+
+  async getEvidence(grantId: string, key: string): Promise<EvidenceEvent | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: `EVENT#${key}` } }));
+    return Item ? (strip(Item) as unknown as EvidenceEvent) : undefined;
+  }
+
+  async markDelivered(id: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: 'OUTBOX', sk: id } }));
+  }
+
+  // ---- local one-time schedules (the AWS deployment uses EventBridge Scheduler instead)
+
+  async putSchedule(schedule: ScheduleItem): Promise<'created' | 'exists'> {
+    const ok = await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `SCHEDULE#${schedule.name}`, sk: 'SCHEDULE', ...schedule, gsi4pk: 'SCHEDULES', gsi4sk: `${schedule.at}#${schedule.name}` },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return ok ? 'created' : 'exists';
+  }
+
+  async getSchedule(name: string): Promise<ScheduleItem | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: `SCHEDULE#${name}`, sk: 'SCHEDULE' } }));
+    return Item ? { name: String(Item.name), at: String(Item.at), grantId: String(Item.grantId) } : undefined;
+  }
+
+  async dueSchedules(iso: string): Promise<ScheduleItem[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: 'due',
+      KeyConditionExpression: 'gsi4pk = :pk AND gsi4sk <= :until',
+      ExpressionAttributeValues: { ':pk': 'SCHEDULES', ':until': `${iso}~` },
+    });
+    return items.map((i) => ({ name: String(i.name), at: String(i.at), grantId: String(i.grantId) }));
+  }
+
+  async deleteSchedule(name: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: `SCHEDULE#${name}`, sk: 'SCHEDULE' } }));
+  }
+
+  // ---- helpers
+
+  private async queryGrants(index: IndexName, attr: string, value: string): Promise<Grant[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: index,
+      KeyConditionExpression: `${attr} = :v`,
+      ExpressionAttributeValues: { ':v': value },
+    });
+    return items.filter((i) => i.sk === 'GRANT').map(stripGrant);
+  }
+
+  private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      out.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  private async conditional(command: PutCommand | UpdateCommand): Promise<boolean> {
+    try {
+      await this.doc.send(command as PutCommand);
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+}
+
+const grantPk = (id: string) => `GRANT#${id}`;
+const approvalSk = (step: number) => `APPROVAL#${String(step).padStart(2, '0')}`;
+const activeKey = (provider: string, groupId: string, email: string) => `ACTIVE#${provider}#${groupId}#${email.toLowerCase()}`;
+
+function grantIndexKeys(grant: Grant): Partial<Record<(typeof INDEX_ATTRS)[number], string>> {
+  const keys: Partial<Record<(typeof INDEX_ATTRS)[number], string>> = {
+    gsi1pk: `USER#${grant.subject}`,
+    gsi1sk: `${grant.requestedAt}#${grant.id}`,
+    gsi2pk: `APP#${grant.app}`,
+    gsi2sk: `${grant.requestedAt}#${grant.id}`,
+  };
+  if (grant.status === 'active' && grant.provider && grant.groupId) {
+    keys.gsi3pk = activeKey(grant.provider, grant.groupId, grant.subject);
+    keys.gsi3sk = grant.id;
+  }
+  if (grant.status === 'active' && grant.expiresAt) {
+    keys.gsi4pk = 'EXPIRES';
+    keys.gsi4sk = `${grant.expiresAt}#${grant.id}`;
+  }
+  return keys;
+}
+
+function strip(item: Record<string, unknown>): Record<string, unknown> {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  for (const attr of INDEX_ATTRS) delete rest[attr];
+  return rest;
+}
+
+function stripGrant(item: Record<string, unknown>): Grant {
+  return strip(item) as unknown as Grant;
+}
+
+// Events written in the same millisecond keep the lifecycle's order.
+const TYPE_ORDER = [
+  'requested',
+  'auto_approved',
+  'approval_requested',
+  'approval_refused',
+  'approved',
+  'denied',
+  'approval_expired',
+  'provisioned',
+  'manual_task',
+  'provisioning_failed',
+  'revocation_scheduled',
+  'revocation_kept_membership',
+  'revoked',
+  'manual_removal_task',
+];
+function order(e: EvidenceEvent): number {
+  return TYPE_ORDER.indexOf(e.type);
+}

@@ -1,0 +1,188 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { JiraTicketing, toAdf } from '../../shared/connectors/jira.js';
+import { PermanentError, RetryableError } from '../../shared/errors.js';
+import { HttpFake } from '../../infra/local/sandbox/http-fake.js';
+import { startFakeJira, type FakeJira } from '../../infra/local/sandbox/jira.js';
+
+const EMAIL = 'bot@example.com';
+const TOKEN = 'secret-token';
+
+let jira: FakeJira;
+let ticketing: JiraTicketing;
+
+beforeAll(async () => {
+  jira = await startFakeJira({ email: EMAIL, apiToken: TOKEN });
+  ticketing = new JiraTicketing({ baseUrl: jira.url, email: EMAIL, apiToken: TOKEN, projectKey: 'ACC' });
+});
+afterAll(() => jira.close());
+afterEach(() => jira.fake.clearFaults());
+
+const newIssue = () => jira.createIssue({ summary: 'Access to billing', reporterEmail: 'alice@example.com' }).key;
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof Error)) throw new Error(`expected a rejection, got ${String(err)}`);
+  return err;
+}
+
+describe('JiraTicketing against the simulated Jira Cloud', () => {
+  it('posts one ADF comment showing the title, the facts and the note', async () => {
+    const key = newIssue();
+    await ticketing.addComment(key, {
+      title: 'Access granted',
+      facts: [
+        { label: 'App', value: 'billing' },
+        { label: 'Role', value: 'admin' },
+        { label: 'Expires', value: '2030-01-01T00:00:00Z' },
+      ],
+      note: 'Access is revoked automatically.',
+    });
+    expect(jira.commentTexts(key)).toEqual([
+      'Access granted\n- App: billing\n- Role: admin\n- Expires: 2030-01-01T00:00:00Z\nAccess is revoked automatically.',
+    ]);
+    const [body] = jira.comments(key);
+    expect(body).toMatchObject({ type: 'doc', version: 1 });
+    expect(JSON.stringify(body)).toContain('"strong"');
+  });
+
+  it('renders facts with an empty value and no note without empty ADF text nodes', () => {
+    const doc = toAdf({ title: 'Declined', facts: [{ label: 'Reason', value: '' }] });
+    expect(doc.content).toHaveLength(2);
+    expect(JSON.stringify(doc)).not.toContain('"text":""');
+  });
+
+  it('moves an issue by target status name, case-insensitively', async () => {
+    const key = newIssue();
+    expect(await ticketing.transition(key, 'waiting FOR approval')).toBe(true);
+    expect(jira.issue(key)?.status).toBe('Waiting for approval');
+  });
+
+  it('moves an issue by transition name', async () => {
+    const key = newIssue();
+    expect(await ticketing.transition(key, 'Grant access')).toBe(true);
+    expect(jira.issue(key)?.status).toBe('Access granted');
+  });
+
+  it('returns true without posting when the issue is already in that status', async () => {
+    const key = newIssue();
+    await ticketing.transition(key, 'Declined');
+    const posts = () => jira.fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`${key}/transitions`));
+    expect(posts()).toHaveLength(1);
+    expect(await ticketing.transition(key, 'declined')).toBe(true);
+    expect(posts()).toHaveLength(1);
+    expect(jira.issue(key)?.status).toBe('Declined');
+  });
+
+  it('returns false for a transition the workflow does not have, leaving the status alone', async () => {
+    const key = newIssue();
+    expect(await ticketing.transition(key, 'Escalate to legal')).toBe(false);
+    expect(jira.issue(key)?.status).toBe('Open');
+  });
+
+  it('reads a visible reporter email and returns undefined when hidden or unknown', async () => {
+    const visible = jira.addUser({ email: 'Bob@Example.com', displayName: 'Bob' });
+    const hidden = jira.addUser({ email: 'carol@example.com', emailVisible: false });
+    expect(await ticketing.userEmail(visible)).toBe('Bob@Example.com');
+    expect(await ticketing.userEmail(hidden)).toBeUndefined();
+    expect(await ticketing.userEmail('712020:no-such-user')).toBeUndefined();
+  });
+
+  it('creates an issue with the reporter found by email and the given fields', async () => {
+    const dave = jira.addUser({ email: 'dave@example.com', displayName: 'Dave' });
+    const { key } = await ticketing.createIssue({
+      summary: 'Grant Dave billing admin',
+      reporterEmail: 'DAVE@example.com',
+      fields: { customfield_10050: 'billing', labels: ['grantline'] },
+    });
+    expect(key).toMatch(/^ACC-\d+$/);
+    expect(jira.issue(key)).toMatchObject({
+      summary: 'Grant Dave billing admin',
+      status: 'Open',
+      reporterAccountId: dave,
+      issueType: 'Task',
+      fields: { customfield_10050: 'billing', labels: ['grantline'] },
+    });
+  });
+
+  it('refuses to create an issue when no visible user has the reporter email', async () => {
+    jira.addUser({ email: 'erin@example.com', emailVisible: false });
+    const err = await failure(ticketing.createIssue({ summary: 'x', reporterEmail: 'erin@example.com', fields: {} }));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain('erin@example.com');
+  });
+
+  it('reports a Jira validation error (400) as permanent with the field messages', async () => {
+    const frank = jira.addUser({ email: 'frank@example.com' });
+    const other = new JiraTicketing({ baseUrl: jira.url, email: EMAIL, apiToken: TOKEN, projectKey: 'NOPE' });
+    const err = await failure(other.createIssue({ summary: 'x', reporterEmail: 'frank@example.com', fields: {} }));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain('project: valid project is required');
+    expect(frank).toBeTruthy();
+  });
+
+  it('reports wrong credentials as a permanent error', async () => {
+    const wrong = new JiraTicketing({ baseUrl: jira.url, email: EMAIL, apiToken: 'not-the-token' });
+    const err = await failure(wrong.addComment(newIssue(), { title: 't', facts: [] }));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(/Jira rejected the credentials/);
+    expect(err.message).not.toContain('not-the-token');
+  });
+
+  it('reports an unknown issue as a permanent error naming the key', async () => {
+    const err = await failure(ticketing.addComment('ACC-9999', { title: 't', facts: [] }));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain('Jira issue ACC-9999 does not exist or is not visible');
+    expect(await failure(ticketing.transition('ACC-9999', 'Done'))).toBeInstanceOf(PermanentError);
+  });
+
+  it('maps 429 with Retry-After to a retryable error carrying the delay', async () => {
+    const key = newIssue();
+    jira.fake.injectFault({ status: 429, headers: { 'Retry-After': '2' }, body: { errorMessages: ['Rate limit'] } });
+    const err = await failure(ticketing.addComment(key, { title: 't', facts: [] }));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).retryAfterMs).toBe(2000);
+    expect(jira.comments(key)).toHaveLength(0);
+  });
+
+  it('maps 429 with only X-RateLimit-Reset to a retryable error with the time until the reset', async () => {
+    const reset = new Date(Date.now() + 5_000).toISOString();
+    jira.fake.injectFault({ status: 429, headers: { 'X-RateLimit-Reset': reset } });
+    const err = await failure(ticketing.userEmail(jira.botAccountId));
+    expect(err).toBeInstanceOf(RetryableError);
+    const after = (err as RetryableError).retryAfterMs ?? 0;
+    expect(after).toBeGreaterThan(3_000);
+    expect(after).toBeLessThanOrEqual(5_000);
+  });
+
+  it.each([503, 500, 502])('maps %i to a retryable error', async (status) => {
+    const key = newIssue();
+    jira.fake.injectFault({ path: `/rest/api/3/issue/${key}`, status, body: { errorMessages: ['Internal server error'] } });
+    const err = await failure(ticketing.transition(key, 'Done'));
+    expect(err).toBeInstanceOf(RetryableError);
+  });
+
+  it('maps a timeout to a retryable error instead of hanging', async () => {
+    const hung = new HttpFake('hung-jira');
+    hung.route('GET', '/rest/api/3/user', () => new Promise(() => undefined));
+    const url = await hung.listen();
+    try {
+      const slow = new JiraTicketing({ baseUrl: url, email: EMAIL, apiToken: TOKEN, timeoutMs: 200 });
+      const err = await failure(slow.userEmail('someone'));
+      expect(err).toBeInstanceOf(RetryableError);
+      expect(err.message).toContain('timeout');
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it('maps a refused connection to a retryable error', async () => {
+    const gone = new HttpFake('gone');
+    const url = await gone.listen();
+    await gone.close();
+    const err = await failure(new JiraTicketing({ baseUrl: url, email: EMAIL, apiToken: TOKEN }).userEmail('x'));
+    expect(err).toBeInstanceOf(RetryableError);
+  });
+});

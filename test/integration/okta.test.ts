@@ -1,0 +1,192 @@
+/**
+ * The Okta connector driving the real @okta/okta-sdk-nodejs client against the simulated Okta API
+ * on 127.0.0.1.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PermanentError, RetryableError } from '../../shared/errors.js';
+import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
+import { startFakeOkta, type FakeOkta } from '../../infra/local/sandbox/okta.js';
+
+let okta: FakeOkta;
+let idp: OktaIdentityProvider;
+let groupId: string;
+let aliceId: string;
+
+beforeEach(async () => {
+  okta = await startFakeOkta({ token: 'test-token' });
+  idp = new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token' });
+  groupId = okta.addGroup({ name: 'prod-db-readers' });
+  okta.addUser({ email: 'Boss@Example.com', firstName: 'Bea', lastName: 'Boss' });
+  aliceId = okta.addUser({ email: 'Alice.Smith@Example.com', managerId: 'boss@example.com' });
+});
+
+afterEach(async () => {
+  await okta.close();
+});
+
+/** Runs `fn`, expecting it to reject, and returns the error with how long the call took. */
+async function failure(fn: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const started = Date.now();
+  try {
+    await fn();
+  } catch (err) {
+    return { err, ms: Date.now() - started };
+  }
+  throw new Error('expected the call to fail');
+}
+
+const rateLimited = (resetInSeconds: number) => ({
+  status: 429,
+  headers: { 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': String(Math.floor(Date.now() / 1000) + resetInSeconds) },
+  body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.', errorLink: 'E0000047', errorId: 'oae1', errorCauses: [] },
+});
+
+describe('looking people up', () => {
+  it('finds a user whatever the case of the email typed', async () => {
+    const user = await idp.findUserByEmail('ALICE.smith@example.COM');
+    expect(user).toMatchObject({ id: aliceId, email: 'alice.smith@example.com', active: true });
+  });
+
+  it('returns nothing for an email Okta does not know', async () => {
+    expect(await idp.findUserByEmail('nobody@example.com')).toBeUndefined();
+  });
+
+  it('reports deactivated and suspended accounts as inactive', async () => {
+    okta.addUser({ email: 'gone@example.com', status: 'DEPROVISIONED' });
+    okta.addUser({ email: 'paused@example.com', status: 'SUSPENDED' });
+    okta.addUser({ email: 'locked@example.com', status: 'LOCKED_OUT' });
+    expect((await idp.findUserByEmail('gone@example.com'))?.active).toBe(false);
+    expect((await idp.findUserByEmail('paused@example.com'))?.active).toBe(false);
+    expect((await idp.findUserByEmail('locked@example.com'))?.active).toBe(true);
+  });
+
+  it('gives the manager email when managerId is an email', async () => {
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.managerEmail).toBe('boss@example.com');
+  });
+
+  it('resolves the manager email when managerId is an Okta user id', async () => {
+    const managerId = okta.addUser({ email: 'Carol.Lead@example.com' });
+    okta.addUser({ email: 'dave@example.com', managerId });
+    expect((await idp.findUserByEmail('dave@example.com'))?.managerEmail).toBe('carol.lead@example.com');
+  });
+
+  it('has no manager email when the user has no manager or it points at nobody', async () => {
+    okta.addUser({ email: 'orphan@example.com', managerId: '00uDoesNotExist00000' });
+    expect((await idp.findUserByEmail('boss@example.com'))?.managerEmail).toBeUndefined();
+    expect((await idp.findUserByEmail('orphan@example.com'))?.managerEmail).toBeUndefined();
+  });
+
+  it('picks the live account when an old deactivated one shares the email', async () => {
+    okta.addUser({ email: 'rehire@example.com', login: 'rehire-2019@example.com', status: 'DEPROVISIONED' });
+    const current = okta.addUser({ email: 'rehire@example.com' });
+    expect(await idp.findUserByEmail('rehire@example.com')).toMatchObject({ id: current, active: true });
+  });
+});
+
+describe('granting and revoking group membership', () => {
+  it('adds the user to the group', async () => {
+    expect(await idp.addMember(groupId, aliceId)).toBe('added');
+    expect(okta.members(groupId)).toEqual(['alice.smith@example.com']);
+    expect(await idp.isMember(groupId, aliceId)).toBe(true);
+  });
+
+  it('treats adding an existing member as already done, keeping a single membership', async () => {
+    okta.addMembership(groupId, 'alice.smith@example.com');
+    expect(await idp.addMember(groupId, aliceId)).toBe('already_member');
+    expect(okta.members(groupId)).toEqual(['alice.smith@example.com']);
+    expect(okta.fake.requests.filter((r) => r.method === 'PUT')).toHaveLength(0);
+  });
+
+  it('removes the user from the group', async () => {
+    okta.addMembership(groupId, 'alice.smith@example.com');
+    expect(await idp.removeMember(groupId, aliceId)).toBe('removed');
+    expect(okta.members(groupId)).toEqual([]);
+    expect(await idp.isMember(groupId, aliceId)).toBe(false);
+  });
+
+  it('treats removing a non-member, or from a deleted group, as already done', async () => {
+    expect(await idp.removeMember(groupId, aliceId)).toBe('already_absent');
+    expect(await idp.removeMember('00gDeletedGroup00000', aliceId)).toBe('already_absent');
+    expect(okta.fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
+  });
+
+  it('refuses an unknown user with a message naming the user', async () => {
+    const { err } = await failure(() => idp.addMember(groupId, '00uNoSuchUser0000000'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toBe(
+      `Okta has no user with id 00uNoSuchUser0000000 (found while adding user 00uNoSuchUser0000000 to Okta group ${groupId}).`,
+    );
+  });
+
+  it('refuses an unknown group with a message naming the group', async () => {
+    const { err } = await failure(() => idp.addMember('00gNoSuchGroup000000', aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/^Okta has no group with id 00gNoSuchGroup000000 /);
+  });
+
+  it('refuses to change an app-imported group, and leaves it untouched', async () => {
+    const adGroup = okta.addGroup({ name: 'AD Domain Admins', type: 'APP_GROUP' });
+    const { err } = await failure(() => idp.addMember(adGroup, aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/"AD Domain Admins".*APP_GROUP.*only lets the API change the members of OKTA_GROUP groups/);
+    expect(okta.members(adGroup)).toEqual([]);
+  });
+});
+
+describe('when Okta refuses or struggles', () => {
+  it('reports a wrong API token as a permanent refusal', async () => {
+    const wrong = new OktaIdentityProvider({ orgUrl: okta.url, token: 'revoked-token' });
+    const { err } = await failure(() => wrong.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/^Okta refused the API token while looking up .*HTTP 401 \(E0000011: Invalid token provided\)/);
+  });
+
+  it('waits out a rate limit that resets within a second or two, then succeeds', async () => {
+    okta.fake.injectFault({ method: 'PUT', path: '/api/v1/groups/', ...rateLimited(1) });
+    const started = Date.now();
+    expect(await idp.addMember(groupId, aliceId)).toBe('added');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(okta.members(groupId)).toEqual(['alice.smith@example.com']);
+    const puts = okta.fake.requests.filter((r) => r.method === 'PUT');
+    expect(puts).toHaveLength(2);
+    expect(puts[1]?.headers['x-okta-retry-count']).toBe('1');
+  });
+
+  it('hands a long rate-limit wait back as retryable, without waiting', async () => {
+    okta.fake.injectFault({ path: '/api/v1/users', ...rateLimited(120) });
+    const { err, ms } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).retryAfterMs).toBeGreaterThan(118_000);
+    expect((err as RetryableError).retryAfterMs).toBeLessThanOrEqual(121_000);
+    expect((err as Error).message).toMatch(/^Okta's rate limit was reached while looking up .*; it will be retried in about 1[12]\d s\.$/);
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('gives up waiting once the total wait would exceed maxWaitMs', async () => {
+    const patient = new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token', maxWaitMs: 500 });
+    okta.fake.injectFault({ path: '/api/v1/users', ...rateLimited(1) });
+    const { err, ms } = await failure(() => patient.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(ms).toBeLessThan(500);
+  });
+
+  it('reports an Okta server error as retryable', async () => {
+    okta.fake.injectFault({
+      method: 'PUT',
+      path: '/api/v1/groups/',
+      status: 500,
+      body: { errorCode: 'E0000009', errorSummary: 'Internal Server Error', errorLink: 'E0000009', errorId: 'oae2', errorCauses: [] },
+    });
+    const { err } = await failure(() => idp.addMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/^Okta failed with HTTP 500 while adding user .* \(E0000009: Internal Server Error\); this is usually temporary\.$/);
+    expect(okta.members(groupId)).toEqual([]);
+  });
+
+  it('reports Okta being unreachable as retryable', async () => {
+    await okta.close();
+    const { err } = await failure(() => idp.isMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/^Could not reach Okta at http:\/\/127\.0\.0\.1:\d+ while checking whether/);
+  });
+});
