@@ -13,7 +13,7 @@ const byStep = z.object({ grantId, step: z.number().int().min(0).max(20) });
 
 export const taskInputs = {
   Advance: byGrant,
-  RequestApproval: byStep.extend({ taskToken: z.string().min(1).max(2048) }),
+  RequestApproval: byStep.extend({ taskToken: z.string().min(1).max(2048), approvalTimeoutSeconds: z.number().int().positive().optional() }),
   ApprovalTimedOut: byStep,
   Provision: byGrant,
   ScheduleRevocation: byGrant,

@@ -198,7 +198,7 @@ function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {
         mrkdwn(`*Duration*\n${escapeMrkdwn(p.duration)}`),
         mrkdwn(`*Risk*\n${escapeMrkdwn(p.risk)}`),
         mrkdwn(`*Jira*\n${escapeMrkdwn(p.issueKey)}`),
-        mrkdwn(`*Approval step*\n${p.step}`),
+        mrkdwn(`*Approval step*\n${p.step + 1}`),
       ],
     },
     { type: 'section', text: mrkdwn(`*Justification*\n${escapeMrkdwn(p.justification) || '_none given_'}`) },

@@ -10,6 +10,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -120,6 +121,28 @@ export class Store {
       ExpressionAttributeValues: { ':pk': 'EXPIRES', ':until': `${iso}~` },
     });
     return items.map(stripGrant);
+  }
+
+  /** A full scan: for the local runtime's re-drive after a restart, not for request paths. */
+  async grantsWithStatus(statuses: readonly GrantStatus[]): Promise<Grant[]> {
+    const out: Grant[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: 'sk = :grant',
+          ExpressionAttributeValues: { ':grant': 'GRANT' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const grant = stripGrant(item);
+        if (statuses.includes(grant.status)) out.push(grant);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   // ---- evidence (append-only)

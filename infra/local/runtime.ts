@@ -1,0 +1,130 @@
+/**
+ * The single-process local runtime behind `npm start` and the end-to-end tests: dynalite for
+ * DynamoDB, the real ASL file run by aws-local-stepfunctions, the local scheduler, and the same
+ * routes and task functions the Lambdas run. Connectors are the real SDK adapters, pointed at
+ * whatever base URLs the configuration gives (the sandbox's simulated services, or the real ones).
+ */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { loadCatalog } from '../../shared/catalog/load.js';
+import type { Catalog } from '../../shared/catalog/schema.js';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import { parseConfig, required, type Config } from '../../shared/config.js';
+import { JiraTicketing } from '../../shared/connectors/jira.js';
+import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
+import { SlackChat } from '../../shared/connectors/slack.js';
+import { flushEvidence } from '../../shared/evidence.js';
+import type { Grant } from '../../shared/grants/model.js';
+import type { LifecycleDeps } from '../../shared/lifecycle.js';
+import type { Logger } from '../../shared/logger.js';
+import type { IdentityProvider, ProviderName } from '../../shared/ports.js';
+import { providerRegistry } from '../../shared/providers.js';
+import { Store } from '../../shared/store/store.js';
+import { ensureTable } from '../../shared/store/table.js';
+import { tasks } from '../../shared/tasks.js';
+import { LocalScheduler } from './scheduler.js';
+import { startServer } from './server.js';
+import { LocalWorkflow } from './workflow.js';
+
+export interface LocalRuntimeOptions {
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  clock?: Clock;
+  catalog?: Catalog;
+  /** Keep the DynamoDB data in this folder (survives restarts); in memory when absent. */
+  dataDir?: string;
+  /** Replace a provider's adapter (tests of a provider not configured by env). */
+  providers?: Partial<Record<ProviderName, IdentityProvider>>;
+  retryIntervalMs?: number;
+  /** How often the scheduler looks for due revocations and the outbox is flushed; false: only on demand (tests). */
+  tickMs?: number | false;
+}
+
+export interface LocalRuntime {
+  url: string;
+  config: Config;
+  deps: LifecycleDeps;
+  workflow: LocalWorkflow;
+  scheduler: LocalScheduler;
+  /** Re-starts the workflow of every grant still in progress (after a restart). */
+  redrive(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const config = parseConfig(options.env);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  const catalog = options.catalog ?? (await loadCatalog(config.GRANTLINE_CATALOG));
+
+  let dynamo: { close(cb?: () => void): void } | undefined;
+  let endpoint = config.DYNAMODB_ENDPOINT;
+  if (!endpoint) {
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const server = dynalite({ ...(options.dataDir ? { path: options.dataDir } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    dynamo = server;
+  }
+  const client = new DynamoDBClient({ endpoint, region: config.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  await ensureTable(client, config.GRANTLINE_TABLE);
+  const store = new Store(client, config.GRANTLINE_TABLE);
+
+  const ticketing = new JiraTicketing({
+    baseUrl: required(config, 'JIRA_BASE_URL'),
+    email: required(config, 'JIRA_EMAIL'),
+    apiToken: required(config, 'JIRA_API_TOKEN'),
+    projectKey: config.JIRA_PROJECT_KEY,
+    issueTypeName: config.JIRA_ISSUE_TYPE,
+  });
+  const chat = new SlackChat({ token: required(config, 'SLACK_BOT_TOKEN'), ...(config.SLACK_API_URL ? { apiUrl: config.SLACK_API_URL } : {}) });
+  const providers: Partial<Record<ProviderName, IdentityProvider>> = { ...options.providers };
+  if (!providers.okta && config.OKTA_ORG_URL && config.OKTA_API_TOKEN) {
+    providers.okta = new OktaIdentityProvider({ orgUrl: config.OKTA_ORG_URL, token: config.OKTA_API_TOKEN });
+  }
+
+  const workflow = new LocalWorkflow({ logger, ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}) });
+  // The scheduler's target is the revoke task, as the EventBridge schedule's target is the revoke Lambda.
+  let deps!: LifecycleDeps;
+  const scheduler = new LocalScheduler(store, clock, logger, (input) => tasks.Revoke(deps, input));
+  deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow };
+  workflow.bind(deps);
+
+  const { server, url } = await startServer(deps, config.PORT);
+  let ticker: NodeJS.Timeout | undefined;
+  if (options.tickMs !== false) {
+    ticker = setInterval(() => {
+      void scheduler.tick();
+      void flushEvidence(deps).catch((err: unknown) => logger.warn('evidence flush failed', { error: String(err) }));
+    }, options.tickMs ?? 1000);
+    ticker.unref();
+  }
+
+  const runtime: LocalRuntime = {
+    url,
+    config,
+    deps,
+    workflow,
+    scheduler,
+    async redrive() {
+      const inProgress = await grantsInProgress(store);
+      for (const grant of inProgress) await workflow.start(grant.id);
+      return inProgress.map((g) => g.id);
+    },
+    async close() {
+      if (ticker) clearInterval(ticker);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      client.destroy();
+      if (dynamo) await new Promise<void>((resolve) => dynamo!.close(() => resolve()));
+    },
+  };
+  return runtime;
+}
+
+/** Grants whose workflow had not finished: local executions live in memory, so a restart re-drives them. */
+async function grantsInProgress(store: Store): Promise<Grant[]> {
+  return store.grantsWithStatus(['requested', 'pending_approval', 'approved']);
+}

@@ -1,0 +1,23 @@
+import { afterEach, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.js';
+let h: Harness;
+afterEach(async () => h?.close());
+it('smoke', async () => {
+  h = await startHarness();
+  const res = await h.client.fileRequest({ reporter: 'maria.manager@example.com', subject: 'nina.newhire@example.com', app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'design onboarding' });
+  console.log(res);
+  const id = String(res.body.grantId);
+  const ex = await h.runtime.workflow.quiet(id);
+  console.log(ex.states, ex.status, ex.error);
+  console.log(JSON.stringify(h.sandbox.slack.messages(), null, 1).slice(0, 1500));
+  const click = await h.click('maria.manager@example.com', id, 0, 'approve');
+  console.log(click);
+  await new Promise(r => setTimeout(r, 300));
+  const ex2 = await h.runtime.workflow.quiet(id);
+  console.log(ex2.states, ex2.status, ex2.error);
+  console.log(h.sandbox.okta.members('00gfigmaeditor'));
+  console.log(h.sandbox.jira.commentTexts(res.issueKey).join('\n----\n'));
+  console.log(h.sandbox.jira.issue(res.issueKey)?.status);
+  const audit = await h.client.audit(`/grants/${id}`);
+  console.log(JSON.stringify(audit.body.answers, null, 1));
+});
