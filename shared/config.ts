@@ -21,6 +21,9 @@ export const configSchema = z.object({
   GRANTLINE_REVOKE_FUNCTION_ARN: nonEmpty,
   GRANTLINE_SCHEDULER_ROLE_ARN: nonEmpty,
   GRANTLINE_SCHEDULE_GROUP: z.string().default('grantline'),
+  GRANTLINE_SCHEDULE_DLQ_ARN: nonEmpty,
+  /** Comma-separated Secrets Manager ids whose JSON values are merged over the environment (AWS). */
+  GRANTLINE_SECRET_IDS: z.string().optional(),
 
   JIRA_BASE_URL: optionalUrl,
   JIRA_EMAIL: nonEmpty,

@@ -31,5 +31,8 @@ export function describeDuration(text: string): string {
   const hours = ms / 3_600_000;
   if (hours >= 24 && hours % 24 === 0) return `${hours / 24} day${hours === 24 ? '' : 's'}`;
   if (Number.isInteger(hours)) return `${hours} hour${hours === 1 ? '' : 's'}`;
-  return `${Math.round(ms / 60_000)} minutes`;
+  const minutes = ms / 60_000;
+  if (Number.isInteger(minutes)) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const seconds = Math.round(ms / 1000);
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
 }

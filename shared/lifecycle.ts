@@ -246,7 +246,7 @@ export type DecisionResult =
  * A click on Approve/Deny. Only a named approver of the current step may decide, never the
  * requester or subject, never the same person twice in one chain; the first decision wins.
  */
-export type DecideDeps = EvidenceDeps & Pick<LifecycleDeps, 'workflow'>;
+export type DecideDeps = EvidenceDeps & Pick<LifecycleDeps, 'workflow' | 'config'>;
 
 export async function decide(deps: DecideDeps, input: DecisionInput): Promise<DecisionResult> {
   const grant = await deps.store.getGrant(input.grantId);
@@ -294,6 +294,8 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
     at: now,
     summary: `${input.decision} by ${who} in ${input.via === 'slack' ? 'Slack' : 'Jira'} (step ${input.step + 1} of ${total})`,
     details: { Approver: who, Step: `${input.step + 1} of ${total}` },
+    // A denial at any step is final: the issue moves now, not when the workflow catches up.
+    ...(input.decision === 'denied' ? { transitionTo: deps.config.JIRA_STATUS_DENIED } : {}),
   });
   const delivery = await deps.workflow.completeApproval(approval.taskToken, { decision: input.decision });
   if (delivery === 'expired') deps.logger.warn('approval recorded after the workflow task closed', { grantId: grant.id, step: input.step, finalApproval });

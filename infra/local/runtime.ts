@@ -13,7 +13,7 @@ import type { Catalog } from '../../shared/catalog/schema.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { parseConfig, required, type Config } from '../../shared/config.js';
 import { JiraTicketing } from '../../shared/connectors/jira.js';
-import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
+import { identityProviders } from '../../shared/connectors/identity.js';
 import { SlackChat } from '../../shared/connectors/slack.js';
 import { flushEvidence } from '../../shared/evidence.js';
 import type { Grant } from '../../shared/grants/model.js';
@@ -80,10 +80,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     issueTypeName: config.JIRA_ISSUE_TYPE,
   });
   const chat = new SlackChat({ token: required(config, 'SLACK_BOT_TOKEN'), ...(config.SLACK_API_URL ? { apiUrl: config.SLACK_API_URL } : {}) });
-  const providers: Partial<Record<ProviderName, IdentityProvider>> = { ...options.providers };
-  if (!providers.okta && config.OKTA_ORG_URL && config.OKTA_API_TOKEN) {
-    providers.okta = new OktaIdentityProvider({ orgUrl: config.OKTA_ORG_URL, token: config.OKTA_API_TOKEN });
-  }
+  const providers = { ...identityProviders(config), ...options.providers };
 
   const workflow = new LocalWorkflow({ logger, ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}) });
   // The scheduler's target is the revoke task, as the EventBridge schedule's target is the revoke Lambda.

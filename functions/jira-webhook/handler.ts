@@ -1,0 +1,5 @@
+// Jira issue webhook (automation rule or Jira webhook) → grant request
+import { httpHandler } from '../../shared/aws/lambda.js';
+import { receiveJiraWebhook } from '../../shared/intake.js';
+
+export const handler = httpHandler(receiveJiraWebhook);

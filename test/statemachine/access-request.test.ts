@@ -1,0 +1,169 @@
+/**
+ * The state machine, executed from statemachines/access-request.asl.json by the local runner with
+ * the real task functions, the sandbox's simulated Jira/Slack/Okta and dynalite. Each test asserts
+ * on the states entered and on what a user sees (group membership, Jira evidence).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHarness, testCatalog, type Harness } from '../support/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const NEW_HIRE = 'nina.newhire@example.com';
+const MANAGER = 'maria.manager@example.com';
+const ENGINEER = 'eli.engineer@example.com';
+
+async function file(harness: Harness, form: { reporter?: string; subject?: string; app: string; role: string; duration: string }) {
+  const res = await harness.client.fileRequest({ reporter: form.reporter ?? MANAGER, subject: form.subject ?? NEW_HIRE, justification: 'onboarding', ...form });
+  expect(res.status).toBe(202);
+  const grantId = String(res.body.grantId);
+  return { grantId, issueKey: res.issueKey };
+}
+
+describe('access-request state machine', () => {
+  it('auto-approve: a low-risk role goes straight to provisioning and needs no schedule when permanent', async () => {
+    h = await startHarness();
+    const { grantId, issueKey } = await file(h, { app: 'Notion', role: 'member', duration: 'permanent' });
+
+    const run = await h.runtime.workflow.quiet(grantId);
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.states).toEqual(['Advance', 'Route', 'Provision', 'NeedsRevocation', 'Granted']);
+    expect(h.sandbox.okta.members('00gnotionmember')).toContain(NEW_HIRE);
+    expect(h.sandbox.jira.commentTexts(issueKey).join('\n')).toContain('approved automatically by policy');
+    expect(h.sandbox.slack.messages()).toHaveLength(1); // only the requester's "granted" notice, no approval request
+  });
+
+  it('approve: waits for the approver, then provisions and schedules the revocation of a time-bound grant', async () => {
+    h = await startHarness();
+    const { grantId } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H' });
+    const waiting = await h.runtime.workflow.quiet(grantId);
+    expect(waiting.waitingForApproval).toBe(true);
+    expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
+
+    await h.click(MANAGER, grantId, 0, 'approve');
+    const run = await waitDone(h, grantId);
+
+    expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted']);
+    expect(h.sandbox.okta.members('00gfigmaeditor')).toContain(ENGINEER);
+    expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeDefined();
+  });
+
+  it('several steps in order: manager, then app owner; provisioning only after both', async () => {
+    h = await startHarness();
+    const { grantId } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Salesforce', role: 'admin', duration: 'PT1H' });
+    await h.runtime.workflow.quiet(grantId);
+    await h.click(MANAGER, grantId, 0, 'approve');
+    await waitStep(h, grantId, 1);
+    expect(h.sandbox.okta.members('00gsfadmin')).not.toContain(ENGINEER);
+
+    await h.click('omar.owner@example.com', grantId, 1, 'approve');
+    const run = await waitDone(h, grantId);
+
+    expect(run.states.filter((s) => s === 'RequestApproval')).toHaveLength(2);
+    expect(h.sandbox.okta.members('00gsfadmin')).toContain(ENGINEER);
+  });
+
+  it('deny: the request closes without touching the group', async () => {
+    h = await startHarness();
+    const { grantId, issueKey } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H' });
+    await h.runtime.workflow.quiet(grantId);
+
+    await h.click(MANAGER, grantId, 0, 'deny');
+    const run = await waitDone(h, grantId);
+
+    expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Closed']);
+    expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
+    expect(h.sandbox.jira.issue(issueKey)?.status).toBe('Declined');
+  });
+
+  it('approval timeout: nobody decides in time, the request is denied and that is recorded', async () => {
+    h = await startHarness({ catalog: testCatalog((t) => t.replace('approvalTimeout: PT4H', 'approvalTimeout: PT1S')) });
+    const { grantId, issueKey } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Salesforce', role: 'admin', duration: 'PT1H' });
+
+    const run = await waitDone(h, grantId, 15_000);
+
+    expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'ApprovalTimedOut', 'Advance', 'Route', 'Closed']);
+    expect((await h.runtime.deps.store.getGrant(grantId))?.status).toBe('denied');
+    expect(h.sandbox.jira.commentTexts(issueKey).join('\n')).toMatch(/denied: nobody decided within 1 second/);
+    expect(h.sandbox.slack.messages().some((m) => m.text.includes('Expired'))).toBe(true);
+  });
+
+  it('provisioning 429-then-success: Okta rate limit is retried and the grant completes once', async () => {
+    h = await startHarness();
+    const reset = String(Math.floor(Date.now() / 1000) + 120); // too far to wait in-process: the state machine retries
+    h.sandbox.okta.fake.injectFault({ method: 'PUT', path: '/api/v1/groups/', status: 429, headers: { 'X-Rate-Limit-Reset': reset }, body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' }, times: 2 });
+    const { grantId, issueKey } = await file(h, { app: 'Notion', role: 'member', duration: 'permanent' });
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.states.filter((s) => s === 'Provision').length).toBeGreaterThanOrEqual(1);
+    expect(h.sandbox.okta.members('00gnotionmember')).toEqual(expect.arrayContaining([NEW_HIRE]));
+    expect(h.sandbox.jira.commentTexts(issueKey).filter((c) => c.includes('added nina.newhire'))).toHaveLength(1);
+  });
+
+  it('provisioning permanent failure: an APP_GROUP cannot be changed; the grant fails and the evidence says why', async () => {
+    h = await startHarness();
+    h.sandbox.okta.addGroup({ id: '00gnotionmember', name: 'Notion (app-managed)', type: 'APP_GROUP' });
+    const { grantId, issueKey } = await file(h, { app: 'Notion', role: 'member', duration: 'permanent' });
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.status).toBe('FAILED');
+    expect(run.states).toEqual(['Advance', 'Route', 'Provision', 'RecordFailure', 'Failed']);
+    expect((await h.runtime.deps.store.getGrant(grantId))?.status).toBe('failed');
+    expect(h.sandbox.jira.commentTexts(issueKey).join('\n')).toMatch(/could not complete the request: .*APP_GROUP.*Nothing was granted/s);
+  });
+
+  it('manual app: the owner gets a task, the grant is marked not automatically revocable', async () => {
+    h = await startHarness();
+    const { grantId, issueKey } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Legacy ERP', role: 'clerk', duration: 'P30D' });
+    await h.runtime.workflow.quiet(grantId);
+    await h.click('erin.erp@example.com', grantId, 0, 'approve');
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.states.slice(-4)).toEqual(['Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted']);
+    const comments = h.sandbox.jira.commentTexts(issueKey).join('\n');
+    expect(comments).toContain('manual task for erin.erp@example.com');
+    expect(comments).toContain('NOT automatically revocable');
+    expect((await h.runtime.deps.store.getGrant(grantId))?.manual).toBe(true);
+  });
+
+  it('permanent grant: provisioned with no revocation schedule', async () => {
+    h = await startHarness();
+    const { grantId } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'permanent' });
+    await h.runtime.workflow.quiet(grantId);
+    await h.click(MANAGER, grantId, 0, 'approve');
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.states).not.toContain('ScheduleRevocation');
+    expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeUndefined();
+    expect((await h.runtime.deps.store.getGrant(grantId))?.expiresAt).toBeUndefined();
+  });
+});
+
+async function waitDone(harness: Harness, grantId: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = harness.runtime.workflow.execution(grantId);
+    if (run && run.status !== 'RUNNING') return run;
+    if (Date.now() > deadline) throw new Error(`execution ${grantId} still running: ${run?.states.join(' > ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function waitStep(harness: Harness, grantId: string, step: number) {
+  for (let i = 0; i < 500; i++) {
+    const grant = await harness.runtime.deps.store.getGrant(grantId);
+    const run = harness.runtime.workflow.execution(grantId);
+    if (grant?.currentStep === step && run?.waitingForApproval) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`grant ${grantId} never reached step ${step}`);
+}
