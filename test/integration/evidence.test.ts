@@ -10,8 +10,10 @@ import { startDynamo, type TestDynamo } from '../support/dynamo.js';
 class FakeTicketing implements Ticketing {
   readonly comments: Array<{ issueKey: string; comment: TicketComment }> = [];
   readonly transitions: Array<{ issueKey: string; status: string }> = [];
-  /** While set, every call fails with this error (as the Jira adapter reports an outage or a refusal). */
+  /** While set, calls fail with this error (as the Jira adapter reports an outage or a refusal)... */
   failWith: Error | undefined;
+  /** ...for this many calls, then Jira recovers (undefined: until failWith is cleared). */
+  failCalls: number | undefined;
   /** Issues deleted in Jira: the adapter reports them as a PermanentError. */
   readonly deleted = new Set<string>();
 
@@ -34,7 +36,17 @@ class FakeTicketing implements Ticketing {
     return this.comments.filter((c) => issueKey === undefined || c.issueKey === issueKey).map((c) => c.comment.title);
   }
   private fail(issueKey: string): void {
-    if (this.failWith) throw this.failWith;
+    if (this.failWith) {
+      const err = this.failWith;
+      if (this.failCalls !== undefined) {
+        this.failCalls -= 1;
+        if (this.failCalls <= 0) {
+          this.failWith = undefined;
+          this.failCalls = undefined;
+        }
+      }
+      throw err;
+    }
     if (this.deleted.has(issueKey)) throw new PermanentError(`Jira issue ${issueKey} does not exist`);
   }
 }
@@ -158,6 +170,22 @@ describe('Jira down while writing evidence', () => {
     expect(ticketing.comments.map((c) => c.issueKey)).toEqual(['ACC-2', 'ACC-1', 'ACC-2']);
     expect(await flushEvidence(deps)).toBe(0);
     expect(ticketing.comments).toHaveLength(3);
+  });
+
+  it('a flush that meets Jira failing again stops there, so a later event never overtakes an older one', async () => {
+    ticketing.failWith = new RetryableError('Jira answered 503');
+    await recordEvidence(deps, GRANT, { type: 'approved', key: 'approved#0', actor: 'alice@example.com', via: 'slack', summary: 'older' });
+    clock.advance(1_000);
+    await recordEvidence(deps, GRANT, { type: 'provisioned', actor: 'grantline', via: 'idp', summary: 'newer' });
+
+    // Jira is flaky: it fails the next call, then recovers.
+    ticketing.failCalls = 1;
+    expect(await flushEvidence(deps)).toBe(0);
+    expect(ticketing.comments).toEqual([]);
+    expect(await dynamo.store.pendingDeliveries()).toHaveLength(2);
+
+    expect(await flushEvidence(deps)).toBe(2);
+    expect(ticketing.titles('ACC-1')).toEqual(['Grantline: older', 'Grantline: newer']);
   });
 });
 
