@@ -1,7 +1,8 @@
 /**
  * Evidence: every step is written once to the append-only ledger, then delivered to the Jira issue
  * as a comment (and, where the step changes what the requester waits for, a transition). Delivery
- * goes through an outbox, so Jira being down delays the comment but never loses it.
+ * is tracked per event (pending → commented → delivered), so Jira being down delays the comment
+ * but never loses it, and a retry never posts it twice.
  */
 import type { Clock } from './clock.js';
 import { errorMessage, PermanentError } from './errors.js';
@@ -44,45 +45,61 @@ export async function recordEvidence(deps: EvidenceDeps, grant: Pick<Grant, 'id'
     ...(input.transitionTo ? { transitionTo: input.transitionTo } : {}),
   };
   const fresh = await deps.store.appendEvidence(event);
-  if (!fresh) return (await deps.store.getEvidence(grant.id, event.key)) ?? event;
-  const deliveryId = await deps.store.enqueueDelivery(event);
-  await deliver(deps, event, deliveryId);
-  return event;
+  const recorded = fresh ? event : ((await deps.store.getEvidence(grant.id, event.key)) ?? event);
+  // Also on a retry: heals a step that crashed between writing the event and its delivery record.
+  await deps.store.ensureDelivery(recorded);
+  await deliverPending(deps, grant.id);
+  return recorded;
 }
 
-/** Delivers what an earlier Jira outage left in the outbox, oldest first. Returns how many were delivered. */
+/**
+ * Delivers what an earlier Jira outage left undelivered, oldest first per issue; an issue Jira
+ * still refuses waits without holding up the others. Returns how many events reached Jira.
+ */
 export async function flushEvidence(deps: EvidenceDeps): Promise<number> {
+  const grants = [...new Set((await deps.store.pendingDeliveries()).map((d) => d.grantId))];
   let delivered = 0;
-  for (const pending of await deps.store.pendingDeliveries()) {
-    const event = await deps.store.getEvidence(pending.grantId, pending.key);
+  for (const grantId of grants) delivered += await deliverPending(deps, grantId);
+  return delivered;
+}
+
+/** Posts the grant's undelivered events in order, stopping at the first Jira refuses for now (order is kept). */
+async function deliverPending(deps: EvidenceDeps, grantId: string): Promise<number> {
+  let delivered = 0;
+  for (const delivery of await deps.store.pendingDeliveriesOf(grantId)) {
+    const event = await deps.store.getEvidence(grantId, delivery.key);
     if (!event) {
-      await deps.store.markDelivered(pending.id);
+      await deps.store.markDelivered(grantId, delivery.key, 'undeliverable');
       continue;
     }
-    if (await deliver(deps, event, pending.id)) delivered += 1;
-    else break; // Jira is still failing: keep the order, try again later
+    const outcome = await deliver(deps, event, delivery.status === 'commented');
+    if (outcome === 'retry_later') break;
+    if (outcome === 'delivered') delivered += 1;
   }
   return delivered;
 }
 
-async function deliver(deps: EvidenceDeps, event: EvidenceEvent, deliveryId: string): Promise<boolean> {
+async function deliver(deps: EvidenceDeps, event: EvidenceEvent, alreadyCommented: boolean): Promise<'delivered' | 'undeliverable' | 'retry_later'> {
   try {
-    await deps.ticketing.addComment(event.issueKey, commentFor(event));
+    if (!alreadyCommented) {
+      await deps.ticketing.addComment(event.issueKey, commentFor(event));
+      if (event.transitionTo) await deps.store.markCommented(event.grantId, event.key);
+    }
     if (event.transitionTo) {
       const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo);
       if (!moved) deps.logger.warn('Jira has no transition to the configured status', { issueKey: event.issueKey, status: event.transitionTo });
     }
-    await deps.store.markDelivered(deliveryId);
-    return true;
+    await deps.store.markDelivered(event.grantId, event.key);
+    return 'delivered';
   } catch (err) {
     if (err instanceof PermanentError) {
       // Jira will never take it (issue deleted, no permission): the ledger keeps the evidence.
       deps.logger.error('evidence cannot be delivered to Jira; kept in the ledger', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });
-      await deps.store.markDelivered(deliveryId);
-      return true;
+      await deps.store.markDelivered(event.grantId, event.key, 'undeliverable');
+      return 'undeliverable';
     }
-    deps.logger.warn('Jira unavailable; evidence queued for later delivery', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });
-    return false;
+    deps.logger.warn('Jira unavailable; evidence kept for later delivery', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });
+    return 'retry_later';
   }
 }
 

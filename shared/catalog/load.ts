@@ -3,7 +3,7 @@
  * every problem with its location, so `grantline catalog validate` gives an operator one list to fix.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { durationMs, normaliseDuration, PERMANENT } from '../duration.js';
 import { ValidationError } from '../errors.js';
 import { catalogSchema, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
@@ -20,16 +20,23 @@ export type CatalogResult = { ok: true; catalog: Catalog } | { ok: false; proble
 export function parseCatalog(text: string): CatalogResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
+  const syntaxErrors = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
+  if (syntaxErrors.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => ({
-        path: '',
-        line: e.linePos?.[0]?.line,
-        message: e.code === 'DUPLICATE_KEY' ? `duplicate key: ${e.message.split('\n')[0]}` : e.message.split('\n')[0]!,
-      })),
+      problems: syntaxErrors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message.split('\n')[0]! })),
     };
   }
+  // A duplicate key leaves a readable document: report it with its path and keep checking the rest,
+  // so one run still lists every mistake. The later copy is dropped, so checks and lines use the first.
+  const duplicates: CatalogProblem[] = doc.errors.map((e) => {
+    const found = dropDuplicateKey(doc.contents, e.pos[0]);
+    return {
+      path: found ? formatPath(found.path) : '',
+      line: e.linePos?.[0]?.line,
+      message: found ? `duplicate key "${String(found.path.at(-1))}": it is already defined above` : `duplicate key: ${e.message.split('\n')[0]}`,
+    };
+  });
   const locate = (path: PropertyKey[]): CatalogProblem => ({
     path: formatPath(path),
     line: lineOf(doc, lineCounter, path),
@@ -42,6 +49,7 @@ export function parseCatalog(text: string): CatalogResult {
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: issue.path, message: issue.message }))),
     ...semanticProblems(raw),
   ].map((p) => ({ ...locate(p.path), message: p.message }));
+  problems.unshift(...duplicates);
   return parsed.success && problems.length === 0 ? { ok: true, catalog: parsed.data } : { ok: false, problems };
 }
 
@@ -151,6 +159,27 @@ function recordAt(value: unknown, key: string): Record<string, unknown> {
 
 function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+/** Finds the map key that starts at `offset`, removes that (later, duplicate) pair and returns its path. */
+function dropDuplicateKey(node: unknown, offset: number, path: PropertyKey[] = []): { path: PropertyKey[] } | undefined {
+  if (isMap(node)) {
+    for (const [i, pair] of node.items.entries()) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
+        node.items.splice(i, 1);
+        return { path: [...path, key] };
+      }
+      const found = dropDuplicateKey(pair.value, offset, [...path, key]);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = dropDuplicateKey(item, offset, [...path, i]);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 function lineOf(doc: Document, counter: LineCounter, path: PropertyKey[]): number | undefined {

@@ -19,6 +19,17 @@ import type { IndexName } from './table.js';
 
 const INDEX_ATTRS = ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk'] as const;
 
+export interface Delivery {
+  grantId: string;
+  key: string;
+  at: string;
+  status: 'pending' | 'commented' | 'delivered';
+}
+
+function toDelivery(item: Record<string, unknown>): Delivery {
+  return { grantId: String(item.grantId), key: String(item.key), at: String(item.at), status: item.status as Delivery['status'] };
+}
+
 export interface ScheduleItem {
   name: string;
   at: string;
@@ -165,7 +176,7 @@ export class Store {
       ExpressionAttributeValues: { ':pk': grantPk(grantId), ':prefix': 'EVENT#' },
       ConsistentRead: true,
     });
-    return items.map((item) => strip(item) as unknown as EvidenceEvent).sort((a, b) => a.at.localeCompare(b.at) || order(a) - order(b));
+    return items.map((item) => strip(item) as unknown as EvidenceEvent).sort((a, b) => a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key));
   }
 
   // ---- approvals
@@ -265,28 +276,84 @@ export class Store {
     return items.map((i) => ({ grantId: String(i.grantId), step: Number(i.step) }));
   }
 
-  // ---- Jira outbox: evidence waiting to be delivered
+  // ---- Jira delivery of evidence: one record per event, kept after delivery as the receipt
 
-  async enqueueDelivery(event: EvidenceEvent): Promise<string> {
-    const sk = `${event.at}#${event.grantId}#${event.key}`;
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: 'OUTBOX', sk, grantId: event.grantId, key: event.key } }));
-    return sk;
+  /** Creates the event's delivery record once; a retried step finds it (pending or delivered) and adds nothing. */
+  async ensureDelivery(event: EvidenceEvent): Promise<void> {
+    await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          pk: grantPk(event.grantId),
+          sk: `DELIVERY#${event.key}`,
+          grantId: event.grantId,
+          key: event.key,
+          at: event.at,
+          status: 'pending',
+          gsi4pk: 'UNDELIVERED',
+          gsi4sk: `${event.at}#${event.grantId}#${event.key}`,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
   }
 
-  async pendingDeliveries(limit = 100): Promise<Array<{ id: string; grantId: string; key: string }>> {
+  /** Undelivered evidence of one grant, oldest first. */
+  async pendingDeliveriesOf(grantId: string): Promise<Delivery[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': grantPk(grantId), ':prefix': 'DELIVERY#' },
+      ConsistentRead: true,
+    });
+    return items
+      .map(toDelivery)
+      .filter((d) => d.status !== 'delivered')
+      .sort((a, b) => a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key));
+  }
+
+  /** Undelivered evidence of every grant, oldest first. */
+  async pendingDeliveries(limit = 500): Promise<Delivery[]> {
     const { Items = [] } = await this.doc.send(
-      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'OUTBOX' }, Limit: limit }),
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'due',
+        KeyConditionExpression: 'gsi4pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'UNDELIVERED' },
+        Limit: limit,
+      }),
     );
-    return Items.map((i) => ({ id: String(i.sk), grantId: String(i.grantId), key: String(i.key) }));
+    return Items.map(toDelivery);
   }
 
   async getEvidence(grantId: string, key: string): Promise<EvidenceEvent | undefined> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: `EVENT#${key}` } }));
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: `EVENT#${key}` }, ConsistentRead: true }));
     return Item ? (strip(Item) as unknown as EvidenceEvent) : undefined;
   }
 
-  async markDelivered(id: string): Promise<void> {
-    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: 'OUTBOX', sk: id } }));
+  /** The comment is on the issue: a retry after a failed transition must not post it again. */
+  async markCommented(grantId: string, key: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
+        UpdateExpression: 'SET #status = :s',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':s': 'commented' },
+      }),
+    );
+  }
+
+  async markDelivered(grantId: string, key: string, outcome: 'delivered' | 'undeliverable' = 'delivered'): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
+        UpdateExpression: 'SET #status = :s, outcome = :o REMOVE gsi4pk, gsi4sk',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':s': 'delivered', ':o': outcome },
+      }),
+    );
   }
 
   // ---- local one-time schedules (the AWS deployment uses EventBridge Scheduler instead)
@@ -404,6 +471,7 @@ const TYPE_ORDER = [
   'revoked',
   'manual_removal_task',
 ];
-function order(e: EvidenceEvent): number {
-  return TYPE_ORDER.indexOf(e.type);
+/** Event keys start with their type (`approved#0`): same-millisecond events sort in lifecycle order. */
+function lifecycleOrder(key: string): number {
+  return TYPE_ORDER.indexOf(key.split('#')[0]!);
 }

@@ -6,7 +6,7 @@
  *   GRANT#<id> / EVENT#<key>        an evidence event (append-only)
  *   GRANT#<id> / APPROVAL#<step>    an approval step and its waiting task token
  *   GRANT#<id> / ASSIGN#<step>#<email>  a pending approval assigned to one approver (deleted when decided)
- *   OUTBOX / <at>#<grantId>#<key>   evidence not yet delivered to Jira
+ *   GRANT#<id> / DELIVERY#<key>     the event's delivery to Jira (pending → commented → delivered)
  *   SCHEDULE#<name> / SCHEDULE      a one-time revocation schedule (local scheduler only)
  *
  * Indexes (all sparse: an item appears only while it carries the index's key):
@@ -14,6 +14,7 @@
  *   byApp     gsi2pk APP#<app> (grants by app)
  *   active    gsi3pk ACTIVE#<provider>#<group>#<email> (active grants of a user in a group)
  *   due       gsi4pk EXPIRES (active grants by expiry) | SCHEDULES (local schedules by time)
+ *             | UNDELIVERED (evidence Jira has not taken yet)
  */
 import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 

@@ -155,7 +155,7 @@ describe('Jira webhooks', () => {
     const secret = h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET;
 
     const forged = await h.client.post('/webhooks/jira', body, { 'content-type': 'application/json', 'x-hub-signature': signJiraBody('guess', body) });
-    const signed = await h.client.post('/webhooks/jira', body, { 'content-type': 'application/json', 'x-hub-signature': signJiraBody(secret, body) });
+    const signed = await h.client.post('/webhooks/jira', body, { 'content-type': 'application/json', 'x-hub-signature': signJiraBody(secret!, body) });
 
     expect(forged.status).toBe(401);
     expect(signed.status).toBe(202);

@@ -21,7 +21,14 @@ class FakeTicketing implements Ticketing {
     this.fail(issueKey);
     this.comments.push({ issueKey, comment });
   }
+  /** Transitions alone fail this many times (Jira took the comment, then rate-limited the transition). */
+  failTransitions = 0;
+
   async transition(issueKey: string, statusOrTransitionName: string): Promise<boolean> {
+    if (this.failTransitions > 0) {
+      this.failTransitions -= 1;
+      throw new RetryableError('Jira answered 429 to the transition');
+    }
     this.fail(issueKey);
     this.transitions.push({ issueKey, status: statusOrTransitionName });
     return true;
@@ -154,9 +161,21 @@ describe('Jira down while writing evidence', () => {
     expect(await dynamo.store.evidence('grant-ACC-1')).toEqual([event]);
   });
 
+  it('a transition refused after the comment was posted is retried without posting the comment again', async () => {
+    ticketing.failTransitions = 1;
+    await recordEvidence(deps, GRANT, { type: 'provisioned', actor: 'grantline', via: 'okta', summary: 'added', transitionTo: 'Access granted' });
+    expect(ticketing.titles('ACC-1')).toEqual(['Grantline: added']);
+    expect(ticketing.transitions).toEqual([]);
+
+    expect(await flushEvidence(deps)).toBe(1);
+
+    expect(ticketing.titles('ACC-1')).toEqual(['Grantline: added']);
+    expect(ticketing.transitions).toEqual([{ issueKey: 'ACC-1', status: 'Access granted' }]);
+  });
+
   it('delivers the queued events oldest first', async () => {
     ticketing.failWith = new RetryableError('Jira timed out');
-    // The later event belongs to a grant whose id sorts first: order must follow time, not ids.
+    // Order is kept per issue (what a reader of one issue sees); issues do not wait for each other.
     await recordEvidence(deps, { id: 'grant-ACC-2', issueKey: 'ACC-2' }, { type: 'requested', actor: 'omar@example.com', via: 'jira', summary: 'first' });
     clock.advance(1_000);
     await recordEvidence(deps, GRANT, { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'second' });
@@ -166,8 +185,9 @@ describe('Jira down while writing evidence', () => {
 
     ticketing.failWith = undefined;
     expect(await flushEvidence(deps)).toBe(3);
-    expect(ticketing.titles()).toEqual(['Grantline: first', 'Grantline: second', 'Grantline: third']);
-    expect(ticketing.comments.map((c) => c.issueKey)).toEqual(['ACC-2', 'ACC-1', 'ACC-2']);
+    const titlesOn = (issueKey: string) => ticketing.comments.filter((c) => c.issueKey === issueKey).map((c) => c.comment.title);
+    expect(titlesOn('ACC-2')).toEqual(['Grantline: first', 'Grantline: third']);
+    expect(titlesOn('ACC-1')).toEqual(['Grantline: second']);
     expect(await flushEvidence(deps)).toBe(0);
     expect(ticketing.comments).toHaveLength(3);
   });
