@@ -17,3 +17,14 @@ export class ManualClock implements Clock {
     this.current = new Date(at);
   }
 }
+
+/** Real time, moved forward on demand: the demo fast-forwards to an expiry without freezing time. */
+export class ShiftedClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}

@@ -239,6 +239,7 @@ function adfText(node: unknown): string {
   if (!node || typeof node !== 'object') return '';
   const n = node as { type?: unknown; text?: unknown; content?: unknown };
   if (typeof n.text === 'string') return n.text;
+  if (n.type === 'hardBreak') return '\n';
   const inner = Array.isArray(n.content) ? n.content.map(adfText).join('') : '';
   return n.type === 'paragraph' || n.type === 'heading' ? `${inner}\n` : inner;
 }

@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { describeDuration } from './duration.js';
 import { errorMessage, NotFoundError, PermanentError } from './errors.js';
 import { recordEvidence, type EvidenceDeps } from './evidence.js';
-import type { Approval, Grant } from './grants/model.js';
+import { scheduleNameFor, type Approval, type Grant } from './grants/model.js';
 import type { Logger } from './logger.js';
 import { expiryFor, planApprovals } from './policy.js';
 import type { ApprovalOutcome, ApprovalPrompt, Chat, IdentityProvider, ProviderName, RevocationScheduler, Ticketing, WorkflowRuntime } from './ports.js';
@@ -406,7 +406,7 @@ export async function scheduleRevocation(deps: LifecycleDeps, grantId: string): 
     summary: grant.manual
       ? `removal reminder for ${grant.appOwner} scheduled at ${grant.expiresAt}`
       : `revocation scheduled at ${grant.expiresAt}`,
-    details: { 'Revoke at': grant.expiresAt, Schedule: grantId, 'Schedule state': result },
+    details: { 'Revoke at': grant.expiresAt, Schedule: scheduleNameFor(grantId), 'Schedule state': result },
   });
   return { scheduled: true };
 }

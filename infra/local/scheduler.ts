@@ -9,7 +9,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RevocationScheduler } from '../../shared/ports.js';
 import type { Store } from '../../shared/store/store.js';
-import { scheduleNameFor } from '../../shared/aws/scheduler.js';
+import { scheduleNameFor } from '../../shared/grants/model.js';
 
 export class LocalScheduler implements RevocationScheduler {
   private timer: NodeJS.Timeout | undefined;

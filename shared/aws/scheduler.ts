@@ -4,12 +4,8 @@
  * policy and a dead-letter queue.
  */
 import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { scheduleNameFor } from '../grants/model.js';
 import type { RevocationScheduler } from '../ports.js';
-
-/** Schedule names are 1–64 of [0-9a-zA-Z-_.]; grant ids are built to fit. */
-export function scheduleNameFor(grantId: string): string {
-  return `revoke-${grantId}`.replace(/[^0-9A-Za-z-_.]/g, '_').slice(0, 64);
-}
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC, as the Scheduler expects (no milliseconds, no zone suffix). */
 export function atExpression(at: Date): string {

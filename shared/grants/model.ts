@@ -112,3 +112,8 @@ export function grantIdFor(issueKey: string): string {
   // Execution names and schedule names both accept [0-9A-Za-z-_.]: an issue key already fits.
   return `grant-${issueKey.replace(/[^0-9A-Za-z-_]/g, '_')}`.slice(0, 64);
 }
+
+/** EventBridge schedule names are 1–64 of [0-9a-zA-Z-_.]: derived from the grant id, so a retry finds the first. */
+export function scheduleNameFor(grantId: string): string {
+  return `revoke-${grantId}`.replace(/[^0-9A-Za-z-_.]/g, '_').slice(0, 64);
+}

@@ -1,0 +1,88 @@
+/**
+ * The `grantline` command line: start the local runtime, validate the catalog and publish its
+ * schema, and query or export the audit trail from a running Grantline.
+ */
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import type { GrantRecord } from '../shared/audit.js';
+import { formatProblem, parseCatalog } from '../shared/catalog/load.js';
+import { catalogJsonSchema } from '../shared/catalog/schema.js';
+
+const program = new Command().name('grantline').description('Governed access requests: Jira → Slack → identity provider → evidence');
+
+program
+  .command('start')
+  .description('start the local runtime (sandbox when no Jira/Slack/Okta settings are given)')
+  .action(async () => {
+    await import('../infra/local/main.js');
+  });
+
+const catalog = program.command('catalog').description('the catalog of requestable app roles');
+catalog
+  .command('validate')
+  .argument('[file]', 'catalog file', process.env.GRANTLINE_CATALOG ?? 'catalog.yaml')
+  .description('report every mistake in the catalog with its line')
+  .action(async (file: string) => {
+    const result = parseCatalog(await readFile(file, 'utf8'));
+    if (result.ok) {
+      const roles = Object.values(result.catalog.apps).reduce((n, app) => n + Object.keys(app.roles).length, 0);
+      console.log(`${file}: valid (${Object.keys(result.catalog.apps).length} apps, ${roles} roles)`);
+      return;
+    }
+    console.error(`${file}: ${result.problems.length} problem(s)`);
+    for (const problem of result.problems) console.error(`  ${formatProblem(problem)}`);
+    process.exitCode = 1;
+  });
+catalog
+  .command('schema')
+  .description('print the catalog JSON Schema (for editors and CI)')
+  .action(() => console.log(JSON.stringify(catalogJsonSchema(), null, 2)));
+
+program
+  .command('grants')
+  .description("a person's or an app's grants with their evidence, from a running Grantline")
+  .option('--user <email>', 'whose grants')
+  .option('--app <key>', 'grants of an app')
+  .option('--format <format>', 'json or csv', 'json')
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .action(async (opts: { user?: string; app?: string; format: string; url: string; token?: string }) => {
+    const query = opts.user ? `user=${encodeURIComponent(opts.user)}` : opts.app ? `app=${encodeURIComponent(opts.app)}` : undefined;
+    if (!query) throw new Error('give --user <email> or --app <key>');
+    const res = await fetch(`${opts.url}/grants?${query}`, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
+    if (!res.ok) throw new Error(`Grantline answered ${res.status}: ${await res.text()}`);
+    const body = (await res.json()) as { grants: GrantRecord[] };
+    if (opts.format === 'csv') console.log(toCsv(body.grants));
+    else console.log(JSON.stringify(body, null, 2));
+  });
+
+/** One row per grant: the auditor's questions as columns. */
+export function toCsv(records: GrantRecord[]): string {
+  const header = ['grant', 'jira', 'subject', 'requester', 'app_role', 'status', 'approved_by', 'group', 'requested_at', 'started_at', 'expires_at', 'revoked_at', 'revoke_reason'];
+  const cell = (v: string | undefined) => `"${(v ?? '').replace(/"/g, '""')}"`;
+  const rows = records.map(({ grant, answers }) =>
+    [
+      grant.id,
+      grant.issueKey,
+      grant.subject,
+      grant.requester,
+      answers.requested.what,
+      grant.status,
+      answers.approvedBy.map((a) => `${a.by} (${a.via})`).join('; '),
+      answers.group,
+      grant.requestedAt,
+      grant.grantedAt,
+      grant.expiresAt,
+      grant.revokedAt,
+      grant.revokeReason,
+    ]
+      .map(cell)
+      .join(','),
+  );
+  return [header.join(','), ...rows].join('\n');
+}
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`grantline: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+/**
+ * `npm run demo`: a new hire's onboarding, end to end through the sandbox: one app auto-approved,
+ * one approved in Slack, one denied, one time-bound grant that expires (the clock is moved forward),
+ * then the evidence trail an auditor would read.
+ */
+import { loadCatalog } from '../../shared/catalog/load.js';
+import { ShiftedClock } from '../../shared/clock.js';
+import { silentLogger } from '../../shared/logger.js';
+import type { GrantRecord } from '../../shared/audit.js';
+import { startLocalRuntime, type LocalRuntime } from './runtime.js';
+import { SANDBOX_PEOPLE, SandboxClient, startSandbox } from './sandbox/index.js';
+
+const { newHire: NINA, manager: MARIA } = SANDBOX_PEOPLE;
+
+async function main(): Promise<void> {
+  const catalog = await loadCatalog(process.env.GRANTLINE_CATALOG ?? 'catalog.yaml');
+  const sandbox = await startSandbox(catalog);
+  const clock = new ShiftedClock();
+  const runtime = await startLocalRuntime({ env: { ...sandbox.env, PORT: '0' }, logger: silentLogger, clock, catalog, tickMs: false });
+  const client = new SandboxClient(sandbox, runtime.url);
+  const click = (who: string, grantId: string, step: number, decision: 'approve' | 'deny') =>
+    client.click(who, grantId, step, decision, { timestamp: Math.floor(clock.now().getTime() / 1000) });
+  const say = (text: string) => console.log(`\n▶ ${text}`);
+
+  try {
+    say(`Maria (manager) files Nina's onboarding requests in Jira; the automation rule calls Grantline.`);
+    const notion = await file(client, runtime, { app: 'Notion', role: 'member', duration: 'permanent', justification: 'Company wiki' });
+    console.log(`  ${notion.issueKey} Notion member: auto-approved by policy → ${await status(runtime, notion.grantId)}`);
+
+    const figma = await file(client, runtime, { app: 'Figma', role: 'editor', duration: 'P30D', justification: 'Joins the design team' });
+    const owner = sandbox.slack.users().find((u) => u.email === 'dana.design@example.com')!;
+    console.log(`  ${figma.issueKey} Figma editor: Slack DM to the app owner (Maria is the requester): "${sandbox.slack.messagesTo(owner.id)[0]?.text}"`);
+    const refused = await click(MARIA, figma.grantId, 0, 'approve');
+    console.log(`  Maria tries to approve her own request → ${refused.body.outcome} (recorded as evidence)`);
+    await click('dana.design@example.com', figma.grantId, 0, 'approve');
+    await runtime.workflow.quiet(figma.grantId);
+    console.log(`  Dana approves in Slack → ${await status(runtime, figma.grantId)}; Okta group 00gfigmaeditor: ${sandbox.okta.members('00gfigmaeditor').join(', ')}`);
+
+    const salesforce = await file(client, runtime, { app: 'Salesforce', role: 'admin', duration: 'PT6H', justification: 'Wants to look around' });
+    const intruder = await click(SANDBOX_PEOPLE.intruder, salesforce.grantId, 0, 'approve');
+    console.log(`  ${salesforce.issueKey} Salesforce admin (manager, then owner): Mallory, not an approver, clicks Approve → ${intruder.body.outcome}`);
+    // Maria requested, so the manager step goes to the app owner, who denies.
+    await click('omar.owner@example.com', salesforce.grantId, 0, 'deny');
+    await runtime.workflow.quiet(salesforce.grantId);
+    console.log(`  Omar (app owner, deciding because the manager is the requester) denies → ${await status(runtime, salesforce.grantId)}`);
+
+    const breakGlass = await file(client, runtime, { app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', justification: 'INC-4211: database failover' });
+    await click('sam.sec@example.com', breakGlass.grantId, 0, 'approve');
+    await runtime.workflow.quiet(breakGlass.grantId);
+    console.log(`  ${breakGlass.issueKey} break-glass for 1 hour: approved by security on-call → ${await status(runtime, breakGlass.grantId)}; members: ${sandbox.okta.members('00gconsolebreakglass').join(', ')}`);
+
+    say('Time passes: 61 minutes later the one-time schedule fires the revocation.');
+    clock.advance(61 * 60_000);
+    await runtime.scheduler.tick();
+    console.log(`  break-glass → ${await status(runtime, breakGlass.grantId)}; members now: [${sandbox.okta.members('00gconsolebreakglass').join(', ')}]`);
+
+    say(`The auditor asks GET /grants?user=${NINA}`);
+    const audit = await client.audit(`/grants?user=${encodeURIComponent(NINA)}`);
+    for (const record of audit.body.grants as GrantRecord[]) {
+      const a = record.answers;
+      console.log(`\n  ${record.grant.issueKey}  ${a.requested.what}  [${a.decision.outcome}]`);
+      console.log(`    requested by ${a.requested.by} at ${a.requested.at}`);
+      console.log(`    approved by  ${a.approvedBy.map((x) => `${x.by} via ${x.via} at ${x.at}`).join('; ') || '—'}`);
+      console.log(`    group        ${a.group}`);
+      console.log(`    started      ${a.started ?? '—'}   expires ${a.expires ?? 'never'}   revoked ${a.revoked.at ?? '—'}`);
+      for (const e of record.evidence) console.log(`      · ${e.at}  ${e.summary}`);
+    }
+    say(`Jira issue ${breakGlass.issueKey} is now "${sandbox.jira.issue(breakGlass.issueKey)?.status}" with ${sandbox.jira.commentTexts(breakGlass.issueKey).length} evidence comments.`);
+  } finally {
+    await runtime.close();
+    await sandbox.close();
+  }
+}
+
+async function file(client: SandboxClient, runtime: LocalRuntime, form: { app: string; role: string; duration: string; justification: string }) {
+  const res = await client.fileRequest({ reporter: MARIA, subject: NINA, ...form });
+  if (res.status >= 300) throw new Error(`request refused: ${JSON.stringify(res.body)}`);
+  const grantId = String(res.body.grantId);
+  await runtime.workflow.quiet(grantId);
+  return { grantId, issueKey: res.issueKey };
+}
+
+async function status(runtime: LocalRuntime, grantId: string): Promise<string> {
+  return (await runtime.deps.store.getGrant(grantId))?.status ?? 'unknown';
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

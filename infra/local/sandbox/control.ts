@@ -1,0 +1,56 @@
+/**
+ * The sandbox's control API: lets a person at a terminal play the parts Jira and Slack play
+ * (filing a request, clicking Approve/Deny) and look into the simulated services.
+ */
+import { z } from 'zod';
+import type { LocalRuntime } from '../runtime.js';
+import { HttpFake } from './http-fake.js';
+import { SandboxClient, type Sandbox } from './index.js';
+
+const requestForm = z.object({
+  reporter: z.email(),
+  subject: z.email().optional(),
+  app: z.string().optional(),
+  role: z.string().optional(),
+  duration: z.string().optional(),
+  justification: z.string().optional(),
+});
+
+const clickForm = z.object({
+  approver: z.email(),
+  grantId: z.string(),
+  step: z.number().int().min(0).default(0),
+  decision: z.enum(['approve', 'deny']),
+});
+
+export async function startSandboxControl(sandbox: Sandbox, runtime: LocalRuntime, port: number): Promise<{ url: string; close(): Promise<void> }> {
+  const client = new SandboxClient(sandbox, runtime.url, { ...sandbox.env });
+  const control = new HttpFake('sandbox-control');
+  const bad = (error: z.ZodError) => ({ status: 400, body: { error: error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } });
+
+  control
+    .route('POST', '/sandbox/requests', async (req) => {
+      const form = requestForm.safeParse(req.body);
+      if (!form.success) return bad(form.error);
+      const res = await client.fileRequest(form.data);
+      return { status: res.status, body: { issueKey: res.issueKey, ...res.body } };
+    })
+    .route('POST', '/sandbox/clicks', async (req) => {
+      const form = clickForm.safeParse(req.body);
+      if (!form.success) return bad(form.error);
+      const res = await client.click(form.data.approver, form.data.grantId, form.data.step, form.data.decision);
+      return { status: res.status, body: res.body };
+    })
+    .route('GET', '/sandbox/slack', () => ({
+      status: 200,
+      body: sandbox.slack.messages().map((m) => ({ to: sandbox.slack.users().find((u) => u.id === m.user)?.email, text: m.text, ts: m.ts, updated: m.updatedAt ?? null })),
+    }))
+    .route('GET', '/sandbox/okta/groups/:groupId', (req) => ({ status: 200, body: { group: req.params.groupId, members: sandbox.okta.members(req.params.groupId ?? '') } }))
+    .route('GET', '/sandbox/jira/:key', (req) => {
+      const issue = sandbox.jira.issue(req.params.key ?? '');
+      if (!issue) return { status: 404, body: { error: 'no such issue' } };
+      return { status: 200, body: { key: issue.key, status: issue.status, comments: sandbox.jira.commentTexts(issue.key) } };
+    });
+  const url = await control.listen(port);
+  return { url, close: () => control.close() };
+}
