@@ -1,0 +1,178 @@
+/**
+ * The Lambda functions: one per folder under functions/, and what each one may touch. This table is
+ * the single place that decides a function's access; the stack turns it into IAM policies and
+ * environment variables, and test/cdk checks the result against the reasons written here.
+ *
+ * Why each function needs what it has (read from shared/lifecycle.ts, shared/intake.ts,
+ * shared/slack-routes.ts, shared/evidence.ts):
+ * - every function except the audit ones records evidence, which is delivered to the Jira issue: Jira;
+ * - functions that message people (approval prompts, outcomes, "your request was ...") : Slack;
+ * - functions that look up or change identity-provider users: the identity-provider secrets;
+ * - the webhook receivers start executions (name = grant id); the Slack click handler and the
+ *   approval task (re-driven execution whose step was already decided) complete the waiting task.
+ */
+export const FUNCTION_NAMES = [
+  'jira-webhook',
+  'slack-interactions',
+  'slack-commands',
+  'audit-grants',
+  'audit-grant',
+  'advance',
+  'request-approval',
+  'expire-approval',
+  'provision',
+  'schedule-revocation',
+  'record-failure',
+  'revoke',
+  'flush-evidence',
+] as const;
+
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** Secrets a function may read; `identityProviders` means the secrets of the providers the catalog uses. */
+export type SecretUse = 'jira' | 'jiraWebhook' | 'slack' | 'identityProviders';
+
+export interface FunctionSpec {
+  readonly description: string;
+  readonly trigger: 'http' | 'state machine' | 'scheduler' | 'periodic';
+  readonly table: 'read' | 'readWrite';
+  readonly secrets: readonly SecretUse[];
+  /** start: states:StartExecution. complete: states:SendTaskSuccess. */
+  readonly workflow?: 'start' | 'complete';
+  /** create: scheduler:CreateSchedule + iam:PassRole of the scheduler role. delete: scheduler:DeleteSchedule. */
+  readonly schedules?: 'create' | 'delete';
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+}
+
+export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
+  'jira-webhook': {
+    description: 'POST /webhooks/jira: a Jira issue becomes a grant request and starts its workflow',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['jira', 'jiraWebhook'],
+    workflow: 'start',
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
+  'slack-interactions': {
+    description: 'POST /webhooks/slack/interactions: Approve/Deny clicks (evidence goes to Jira, the decision completes the waiting task)',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['slack', 'jira'],
+    workflow: 'complete',
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
+  'slack-commands': {
+    description: 'POST /webhooks/slack/commands: /access files the Jira issue, then the request',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['slack', 'jira'],
+    workflow: 'start',
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
+  'audit-grants': {
+    description: 'GET /grants (IAM auth): grants of a user or an app, with their evidence',
+    trigger: 'http',
+    table: 'read',
+    secrets: [],
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
+  'audit-grant': {
+    description: 'GET /grants/{id} (IAM auth): one grant, the auditor answers and its evidence',
+    trigger: 'http',
+    table: 'read',
+    secrets: [],
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
+  advance: {
+    description: 'State machine Advance: plans approvals (looks the subject up in the identity provider), reads decisions',
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['jira', 'slack', 'identityProviders'],
+    timeoutSeconds: 55,
+    memoryMb: 1024,
+  },
+  'request-approval': {
+    description: 'State machine RequestApproval (callback): Slack prompts to the approvers, task token kept in the ledger',
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['slack', 'jira'],
+    workflow: 'complete',
+    timeoutSeconds: 55,
+    memoryMb: 512,
+  },
+  'expire-approval': {
+    description: 'State machine ApprovalTimedOut: the step expires and the request is denied',
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['jira'],
+    timeoutSeconds: 55,
+    memoryMb: 512,
+  },
+  provision: {
+    description: 'State machine Provision: adds the subject to the identity-provider group (or the owner manual task)',
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['jira', 'slack', 'identityProviders'],
+    timeoutSeconds: 110,
+    memoryMb: 1024,
+  },
+  'schedule-revocation': {
+    description: 'State machine ScheduleRevocation: one-time EventBridge Scheduler schedule at expiry',
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['jira'],
+    schedules: 'create',
+    timeoutSeconds: 55,
+    memoryMb: 512,
+  },
+  'record-failure': {
+    description: 'State machine RecordFailure: marks the grant failed and says why',
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['jira', 'slack'],
+    timeoutSeconds: 55,
+    memoryMb: 512,
+  },
+  revoke: {
+    description: 'EventBridge Scheduler target (and early release / access review): removes the membership',
+    trigger: 'scheduler',
+    table: 'readWrite',
+    secrets: ['jira', 'identityProviders'],
+    schedules: 'delete',
+    timeoutSeconds: 120,
+    memoryMb: 1024,
+  },
+  'flush-evidence': {
+    description: 'Every 5 minutes: delivers evidence that Jira could not take when it happened',
+    trigger: 'periodic',
+    table: 'readWrite',
+    secrets: ['jira'],
+    timeoutSeconds: 240,
+    memoryMb: 512,
+  },
+};
+
+/** The state machine's ${Placeholders} and the function each one names. */
+export const ASL_SUBSTITUTIONS = {
+  AdvanceFunctionArn: 'advance',
+  RequestApprovalFunctionArn: 'request-approval',
+  ExpireApprovalFunctionArn: 'expire-approval',
+  ProvisionFunctionArn: 'provision',
+  ScheduleRevocationFunctionArn: 'schedule-revocation',
+  RecordFailureFunctionArn: 'record-failure',
+} as const satisfies Record<string, FunctionName>;
+
+/** The HTTP API's routes: the twin of infra/local/server.ts ROUTES (minus the local /healthz). */
+export const API_ROUTES = [
+  { method: 'POST', path: '/webhooks/jira', function: 'jira-webhook', auth: 'none' },
+  { method: 'POST', path: '/webhooks/slack/interactions', function: 'slack-interactions', auth: 'none' },
+  { method: 'POST', path: '/webhooks/slack/commands', function: 'slack-commands', auth: 'none' },
+  { method: 'GET', path: '/grants', function: 'audit-grants', auth: 'iam' },
+  { method: 'GET', path: '/grants/{id}', function: 'audit-grant', auth: 'iam' },
+] as const satisfies ReadonlyArray<{ method: 'GET' | 'POST'; path: string; function: FunctionName; auth: 'none' | 'iam' }>;

@@ -1,0 +1,65 @@
+/** Static checks of statemachines/access-request.asl.json: the rules RELIABILITY.md sets for every task. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { grantIdFor, scheduleNameFor } from '../../shared/grants/model.js';
+import { loadDefinition } from '../../infra/local/workflow.js';
+
+type State = { Type: string; Resource?: string; Retry?: Array<{ ErrorEquals: string[] }>; Catch?: Array<{ ErrorEquals: string[]; Next: string }>; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Parameters?: Record<string, unknown> };
+const raw = readFileSync(new URL('../../statemachines/access-request.asl.json', import.meta.url), 'utf8');
+const states = (JSON.parse(raw) as { States: Record<string, State> }).States;
+const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
+const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+describe('the access-request definition', () => {
+  it('is JSONPath only: no JSONata and no Assign, so the local runner executes the deployed file', () => {
+    expect(raw).not.toMatch(/"QueryLanguage"\s*:\s*"JSONata"|"Assign"|\{%/);
+  });
+
+  it('every placeholder is one the local runtime and CDK both substitute', () => {
+    expect(() => loadDefinition()).not.toThrow();
+    expect(JSON.stringify(loadDefinition())).not.toContain('${');
+  });
+
+  it.each(tasks)('Lambda tasks retry Lambda service errors with backoff: %s', (_name, state) => {
+    const retried = new Set((state.Retry ?? []).flatMap((r) => r.ErrorEquals));
+    const coversAll = retried.has('States.ALL') || retried.has('States.TaskFailed');
+    expect(coversAll || LAMBDA_TRANSIENT.every((e) => retried.has(e))).toBe(true);
+  });
+
+  it.each(tasks)('every task has a timeout (the default is 99,999,999 s): %s', (_name, state) => {
+    expect(state.TimeoutSeconds ?? state.TimeoutSecondsPath).toBeDefined();
+  });
+
+  it('the approval task waits for a callback with a timeout that leads to a recorded denial', () => {
+    const approval = states.RequestApproval!;
+    expect(approval.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(approval.TimeoutSecondsPath).toBe('$.Payload.approvalTimeoutSeconds');
+    expect(approval.Catch?.find((c) => c.ErrorEquals.includes('States.Timeout'))?.Next).toBe('ApprovalTimedOut');
+    expect(JSON.stringify(approval.Parameters)).toContain('$$.Task.Token');
+  });
+
+  it('provisioning retries RetryableError (429/5xx) and sends permanent failures to RecordFailure', () => {
+    const provision = states.Provision!;
+    expect(provision.Retry?.some((r) => r.ErrorEquals.includes('RetryableError'))).toBe(true);
+    expect(provision.Retry?.some((r) => r.ErrorEquals.includes('States.ALL') || r.ErrorEquals.includes('PermanentError'))).toBe(false);
+    expect(provision.Catch?.[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' });
+  });
+
+  it('a schedule that cannot be created is retried, never silently skipped', () => {
+    expect(states.ScheduleRevocation!.Retry?.[0]?.ErrorEquals).toEqual(['States.ALL']);
+    expect(states.ScheduleRevocation!.Catch).toBeUndefined(); // a lasting failure fails the execution, which is alarmed
+  });
+});
+
+describe('names built from outside input are sanitised', () => {
+  it('Step Functions execution names (grant ids) exclude whitespace and reserved characters and fit 80', () => {
+    const id = grantIdFor('ACC-12<>{}[]?*"#%\\^|~`$&,;:/ x');
+    expect(id).toMatch(/^[0-9A-Za-z_-]{1,80}$/);
+    expect(grantIdFor('ACC-12')).toBe('grant-ACC-12');
+  });
+
+  it('EventBridge schedule names are 1–64 of [0-9a-zA-Z-_.]', () => {
+    expect(scheduleNameFor(grantIdFor(`ACC-${'9'.repeat(70)}`))).toMatch(/^[0-9A-Za-z\-_.]{1,64}$/);
+    expect(scheduleNameFor('grant-ACC-12')).toBe('revoke-grant-ACC-12');
+  });
+});
