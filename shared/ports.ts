@@ -28,6 +28,17 @@ export interface IdentityProvider {
   addMember(groupId: string, userId: string): Promise<'added' | 'already_member'>;
   /** "Not a member" is success. */
   removeMember(groupId: string, userId: string): Promise<'removed' | 'already_absent'>;
+  /** Every group the provider has (for `grantline catalog sync`). */
+  listGroups(): Promise<IdpGroup[]>;
+  /** Cheap authenticated call proving the credentials work; throws PermanentError/RetryableError otherwise. */
+  testConnection(): Promise<void>;
+}
+
+export interface IdpGroup {
+  id: string;
+  name: string;
+  /** false when the API cannot change its members (Okta APP_GROUP/BUILT_IN, Graph dynamic or role-assignable groups). */
+  manageable: boolean;
 }
 
 /** Evidence posted to the ticket: a heading line and labelled facts, rendered to ADF by the Jira adapter. */

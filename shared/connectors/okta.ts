@@ -4,7 +4,7 @@
  */
 import { Client, DefaultRequestExecutor, type Collection, type Group, type User } from '@okta/okta-sdk-nodejs';
 import { PermanentError, RetryableError } from '../errors.js';
-import type { IdentityProvider, IdpUser } from '../ports.js';
+import type { IdentityProvider, IdpGroup, IdpUser } from '../ports.js';
 
 export interface OktaOptions {
   /** e.g. https://acme.okta.com (plain http is accepted, for the local sandbox). */
@@ -112,6 +112,21 @@ export class OktaIdentityProvider implements IdentityProvider {
       false,
     );
     return done ? 'removed' : 'already_absent';
+  }
+
+  async listGroups(): Promise<IdpGroup[]> {
+    return this.call('listing groups in Okta', {}, async () =>
+      (await all(await this.client.groupApi.listGroups({}))).map((g) => ({
+        id: g.id ?? '',
+        name: g.profile?.name ?? g.id ?? '',
+        manageable: g.type === 'OKTA_GROUP',
+      })),
+    );
+  }
+
+  async testConnection(): Promise<void> {
+    // One user is enough to prove the token is valid and may read the directory.
+    await this.call('testing the Okta connection', {}, async () => (await this.client.userApi.listUsers({ limit: 1 })).next());
   }
 
   private async inGroup(groupId: string, userId: string): Promise<boolean> {

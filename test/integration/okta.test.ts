@@ -190,3 +190,21 @@ describe('when Okta refuses or struggles', () => {
     expect((err as Error).message).toMatch(/^Could not reach Okta at http:\/\/127\.0\.0\.1:\d+ while checking whether/);
   });
 });
+
+describe('catalog sync support', () => {
+  it('lists every group, marking the ones the API cannot change', async () => {
+    const groups = await idp.listGroups();
+    expect(groups).toEqual(
+      expect.arrayContaining([
+        { id: groupId, name: 'prod-db-readers', manageable: true },
+        { id: okta.everyoneGroupId, name: 'Everyone', manageable: false },
+      ]),
+    );
+  });
+
+  it('a connection test passes with the right token and fails clearly with a wrong one', async () => {
+    await expect(idp.testConnection()).resolves.toBeUndefined();
+    const wrong = new OktaIdentityProvider({ orgUrl: okta.url, token: 'nope' });
+    await expect(wrong.testConnection()).rejects.toThrow(/Okta refused the API token while testing the Okta connection/);
+  });
+});

@@ -195,6 +195,7 @@ export async function startFakeOkta(opts: { port?: number; token?: string } = {}
       if (!user) return userNotFound(req.params.userId ?? '');
       return page(req, [...groups.values()].filter((g) => g.members.has(user.id)), groupJson);
     }))
+    .route('GET', '/api/v1/groups', okta((req) => page(req, [...groups.values()], groupJson)))
     .route('GET', '/api/v1/groups/:groupId', okta((req) => {
       const group = groups.get(req.params.groupId ?? '');
       return group ? { status: 200, body: groupJson(group) } : groupNotFound(req.params.groupId ?? '');
