@@ -52,6 +52,9 @@ export const configSchema = z.object({
   OKTA_ORG_URL: optionalUrl,
   OKTA_API_TOKEN: nonEmpty,
 
+  /** Requests per second per provider family, e.g. {"okta.membership": 5}; defaults in shared/rate-limit.ts. */
+  GRANTLINE_RATE_LIMITS: z.string().optional(),
+
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
 });

@@ -50,6 +50,8 @@ export interface FakeOkta {
   members(groupId: string): string[];
   addMembership(groupId: string, email: string): void;
   close(): Promise<void>;
+  /** How many requests were answered 429 by the fake's own rate limits. */
+  rateLimited(): number;
 }
 
 interface UserRecord {
@@ -74,12 +76,29 @@ interface GroupRecord {
 const RATE_LIMIT_PER_MINUTE = 600;
 const DEFAULT_PAGE = 200;
 
-export async function startFakeOkta(opts: { port?: number; token?: string } = {}): Promise<FakeOkta> {
+export type OktaEndpointFamily = 'users' | 'groups' | 'membership';
+
+export async function startFakeOkta(
+  opts: { port?: number; token?: string; rateLimits?: Partial<Record<OktaEndpointFamily, { limit: number; windowMs: number }>> } = {},
+): Promise<FakeOkta> {
   const token = opts.token ?? 'sandbox-okta-api-token';
   const fake = new HttpFake('okta');
   const users = new Map<string, UserRecord>();
   const groups = new Map<string, GroupRecord>();
-  const window = { endsAt: 0, used: 0 };
+  // Okta limits each endpoint family separately, in fixed windows (a minute by default).
+  const limits: Record<OktaEndpointFamily, { limit: number; windowMs: number }> = {
+    users: { limit: RATE_LIMIT_PER_MINUTE, windowMs: 60_000, ...opts.rateLimits?.users },
+    groups: { limit: RATE_LIMIT_PER_MINUTE, windowMs: 60_000, ...opts.rateLimits?.groups },
+    membership: { limit: RATE_LIMIT_PER_MINUTE, windowMs: 60_000, ...opts.rateLimits?.membership },
+  };
+  const windows: Record<OktaEndpointFamily, { endsAt: number; used: number }> = {
+    users: { endsAt: 0, used: 0 },
+    groups: { endsAt: 0, used: 0 },
+    membership: { endsAt: 0, used: 0 },
+  };
+  const familyOf = (req: FakeRequest): OktaEndpointFamily =>
+    req.method === 'PUT' || req.method === 'DELETE' ? 'membership' : req.path.startsWith('/api/v1/groups') ? 'groups' : 'users';
+  let rateLimited429s = 0;
   const now = () => new Date().toISOString();
 
   const userJson = (u: UserRecord) => ({
@@ -119,19 +138,23 @@ export async function startFakeOkta(opts: { port?: number; token?: string } = {}
   /** Auth, rate limiting and Okta's standard headers around every route. */
   const okta = (handler: RouteHandler): RouteHandler => async (req) => {
     const nowMs = Date.now();
-    if (nowMs >= window.endsAt) Object.assign(window, { endsAt: (Math.floor(nowMs / 60_000) + 1) * 60_000, used: 0 });
+    const family = familyOf(req);
+    const { limit, windowMs } = limits[family];
+    const window = windows[family];
+    if (nowMs >= window.endsAt) Object.assign(window, { endsAt: (Math.floor(nowMs / windowMs) + 1) * windowMs, used: 0 });
     window.used += 1;
     const headers = {
       'X-Okta-Request-Id': randomId('req', 20),
-      'X-Rate-Limit-Limit': String(RATE_LIMIT_PER_MINUTE),
-      'X-Rate-Limit-Remaining': String(Math.max(0, RATE_LIMIT_PER_MINUTE - window.used)),
-      'X-Rate-Limit-Reset': String(window.endsAt / 1000),
+      'X-Rate-Limit-Limit': String(limit),
+      'X-Rate-Limit-Remaining': String(Math.max(0, limit - window.used)),
+      'X-Rate-Limit-Reset': String(Math.ceil(window.endsAt / 1000)),
     };
     let res: FakeResponse;
     if (req.headers.authorization !== `SSWS ${token}`) res = oktaError(401, 'E0000011', 'Invalid token provided');
-    else if (window.used > RATE_LIMIT_PER_MINUTE)
+    else if (window.used > limit) {
+      rateLimited429s += 1;
       res = oktaError(429, 'E0000047', 'API call exceeded rate limit due to too many requests.');
-    else res = await handler(req);
+    } else res = await handler(req);
     return { ...res, headers: { ...headers, ...res.headers } };
   };
 
@@ -246,6 +269,7 @@ export async function startFakeOkta(opts: { port?: number; token?: string } = {}
     everyoneGroupId,
     fake,
     addGroup,
+    rateLimited: () => rateLimited429s,
     addUser(input) {
       const email = input.email.trim();
       const login = input.login ?? email;
