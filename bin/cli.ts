@@ -38,6 +38,24 @@ catalog
   .description('print the catalog JSON Schema (for editors and CI)')
   .action(() => console.log(JSON.stringify(catalogJsonSchema(), null, 2)));
 
+catalog
+  .command('sync')
+  .argument('[file]', 'catalog file', process.env.GRANTLINE_CATALOG ?? 'catalog.yaml')
+  .description("check every mapped group exists in its identity provider, and list groups no role maps (uses the provider settings in the environment)")
+  .action(async (file: string) => {
+    const { loadCatalog } = await import('../shared/catalog/load.js');
+    const { syncReport } = await import('../shared/catalog/sync.js');
+    const { parseConfig } = await import('../shared/config.js');
+    const { identityProviders } = await import('../shared/connectors/identity.js');
+    const report = await syncReport(await loadCatalog(file), identityProviders(parseConfig(process.env)));
+    for (const p of report.unconfigured) console.log(`NOT CONFIGURED  ${p}: the catalog maps roles to it but no credentials are set`);
+    for (const m of report.missing) console.log(`MISSING         ${m.provider} group ${m.groupId} (mapped by ${m.roles.join(', ')}) does not exist`);
+    for (const m of report.unmanageable) console.log(`NOT MANAGEABLE  ${m.provider} group ${m.groupId} "${m.name}" (mapped by ${m.roles.join(', ')}): the API cannot change its members`);
+    for (const g of report.unmapped) console.log(`UNMAPPED        ${g.provider} group ${g.id} "${g.name}": no catalog role grants it`);
+    console.log(report.ok ? 'catalog and providers agree' : 'catalog needs attention');
+    if (!report.ok) process.exitCode = 1;
+  });
+
 program
   .command('grants')
   .description("a person's or an app's grants with their evidence, from a running Grantline")
