@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { describeDuration } from './duration.js';
 import { errorMessage, NotFoundError, PermanentError } from './errors.js';
 import { recordEvidence, type EvidenceDeps } from './evidence.js';
-import { scheduleNameFor, type Approval, type Grant } from './grants/model.js';
+import { scheduleNameFor, type Approval, type ApprovalStepPlan, type Grant } from './grants/model.js';
 import type { Logger } from './logger.js';
 import { expiryFor, planApprovals } from './policy.js';
 import type { ApprovalOutcome, ApprovalPrompt, Chat, IdentityProvider, ProviderName, RevocationScheduler, Ticketing, WorkflowRuntime } from './ports.js';
@@ -94,10 +94,33 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
     });
     return updated;
   }
+  const steps = grant.provider ? await withoutInactiveApprovers(deps.idp(grant.provider), decision.steps) : decision.steps;
+  const empty = steps.findIndex((s) => s.approvers.length === 0);
+  if (empty >= 0) {
+    return deny(deps, grant, { reason: `approval step ${empty + 1} has no eligible approver: ${steps[empty]!.reason}`, by: 'policy', via: 'policy' });
+  }
   return (
-    (await deps.store.updateGrant(grant.id, ['requested'], { status: 'pending_approval', steps: decision.steps, currentStep: 0, updatedAt: now })) ??
+    (await deps.store.updateGrant(grant.id, ['requested'], { status: 'pending_approval', steps, currentStep: 0, updatedAt: now })) ??
     loadGrant(deps.store, grant.id)
   );
+}
+
+/** A deactivated or suspended account cannot approve: it is dropped from its step, and the step says so. */
+async function withoutInactiveApprovers(idp: IdentityProvider, steps: ApprovalStepPlan[]): Promise<ApprovalStepPlan[]> {
+  const out: ApprovalStepPlan[] = [];
+  for (const step of steps) {
+    const inactive: string[] = [];
+    for (const approver of step.approvers) {
+      const user = await idp.findUserByEmail(approver);
+      if (user && !user.active) inactive.push(approver);
+    }
+    out.push(
+      inactive.length === 0
+        ? step
+        : { ...step, approvers: step.approvers.filter((a) => !inactive.includes(a)), reason: `${step.reason}; ${inactive.join(', ')} deactivated in ${idp.name}, so cannot approve` },
+    );
+  }
+  return out;
 }
 
 /** Looks at the current step's approval: moves to the next step, to provisioning, or to denied. */

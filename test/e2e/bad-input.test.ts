@@ -224,6 +224,20 @@ describe('Jira webhooks', () => {
     expect(h.sandbox.okta.fake.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
   });
 
+  it('a deactivated approver is not asked; the other members of the approver group are', async () => {
+    h = await startHarness();
+    const sam = (await h.runtime.deps.idp('okta').findUserByEmail('sam.sec@example.com'))!;
+    h.sandbox.okta.setUserStatus(sam.id, 'SUSPENDED');
+    const res = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', justification: 'INC-1' });
+    const grantId = String(res.body.grantId);
+    await h.runtime.workflow.quiet(grantId);
+
+    expect((await h.runtime.deps.store.getApproval(grantId, 0))?.approvers).toEqual(['sasha.sec@example.com']);
+    expect(h.sandbox.jira.commentTexts(res.issueKey).join('\n')).toContain('sam.sec@example.com deactivated in okta, so cannot approve');
+    const click = await h.click('sam.sec@example.com', grantId, 0, 'approve');
+    expect(click.body.outcome).toBe('refused');
+  });
+
   it('a deactivated subject cannot be granted access: denied with evidence', async () => {
     h = await startHarness();
     const res = await h.client.fileRequest({ reporter: MANAGER, subject: 'dave.departed@example.com', app: 'Notion', role: 'member', duration: 'permanent', justification: 'x' });
