@@ -55,6 +55,23 @@ export const configSchema = z.object({
   /** Requests per second per provider family, e.g. {"okta.membership": 5}; defaults in shared/rate-limit.ts. */
   GRANTLINE_RATE_LIMITS: z.string().optional(),
 
+  GRAPH_BASE_URL: optionalUrl,
+  AZURE_TENANT_ID: nonEmpty,
+  AZURE_CLIENT_ID: nonEmpty,
+  AZURE_CLIENT_SECRET: nonEmpty,
+  /** Microsoft identity platform host (sovereign clouds, or the local sandbox). */
+  AZURE_AUTHORITY_HOST: optionalUrl,
+  /** PEM file of an extra CA to trust for Graph (the sandbox's self-signed certificate); never needed in AWS. */
+  GRAPH_EXTRA_CA_FILE: nonEmpty,
+
+  GOOGLE_ADMIN_ROOT_URL: optionalUrl,
+  /** The service account's JSON key (domain-wide delegation). */
+  GOOGLE_SERVICE_ACCOUNT_KEY: nonEmpty,
+  /** The Workspace admin the service account acts as. */
+  GOOGLE_ADMIN_SUBJECT: nonEmpty,
+  /** A ready access token instead of the service account (local testing only: Google's token endpoint is fixed). */
+  GOOGLE_ACCESS_TOKEN: nonEmpty,
+
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
 });

@@ -55,6 +55,8 @@ export interface ExecutionRecord {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   /** States entered, in order: tests assert on the path taken. */
   states: string[];
+  /** States retried by their Retry rules, once per retry. */
+  retries: string[];
   /** True while the execution waits for an approval decision. */
   waitingForApproval: boolean;
   output?: unknown;
@@ -119,7 +121,7 @@ export class LocalWorkflow implements WorkflowRuntime {
   private run(grantId: string): void {
     const deps = this.deps;
     if (!deps) throw new Error('LocalWorkflow.bind(deps) must be called before start');
-    const record: ExecutionRecord = { name: grantId, status: 'RUNNING', states: [], waitingForApproval: false, done: Promise.resolve() };
+    const record: ExecutionRecord = { name: grantId, status: 'RUNNING', states: [], retries: [], waitingForApproval: false, done: Promise.resolve() };
     this.executions.set(grantId, record);
     const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
     const overrides: Record<string, (input: unknown) => Promise<never>> = {};
@@ -155,6 +157,7 @@ export class LocalWorkflow implements WorkflowRuntime {
     const events = (async () => {
       for await (const event of execution.eventLogs) {
         if (event.type === 'StateEntered') record.states.push(event.state.name);
+        if (event.type === 'StateRetried') record.retries.push(event.state.name);
       }
     })();
     record.done = execution.result.then(

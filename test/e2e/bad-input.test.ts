@@ -181,7 +181,7 @@ describe('Jira webhooks', () => {
     const res = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Photoshop', role: 'editor', duration: 'PT1H', justification: 'x' });
 
     expect(res.status).toBe(422);
-    expect(res.body.error).toBe('unknown app "Photoshop": choose one of Figma, Salesforce, Notion, Internal admin console, Legacy ERP');
+    expect(res.body.error).toBe('unknown app "Photoshop": choose one of Figma, Salesforce, Notion, Internal admin console, GitHub Enterprise, Looker, Legacy ERP');
     const [comment] = h.sandbox.jira.commentTexts(res.issueKey);
     expect(comment).toContain('Grantline could not accept this access request');
     expect(comment).toContain('unknown app "Photoshop"');

@@ -34,6 +34,6 @@ it('a catalog group the provider does not have is reported as missing, with the 
 
 it('a provider the catalog uses but the deployment has not configured is reported', async () => {
   const report = await syncReport(testCatalog(), {});
-  expect(report.unconfigured).toEqual(['okta']);
+  expect(report.unconfigured).toEqual(['okta', 'entra', 'google']);
   expect(report.ok).toBe(false);
 });

@@ -39,7 +39,7 @@ describe('sample catalog.yaml', () => {
 
   it('lists every app with its defaults, approver groups and fallback managers filled in', () => {
     const catalog = mustParse(SAMPLE);
-    expect(Object.keys(catalog.apps)).toEqual(['figma', 'salesforce', 'notion', 'admin-console', 'legacy-erp']);
+    expect(Object.keys(catalog.apps)).toEqual(['figma', 'salesforce', 'notion', 'admin-console', 'github', 'looker', 'legacy-erp']);
     expect(catalog.defaults).toEqual({ provider: 'okta', approvalTimeout: 'PT24H' });
     expect(catalog.approverGroups['security-oncall']).toEqual(['sam.sec@example.com', 'sasha.sec@example.com']);
     expect(catalog.managers['nina.newhire@example.com']).toBe('maria.manager@example.com');

@@ -11,7 +11,7 @@ function mustParse(text: string): Catalog {
 }
 
 const catalog = mustParse(readFileSync(new URL('../../catalog.yaml', import.meta.url), 'utf8'));
-const APP_NAMES = 'Figma, Salesforce, Notion, Internal admin console, Legacy ERP';
+const APP_NAMES = 'Figma, Salesforce, Notion, Internal admin console, GitHub Enterprise, Looker, Legacy ERP';
 const NO_REQUESTER_EMAIL = 'the requester has no visible email address in Jira; ask an admin to make it visible to the Grantline account';
 
 function request(overrides: Partial<AccessRequest> = {}): AccessRequest {

@@ -4,6 +4,7 @@
  * (429 with rate-limit headers, 5xx, 401) can be queued to exercise retries.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeRequest {
@@ -78,13 +79,16 @@ export class HttpFake {
     this.faults.length = 0;
   }
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    this.server = createServer((req, res) => {
+  /** `tls` (PEM certificate and key) serves HTTPS instead of HTTP, for clients that insist on https (Microsoft Graph). */
+  async listen(port = 0, host = '127.0.0.1', options: { tls?: { cert: string | Buffer; key: string | Buffer } } = {}): Promise<string> {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       void this.handle(req, res);
-    });
+    };
+    const { tls } = options;
+    this.server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest);
     await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
     const address = this.server.address() as AddressInfo;
-    this.url = `http://${host}:${address.port}`;
+    this.url = `${tls ? 'https' : 'http'}://${host}:${address.port}`;
     return this.url;
   }
 

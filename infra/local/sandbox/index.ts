@@ -1,6 +1,6 @@
 /**
- * The sandbox: simulated Jira, Slack and Okta on loopback, seeded with the catalog's people and
- * groups, so a newcomer sees the whole flow with no credentials. The real SDK adapters talk to
+ * The sandbox: simulated Jira, Slack, Okta, Microsoft Graph (https, self-signed) and Google Admin
+ * on loopback, seeded with the catalog's people and groups, so a newcomer sees the whole flow with no credentials. The real SDK adapters talk to
  * these servers exactly as they would to the vendors. `SandboxClient` plays the parts the vendors
  * play: Jira's automation rule posting the webhook, and Slack posting a signed button click.
  */
@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { signSlackRequest } from '../../../shared/auth.js';
 import type { Catalog } from '../../../shared/catalog/schema.js';
 import { APPROVE_ACTION_ID, DENY_ACTION_ID } from '../../../shared/ports.js';
+import { fileURLToPath } from 'node:url';
+import { startFakeGraph, type FakeGraph } from './entra.js';
+import { startFakeGoogleAdmin, type FakeGoogleAdmin } from './google.js';
 import { startFakeJira, type FakeJira } from './jira.js';
 import { startFakeOkta, type FakeOkta } from './okta.js';
 import { startFakeSlack, type FakeSlack } from './slack.js';
@@ -25,6 +28,10 @@ export interface Sandbox {
   jira: FakeJira;
   slack: FakeSlack;
   okta: FakeOkta;
+  graph: FakeGraph;
+  google: FakeGoogleAdmin;
+  /** Members of a mapped group, whichever provider holds it. */
+  members(provider: string, groupId: string): string[];
   /** Environment for the local runtime: every connector pointed at the simulated services. */
   env: Record<string, string>;
   close(): Promise<void>;
@@ -33,7 +40,13 @@ export interface Sandbox {
 export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
   const jiraEmail = 'grantline-bot@example.com';
   const jiraToken = `sandbox-${randomBytes(6).toString('hex')}`;
-  const [jira, slack, okta] = await Promise.all([startFakeJira({ email: jiraEmail, apiToken: jiraToken, projectKey: 'ACC' }), startFakeSlack(), startFakeOkta()]);
+  const [jira, slack, okta, graph, google] = await Promise.all([
+    startFakeJira({ email: jiraEmail, apiToken: jiraToken, projectKey: 'ACC' }),
+    startFakeSlack(),
+    startFakeOkta(),
+    startFakeGraph(),
+    startFakeGoogleAdmin({ domains: ['example.com'] }),
+  ]);
 
   const people = new Set<string>(Object.values(SANDBOX_PEOPLE));
   for (const app of Object.values(catalog.apps)) people.add(app.owner);
@@ -44,22 +57,29 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
     [SANDBOX_PEOPLE.newHire]: SANDBOX_PEOPLE.manager,
     [SANDBOX_PEOPLE.engineer]: SANDBOX_PEOPLE.manager,
   };
-  for (const email of people) {
+  // Managers first, so reports can point at them (Graph's manager is an object id).
+  const ordered = [...people].sort((a, b) => Number(Object.values(managerOf).includes(b)) - Number(Object.values(managerOf).includes(a)));
+  const graphIds = new Map<string, string>();
+  for (const email of ordered) {
     const [first = 'user', last = 'example'] = email.split('@')[0]!.split('.');
-    const id = okta.addUser({
-      email,
-      firstName: capital(first),
-      lastName: capital(last),
-      ...(managerOf[email] ? { managerId: managerOf[email] } : {}),
-    });
-    if (email === SANDBOX_PEOPLE.departed) okta.setUserStatus(id, 'DEPROVISIONED');
+    const manager = managerOf[email];
+    const departed = email === SANDBOX_PEOPLE.departed;
+    const id = okta.addUser({ email, firstName: capital(first), lastName: capital(last), ...(manager ? { managerId: manager } : {}) });
+    if (departed) okta.setUserStatus(id, 'DEPROVISIONED');
+    const managerGraphId = manager ? graphIds.get(manager) : undefined;
+    graphIds.set(email, graph.addUser({ mail: email, accountEnabled: !departed, ...(managerGraphId ? { managerId: managerGraphId } : {}) }));
+    google.addUser({ email, suspended: departed, ...(manager ? { managerEmail: manager } : {}) });
     slack.addUser({ email, name: first });
     jira.addUser({ email, displayName: `${capital(first)} ${capital(last)}` });
   }
   for (const app of Object.values(catalog.apps)) {
     for (const [roleKey, role] of Object.entries(app.roles)) {
+      if (role.group === 'manual') continue;
       const provider = role.provider ?? app.provider ?? catalog.defaults.provider;
-      if (role.group !== 'manual' && provider === 'okta') okta.addGroup({ id: role.group, name: `${app.name} ${roleKey}` });
+      const name = `${app.name} ${roleKey}`;
+      if (provider === 'okta') okta.addGroup({ id: role.group, name });
+      if (provider === 'entra') graph.addGroup({ id: role.group, displayName: name });
+      if (provider === 'google') google.addGroup({ email: role.group, name });
     }
   }
 
@@ -74,6 +94,14 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
     SLACK_SIGNING_SECRET: randomBytes(16).toString('hex'),
     OKTA_ORG_URL: okta.url,
     OKTA_API_TOKEN: okta.token,
+    GRAPH_BASE_URL: graph.url,
+    AZURE_AUTHORITY_HOST: graph.url,
+    AZURE_TENANT_ID: graph.tenantId,
+    AZURE_CLIENT_ID: graph.clientId,
+    AZURE_CLIENT_SECRET: graph.clientSecret,
+    GRAPH_EXTRA_CA_FILE: fileURLToPath(new URL('./certs/graph-localhost.crt', import.meta.url)),
+    GOOGLE_ADMIN_ROOT_URL: google.url,
+    GOOGLE_ACCESS_TOKEN: google.token,
     GRANTLINE_JIRA_WEBHOOK_SECRET: randomBytes(16).toString('hex'),
     GRANTLINE_AUDIT_TOKEN: randomBytes(16).toString('hex'),
   };
@@ -81,9 +109,14 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
     jira,
     slack,
     okta,
+    graph,
+    google,
     env,
+    members(provider, groupId) {
+      return provider === 'entra' ? graph.members(groupId) : provider === 'google' ? google.members(groupId) : okta.members(groupId);
+    },
     async close() {
-      await Promise.all([jira.close(), slack.close(), okta.close()]);
+      await Promise.all([jira.close(), slack.close(), okta.close(), graph.close(), google.close()]);
     },
   };
 }

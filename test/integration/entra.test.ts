@@ -1,0 +1,319 @@
+/**
+ * The Entra connector driving the real @microsoft/microsoft-graph-client and the real @azure/identity
+ * ClientSecretCredential against the simulated Microsoft Graph and token endpoint over HTTPS on
+ * 127.0.0.1 (self-signed test certificate, trusted through the connector's `ca` option only).
+ */
+import { request } from 'node:https';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ClientSecretCredential, type AccessToken, type TokenCredential } from '@azure/identity';
+import { PermanentError, RetryableError } from '../../shared/errors.js';
+import { EntraIdentityProvider } from '../../shared/connectors/entra.js';
+import { graphError, startFakeGraph, type FakeGraph } from '../../infra/local/sandbox/entra.js';
+
+let graph: FakeGraph;
+let idp: EntraIdentityProvider;
+let groupId: string;
+let aliceId: string;
+let bossId: string;
+
+beforeEach(async () => {
+  graph = await startFakeGraph();
+  idp = new EntraIdentityProvider(graph.connectorOptions());
+  groupId = graph.addGroup({ displayName: 'prod-db-readers' });
+  bossId = graph.addUser({ mail: 'Boss@Example.com' });
+  aliceId = graph.addUser({ mail: 'Alice.Smith@Example.com', managerId: bossId });
+});
+
+afterEach(async () => {
+  await graph.close();
+});
+
+/** Runs `fn`, expecting it to reject, and returns the error with how long the call took. */
+async function failure(fn: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const started = Date.now();
+  try {
+    await fn();
+  } catch (err) {
+    return { err, ms: Date.now() - started };
+  }
+  throw new Error('expected the call to fail');
+}
+
+const graphCalls = (method?: string) =>
+  graph.fake.requests.filter((r) => r.path.startsWith('/v1.0/') && (!method || r.method === method));
+const MEMBER_REF = /^\/v1\.0\/groups\/[^/]+\/members\/\$ref$/;
+const throttled = (retryAfter: string, status = 429) => ({
+  ...graphError(status, status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', status === 429 ? 'Too many requests.' : 'Service unavailable.'),
+  headers: { 'Retry-After': retryAfter },
+});
+
+/** A bare HTTPS call to the fake with a real token, bypassing the connector; resolves to the status code. */
+async function rawGraphCall(method: string, path: string): Promise<number> {
+  const o = graph.connectorOptions();
+  const credential = new ClientSecretCredential(o.tenantId, o.clientId, o.clientSecret, { authorityHost: o.authorityHost, disableInstanceDiscovery: true, tlsOptions: { ca: o.ca } });
+  const token = await credential.getToken('https://graph.microsoft.com/.default');
+  return new Promise((resolve, reject) => {
+    const req = request(`${graph.url}${path}`, { method, ca: o.ca, headers: { authorization: `Bearer ${token.token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('looking people up', () => {
+  it('finds a user whatever the case of the email typed, with one OData filter on mail or sign-in name', async () => {
+    const user = await idp.findUserByEmail('ALICE.smith@example.COM');
+    expect(user).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    const lookup = graphCalls('GET').find((r) => r.path === '/v1.0/users');
+    expect(lookup?.query.get('$filter')).toBe("mail eq 'alice.smith@example.com' or userPrincipalName eq 'alice.smith@example.com'");
+    expect(lookup?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled');
+  });
+
+  it('finds a user by sign-in name, and escapes quotes and plus signs in the email', async () => {
+    const id = graph.addUser({ mail: "o'brien+ops@example.com" });
+    const upnOnly = graph.addUser({ mail: 'c.lee@contoso.example', userPrincipalName: 'Chris.Lee@Example.com' });
+    expect((await idp.findUserByEmail("O'Brien+Ops@example.com"))?.id).toBe(id);
+    expect((await idp.findUserByEmail('chris.lee@example.com'))?.id).toBe(upnOnly);
+  });
+
+  it('returns nothing for an email Entra ID does not know', async () => {
+    expect(await idp.findUserByEmail('nobody@example.com')).toBeUndefined();
+  });
+
+  it('reports a disabled account (accountEnabled false) as inactive', async () => {
+    graph.addUser({ mail: 'gone@example.com', accountEnabled: false });
+    expect(await idp.findUserByEmail('gone@example.com')).toMatchObject({ active: false });
+  });
+
+  it('has no manager email when none is set (Graph answers 404 for /manager)', async () => {
+    expect((await idp.findUserByEmail('boss@example.com'))?.managerEmail).toBeUndefined();
+  });
+});
+
+describe('granting and revoking group membership', () => {
+  it('adds the user with a $ref to the directory object', async () => {
+    expect(await idp.isMember(groupId, aliceId)).toBe(false);
+    expect(await idp.addMember(groupId, aliceId)).toBe('added');
+    expect(graph.members(groupId)).toEqual(['alice.smith@example.com']);
+    expect(await idp.isMember(groupId, aliceId)).toBe(true);
+    const post = graphCalls('POST')[0];
+    expect(post?.path).toBe(`/v1.0/groups/${groupId}/members/$ref`);
+    expect(post?.body).toEqual({ '@odata.id': `${graph.url}/v1.0/directoryObjects/${aliceId}` });
+  });
+
+  it("treats Graph's 'already exist' 400 as already a member, keeping a single membership", async () => {
+    graph.addMembership(groupId, 'alice.smith@example.com');
+    expect(await idp.addMember(groupId, aliceId)).toBe('already_member');
+    expect(graph.members(groupId)).toEqual(['alice.smith@example.com']);
+    expect(graphCalls('POST')).toHaveLength(1);
+  });
+
+  it("does not take another 400 that merely looks similar for 'already a member'", async () => {
+    graph.fake.injectFault({
+      method: 'POST',
+      path: MEMBER_REF,
+      ...graphError(400, 'Request_BadRequest', "One or more added object references already exist for the following modified properties: 'owners'."),
+    });
+    const { err } = await failure(() => idp.addMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/^Microsoft Graph rejected the request while adding user .* HTTP 400 \(Request_BadRequest: .*'owners'\.\)\.$/);
+  });
+
+  it('removes the user with DELETE .../members/{id}/$ref, exactly that path, leaving the user object alone', async () => {
+    graph.addMembership(groupId, 'alice.smith@example.com');
+    expect(await idp.removeMember(groupId, aliceId)).toBe('removed');
+    expect(graph.members(groupId)).toEqual([]);
+    expect(graphCalls('DELETE').map((r) => `${r.method} ${r.path}`)).toEqual([`DELETE /v1.0/groups/${groupId}/members/${aliceId}/$ref`]);
+    expect(graph.hasUser(aliceId)).toBe(true);
+    expect(await idp.isMember(groupId, aliceId)).toBe(false);
+  });
+
+  it('(the fake arms the documented trap: DELETE without /$ref deletes the user object itself)', async () => {
+    graph.addMembership(groupId, 'alice.smith@example.com');
+    expect(await rawGraphCall('DELETE', `/v1.0/groups/${groupId}/members/${aliceId}`)).toBe(204);
+    expect(graph.hasUser(aliceId)).toBe(false);
+  });
+
+  it('treats removing a non-member as already done, after checking that the group exists', async () => {
+    expect(await idp.removeMember(groupId, aliceId)).toBe('already_absent');
+    expect(graphCalls().map((r) => `${r.method} ${r.path}`)).toEqual([
+      `DELETE /v1.0/groups/${groupId}/members/${aliceId}/$ref`,
+      `GET /v1.0/groups/${groupId}`,
+    ]);
+  });
+
+  it('refuses removal from a group that does not exist instead of calling it already done', async () => {
+    const deleted = '6f1c2a3b-0000-4000-8000-00000000dead';
+    const { err } = await failure(() => idp.removeMember(deleted, aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toBe(
+      `Microsoft Entra ID has no group with id ${deleted} (found while removing user ${aliceId} from Microsoft Entra group ${deleted}).`,
+    );
+  });
+
+  it('refuses an unknown user with a message naming the user', async () => {
+    const ghost = '0b9e7c1d-1111-4222-8333-444455556666';
+    const { err } = await failure(() => idp.addMember(groupId, ghost));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toBe(`Microsoft Entra ID has no user with id ${ghost} (found while adding user ${ghost} to Microsoft Entra group ${groupId}).`);
+  });
+
+  it('refuses an unknown group with a message naming the group', async () => {
+    const missing = '0b9e7c1d-aaaa-4bbb-8ccc-ddddeeeeffff';
+    const { err } = await failure(() => idp.addMember(missing, aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/^Microsoft Entra ID has no group with id 0b9e7c1d-aaaa-4bbb-8ccc-ddddeeeeffff /);
+    await expect(idp.isMember(missing, aliceId)).rejects.toThrow(/has no group with id 0b9e7c1d-aaaa/);
+  });
+
+  it('refuses to change a dynamic group, and leaves it untouched', async () => {
+    const dynamic = graph.addGroup({ displayName: 'All engineers', dynamic: true });
+    const { err } = await failure(() => idp.addMember(dynamic, aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/HTTP 400 \(Request_BadRequest: .*dynamic membership/);
+    expect(graph.members(dynamic)).toEqual([]);
+  });
+
+  it('sends nothing to Graph for ids that are not GUIDs (no path tricks)', async () => {
+    await expect(idp.removeMember(groupId, '../../users/' + aliceId)).rejects.toThrow(PermanentError);
+    await expect(idp.addMember('..', aliceId)).rejects.toThrow(/is not a Microsoft Entra group object id/);
+    expect(graphCalls()).toHaveLength(0);
+    expect(graph.hasUser(aliceId)).toBe(true);
+  });
+});
+
+describe('when Graph or the token endpoint refuses or struggles', () => {
+  it('reports a wrong client secret as a permanent refusal, before any Graph call', async () => {
+    const wrong = new EntraIdentityProvider({ ...graph.connectorOptions(), clientSecret: 'not-the-secret' });
+    const { err } = await failure(() => wrong.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(
+      /^Microsoft Entra ID refused the app's credentials \(client id [0-9a-f-]+, tenant [0-9a-f-]+\) while looking up .*: AADSTS7000215: Invalid client secret provided\. Check /,
+    );
+    expect(graphCalls()).toHaveLength(0);
+  });
+
+  it('reports a missing application permission as permanent, naming the permission needed', async () => {
+    await graph.close();
+    graph = await startFakeGraph({ permissions: ['User.Read.All'] });
+    const readOnly = new EntraIdentityProvider(graph.connectorOptions());
+    const group = graph.addGroup({ displayName: 'ops' });
+    const user = graph.addUser({ mail: 'ops@example.com' });
+    const { err } = await failure(() => readOnly.addMember(group, user));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(
+      /^Microsoft Graph refused the app's permission while adding user .*: HTTP 403 \(Authorization_RequestDenied: Insufficient privileges to complete the operation\.\)\. .*needs the application permissions GroupMember\.ReadWrite\.All and User\.Read\.All/,
+    );
+  });
+
+  it('waits out a 429 with Retry-After: 1 inside the call, then succeeds', async () => {
+    graph.fake.injectFault({ method: 'POST', path: MEMBER_REF, ...throttled('1') });
+    const started = Date.now();
+    expect(await idp.addMember(groupId, aliceId)).toBe('added');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(graph.members(groupId)).toEqual(['alice.smith@example.com']);
+    const posts = graphCalls('POST');
+    expect(posts).toHaveLength(2);
+    expect(posts[1]?.headers['retry-attempt']).toBe('1');
+  });
+
+  it('hands a long Retry-After back as retryable at once, with the wait', async () => {
+    graph.fake.injectFault({ path: '/v1.0/users', ...throttled('120') });
+    const { err, ms } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).retryAfterMs).toBe(120_000);
+    expect((err as Error).message).toMatch(/^Microsoft Graph's throttling limit was reached while looking up .*; it will be retried in about 120 s\.$/);
+    expect(ms).toBeLessThan(1_000);
+    expect(graphCalls()).toHaveLength(1);
+  });
+
+  it('does not wait beyond maxWaitMs for a 503 either', async () => {
+    const impatient = new EntraIdentityProvider({ ...graph.connectorOptions(), maxWaitMs: 500 });
+    graph.fake.injectFault({ method: 'DELETE', ...throttled('1', 503) });
+    const { err, ms } = await failure(() => impatient.removeMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).retryAfterMs).toBe(1_000);
+    expect((err as Error).message).toMatch(/^Microsoft Graph was unavailable \(HTTP 503\) while removing user /);
+    expect(ms).toBeLessThan(500);
+  });
+
+  it('reports a Graph server error as retryable, without retrying it inside the call', async () => {
+    graph.fake.injectFault({ method: 'POST', path: MEMBER_REF, ...graphError(500, 'InternalServerError', 'An internal server error occurred.') });
+    const { err } = await failure(() => idp.addMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/^Microsoft Graph failed with HTTP 500 while adding user .* \(InternalServerError: An internal server error occurred\.\); this is usually temporary\.$/);
+    expect(graphCalls('POST')).toHaveLength(1);
+    expect(graph.members(groupId)).toEqual([]);
+  });
+
+  it("retries Graph's replication delay after a group is created, then succeeds once replicated", async () => {
+    const fresh = graph.addGroup({ displayName: 'just-created', replicationDelayMs: 400 });
+    const { err } = await failure(() => idp.addMember(fresh, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/replication delay/);
+    expect((err as Error).message).toMatch(/The source resource object or one of the objects being referenced do not exist\./);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(await idp.addMember(fresh, aliceId)).toBe('added');
+  });
+
+  it('reports Graph being unreachable as retryable', async () => {
+    await idp.testConnection(); // the credential now holds a token; only Graph is missing below
+    await graph.close();
+    const { err } = await failure(() => idp.isMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as Error).message).toMatch(/^Could not reach Microsoft Graph at https:\/\/127\.0\.0\.1:\d+ while checking whether .*ECONNREFUSED/);
+  });
+
+  it('trusts the self-signed certificate only when given as ca (TLS verification stays on)', async () => {
+    const staticToken: TokenCredential = { getToken: async (): Promise<AccessToken> => ({ token: 'unused', expiresOnTimestamp: Date.now() + 60_000 }) };
+    const { ca: _ca, ...withoutCa } = graph.connectorOptions();
+    const untrusting = new EntraIdentityProvider({ ...withoutCa, credential: staticToken });
+    const { err } = await failure(() => untrusting.isMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as Error).message).toMatch(/^The TLS certificate of Microsoft Graph at https:\/\/127\.0\.0\.1:\d+ is not trusted \(self[- ]signed certificate/);
+  });
+
+  it('gets one token and reuses it across calls', async () => {
+    await idp.findUserByEmail('alice.smith@example.com');
+    await idp.addMember(groupId, aliceId);
+    await idp.removeMember(groupId, aliceId);
+    expect(graph.tokensIssued()).toBe(1);
+    expect(graphCalls().every((r) => /^Bearer .+\..+\..+$/.test(r.headers.authorization ?? ''))).toBe(true);
+  });
+});
+
+describe('catalog sync support', () => {
+  it('lists every group across pages, marking the ones Graph cannot change as not manageable', async () => {
+    await graph.close();
+    graph = await startFakeGraph({ maxPageSize: 2 });
+    idp = new EntraIdentityProvider(graph.connectorOptions());
+    const plain = graph.addGroup({ displayName: 'prod-db-readers' });
+    const m365 = graph.addGroup({ displayName: 'Project X', kind: 'microsoft365' });
+    const dynamic = graph.addGroup({ displayName: 'All engineers', dynamic: true });
+    const admins = graph.addGroup({ displayName: 'Helpdesk admins', roleAssignable: true });
+    const synced = graph.addGroup({ displayName: 'AD: Finance', onPremisesSynced: true });
+    const list = graph.addGroup({ displayName: 'all-staff', kind: 'distribution' });
+    const groups = await idp.listGroups();
+    expect(groups).toEqual([
+      { id: plain, name: 'prod-db-readers', manageable: true },
+      { id: m365, name: 'Project X', manageable: true },
+      { id: dynamic, name: 'All engineers', manageable: false },
+      { id: admins, name: 'Helpdesk admins', manageable: false },
+      { id: synced, name: 'AD: Finance', manageable: false },
+      { id: list, name: 'all-staff', manageable: false },
+    ]);
+    const gets = graphCalls('GET').filter((r) => r.path === '/v1.0/groups');
+    expect(gets).toHaveLength(3);
+    expect(gets[1]?.query.get('$skiptoken')).toBeTruthy();
+    expect(gets[0]?.query.get('$top')).toBe('999');
+    expect(gets[0]?.query.get('$select')).toBe('id,displayName,groupTypes,isAssignableToRole,membershipRule,mailEnabled,securityEnabled,onPremisesSyncEnabled');
+  });
+
+  it('a connection test passes with the right secret and fails clearly with a wrong one', async () => {
+    await expect(idp.testConnection()).resolves.toBeUndefined();
+    const wrong = new EntraIdentityProvider({ ...graph.connectorOptions(), clientSecret: 'nope' });
+    await expect(wrong.testConnection()).rejects.toThrow(/refused the app's credentials .* while testing the Microsoft Entra ID connection: AADSTS7000215/);
+  });
+});

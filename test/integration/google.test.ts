@@ -1,0 +1,272 @@
+/**
+ * The Google Workspace connector driving the real @googleapis/admin client (gaxios underneath)
+ * against the simulated Directory API on 127.0.0.1. Auth is an injected OAuth2Client holding the
+ * fake's static access token, so nothing ever goes to Google's fixed token endpoint.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { auth } from '@googleapis/admin';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PermanentError, RetryableError } from '../../shared/errors.js';
+import { GoogleIdentityProvider, type GoogleOptions } from '../../shared/connectors/google.js';
+import { googleError, startFakeGoogleAdmin, userRateLimitExceeded, type FakeGoogleAdmin } from '../../infra/local/sandbox/google.js';
+
+const DIRECTORY = '/admin/directory/v1';
+
+let google: FakeGoogleAdmin;
+let idp: GoogleIdentityProvider;
+let groupId: string;
+let aliceId: string;
+
+/** An auth client with a static token that never expires, so it never tries to refresh. */
+function staticToken(token: string) {
+  const client = new auth.OAuth2();
+  client.setCredentials({ access_token: token, token_type: 'Bearer', expiry_date: Date.now() + 365 * 24 * 3600_000 });
+  return client;
+}
+
+function provider(extra: Partial<GoogleOptions> = {}): GoogleIdentityProvider {
+  return new GoogleIdentityProvider({ rootUrl: google.url, auth: staticToken(google.token), ...extra });
+}
+
+beforeEach(async () => {
+  google = await startFakeGoogleAdmin({ token: 'test-access-token' });
+  idp = provider();
+  groupId = google.addGroup({ email: 'prod-db-readers@example.com', name: 'Prod DB readers' });
+  google.addUser({ email: 'Boss@Example.com', givenName: 'Bea', familyName: 'Boss' });
+  aliceId = google.addUser({ email: 'Alice.Smith@Example.com', managerEmail: 'Boss@Example.com', aliases: ['alice@example.com'] });
+});
+
+afterEach(async () => {
+  await google.close();
+});
+
+/** Runs `fn`, expecting it to reject, and returns the error with how long the call took. */
+async function failure(fn: () => Promise<unknown>): Promise<{ err: Error; ms: number }> {
+  const started = Date.now();
+  try {
+    await fn();
+  } catch (err) {
+    return { err: err as Error, ms: Date.now() - started };
+  }
+  throw new Error('expected the call to fail');
+}
+
+const requestsTo = (method: string, path: RegExp) => google.fake.requests.filter((r) => r.method === method && path.test(r.path));
+
+describe('looking people up', () => {
+  it('finds a user whatever the case of the email typed, and by alias', async () => {
+    const user = await idp.findUserByEmail('ALICE.smith@example.COM');
+    expect(user).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect((await idp.findUserByEmail('Alice@EXAMPLE.com'))?.id).toBe(aliceId);
+    expect(google.fake.requests[0]?.headers.authorization).toBe('Bearer test-access-token');
+  });
+
+  it('returns nothing for an unknown email, or for something that is not an email', async () => {
+    expect(await idp.findUserByEmail('nobody@example.com')).toBeUndefined();
+    expect(await idp.findUserByEmail(aliceId)).toBeUndefined(); // users.get would match the id
+    expect(requestsTo('GET', /\/users\//)).toHaveLength(1);
+  });
+
+  it('reports suspended and archived accounts as inactive', async () => {
+    google.addUser({ email: 'paused@example.com', suspended: true });
+    google.addUser({ email: 'left@example.com', archived: true });
+    expect((await idp.findUserByEmail('paused@example.com'))?.active).toBe(false);
+    expect((await idp.findUserByEmail('left@example.com'))?.active).toBe(false);
+  });
+
+  it('takes the manager from relations, and has none when there is no manager relation', async () => {
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.managerEmail).toBe('boss@example.com');
+    const boss = await idp.findUserByEmail('boss@example.com');
+    expect(boss).toBeDefined();
+    expect(boss?.managerEmail).toBeUndefined();
+  });
+
+  it('explains a 403 for an address outside the account without blaming only the delegation', async () => {
+    const { err } = await failure(() => idp.findUserByEmail('someone@gmail.com'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(/^Google refused the request while looking up the Google Workspace user someone@gmail\.com: HTTP 403 \(forbidden: Not Authorized to access this resource\/api\)\. Check domain-wide delegation/);
+    expect(err.message).toMatch(/someone@gmail\.com may simply not be a Workspace user here\.$/);
+  });
+});
+
+describe('granting and revoking group membership', () => {
+  it('adds the user to the group', async () => {
+    expect(await idp.isMember(groupId, aliceId)).toBe(false);
+    expect(await idp.addMember(groupId, aliceId)).toBe('added');
+    expect(google.members(groupId)).toEqual(['alice.smith@example.com']);
+    expect(await idp.isMember(groupId, aliceId)).toBe(true);
+    const [insert] = requestsTo('POST', /\/members$/);
+    expect(insert?.body).toEqual({ email: 'alice.smith@example.com', role: 'MEMBER' });
+  });
+
+  it('accepts the group email as well as its id', async () => {
+    expect(await idp.addMember('Prod-DB-Readers@example.com', aliceId)).toBe('added');
+    expect(await idp.isMember('prod-db-readers@example.com', aliceId)).toBe(true);
+  });
+
+  it('treats 409 "Member already exists." as already a member, keeping one membership', async () => {
+    google.addMembership(groupId, 'alice.smith@example.com');
+    expect(await idp.addMember(groupId, aliceId)).toBe('already_member');
+    expect(google.members(groupId)).toEqual(['alice.smith@example.com']);
+    expect(requestsTo('POST', /\/members$/)).toHaveLength(1);
+  });
+
+  it('removes the user from the group', async () => {
+    google.addMembership(groupId, 'alice.smith@example.com');
+    expect(await idp.removeMember(groupId, aliceId)).toBe('removed');
+    expect(google.members(groupId)).toEqual([]);
+    expect(await idp.isMember(groupId, aliceId)).toBe(false);
+    expect(requestsTo('DELETE', new RegExp(`^${DIRECTORY}/groups/${groupId}/members/${aliceId}$`))).toHaveLength(1);
+  });
+
+  it('treats removing a non-member as already done, after checking the group exists', async () => {
+    expect(await idp.removeMember(groupId, aliceId)).toBe('already_absent');
+    expect(requestsTo('GET', new RegExp(`^${DIRECTORY}/groups/${groupId}$`))).toHaveLength(1);
+  });
+
+  it('refuses a group that does not exist, for add, remove and membership checks', async () => {
+    const missing = 'deleted-group@example.com';
+    for (const call of [() => idp.addMember(missing, aliceId), () => idp.removeMember(missing, aliceId), () => idp.isMember(missing, aliceId)]) {
+      const { err } = await failure(call);
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err.message).toMatch(/^Google Workspace has no group deleted-group@example\.com \(found while .*\)\. Check the group id or email mapped in the catalog\.$/);
+    }
+    expect(google.fake.requests.filter((r) => r.method === 'DELETE' || r.method === 'POST').length).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses an unknown user with a message naming the user', async () => {
+    const { err } = await failure(() => idp.addMember(groupId, '100000000000000000001'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toBe(
+      `Google Workspace has no user 100000000000000000001 (found while adding user 100000000000000000001 to Google group ${groupId}).`,
+    );
+    expect(google.members(groupId)).toEqual([]);
+  });
+});
+
+describe('when Google refuses or struggles', () => {
+  it('reports a wrong token as a permanent refusal pointing at delegation and scopes', async () => {
+    const wrong = provider({ auth: staticToken('revoked-token') });
+    const { err } = await failure(() => wrong.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(/^Google refused the request while looking up the Google Workspace user alice\.smith@example\.com: HTTP 401 \(authError: Request had invalid authentication credentials\./);
+    expect(err.message).toMatch(/Check domain-wide delegation for the service account \(scopes .*admin\.directory\.group\.member/);
+    expect(google.fake.requests).toHaveLength(1); // no retry, no refresh attempt
+  });
+
+  it('waits out a 403 userRateLimitExceeded and succeeds: a rate limit, not an authorization failure', async () => {
+    google.fake.injectFault({ method: 'POST', path: `${DIRECTORY}/groups/`, ...userRateLimitExceeded() });
+    const started = Date.now();
+    expect(await idp.addMember(groupId, aliceId)).toBe('added');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900); // exponential backoff starts at 1 s
+    expect(requestsTo('POST', /\/members$/)).toHaveLength(2);
+    expect(google.members(groupId)).toEqual(['alice.smith@example.com']);
+  });
+
+  it('hands a persistent 403 rate limit back as retryable once the wait budget is spent', async () => {
+    const impatient = provider({ maxWaitMs: 0 });
+    google.fake.injectFault({ method: 'POST', path: `${DIRECTORY}/groups/`, ...userRateLimitExceeded(), times: 5 });
+    const { err, ms } = await failure(() => impatient.addMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(err).not.toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(/^Google's rate limit was reached \(userRateLimitExceeded\) while adding user .*; it will be retried in about 2 s\.$/);
+    expect((err as RetryableError).retryAfterMs).toBe(2_000);
+    expect(ms).toBeLessThan(1_000);
+  });
+
+  it('hands a 429 with Retry-After: 120 back at once as retryable, with the wait', async () => {
+    google.fake.injectFault({ path: `${DIRECTORY}/users/`, ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '120' } }), times: 10 });
+    const { err, ms } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect((err as RetryableError).retryAfterMs).toBe(120_000);
+    expect(err.message).toMatch(/^Google's rate limit was reached \(rateLimitExceeded\) while looking up .*; it will be retried in about 120 s\.$/);
+    expect(ms).toBeLessThan(1_000);
+    expect(google.fake.requests).toHaveLength(1); // gaxios's own policy would have retried 3 times in 2 s
+  });
+
+  it('waits out a short Retry-After inside the call, then succeeds', async () => {
+    google.fake.injectFault({ path: `${DIRECTORY}/users/`, ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '1' } }) });
+    const started = Date.now();
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.id).toBe(aliceId);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(google.fake.requests).toHaveLength(2);
+  });
+
+  it('retries a 5xx once within the wait budget and succeeds', async () => {
+    google.fake.injectFault({ method: 'GET', path: `${DIRECTORY}/groups/${groupId}/members/`, ...googleError(503, 'The service is currently unavailable.', 'backendError') });
+    expect(await idp.isMember(groupId, aliceId)).toBe(false);
+    expect(requestsTo('GET', /\/members\//)).toHaveLength(2);
+  });
+
+  it('reports a persistent 5xx as retryable, leaving the group untouched', async () => {
+    const impatient = provider({ maxWaitMs: 0 });
+    google.fake.injectFault({ method: 'POST', path: `${DIRECTORY}/groups/`, ...googleError(500, 'Backend Error', 'backendError'), times: 5 });
+    const { err } = await failure(() => impatient.addMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(err.message).toMatch(/^Google failed with HTTP 500 \(backendError: Backend Error\) while adding user .*; this is usually temporary\.$/);
+    expect(google.members(groupId)).toEqual([]);
+  });
+
+  it('reports Google being unreachable as retryable', async () => {
+    const impatient = provider({ maxWaitMs: 0 });
+    await google.close();
+    const { err } = await failure(() => impatient.isMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(err.message).toMatch(/^Could not reach Google at http:\/\/127\.0\.0\.1:\d+\/ while checking whether .*ECONNREFUSED/);
+  });
+
+  it('gives up on a server that never answers after the request timeout, as retryable', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const slow = new GoogleIdentityProvider({ rootUrl: `http://127.0.0.1:${port}/`, auth: staticToken('t'), requestTimeoutMs: 300, maxWaitMs: 0 });
+      const { err, ms } = await failure(() => slow.findUserByEmail('alice.smith@example.com'));
+      expect(err).toBeInstanceOf(RetryableError);
+      expect(err.message).toMatch(/^Google did not answer within 0\.3 s while looking up/);
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(2_000);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
+
+describe('catalog sync support', () => {
+  it('lists every group across several pages', async () => {
+    for (let i = 0; i < 204; i++) google.addGroup({ email: `team-${i}@example.com`, name: `Team ${i}` });
+    const groups = await idp.listGroups();
+    expect(groups).toHaveLength(205);
+    expect(groups[0]).toEqual({ id: groupId, name: 'Prod DB readers', manageable: true });
+    expect(new Set(groups.map((g) => g.id)).size).toBe(205);
+    const lists = requestsTo('GET', new RegExp(`^${DIRECTORY}/groups$`));
+    expect(lists).toHaveLength(2);
+    expect(lists[0]?.query.get('customer')).toBe('my_customer');
+    expect(lists[1]?.query.get('pageToken')).toBeTruthy();
+  });
+
+  it('a connection test passes with the right token and fails clearly with a wrong one', async () => {
+    await expect(idp.testConnection()).resolves.toBeUndefined();
+    const wrong = provider({ auth: staticToken('nope') });
+    await expect(wrong.testConnection()).rejects.toThrow(/^Google refused the request while testing the Google Workspace connection: HTTP 401/);
+  });
+});
+
+describe('configuration', () => {
+  it('needs a service account key and an admin subject when no auth client is injected', () => {
+    expect(() => new GoogleIdentityProvider({ rootUrl: google.url })).toThrow(PermanentError);
+    expect(() => new GoogleIdentityProvider({ serviceAccountKey: '{"private_key": "-----BEGIN PRIVATE KEY-----', adminSubject: 'admin@example.com' })).toThrow(
+      /^GOOGLE_SERVICE_ACCOUNT_KEY is not valid JSON; .*file\.$/,
+    );
+    expect(
+      () => new GoogleIdentityProvider({ serviceAccountKey: JSON.stringify({ type: 'service_account', client_email: 'sa@p.iam.gserviceaccount.com', private_key: '-----BEGIN PRIVATE KEY-----\\nMII\\n-----END PRIVATE KEY-----\\n' }), adminSubject: 'admin@example.com' }),
+    ).not.toThrow();
+  });
+
+  it('refuses a root URL with a path, which the Google client would silently drop', () => {
+    expect(() => provider({ rootUrl: `${google.url}proxy/google/` })).toThrow(/only uses its scheme, host and port/);
+    expect(() => provider({ rootUrl: google.url.replace(/\/$/, '') })).not.toThrow();
+  });
+});
