@@ -38,6 +38,7 @@ export class TokenBucket {
   private pausedUntil = 0;
   private queue: Promise<void> = Promise.resolve();
   private readonly burst: number;
+  private perSecond: number;
 
   constructor(
     private readonly limit: FamilyLimit,
@@ -45,6 +46,7 @@ export class TokenBucket {
     private readonly sleep: Sleep = realSleep,
   ) {
     this.burst = Math.max(1, limit.burst ?? 2);
+    this.perSecond = limit.perSecond;
     this.tokens = this.burst;
     this.last = now();
   }
@@ -56,10 +58,18 @@ export class TokenBucket {
     return turn;
   }
 
-  /** The provider said "not before `until`": every caller of this family waits. */
+  /**
+   * The provider said "not before `until`": every caller of this family waits, and the rate
+   * drops 5 % (down to half the configured one), so a limit set too high converges on the real one.
+   */
   pauseUntil(until: number): void {
+    if (until > this.pausedUntil) this.perSecond = Math.max(this.limit.perSecond / 2, this.perSecond * 0.95);
     this.pausedUntil = Math.max(this.pausedUntil, until);
     this.tokens = 0;
+  }
+
+  get rate(): number {
+    return this.perSecond;
   }
 
   private async waitForToken(): Promise<void> {
@@ -70,13 +80,13 @@ export class TokenBucket {
         this.last = this.now();
         continue;
       }
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.limit.perSecond);
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
       this.last = now;
       if (this.tokens >= 1) {
         this.tokens -= 1;
         return;
       }
-      await this.sleep(((1 - this.tokens) / this.limit.perSecond) * 1000);
+      await this.sleep(((1 - this.tokens) / this.perSecond) * 1000);
     }
   }
 }

@@ -20,6 +20,14 @@ describe('token bucket', () => {
     expect(time.now()).toBeLessThanOrEqual(10_000);
   });
 
+  it('each 429 lowers the rate by 5 %, never below half the configured rate', () => {
+    const bucket = new TokenBucket({ perSecond: 100 });
+    bucket.pauseUntil(1);
+    expect(bucket.rate).toBe(95);
+    for (let i = 2; i < 100; i++) bucket.pauseUntil(i);
+    expect(bucket.rate).toBe(50);
+  });
+
   it('a pause (429 with a reset) holds every caller of the family until the reset', async () => {
     const time = simulatedTime();
     const bucket = new TokenBucket({ perSecond: 100 }, time.now, time.sleep);
