@@ -82,11 +82,12 @@ export class TokenBucket {
       }
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
       this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
+      // A hair under one token counts: refilling by the exact missing amount can land on 0.999… forever.
+      if (this.tokens >= 1 - 1e-6) {
+        this.tokens = Math.max(0, this.tokens - 1);
         return;
       }
-      await this.sleep(((1 - this.tokens) / this.perSecond) * 1000);
+      await this.sleep(Math.max(1, ((1 - this.tokens) / this.perSecond) * 1000));
     }
   }
 }
