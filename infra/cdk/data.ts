@@ -37,8 +37,11 @@ export class GrantlineData extends Construct {
       });
     }
     this.scheduleGroup = new ScheduleGroup(this, 'Revocations', {
-      // Deleting the stack deletes the group and its pending schedules (docs/deploy.md: revoke active grants first).
       scheduleGroupName: props.scheduleGroupName,
+      // Deleting the stack deletes the group and its pending schedules (docs/deploy.md: end active grants
+      // first). Retaining it would not help: its schedules would target a function and a role that are gone,
+      // and the fixed name would block the next deployment.
+      removalPolicy: RemovalPolicy.DESTROY,
     });
   }
 }

@@ -123,10 +123,10 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 1024,
   },
   'schedule-revocation': {
-    description: 'State machine ScheduleRevocation: one-time EventBridge Scheduler schedule at expiry',
+    description: 'State machine ScheduleRevocation: one-time EventBridge Scheduler schedule at expiry (an expiry already past is revoked at once)',
     trigger: 'state machine',
     table: 'readWrite',
-    secrets: ['jira'],
+    secrets: ['jira', 'identityProviders'],
     schedules: 'create',
     timeoutSeconds: 55,
     memoryMb: 512,

@@ -9,16 +9,17 @@
 import { Validations } from 'aws-cdk-lib';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { Config } from '../../shared/config.js';
 import type { ProviderName } from '../../shared/ports.js';
 
 export type SecretKey = 'jira' | 'jiraWebhook' | 'slack' | 'okta' | 'entra' | 'google';
 
 export interface SecretLayout {
-  /** The JSON keys the secret's value holds (setting names from shared/config.ts / DESIGN.md). */
-  readonly keys: readonly string[];
+  /** The JSON keys the secret's value holds: setting names of shared/config.ts. */
+  readonly keys: ReadonlyArray<keyof Config>;
   readonly description: string;
   /** A key whose value the stack generates at creation (a shared secret nobody else issued). */
-  readonly generatedKey?: string;
+  readonly generatedKey?: keyof Config;
 }
 
 /** The JSON layout of every secret; docs/deploy.md shows the same layout to operators. */

@@ -10,14 +10,12 @@
  *
  * Credentials are never settings: they live in Secrets Manager (infra/cdk/secrets.ts).
  */
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { configSchema, type Config } from '../../shared/config.js';
+import { REPO_ROOT } from './paths.js';
 
-/**
- * Non-secret runtime settings an operator may set. GRAPH_BASE_URL and GOOGLE_ADMIN_ROOT_URL are the
- * connector endpoints of DESIGN.md for Entra ID and Google Workspace; they are passed through as-is.
- */
+/** Non-secret runtime settings an operator may set (shared/config.ts names, validated with its schema). */
 export const RUNTIME_SETTING_NAMES = [
   'JIRA_BASE_URL',
   'JIRA_PROJECT_KEY',
@@ -35,10 +33,12 @@ export const RUNTIME_SETTING_NAMES = [
   'SLACK_TEAM_ID',
   'SLACK_APP_ID',
   'OKTA_ORG_URL',
-  'LOG_LEVEL',
   'GRAPH_BASE_URL',
+  'AZURE_AUTHORITY_HOST',
   'GOOGLE_ADMIN_ROOT_URL',
-] as const satisfies ReadonlyArray<keyof Config | 'GRAPH_BASE_URL' | 'GOOGLE_ADMIN_ROOT_URL'>;
+  'GRANTLINE_RATE_LIMITS',
+  'LOG_LEVEL',
+] as const satisfies ReadonlyArray<keyof Config>;
 
 export type RuntimeSettingName = (typeof RUNTIME_SETTING_NAMES)[number];
 export type RuntimeSettings = Partial<Record<RuntimeSettingName, string>>;
@@ -53,13 +53,17 @@ export const SECRET_SETTING_NAMES = [
   'OKTA_API_TOKEN',
   'AZURE_CLIENT_SECRET',
   'GOOGLE_SERVICE_ACCOUNT_KEY',
+  'GOOGLE_ACCESS_TOKEN',
   'GRANTLINE_AUDIT_TOKEN',
-] as const;
+] as const satisfies ReadonlyArray<keyof Config>;
 
 export interface InfraSettings {
   /** CloudFormation stack name. Context `stackName`, default "Grantline". */
   stackName: string;
-  /** Absolute path of the catalog file. Context `catalog` (relative to the working directory), default catalog.yaml. */
+  /**
+   * Absolute path of the catalog file: context `catalog` (or `GRANTLINE_CATALOG`), else the environment's
+   * GRANTLINE_CATALOG, relative to the working directory; default catalog.yaml at the repository root.
+   */
   catalogPath: string;
   /** Retention of every log group. Context `logRetentionDays`, default 90. */
   logRetention: RetentionDays;
@@ -91,7 +95,15 @@ export class SettingsError extends Error {
   }
 }
 
-export function readSettings(context: ContextReader, cwd: string = process.cwd()): { infra: InfraSettings; runtime: RuntimeSettings } {
+/**
+ * @param cwd base of a relative catalog path (where `cdk` runs)
+ * @param env the process environment: GRANTLINE_CATALOG there is used when context gives no catalog
+ */
+export function readSettings(
+  context: ContextReader,
+  cwd: string = process.cwd(),
+  env: Record<string, string | undefined> = process.env,
+): { infra: InfraSettings; runtime: RuntimeSettings } {
   const problems: string[] = [];
   const text = (key: string): string | undefined => {
     const value = context(key);
@@ -119,7 +131,9 @@ export function readSettings(context: ContextReader, cwd: string = process.cwd()
 
   const runtime: RuntimeSettings = {};
   for (const name of RUNTIME_SETTING_NAMES) {
-    const value = text(name);
+    // A JSON setting (GRANTLINE_RATE_LIMITS) may be written as an object in cdk.json.
+    const raw = context(name);
+    const value = raw !== null && typeof raw === 'object' ? JSON.stringify(raw) : text(name);
     if (value !== undefined) runtime[name] = value;
   }
   problems.push(...runtimeSettingProblems(runtime));
@@ -140,11 +154,11 @@ export function readSettings(context: ContextReader, cwd: string = process.cwd()
     problems.push(`context alarmTopicArn is not an SNS topic ARN: "${alarmTopicArn}"`);
   }
   if (alarmEmail !== undefined && alarmTopicArn !== undefined) problems.push('give either alarmEmail or alarmTopicArn, not both');
-  const catalog = text('catalog') ?? text('GRANTLINE_CATALOG') ?? DEFAULT_INFRA.catalog;
+  const catalog = text('catalog') ?? text('GRANTLINE_CATALOG') ?? (env.GRANTLINE_CATALOG || undefined);
 
   const infra: InfraSettings = {
     stackName,
-    catalogPath: isAbsolute(catalog) ? catalog : resolve(cwd, catalog),
+    catalogPath: catalog === undefined ? join(REPO_ROOT, DEFAULT_INFRA.catalog) : isAbsolute(catalog) ? catalog : resolve(cwd, catalog),
     logRetention: retentionDays as RetentionDays,
     apiRateLimit: int('apiRateLimit', DEFAULT_INFRA.apiRateLimit, 1, 10_000),
     apiBurstLimit: int('apiBurstLimit', DEFAULT_INFRA.apiBurstLimit, 1, 5_000),
@@ -157,12 +171,6 @@ export function readSettings(context: ContextReader, cwd: string = process.cwd()
 
 /** Checks runtime settings with the schema the functions parse at start-up, so a typo fails the synth, not a cold start. */
 export function runtimeSettingProblems(runtime: RuntimeSettings): string[] {
-  const problems: string[] = [];
   const parsed = configSchema.safeParse(runtime);
-  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  for (const name of ['GRAPH_BASE_URL', 'GOOGLE_ADMIN_ROOT_URL'] as const) {
-    const value = runtime[name];
-    if (value !== undefined && !URL.canParse(value)) problems.push(`${name}: Invalid URL`);
-  }
-  return problems;
+  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
