@@ -91,10 +91,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const { server, url } = await startServer(deps, config.PORT);
   let ticker: NodeJS.Timeout | undefined;
+  let flushing: Promise<unknown> = Promise.resolve();
   if (options.tickMs !== false) {
     ticker = setInterval(() => {
       void scheduler.tick();
-      void flushEvidence(deps).catch((err: unknown) => logger.warn('evidence flush failed', { error: String(err) }));
+      flushing = flushEvidence(deps).catch((err: unknown) => logger.warn('evidence flush failed', { error: String(err) }));
     }, options.tickMs ?? 1000);
     ticker.unref();
   }
@@ -112,6 +113,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     },
     async close() {
       if (ticker) clearInterval(ticker);
+      await flushing;
+      await workflow.stop();
+      await scheduler.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       client.destroy();

@@ -12,7 +12,6 @@ import type { Store } from '../../shared/store/store.js';
 import { scheduleNameFor } from '../../shared/grants/model.js';
 
 export class LocalScheduler implements RevocationScheduler {
-  private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
   constructor(
@@ -37,13 +36,9 @@ export class LocalScheduler implements RevocationScheduler {
     return this.running;
   }
 
-  start(intervalMs = 1000): void {
-    this.timer = setInterval(() => void this.tick(), intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
+  /** Waits for a firing in progress (the runtime's ticker calls tick). */
+  async stop(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   private async fireDue(): Promise<number> {

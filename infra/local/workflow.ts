@@ -75,7 +75,11 @@ export interface LocalWorkflowOptions {
 export class LocalWorkflow implements WorkflowRuntime {
   private readonly definition = loadDefinition();
   private readonly executions = new Map<string, ExecutionRecord>();
-  private readonly waiting = new Map<string, (output: unknown) => void>();
+  private readonly waiting = new Map<string, { resolve: (output: unknown) => void; reject: (err: Error) => void }>();
+  /** Task calls still running: stop() waits for them so nothing writes after the store closes. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly aborts = new Map<string, () => void>();
+  private stopped = false;
   private deps: LifecycleDeps | undefined;
 
   constructor(private readonly options: LocalWorkflowOptions) {
@@ -88,6 +92,7 @@ export class LocalWorkflow implements WorkflowRuntime {
   }
 
   async start(grantId: string): Promise<'started' | 'already_started'> {
+    if (this.stopped) throw new Error('the local workflow runtime is stopping');
     const current = this.executions.get(grantId);
     if (current && current.status === 'RUNNING') return 'already_started';
     if (current && current.status === 'SUCCEEDED') return 'already_started';
@@ -96,15 +101,25 @@ export class LocalWorkflow implements WorkflowRuntime {
   }
 
   async completeApproval(taskToken: string, output: { decision: 'approved' | 'denied' }): Promise<'delivered' | 'expired'> {
-    const resolve = this.waiting.get(taskToken);
-    if (!resolve) return 'expired';
+    const waiter = this.waiting.get(taskToken);
+    if (!waiter) return 'expired';
     this.waiting.delete(taskToken);
-    resolve(output);
+    waiter.resolve(output);
     return 'delivered';
   }
 
   execution(grantId: string): ExecutionRecord | undefined {
     return this.executions.get(grantId);
+  }
+
+  /** Aborts running executions and waits for their task calls to return (before the store closes). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const waiter of this.waiting.values()) waiter.reject(new Error('the local runtime stopped'));
+    this.waiting.clear();
+    for (const abort of this.aborts.values()) abort();
+    await Promise.allSettled([...this.inflight]);
+    await Promise.allSettled([...this.executions.values()].map((e) => e.done));
   }
 
   /** Resolves once the execution has finished or is waiting for an approval decision. */
@@ -125,19 +140,25 @@ export class LocalWorkflow implements WorkflowRuntime {
     this.executions.set(grantId, record);
     const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
     const overrides: Record<string, (input: unknown) => Promise<never>> = {};
+    const call = <T>(work: Promise<T>): Promise<T> => {
+      this.inflight.add(work);
+      void work.catch(() => undefined).finally(() => this.inflight.delete(work));
+      return work;
+    };
     for (const name of Object.values(PLACEHOLDER_FUNCTIONS)) {
-      overrides[name] = async (input: unknown) => (await tasks[name](deps, input)) as never;
+      overrides[name] = async (input: unknown) => (await call(tasks[name](deps, input))) as never;
     }
     const maxTimeout = this.options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
     overrides.Advance = async (input: unknown) => {
-      const next = (await tasks.Advance(deps, input)) as { approvalTimeoutSeconds: number };
+      const next = (await call(tasks.Advance(deps, input))) as { approvalTimeoutSeconds: number };
       return { ...next, approvalTimeoutSeconds: Math.min(next.approvalTimeoutSeconds, maxTimeout) } as never;
     };
     overrides.RequestApproval = async (input: unknown) => {
       const payload = (input as { Payload?: Record<string, unknown> }).Payload ?? {};
       const taskToken = `local-${randomUUID()}`;
-      const decided = new Promise<unknown>((resolve) => this.waiting.set(taskToken, resolve));
-      await tasks.RequestApproval(deps, { ...payload, taskToken });
+      const decided = new Promise<unknown>((resolve, reject) => this.waiting.set(taskToken, { resolve, reject }));
+      decided.catch(() => undefined);
+      await call(tasks.RequestApproval(deps, { ...payload, taskToken }));
       record.waitingForApproval = true;
       try {
         return (await decided) as never;
@@ -152,8 +173,10 @@ export class LocalWorkflow implements WorkflowRuntime {
       {
         overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
         context: { Execution: { Name: grantId }, Task: { Token: 'replaced-by-local-override' } },
+        noThrowOnAbort: true,
       },
     );
+    this.aborts.set(grantId, execution.abort);
     const events = (async () => {
       for await (const event of execution.eventLogs) {
         if (event.type === 'StateEntered') record.states.push(event.state.name);
@@ -162,11 +185,13 @@ export class LocalWorkflow implements WorkflowRuntime {
     })();
     record.done = execution.result.then(
       async (output) => {
+        this.aborts.delete(grantId);
         await events.catch(() => undefined);
         record.status = 'SUCCEEDED';
         record.output = output;
       },
       async (err: unknown) => {
+        this.aborts.delete(grantId);
         await events.catch(() => undefined);
         record.status = 'FAILED';
         record.error = err instanceof Error ? err.message : String(err);
