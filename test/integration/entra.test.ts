@@ -9,6 +9,7 @@ import { ClientSecretCredential, type AccessToken, type TokenCredential } from '
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { EntraIdentityProvider } from '../../shared/connectors/entra.js';
 import { graphError, startFakeGraph, type FakeGraph } from '../../infra/local/sandbox/entra.js';
+import { failure } from '../support/failure.js';
 
 let graph: FakeGraph;
 let idp: EntraIdentityProvider;
@@ -28,16 +29,6 @@ afterEach(async () => {
   await graph.close();
 });
 
-/** Runs `fn`, expecting it to reject, and returns the error with how long the call took. */
-async function failure(fn: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const started = Date.now();
-  try {
-    await fn();
-  } catch (err) {
-    return { err, ms: Date.now() - started };
-  }
-  throw new Error('expected the call to fail');
-}
 
 const graphCalls = (method?: string) =>
   graph.fake.requests.filter((r) => r.path.startsWith('/v1.0/') && (!method || r.method === method));

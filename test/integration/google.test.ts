@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { GoogleIdentityProvider, type GoogleOptions } from '../../shared/connectors/google.js';
 import { googleError, startFakeGoogleAdmin, userRateLimitExceeded, type FakeGoogleAdmin } from '../../infra/local/sandbox/google.js';
+import { failure } from '../support/failure.js';
 
 const DIRECTORY = '/admin/directory/v1';
 
@@ -40,16 +41,6 @@ afterEach(async () => {
   await google.close();
 });
 
-/** Runs `fn`, expecting it to reject, and returns the error with how long the call took. */
-async function failure(fn: () => Promise<unknown>): Promise<{ err: Error; ms: number }> {
-  const started = Date.now();
-  try {
-    await fn();
-  } catch (err) {
-    return { err: err as Error, ms: Date.now() - started };
-  }
-  throw new Error('expected the call to fail');
-}
 
 const requestsTo = (method: string, path: RegExp) => google.fake.requests.filter((r) => r.method === method && path.test(r.path));
 

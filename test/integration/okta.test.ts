@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
 import { startFakeOkta, type FakeOkta } from '../../infra/local/sandbox/okta.js';
+import { failure } from '../support/failure.js';
 
 let okta: FakeOkta;
 let idp: OktaIdentityProvider;
@@ -24,16 +25,6 @@ afterEach(async () => {
   await okta.close();
 });
 
-/** Runs `fn`, expecting it to reject, and returns the error with how long the call took. */
-async function failure(fn: () => Promise<unknown>): Promise<{ err: unknown; ms: number }> {
-  const started = Date.now();
-  try {
-    await fn();
-  } catch (err) {
-    return { err, ms: Date.now() - started };
-  }
-  throw new Error('expected the call to fail');
-}
 
 const rateLimited = (resetInSeconds: number) => ({
   status: 429,
