@@ -8,11 +8,9 @@ import { NotFoundError, ValidationError } from './errors.js';
 import type { Approval, EvidenceEvent, Grant } from './grants/model.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import type { Store } from './store/store.js';
+import type { Services } from './services.js';
 
-export interface AuditDeps {
-  config: Config;
-  store: Store;
-}
+export type AuditDeps = Pick<Services, 'config' | 'store'>;
 
 export interface GrantAnswers {
   requested: { what: string; for: string; by: string; at: string; justification: string; jiraIssue: string };

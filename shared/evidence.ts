@@ -4,19 +4,12 @@
  * is tracked per event (pending → commented → delivered), so Jira being down delays the comment
  * but never loses it, and a retry never posts it twice.
  */
-import type { Clock } from './clock.js';
 import { errorMessage, PermanentError } from './errors.js';
 import type { EvidenceEvent, EvidenceType, Grant } from './grants/model.js';
-import type { Logger } from './logger.js';
-import type { TicketComment, Ticketing } from './ports.js';
-import type { Store } from './store/store.js';
+import type { TicketComment } from './ports.js';
+import type { Services } from './services.js';
 
-export interface EvidenceDeps {
-  store: Store;
-  ticketing: Ticketing;
-  clock: Clock;
-  logger: Logger;
-}
+export type EvidenceDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger'>;
 
 export interface EvidenceInput {
   type: EvidenceType;

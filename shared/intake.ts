@@ -8,27 +8,16 @@ import { z } from 'zod';
 import { verifyJiraRequest } from './auth.js';
 import { findAppKey, resolveRole } from './catalog/load.js';
 import type { Catalog } from './catalog/schema.js';
-import type { Clock } from './clock.js';
 import { required, type Config } from './config.js';
 import { durationMs, normaliseDuration } from './duration.js';
 import { MalformedRequestError, ValidationError } from './errors.js';
 import { recordEvidence } from './evidence.js';
 import { grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
-import type { Logger } from './logger.js';
 import { durationProblem } from './policy.js';
-import type { Ticketing, WorkflowRuntime } from './ports.js';
-import type { Store } from './store/store.js';
+import type { Services } from './services.js';
 
-export interface IntakeDeps {
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  store: Store;
-  catalog: Catalog;
-  ticketing: Ticketing;
-  workflow: WorkflowRuntime;
-}
+export type IntakeDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'catalog' | 'ticketing' | 'workflow'>;
 
 const jiraPayload = z.object({
   webhookEvent: z.string().optional(),

@@ -4,30 +4,16 @@
  * webhook or a second scheduler firing finds the work done and does nothing twice.
  */
 import { resolveRole } from './catalog/load.js';
-import type { Catalog } from './catalog/schema.js';
-import type { Clock } from './clock.js';
-import type { Config } from './config.js';
 import { describeDuration } from './duration.js';
 import { errorMessage, NotFoundError, PermanentError } from './errors.js';
-import { recordEvidence, type EvidenceDeps } from './evidence.js';
+import { recordEvidence } from './evidence.js';
 import { scheduleNameFor, type Approval, type ApprovalStepPlan, type Grant } from './grants/model.js';
-import type { Logger } from './logger.js';
 import { expiryFor, planApprovals } from './policy.js';
-import type { ApprovalOutcome, ApprovalPrompt, Chat, IdentityProvider, ProviderName, RevocationScheduler, Ticketing, WorkflowRuntime } from './ports.js';
+import type { ApprovalOutcome, ApprovalPrompt, IdentityProvider } from './ports.js';
+import type { Services } from './services.js';
 import type { Store } from './store/store.js';
 
-export interface LifecycleDeps extends EvidenceDeps {
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  store: Store;
-  catalog: Catalog;
-  ticketing: Ticketing;
-  chat: Chat;
-  idp: (name: ProviderName) => IdentityProvider;
-  scheduler: RevocationScheduler;
-  workflow: WorkflowRuntime;
-}
+export type LifecycleDeps = Services;
 
 /** What the state machine does next (the Choice state reads `next`). */
 export interface NextStep {
@@ -269,7 +255,7 @@ export type DecisionResult =
  * A click on Approve/Deny. Only a named approver of the current step may decide, never the
  * requester or subject, never the same person twice in one chain; the first decision wins.
  */
-export type DecideDeps = EvidenceDeps & Pick<LifecycleDeps, 'workflow' | 'config'>;
+export type DecideDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger' | 'workflow' | 'config'>;
 
 export async function decide(deps: DecideDeps, input: DecisionInput): Promise<DecisionResult> {
   const grant = await deps.store.getGrant(input.grantId);

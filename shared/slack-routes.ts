@@ -4,27 +4,16 @@
  */
 import { z } from 'zod';
 import { verifySlackRequest } from './auth.js';
-import type { Catalog } from './catalog/schema.js';
 import type { Clock } from './clock.js';
 import { required, type Config } from './config.js';
 import { ForbiddenError, MalformedRequestError, ValidationError } from './errors.js';
-import type { EvidenceDeps } from './evidence.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { submitRequest, validateRequest, type IntakeDeps } from './intake.js';
 import { decide } from './lifecycle.js';
-import type { Logger } from './logger.js';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID, type Chat, type Ticketing, type WorkflowRuntime } from './ports.js';
-import type { Store } from './store/store.js';
+import { APPROVE_ACTION_ID, DENY_ACTION_ID } from './ports.js';
+import type { Services } from './services.js';
 
-export interface SlackDeps extends EvidenceDeps {
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  store: Store;
-  chat: Chat;
-  ticketing: Ticketing;
-  workflow: WorkflowRuntime;
-}
+export type SlackDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'chat' | 'ticketing' | 'workflow'>;
 
 const interactionPayload = z.object({
   type: z.literal('block_actions'),
@@ -90,7 +79,7 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
  * `/access <app> <role> <duration> [for <email>] <justification>`: files the Jira issue first (Jira
  * is the system of record), then records the grant exactly as the Jira webhook would.
  */
-export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps & { catalog: Catalog }, req: HttpRequest): Promise<HttpResponse> {
+export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
   const form = verifiedForm(deps, req);
   checkWorkspace(deps.config, form.get('team_id') ?? undefined, form.get('api_app_id') ?? undefined);
   const userId = form.get('user_id');
