@@ -3,6 +3,7 @@
  * sandbox of simulated services (and a small control API to play requester and approver);
  * with settings it talks to the real services and keeps its data in .grantline/.
  */
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadCatalog } from '../../shared/catalog/load.js';
 import { parseConfig } from '../../shared/config.js';
@@ -12,6 +13,7 @@ import { startSandboxControl } from './sandbox/control.js';
 import { SANDBOX_PEOPLE, startSandbox } from './sandbox/index.js';
 
 const CONNECTOR_SETTINGS = ['JIRA_BASE_URL', 'SLACK_BOT_TOKEN', 'OKTA_ORG_URL'] as const;
+const REQUIRED_WITH_REAL_SERVICES = ['JIRA_BASE_URL', 'JIRA_EMAIL', 'JIRA_API_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'GRANTLINE_JIRA_WEBHOOK_SECRET'] as const;
 
 async function main(): Promise<void> {
   const env = { ...process.env };
@@ -21,6 +23,13 @@ async function main(): Promise<void> {
   const sandboxMode = env.GRANTLINE_SANDBOX === '1' || CONNECTOR_SETTINGS.every((k) => !env[k]);
 
   if (!sandboxMode) {
+    const missing = REQUIRED_WITH_REAL_SERVICES.filter((k) => !env[k]);
+    if (missing.length > 0) throw new Error(`connected mode needs ${missing.join(', ')} (or unset JIRA_BASE_URL, SLACK_BOT_TOKEN and OKTA_ORG_URL for the sandbox)`);
+    // Locally the audit API has no IAM in front of it: it is never left open.
+    if (!env.GRANTLINE_AUDIT_TOKEN) {
+      env.GRANTLINE_AUDIT_TOKEN = randomBytes(16).toString('hex');
+      console.log(`GRANTLINE_AUDIT_TOKEN was not set; this run's audit token is ${env.GRANTLINE_AUDIT_TOKEN}`);
+    }
     const runtime = await startLocalRuntime({ env, logger, catalog, dataDir: env.GRANTLINE_DATA_DIR ?? '.grantline/dynamodb' });
     const redriven = await runtime.redrive();
     console.log(`Grantline listening on ${runtime.url} (connected to ${runtime.config.JIRA_BASE_URL}, ${runtime.config.OKTA_ORG_URL ?? 'no Okta'})`);
