@@ -519,15 +519,16 @@ export async function recordFailure(deps: LifecycleDeps, input: { grantId: strin
   await tellRequester(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. Nothing was granted.`);
 }
 
+/** Step Functions passes a Lambda's error as JSON ({errorType, errorMessage, trace}); locally it is plain text. */
 function causeText(error: { Error?: string; Cause?: string }): string {
-  const cause = error.Cause ?? '';
+  let cause = error.Cause ?? '';
   try {
     const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+    if (typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
   } catch {
-    /* Cause is plain text locally */
+    /* plain text */
   }
-  return cause || error.Error || 'unknown error';
+  return (cause || error.Error || 'unknown error').replace(/[.\s]+$/, '');
 }
 
 // ---------------------------------------------------------------- Slack helpers
