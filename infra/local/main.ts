@@ -50,7 +50,7 @@ async function main(): Promise<void> {
 
   const line = '='.repeat(78);
   console.log(`${line}
- GRANTLINE SANDBOX: simulated Jira, Slack and Okta on loopback. Nothing here is real.
+ GRANTLINE SANDBOX: simulated Jira, Slack, Okta, Entra ID and Google on loopback. Nothing here is real.
  (Set JIRA_BASE_URL, SLACK_BOT_TOKEN and OKTA_ORG_URL to talk to real services.)
 ${line}
  Grantline API      ${runtime.url}   (webhooks, GET /grants, GET /healthz)
@@ -58,6 +58,8 @@ ${line}
  Simulated Jira     ${sandbox.jira.url}
  Simulated Slack    ${sandbox.slack.url}
  Simulated Okta     ${sandbox.okta.url}
+ Simulated Graph    ${sandbox.graph.url}   (Entra ID, self-signed https)
+ Simulated Google   ${sandbox.google.url}
  Audit token        ${sandbox.env.GRANTLINE_AUDIT_TOKEN}
 ${line}
  1. File a request (a manager for a new hire):
@@ -68,8 +70,8 @@ ${line}
  3. Approve as the owner (use the grantId from step 1):
     curl -s -X POST ${control.url}/sandbox/clicks -H 'content-type: application/json' \\
       -d '{"approver":"dana.design@example.com","grantId":"grant-ACC-1","step":0,"decision":"approve"}'
- 4. Check the Okta group, the Jira evidence and the audit answer:
-    curl -s ${control.url}/sandbox/okta/groups/00gfigmaeditor
+ 4. Check the Okta group (or /sandbox/groups/entra/<id>, /sandbox/groups/google/<email>), the Jira evidence and the audit answer:
+    curl -s ${control.url}/sandbox/groups/okta/00gfigmaeditor
     curl -s ${control.url}/sandbox/jira/ACC-1
     curl -s -H 'authorization: Bearer ${sandbox.env.GRANTLINE_AUDIT_TOKEN}' ${runtime.url}/grants/grant-ACC-1
  Or run the whole onboarding story at once: npm run demo

@@ -45,7 +45,10 @@ export async function startSandboxControl(sandbox: Sandbox, runtime: LocalRuntim
       status: 200,
       body: sandbox.slack.messages().map((m) => ({ to: sandbox.slack.users().find((u) => u.id === m.user)?.email, text: m.text, ts: m.ts, updated: m.updatedAt ?? null })),
     }))
-    .route('GET', '/sandbox/okta/groups/:groupId', (req) => ({ status: 200, body: { group: req.params.groupId, members: sandbox.okta.members(req.params.groupId ?? '') } }))
+    .route('GET', '/sandbox/groups/:provider/:groupId', (req) => ({
+      status: 200,
+      body: { provider: req.params.provider, group: req.params.groupId, members: sandbox.members(req.params.provider ?? '', req.params.groupId ?? '') },
+    }))
     .route('GET', '/sandbox/jira/:key', (req) => {
       const issue = sandbox.jira.issue(req.params.key ?? '');
       if (!issue) return { status: 404, body: { error: 'no such issue' } };
