@@ -42,12 +42,24 @@ catalog
   .command('sync')
   .argument('[file]', 'catalog file', process.env.GRANTLINE_CATALOG ?? 'catalog.yaml')
   .description("check every mapped group exists in its identity provider, and list groups no role maps (uses the provider settings in the environment)")
-  .action(async (file: string) => {
+  .option('--jira', "also make the Jira request fields (JIRA_FIELD_APP, JIRA_FIELD_ROLE) offer exactly the catalog's apps and roles")
+  .action(async (file: string, opts: { jira?: boolean }) => {
     const { loadCatalog } = await import('../shared/catalog/load.js');
-    const { syncReport } = await import('../shared/catalog/sync.js');
-    const { parseConfig } = await import('../shared/config.js');
+    const { jiraFieldValues, syncReport } = await import('../shared/catalog/sync.js');
+    const { parseConfig, required } = await import('../shared/config.js');
     const { identityProviders } = await import('../shared/connectors/identity.js');
-    const report = await syncReport(await loadCatalog(file), identityProviders(parseConfig(process.env)));
+    const config = parseConfig(process.env);
+    const catalog = await loadCatalog(file);
+    if (opts.jira) {
+      const { JiraTicketing } = await import('../shared/connectors/jira.js');
+      const jira = new JiraTicketing({ baseUrl: required(config, 'JIRA_BASE_URL'), email: required(config, 'JIRA_EMAIL'), apiToken: required(config, 'JIRA_API_TOKEN') });
+      const values = jiraFieldValues(catalog);
+      for (const [field, wanted] of [[config.JIRA_FIELD_APP, values.apps], [config.JIRA_FIELD_ROLE, values.roles]] as const) {
+        const change = await jira.syncFieldOptions(field, wanted);
+        console.log(`JIRA ${field}: added [${change.added.join(', ')}], re-enabled [${change.enabled.join(', ')}], disabled [${change.disabled.join(', ')}], ${change.unchanged.length} unchanged`);
+      }
+    }
+    const report = await syncReport(catalog, identityProviders(config));
     for (const p of report.unconfigured) console.log(`NOT CONFIGURED  ${p}: the catalog maps roles to it but no credentials are set`);
     for (const m of report.missing) console.log(`MISSING         ${m.provider} group ${m.groupId} (mapped by ${m.roles.join(', ')}) does not exist`);
     for (const m of report.unmanageable) console.log(`NOT MANAGEABLE  ${m.provider} group ${m.groupId} "${m.name}" (mapped by ${m.roles.join(', ')}): the API cannot change its members`);

@@ -62,6 +62,19 @@ export interface Ticketing {
   /** Email of a Jira account (reporter), when Jira lets us see it. */
   userEmail(accountId: string): Promise<string | undefined>;
   createIssue(ticket: NewTicket): Promise<{ key: string }>;
+  /**
+   * Makes a select-list custom field offer exactly `values` (its global context): missing options
+   * are added, options no longer offered are disabled (never deleted: issues keep their value), and
+   * disabled ones offered again are re-enabled.
+   */
+  syncFieldOptions(fieldId: string, values: string[]): Promise<FieldOptionsChange>;
+}
+
+export interface FieldOptionsChange {
+  added: string[];
+  enabled: string[];
+  disabled: string[];
+  unchanged: string[];
 }
 
 export interface ApprovalPrompt {

@@ -64,3 +64,10 @@ export async function syncReport(catalog: Catalog, providers: Partial<Record<Pro
   report.ok = report.missing.length === 0 && report.unmanageable.length === 0 && report.unconfigured.length === 0;
   return report;
 }
+
+/** What the Jira request fields should offer: app display names, and every role key of any app. */
+export function jiraFieldValues(catalog: Catalog): { apps: string[]; roles: string[] } {
+  const apps = Object.values(catalog.apps).map((a) => a.name);
+  const roles = [...new Set(Object.values(catalog.apps).flatMap((a) => Object.keys(a.roles)))];
+  return { apps, roles };
+}

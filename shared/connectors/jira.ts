@@ -5,7 +5,7 @@
  */
 import { HttpException, Version3Client } from 'jira.js';
 import { PermanentError, RetryableError } from '../errors.js';
-import type { NewTicket, TicketComment, Ticketing } from '../ports.js';
+import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../ports.js';
 
 export interface JiraTicketingOptions {
   baseUrl: string;
@@ -132,6 +132,39 @@ export class JiraTicketing implements Ticketing {
       }),
     );
     return { key: created.key };
+  }
+
+  async syncFieldOptions(fieldId: string, values: string[]): Promise<FieldOptionsChange> {
+    const action = `update the options of Jira field ${fieldId}`;
+    const contexts = await call(action, undefined, () => this.client.issueCustomFieldContexts.getContextsForField({ fieldId }));
+    const context = contexts.values?.find((c) => c.isGlobalContext) ?? contexts.values?.[0];
+    if (!context) throw new PermanentError(`Jira field ${fieldId} has no context to hold options (is it a select list?)`);
+    const contextId = Number(context.id);
+    const existing: Array<{ id: string; value: string; disabled: boolean }> = [];
+    for (let startAt = 0; ; ) {
+      const page = await call(action, undefined, () => this.client.issueCustomFieldOptions.getOptionsForContext({ fieldId, contextId, startAt, maxResults: 100 }));
+      for (const o of page.values ?? []) existing.push({ id: o.id, value: o.value, disabled: Boolean(o.disabled) });
+      startAt += page.values?.length ?? 0;
+      if (page.isLast !== false || (page.values?.length ?? 0) === 0) break;
+    }
+    const wanted = new Set(values);
+    const byValue = new Map(existing.map((o) => [o.value, o]));
+    const change: FieldOptionsChange = {
+      added: values.filter((v) => !byValue.has(v)),
+      enabled: existing.filter((o) => wanted.has(o.value) && o.disabled).map((o) => o.value),
+      disabled: existing.filter((o) => !wanted.has(o.value) && !o.disabled).map((o) => o.value),
+      unchanged: existing.filter((o) => wanted.has(o.value) && !o.disabled).map((o) => o.value),
+    };
+    if (change.added.length > 0) {
+      await call(action, undefined, () => this.client.issueCustomFieldOptions.createCustomFieldOption({ fieldId, contextId, options: change.added.map((value) => ({ value })) }));
+    }
+    const toggled = [...change.enabled.map((v) => ({ ...byValue.get(v)!, disabled: false })), ...change.disabled.map((v) => ({ ...byValue.get(v)!, disabled: true }))];
+    if (toggled.length > 0) {
+      await call(action, undefined, () =>
+        this.client.issueCustomFieldOptions.updateCustomFieldOption({ fieldId, contextId, options: toggled.map(({ id, value, disabled }) => ({ id, value, disabled })) }),
+      );
+    }
+    return change;
   }
 }
 

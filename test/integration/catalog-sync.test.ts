@@ -37,3 +37,11 @@ it('a provider the catalog uses but the deployment has not configured is reporte
   expect(report.unconfigured).toEqual(['okta', 'entra', 'google']);
   expect(report.ok).toBe(false);
 });
+
+it('the Jira request fields offer the catalog apps by name and every role key', async () => {
+  const { jiraFieldValues } = await import('../../shared/catalog/sync.js');
+  expect(jiraFieldValues(testCatalog())).toEqual({
+    apps: ['Figma', 'Salesforce', 'Notion', 'Internal admin console', 'GitHub Enterprise', 'Looker', 'Legacy ERP'],
+    roles: ['viewer', 'editor', 'read-only', 'admin', 'member', 'break-glass', 'maintainer', 'clerk'],
+  });
+});

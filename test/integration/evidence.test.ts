@@ -3,7 +3,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { flushEvidence, recordEvidence, type EvidenceDeps } from '../../shared/evidence.js';
 import { silentLogger } from '../../shared/logger.js';
-import type { NewTicket, TicketComment, Ticketing } from '../../shared/ports.js';
+import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../../shared/ports.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
 
 /** The Ticketing port as Jira would show it: comments and transitions per issue, and an outage switch. */
@@ -37,6 +37,9 @@ class FakeTicketing implements Ticketing {
     return undefined;
   }
   async createIssue(_ticket: NewTicket): Promise<{ key: string }> {
+    throw new Error('not used by evidence');
+  }
+  async syncFieldOptions(): Promise<FieldOptionsChange> {
     throw new Error('not used by evidence');
   }
   titles(issueKey?: string): string[] {

@@ -186,3 +186,38 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
     expect(err).toBeInstanceOf(RetryableError);
   });
 });
+
+describe('request field options follow the catalog (grantline catalog sync --jira)', () => {
+  it('adds missing options, disables removed ones, re-enables returning ones and leaves the rest alone', async () => {
+    jira.addSelectField('customfield_10071', ['Figma', 'Salesforce', 'Retired app']);
+    await ticketing.syncFieldOptions('customfield_10071', ['Figma', 'Salesforce', 'Notion']);
+
+    const change = await ticketing.syncFieldOptions('customfield_10071', ['Figma', 'Retired app', 'Notion']);
+
+    expect(change).toEqual({ added: [], enabled: ['Retired app'], disabled: ['Salesforce'], unchanged: ['Figma', 'Notion'] });
+    expect(jira.fieldOptions('customfield_10071')).toEqual([
+      { value: 'Figma', disabled: false },
+      { value: 'Salesforce', disabled: true }, // kept: existing issues still show it
+      { value: 'Retired app', disabled: false },
+      { value: 'Notion', disabled: false },
+    ]);
+  });
+
+  it('writes nothing when the options already match, across several pages', async () => {
+    const many = Array.from({ length: 25 }, (_, i) => `App ${i}`);
+    jira.addSelectField('customfield_10071', many);
+    const before = jira.fake.requests.length;
+
+    const change = await ticketing.syncFieldOptions('customfield_10071', many);
+
+    expect(change.unchanged).toHaveLength(25);
+    const calls = jira.fake.requests.slice(before).map((r) => r.method);
+    expect(calls.filter((m) => m !== 'GET')).toEqual([]);
+    expect(calls.length).toBe(4); // the context, then three pages of ten
+  });
+
+  it('an unknown field is a PermanentError naming the field', async () => {
+    await expect(ticketing.syncFieldOptions('customfield_99999', ['Figma'])).rejects.toThrow(PermanentError);
+    await expect(ticketing.syncFieldOptions('customfield_99999', ['Figma'])).rejects.toThrow(/customfield_99999/);
+  });
+});

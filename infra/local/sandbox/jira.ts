@@ -86,6 +86,9 @@ export interface FakeJira {
     key: string;
   };
   issue(key: string): FakeJiraIssue | undefined;
+  /** A select-list custom field with one global context and these options. */
+  addSelectField(fieldId: string, options: string[]): void;
+  fieldOptions(fieldId: string): Array<{ value: string; disabled: boolean }>;
   /** ADF bodies of the issue's comments, oldest first. */
   comments(key: string): unknown[];
   /** Each comment flattened to plain text: one line per paragraph, "- " before list items. */
@@ -248,7 +251,48 @@ export async function startFakeJira(
       return issue ? handler(req, issue) : ISSUE_NOT_FOUND;
     });
 
+  // Select-list custom fields: one global context each, options paged 10 at a time.
+  const selectFields = new Map<string, { contextId: string; options: Array<{ id: string; value: string; disabled: boolean }> }>();
+  let nextOptionId = 10100;
+  const OPTION_PAGE = 10;
+  const withField = (handler: (req: FakeRequest, field: { contextId: string; options: Array<{ id: string; value: string; disabled: boolean }> }) => FakeResponse) =>
+    authed((req) => {
+      const field = selectFields.get(req.params.fieldId ?? '');
+      if (!field) return jiraError(404, [`The custom field was not found.`]);
+      if (req.params.contextId !== undefined && req.params.contextId !== field.contextId) return jiraError(404, ['The context was not found.']);
+      return handler(req, field);
+    });
+  const optionsIn = (body: unknown): Array<Record<string, unknown>> =>
+    isRecord(body) && Array.isArray(body.options) ? body.options.filter(isRecord) : [];
+
   fake
+    .route('GET', '/rest/api/3/field/:fieldId/context', withField((_req, field) => ({
+      status: 200,
+      body: { maxResults: 50, startAt: 0, total: 1, isLast: true, values: [{ id: field.contextId, name: 'Default Configuration Scheme', isGlobalContext: true, isAnyIssueType: true }] },
+    })))
+    .route('GET', '/rest/api/3/field/:fieldId/context/:contextId/option', withField((req, field) => {
+      const startAt = Number(req.query.get('startAt') ?? 0);
+      const maxResults = Math.min(Number(req.query.get('maxResults') ?? OPTION_PAGE), OPTION_PAGE);
+      const values = field.options.slice(startAt, startAt + maxResults);
+      return { status: 200, body: { maxResults, startAt, total: field.options.length, isLast: startAt + values.length >= field.options.length, values } };
+    }))
+    .route('POST', '/rest/api/3/field/:fieldId/context/:contextId/option', withField((req, field) => {
+      const created = optionsIn(req.body).map((o) => ({ id: String(nextOptionId++), value: String(o.value), disabled: o.disabled === true }));
+      if (created.some((o) => field.options.some((e) => e.value === o.value))) return jiraError(400, ['The option value already exists.']);
+      field.options.push(...created);
+      return { status: 200, body: { options: created } };
+    }))
+    .route('PUT', '/rest/api/3/field/:fieldId/context/:contextId/option', withField((req, field) => {
+      const updated = [];
+      for (const o of optionsIn(req.body)) {
+        const option = field.options.find((e) => e.id === String(o.id));
+        if (!option) return jiraError(400, [`The option ${String(o.id)} was not found.`]);
+        if (typeof o.value === 'string') option.value = o.value;
+        if (typeof o.disabled === 'boolean') option.disabled = o.disabled;
+        updated.push(option);
+      }
+      return { status: 200, body: { options: updated } };
+    }))
     .route('GET', '/rest/api/3/myself', authed(() => ({ status: 200, body: userJson(users.get(botAccountId)!) })))
     .route(
       'GET',
@@ -364,6 +408,10 @@ export async function startFakeJira(
       const { id, summary, reporterId, issueType, fields } = issue;
       return { id, key, summary, status: statusOf(issue).name, reporterAccountId: reporterId, issueType, fields };
     },
+    addSelectField: (fieldId, options) => {
+      selectFields.set(fieldId, { contextId: String(10200 + selectFields.size), options: options.map((value) => ({ id: String(nextOptionId++), value, disabled: false })) });
+    },
+    fieldOptions: (fieldId) => selectFields.get(fieldId)?.options.map(({ value, disabled }) => ({ value, disabled })) ?? [],
     comments: (key) => issues.get(key)?.comments.map((c) => c.body) ?? [],
     commentTexts: (key) => issues.get(key)?.comments.map((c) => adfToText(c.body)) ?? [],
   };
