@@ -24,7 +24,12 @@ export interface EvidenceInput {
 }
 
 /** Records one step of a grant. A retried step (same key) records nothing new and posts nothing twice. */
-export async function recordEvidence(deps: EvidenceDeps, grant: Pick<Grant, 'id' | 'issueKey'>, input: EvidenceInput): Promise<EvidenceEvent> {
+export async function recordEvidence(
+  deps: EvidenceDeps,
+  grant: Pick<Grant, 'id' | 'issueKey'>,
+  input: EvidenceInput,
+  options: { deliverNow?: boolean } = {},
+): Promise<EvidenceEvent> {
   const event: EvidenceEvent = {
     grantId: grant.id,
     issueKey: grant.issueKey,
@@ -41,7 +46,8 @@ export async function recordEvidence(deps: EvidenceDeps, grant: Pick<Grant, 'id'
   const recorded = fresh ? event : ((await deps.store.getEvidence(grant.id, event.key)) ?? event);
   // Also on a retry: heals a step that crashed between writing the event and its delivery record.
   await deps.store.ensureDelivery(recorded);
-  await deliverPending(deps, grant.id);
+  // The Slack click path defers delivery (Slack allows 3 s): the next workflow step delivers it.
+  if (options.deliverNow !== false) await deliverPending(deps, grant.id);
   return recorded;
 }
 
@@ -57,7 +63,7 @@ export async function flushEvidence(deps: EvidenceDeps): Promise<number> {
 }
 
 /** Posts the grant's undelivered events in order, stopping at the first Jira refuses for now (order is kept). */
-async function deliverPending(deps: EvidenceDeps, grantId: string): Promise<number> {
+export async function deliverPending(deps: EvidenceDeps, grantId: string): Promise<number> {
   let delivered = 0;
   for (const delivery of await deps.store.pendingDeliveriesOf(grantId)) {
     const event = await deps.store.getEvidence(grantId, delivery.key);

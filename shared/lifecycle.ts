@@ -6,7 +6,7 @@
 import { resolveRole } from './catalog/load.js';
 import { describeDuration } from './duration.js';
 import { errorMessage, NotFoundError, PermanentError } from './errors.js';
-import { recordEvidence } from './evidence.js';
+import { deliverPending, recordEvidence } from './evidence.js';
 import { scheduleNameFor, type Approval, type ApprovalStepPlan, type Grant } from './grants/model.js';
 import { expiryFor, planApprovals } from './policy.js';
 import type { ApprovalOutcome, ApprovalPrompt, IdentityProvider } from './ports.js';
@@ -33,6 +33,8 @@ export async function loadGrant(store: Store, grantId: string): Promise<Grant> {
 
 export async function advance(deps: LifecycleDeps, grantId: string): Promise<NextStep> {
   let grant = await loadGrant(deps.store, grantId);
+  // Decisions are recorded during Slack's 3-second window without waiting on Jira: deliver them now.
+  await deliverPending(deps, grantId);
   if (grant.status === 'requested') grant = await plan(deps, grant);
   if (grant.status === 'pending_approval') grant = await afterDecision(deps, grant);
   const next: NextStep['next'] =
@@ -253,7 +255,9 @@ export type DecisionResult =
 
 /**
  * A click on Approve/Deny. Only a named approver of the current step may decide, never the
- * requester or subject, never the same person twice in one chain; the first decision wins.
+ * requester or subject, never the same person twice in one chain; the first decision wins. Runs
+ * inside Slack's 3-second window: it writes the ledger and completes the waiting task; the Jira
+ * comment is delivered by the workflow's next step (or the periodic flush).
  */
 export type DecideDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger' | 'workflow' | 'config'>;
 
@@ -282,7 +286,7 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
       at: now,
       summary: `refused a decision by ${who ?? `Slack user ${input.clickerRef}`}: ${refusal}`,
       details: { Attempted: input.decision, Step: String(input.step + 1) },
-    });
+    }, { deliverNow: false });
     return { outcome: 'refused', reason: refusal };
   }
   if (approval.status !== 'pending') {
@@ -303,9 +307,9 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
     at: now,
     summary: `${input.decision} by ${who} in ${input.via === 'slack' ? 'Slack' : 'Jira'} (step ${input.step + 1} of ${total})`,
     details: { Approver: who, Step: `${input.step + 1} of ${total}` },
-    // A denial at any step is final: the issue moves now, not when the workflow catches up.
+    // A denial at any step is final: the issue moves with it.
     ...(input.decision === 'denied' ? { transitionTo: deps.config.JIRA_STATUS_DENIED } : {}),
-  });
+  }, { deliverNow: false });
   const delivery = await deps.workflow.completeApproval(approval.taskToken, { decision: input.decision });
   if (delivery === 'expired') deps.logger.warn('approval recorded after the workflow task closed', { grantId: grant.id, step: input.step, finalApproval });
   return { outcome: 'recorded', decision: input.decision };

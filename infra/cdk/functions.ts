@@ -5,7 +5,7 @@
  *
  * Why each function needs what it has (read from shared/lifecycle.ts, shared/intake.ts,
  * shared/slack-routes.ts, shared/evidence.ts):
- * - every function except the audit ones records evidence, which is delivered to the Jira issue: Jira;
+ * - every function except the audit ones and the Slack click handler delivers evidence to the Jira issue: Jira;
  * - functions that message people (approval prompts, outcomes, "your request was ...") : Slack;
  * - functions that look up or change identity-provider users: the identity-provider secrets;
  * - the webhook receivers start executions (name = grant id); the Slack click handler and the
@@ -56,10 +56,10 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 512,
   },
   'slack-interactions': {
-    description: 'POST /webhooks/slack/interactions: Approve/Deny clicks (evidence goes to Jira, the decision completes the waiting task)',
+    description: 'POST /webhooks/slack/interactions: Approve/Deny clicks (the decision goes to the ledger and completes the waiting task; the next step posts it to Jira)',
     trigger: 'http',
     table: 'readWrite',
-    secrets: ['slack', 'jira'],
+    secrets: ['slack'],
     workflow: 'complete',
     timeoutSeconds: 29,
     memoryMb: 512,

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { signJiraBody, signSlackRequest } from '../../shared/auth.js';
+import { flushEvidence } from '../../shared/evidence.js';
 import { startHarness, testCatalog, type Harness } from '../support/harness.js';
 import { finished } from '../support/wait.js';
 
@@ -92,6 +93,8 @@ describe('Slack requests', () => {
     await stillPending(h, grantId);
     const mallory = h.sandbox.slack.users().find((u) => u.email === 'mallory.intruder@example.com')!;
     expect(h.sandbox.slack.messagesTo(mallory.id).at(-1)?.text).toBe('Your click was not recorded: only maria.manager@example.com can decide this step.');
+    // Recorded in the ledger at once; the Jira comment follows outside Slack's 3-second window.
+    expect(await flushEvidence(h.runtime.deps)).toBe(1);
     expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(/^Grantline: refused a decision by mallory\.intruder@example\.com: only maria\.manager@example\.com can decide this step/);
     const evidence = await h.runtime.deps.store.evidence(grantId);
     expect(evidence.filter((e) => e.type === 'approval_refused').map((e) => e.actor)).toEqual(['mallory.intruder@example.com']);
