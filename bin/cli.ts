@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { GrantRecord } from '../shared/audit.js';
+import type { RoleReview } from '../shared/review.js';
 import { formatProblem, parseCatalog } from '../shared/catalog/load.js';
 import { catalogJsonSchema } from '../shared/catalog/schema.js';
 
@@ -84,6 +85,42 @@ program
     const body = (await res.json()) as { grants: GrantRecord[] };
     if (opts.format === 'csv') console.log(toCsv(body.grants));
     else console.log(JSON.stringify(body, null, 2));
+  });
+
+program
+  .command('review')
+  .argument('<app>', 'app key from the catalog')
+  .description("an access review of one app: each role's grants, members outside Grantline, grants whose membership was removed elsewhere")
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime; in AWS sign the request with SigV4, e.g. awscurl)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .action(async (app: string, opts: { url: string; token?: string }) => {
+    const res = await fetch(`${opts.url}/reviews/${encodeURIComponent(app)}`, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
+    if (!res.ok) throw new Error(`Grantline answered ${res.status}: ${await res.text()}`);
+    const body = (await res.json()) as { roles: RoleReview[] };
+    for (const r of body.roles) {
+      console.log(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
+      for (const g of r.grants) console.log(`  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`);
+      for (const email of r.outsideGrantline) console.log(`  OUTSIDE   ${email}: in the group with no active Grantline grant`);
+      for (const id of r.missingFromGroup) console.log(`  MISSING   ${id}: active grant, but the member was removed outside Grantline`);
+    }
+  });
+
+program
+  .command('revoke')
+  .argument('<grant>', 'grant id')
+  .requiredOption('--by <email>', 'who decides the revocation (recorded as evidence)')
+  .option('--reason <reason>', 'access_review, early_release or offboarding', 'access_review')
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .description('revoke a grant now, through the same path as expiry')
+  .action(async (grant: string, opts: { by: string; reason: string; url: string; token?: string }) => {
+    const res = await fetch(`${opts.url}/grants/${encodeURIComponent(grant)}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+      body: JSON.stringify({ reason: opts.reason, by: opts.by }),
+    });
+    console.log(`${res.status} ${await res.text()}`);
+    if (!res.ok) process.exitCode = 1;
   });
 
 /** One row per grant: the auditor's questions as columns. */

@@ -30,8 +30,15 @@ export interface IdentityProvider {
   removeMember(groupId: string, userId: string): Promise<'removed' | 'already_absent'>;
   /** Every group the provider has (for `grantline catalog sync`). */
   listGroups(): Promise<IdpGroup[]>;
+  /** Direct members of a group, with lower-case emails (for access reviews). PermanentError when the group does not exist. */
+  listMembers(groupId: string): Promise<IdpMember[]>;
   /** Cheap authenticated call proving the credentials work; throws PermanentError/RetryableError otherwise. */
   testConnection(): Promise<void>;
+}
+
+export interface IdpMember {
+  id: string;
+  email: string;
 }
 
 export interface IdpGroup {
@@ -63,13 +70,16 @@ export interface Ticketing {
   userEmail(accountId: string): Promise<string | undefined>;
   createIssue(ticket: NewTicket): Promise<{ key: string }>;
   /**
-   * Makes a select-list custom field offer exactly `values` (its global context): missing options
-   * are added, options no longer offered are disabled (never deleted: issues keep their value), and
-   * disabled ones offered again are re-enabled.
+   * Makes the options of a select-list custom field's context (the global one, else the first)
+   * equal `values`: missing ones are created, options no longer in `values` are DISABLED (never
+   * deleted: existing issues keep their value), disabled ones that are back in `values` are
+   * re-enabled. Matching is case-sensitive on the option value. Throws PermanentError when the
+   * field does not exist or is not a select list.
    */
   syncFieldOptions(fieldId: string, values: string[]): Promise<FieldOptionsChange>;
 }
 
+/** What syncFieldOptions did, as option values: created, re-enabled, disabled, left as they were. */
 export interface FieldOptionsChange {
   added: string[];
   enabled: string[];

@@ -150,6 +150,7 @@ export function rateLimited(provider: IdentityProvider, limits: RateLimits): Ide
     addMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.addMember(groupId, userId)),
     removeMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.removeMember(groupId, userId)),
     listGroups: () => limits.run(name, ['groups'], () => provider.listGroups()),
+    listMembers: (groupId) => limits.run(name, ['groups'], () => provider.listMembers(groupId)),
     testConnection: () => limits.run(name, ['users'], () => provider.testConnection()),
   };
 }

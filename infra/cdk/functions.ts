@@ -25,6 +25,8 @@ export const FUNCTION_NAMES = [
   'record-failure',
   'revoke',
   'flush-evidence',
+  'revoke-grant',
+  'review-app',
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -148,6 +150,23 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 120,
     memoryMb: 1024,
   },
+  'revoke-grant': {
+    description: 'POST /grants/{id}/revoke (IAM auth): an access review or early release revokes through the same path as expiry',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['jira', 'identityProviders'],
+    schedules: 'delete',
+    timeoutSeconds: 29,
+    memoryMb: 1024,
+  },
+  'review-app': {
+    description: 'GET /reviews/{app} (IAM auth): grants per role against the identity-provider group members',
+    trigger: 'http',
+    table: 'read',
+    secrets: ['identityProviders'],
+    timeoutSeconds: 29,
+    memoryMb: 1024,
+  },
   'flush-evidence': {
     description: 'Every 5 minutes: delivers evidence that Jira could not take when it happened',
     trigger: 'periodic',
@@ -175,4 +194,6 @@ export const API_ROUTES = [
   { method: 'POST', path: '/webhooks/slack/commands', function: 'slack-commands', auth: 'none' },
   { method: 'GET', path: '/grants', function: 'audit-grants', auth: 'iam' },
   { method: 'GET', path: '/grants/{id}', function: 'audit-grant', auth: 'iam' },
+  { method: 'POST', path: '/grants/{id}/revoke', function: 'revoke-grant', auth: 'iam' },
+  { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
 ] as const satisfies ReadonlyArray<{ method: 'GET' | 'POST'; path: string; function: FunctionName; auth: 'none' | 'iam' }>;

@@ -5,6 +5,7 @@ import { getGrant, getGrants } from '../../shared/audit.js';
 import { ValidationError } from '../../shared/errors.js';
 import { errorResponse, json, type HttpRequest, type HttpResponse } from '../../shared/http.js';
 import { receiveJiraWebhook } from '../../shared/intake.js';
+import { getReview, postRevoke } from '../../shared/review.js';
 import type { LifecycleDeps } from '../../shared/lifecycle.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
@@ -17,6 +18,8 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'POST', path: '/webhooks/slack/commands', handler: receiveSlackCommand },
   { method: 'GET', path: '/grants', handler: getGrants },
   { method: 'GET', path: '/grants/{id}', handler: getGrant },
+  { method: 'POST', path: '/grants/{id}/revoke', handler: postRevoke },
+  { method: 'GET', path: '/reviews/{app}', handler: getReview },
   { method: 'GET', path: '/healthz', handler: async () => json(200, { ok: true }) },
 ];
 

@@ -29,10 +29,11 @@ export function toResult(response: HttpResponse): APIGatewayProxyStructuredResul
   };
 }
 
-export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>) {
+/** `providers` only for the routes that read or change identity-provider groups (never the webhooks). */
+export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>, providers?: ProviderFactory) {
   return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      return toResult(await route(await awsDeps(), toHttpRequest(event)));
+      return toResult(await route(await awsDeps(providers), toHttpRequest(event)));
     } catch (err) {
       return toResult(errorResponse(err, logger));
     }

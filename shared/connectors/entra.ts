@@ -39,7 +39,7 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { PermanentError, RetryableError, errorMessage } from '../errors.js';
-import type { IdentityProvider, IdpGroup, IdpUser } from '../ports.js';
+import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 
 export interface EntraOptions {
   /** Directory (tenant) id. */
@@ -198,6 +198,17 @@ export class EntraIdentityProvider implements IdentityProvider {
       ),
     );
     return groups.map((g) => ({ id: str(g.id) ?? '', name: str(g.displayName) ?? str(g.id) ?? '', manageable: manageable(g) }));
+  }
+
+  async listMembers(groupId: string): Promise<IdpMember[]> {
+    const id = objectId(groupId, 'group');
+    // Direct members only, as add and remove change them; nested groups and devices are not people.
+    const members = await this.call(`listing the members of Microsoft Entra group ${id}`, { groupId: id }, () =>
+      this.all(this.client.api(`/groups/${id}/members`).select(['id', 'mail', 'userPrincipalName']).top(999)),
+    );
+    return members
+      .filter((m) => str(m['@odata.type']) === undefined || str(m['@odata.type']) === '#microsoft.graph.user')
+      .map((m) => ({ id: str(m.id) ?? '', email: (str(m.mail) ?? str(m.userPrincipalName) ?? '').toLowerCase() }));
   }
 
   async testConnection(): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import { admin, auth as googleAuth, type admin_directory_v1 } from '@googleapis/admin';
 import { PermanentError, RetryableError } from '../errors.js';
-import type { IdentityProvider, IdpGroup, IdpUser } from '../ports.js';
+import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 
 /** Least privilege for what this adapter does; each must be granted to the client id under domain-wide delegation. */
 export const GOOGLE_DIRECTORY_SCOPES = [
@@ -207,6 +207,23 @@ export class GoogleIdentityProvider implements IdentityProvider {
       if (pageToken) seen.add(pageToken);
     } while (pageToken);
     return groups;
+  }
+
+  async listMembers(groupKey: string): Promise<IdpMember[]> {
+    const members: IdpMember[] = [];
+    let pageToken: string | undefined;
+    do {
+      const token = pageToken;
+      const page = await this.call(`listing the members of Google group ${groupKey}`, { groupKey }, async () =>
+        (await this.directory.members.list({ groupKey, maxResults: 200, ...(token ? { pageToken: token } : {}) })).data,
+      );
+      for (const m of page.members ?? []) {
+        // Direct USER members only: nested groups and customer-wide members are not people add and remove change.
+        if (m.type === 'USER' && m.email) members.push({ id: m.id ?? '', email: m.email.toLowerCase() });
+      }
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+    return members;
   }
 
   /** One user and one group: proves the token, the delegation and both read scopes. */

@@ -3,7 +3,7 @@
  * reporter email look-up and issue creation. Errors are mapped once, in toJiraError; no retries
  * here, the state machine retries RetryableError.
  */
-import { HttpException, Version3Client } from 'jira.js';
+import { HttpException, Version3Client, type Version3 } from 'jira.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../ports.js';
 
@@ -136,37 +136,101 @@ export class JiraTicketing implements Ticketing {
 
   async syncFieldOptions(fieldId: string, values: string[]): Promise<FieldOptionsChange> {
     const action = `update the options of Jira field ${fieldId}`;
-    const contexts = await call(action, undefined, () => this.client.issueCustomFieldContexts.getContextsForField({ fieldId }));
-    const context = contexts.values?.find((c) => c.isGlobalContext) ?? contexts.values?.[0];
+    // jira.js puts fieldId into the URL as is.
+    const field = encodeURIComponent(fieldId);
+    const jira = <T>(fn: () => Promise<T>): Promise<T> => callField(action, fieldId, fn);
+
+    // The object form matters: the string form of getContextsForField sends isGlobalContext=false
+    // (and isAnyIssueType=false...), which filters the global context out.
+    const contexts = await allPages((startAt) =>
+      jira(() => this.client.issueCustomFieldContexts.getContextsForField({ fieldId: field, startAt, maxResults: 50 })),
+    );
+    const context = contexts.find((c) => c.isGlobalContext) ?? contexts[0];
     if (!context) throw new PermanentError(`Jira field ${fieldId} has no context to hold options (is it a select list?)`);
     const contextId = Number(context.id);
-    const existing: Array<{ id: string; value: string; disabled: boolean }> = [];
-    for (let startAt = 0; ; ) {
-      const page = await call(action, undefined, () => this.client.issueCustomFieldOptions.getOptionsForContext({ fieldId, contextId, startAt, maxResults: 100 }));
-      for (const o of page.values ?? []) existing.push({ id: o.id, value: o.value, disabled: Boolean(o.disabled) });
-      startAt += page.values?.length ?? 0;
-      if (page.isLast !== false || (page.values?.length ?? 0) === 0) break;
-    }
+
+    const options = await allPages((startAt) =>
+      jira(() => this.client.issueCustomFieldOptions.getOptionsForContext({ fieldId: field, contextId, startAt, maxResults: 100 })),
+    );
+    // Cascading child options (optionId = their parent) are not choices of the field itself.
+    const existing = options.filter((o) => o.optionId === undefined);
     const wanted = new Set(values);
-    const byValue = new Map(existing.map((o) => [o.value, o]));
+    const byValue = new Map<string, CustomFieldContextOption>();
+    for (const o of existing) if (!byValue.has(o.value)) byValue.set(o.value, o);
+
     const change: FieldOptionsChange = {
-      added: values.filter((v) => !byValue.has(v)),
-      enabled: existing.filter((o) => wanted.has(o.value) && o.disabled).map((o) => o.value),
-      disabled: existing.filter((o) => !wanted.has(o.value) && !o.disabled).map((o) => o.value),
-      unchanged: existing.filter((o) => wanted.has(o.value) && !o.disabled).map((o) => o.value),
+      added: [...wanted].filter((v) => !byValue.has(v)),
+      enabled: existing.filter((o) => wanted.has(o.value) && o.disabled === true).map((o) => o.value),
+      disabled: existing.filter((o) => !wanted.has(o.value) && o.disabled !== true).map((o) => o.value),
+      unchanged: existing.filter((o) => wanted.has(o.value) && o.disabled !== true).map((o) => o.value),
     };
-    if (change.added.length > 0) {
-      await call(action, undefined, () => this.client.issueCustomFieldOptions.createCustomFieldOption({ fieldId, contextId, options: change.added.map((value) => ({ value })) }));
-    }
-    const toggled = [...change.enabled.map((v) => ({ ...byValue.get(v)!, disabled: false })), ...change.disabled.map((v) => ({ ...byValue.get(v)!, disabled: true }))];
-    if (toggled.length > 0) {
-      await call(action, undefined, () =>
-        this.client.issueCustomFieldOptions.updateCustomFieldOption({ fieldId, contextId, options: toggled.map(({ id, value, disabled }) => ({ id, value, disabled })) }),
+    // Jira takes at most 1000 options per request.
+    for (const batch of chunks(change.added, 1000)) {
+      await jira(() =>
+        this.client.issueCustomFieldOptions.createCustomFieldOption({
+          fieldId: field,
+          contextId,
+          options: batch.map((value) => ({ value })),
+        }),
       );
+    }
+    const toggles = [
+      ...existing.filter((o) => change.enabled.includes(o.value)).map((o) => ({ id: o.id, disabled: false })),
+      ...existing.filter((o) => change.disabled.includes(o.value)).map((o) => ({ id: o.id, disabled: true })),
+    ];
+    for (const batch of chunks(toggles, 1000)) {
+      // Only id and disabled: leaving value out can never rename an option.
+      await jira(() => this.client.issueCustomFieldOptions.updateCustomFieldOption({ fieldId: field, contextId, options: batch }));
     }
     return change;
   }
 }
+
+interface Page<T> {
+  startAt?: number;
+  maxResults?: number;
+  total?: number;
+  isLast?: boolean;
+  values?: T[];
+}
+
+/**
+ * Every item of a Jira PageBean listing. startAt advances by what Jira returned, not by the
+ * maxResults asked for: Jira caps the page size without saying so in the request.
+ */
+async function allPages<T>(fetch: (startAt: number) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let startAt = 0;
+  for (let guard = 0; guard < 1000; guard += 1) {
+    const page = await fetch(startAt);
+    const values = page.values ?? [];
+    items.push(...values);
+    startAt = (page.startAt ?? startAt) + values.length;
+    const last = page.isLast ?? (page.total === undefined || startAt >= page.total);
+    if (last || values.length === 0) break;
+  }
+  return items;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** As call(), but a 404 means the field (not an issue) is missing. */
+async function callField<T>(action: string, fieldId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof HttpException && err.status === 404 && isRecord(err.cause) && isRecord(err.cause.response)) {
+      throw new PermanentError(`Jira has no custom field ${fieldId} (or it is not a select list)`);
+    }
+    throw toJiraError(err, action);
+  }
+}
+
+type CustomFieldContextOption = Version3.Version3Models.CustomFieldContextOption;
 
 /** Keys come from webhooks: keep them inside their path segment. */
 const path = (issueKey: string): string => encodeURIComponent(issueKey);

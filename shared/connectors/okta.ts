@@ -4,7 +4,7 @@
  */
 import { Client, DefaultRequestExecutor, type Collection, type Group, type User } from '@okta/okta-sdk-nodejs';
 import { PermanentError, RetryableError } from '../errors.js';
-import type { IdentityProvider, IdpGroup, IdpUser } from '../ports.js';
+import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 
 export interface OktaOptions {
   /** e.g. https://acme.okta.com (plain http is accepted, for the local sandbox). */
@@ -122,6 +122,11 @@ export class OktaIdentityProvider implements IdentityProvider {
         manageable: g.type === 'OKTA_GROUP',
       })),
     );
+  }
+
+  async listMembers(groupId: string): Promise<IdpMember[]> {
+    const users = await this.call(`listing the members of Okta group ${groupId}`, { groupId }, async () => all(await this.client.groupApi.listGroupUsers({ groupId })));
+    return users.map((u) => ({ id: u.id ?? '', email: (u.profile?.email ?? '').toLowerCase() }));
   }
 
   async testConnection(): Promise<void> {

@@ -106,9 +106,10 @@ describe('secrets', () => {
   // function but the audit ones and the Slack click handler, which leaves delivery to the next
   // workflow step to answer Slack within 3 s; Slack for whoever messages people; the IdP for
   // whoever looks up or changes users, and only for the providers the catalog maps roles to).
-  const idpReaders = (provider: ProviderName): FunctionName[] => (providersInUse.includes(provider) ? ['advance', 'provision', 'revoke', 'schedule-revocation'] : []);
+  const idpReaders = (provider: ProviderName): FunctionName[] =>
+    providersInUse.includes(provider) ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app'] : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
-    jira: except('audit-grants', 'audit-grant', 'slack-interactions'),
+    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'review-app'),
     jiraWebhook: ['jira-webhook'],
     slack: ['slack-interactions', 'slack-commands', 'advance', 'request-approval', 'provision', 'record-failure'],
     get okta() {
@@ -188,8 +189,8 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets the audit functions read the table but never write it', () => {
-    for (const name of ['audit-grants', 'audit-grant'] as const) {
+  it('lets the audit and review functions read the table but never write it', () => {
+    for (const name of ['audit-grants', 'audit-grant', 'review-app'] as const) {
       const dynamo = statementsOf(name).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
       expect(new Set(dynamo), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
     }
@@ -198,7 +199,7 @@ describe('IAM least privilege', () => {
   it('gives the other functions item-level read-write on the table and its indexes only', () => {
     const table = logicalIdOf(synth.stack.data.table);
     const expectedResources = [arnOf(table), ...INDEXES.map((i) => ({ 'Fn::Join': ['', [arnOf(table), `/index/${i.name}`]] }))];
-    for (const name of except('audit-grants', 'audit-grant')) {
+    for (const name of except('audit-grants', 'audit-grant', 'review-app')) {
       const dynamo = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo, name).toHaveLength(1);
       expect(new Set(actionsOf(dynamo[0]!)), name).toEqual(
@@ -250,15 +251,15 @@ describe('IAM least privilege', () => {
     expect(permissions).toEqual([]);
   });
 
-  it('lets only schedule-revocation create schedules and pass the scheduler role, and only revoke delete them', () => {
+  it('lets only schedule-revocation create schedules and pass the scheduler role, and only the revokers delete them', () => {
     expect(whoCan('scheduler:CreateSchedule')).toEqual(['schedule-revocation']);
     expect(whoCan('iam:PassRole')).toEqual(['schedule-revocation']);
-    expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke']);
+    expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant']);
     const passRole = statementsOf('schedule-revocation').find((s) => actionsOf(s).includes('iam:PassRole'))!;
     expect(resourcesOf(passRole)).toEqual([arnOf(logicalIdOf(synth.stack.schedulerRole))]);
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     const groupName = resource(template, logicalIdOf(synth.stack.data.scheduleGroup)).Properties?.Name as string;
-    for (const [name, action] of [['schedule-revocation', 'scheduler:CreateSchedule'], ['revoke', 'scheduler:DeleteSchedule']] as const) {
+    for (const [name, action] of [['schedule-revocation', 'scheduler:CreateSchedule'], ['revoke', 'scheduler:DeleteSchedule'], ['revoke-grant', 'scheduler:DeleteSchedule']] as const) {
       const s = statementsOf(name).find((st) => actionsOf(st).includes(action))!;
       expect(JSON.stringify(s.Resource), name).toContain(`:schedule/${groupName}/*`);
     }
@@ -374,6 +375,8 @@ describe('HTTP API', () => {
     expect(routeTable().sort((a, b) => String(a.routeKey).localeCompare(String(b.routeKey)))).toEqual([
       { routeKey: 'GET /grants', auth: 'AWS_IAM', fn: 'audit-grants' },
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
+      { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
+      { routeKey: 'POST /grants/{id}/revoke', auth: 'AWS_IAM', fn: 'revoke-grant' },
       { routeKey: 'POST /webhooks/jira', auth: 'NONE', fn: 'jira-webhook' },
       { routeKey: 'POST /webhooks/slack/commands', auth: 'NONE', fn: 'slack-commands' },
       { routeKey: 'POST /webhooks/slack/interactions', auth: 'NONE', fn: 'slack-interactions' },

@@ -121,13 +121,13 @@ describe('deployment settings', () => {
 });
 
 describe('identity-provider secrets follow the catalog', () => {
-  it('lets only the functions that change access (advance, provision, schedule-revocation, revoke) read the Entra secret once the catalog uses Entra', () => {
+  it('lets only the functions that read or change group membership read the Entra secret once the catalog uses Entra', () => {
     const ids = functionIds(withEntra);
     const entra = ref(logicalIdOf(withEntra.stack.secrets.secrets.entra));
     const google = ref(logicalIdOf(withEntra.stack.secrets.secrets.google));
     const readers = (secret: unknown) =>
       FUNCTION_NAMES.filter((n) => statementsOfRole(withEntra.template, ids[n].role).some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && resourcesOf(s).some((r) => same(r, secret))));
-    expect(readers(entra)).toEqual(['advance', 'provision', 'schedule-revocation', 'revoke']);
+    expect(readers(entra)).toEqual(['advance', 'provision', 'schedule-revocation', 'revoke', 'revoke-grant', 'review-app']);
     expect(readers(google)).toEqual([]);
   });
 

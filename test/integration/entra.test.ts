@@ -308,3 +308,22 @@ describe('catalog sync support', () => {
     await expect(wrong.testConnection()).rejects.toThrow(/refused the app's credentials .* while testing the Microsoft Entra ID connection: AADSTS7000215/);
   });
 });
+
+describe('listMembers (access reviews)', () => {
+  it('lists direct members with lower-case emails, following @odata.nextLink', async () => {
+    await graph.close();
+    graph = await startFakeGraph({ maxPageSize: 2 });
+    idp = new EntraIdentityProvider(graph.connectorOptions());
+    const group = graph.addGroup({ displayName: 'reviewed' });
+    for (const mail of ['A.One@Example.com', 'b.two@example.com', 'C.Three@example.com']) {
+      graph.addUser({ mail });
+      graph.addMembership(group, mail);
+    }
+    expect((await idp.listMembers(group)).map((m) => m.email).sort()).toEqual(['a.one@example.com', 'b.two@example.com', 'c.three@example.com']);
+  });
+
+  it('an unknown group is a PermanentError', async () => {
+    const { err } = await failure(() => idp.listMembers('00000000-0000-4000-8000-000000000000'));
+    expect(err).toBeInstanceOf(PermanentError);
+  });
+});

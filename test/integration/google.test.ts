@@ -261,3 +261,17 @@ describe('configuration', () => {
     expect(() => provider({ rootUrl: google.url.replace(/\/$/, '') })).not.toThrow();
   });
 });
+
+describe('listMembers (access reviews)', () => {
+  it('lists direct user members with lower-case emails', async () => {
+    google.addUser({ email: 'Zed.Zulu@Example.com' });
+    google.addMembership(groupId, 'Zed.Zulu@Example.com');
+    google.addMembership(groupId, 'alice.smith@example.com');
+    expect((await idp.listMembers(groupId)).map((m) => m.email).sort()).toEqual(['alice.smith@example.com', 'zed.zulu@example.com']);
+  });
+
+  it('an unknown group is a PermanentError', async () => {
+    const { err } = await failure(() => idp.listMembers('no-such-group@example.com'));
+    expect(err).toBeInstanceOf(PermanentError);
+  });
+});

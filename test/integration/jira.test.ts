@@ -187,37 +187,96 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
   });
 });
 
-describe('request field options follow the catalog (grantline catalog sync --jira)', () => {
-  it('adds missing options, disables removed ones, re-enables returning ones and leaves the rest alone', async () => {
-    jira.addSelectField('customfield_10071', ['Figma', 'Salesforce', 'Retired app']);
-    await ticketing.syncFieldOptions('customfield_10071', ['Figma', 'Salesforce', 'Notion']);
+describe('syncFieldOptions: request fields offer exactly the catalog (grantline catalog sync --jira)', () => {
+  let nextField = 10070;
+  /** A fresh select field per test, so tests do not see each other's options. */
+  const selectField = (options: string[]): string => {
+    const fieldId = `customfield_${nextField++}`;
+    jira.addSelectField(fieldId, options);
+    return fieldId;
+  };
+  /** Requests to the field's option/context endpoints made while `fn` runs. */
+  async function requestsDuring(fieldId: string, fn: () => Promise<unknown>): Promise<Array<{ method: string; path: string }>> {
+    const before = jira.fake.requests.length;
+    await fn();
+    return jira.fake.requests
+      .slice(before)
+      .filter((r) => r.path.startsWith(`/rest/api/3/field/${fieldId}/`))
+      .map(({ method, path }) => ({ method, path }));
+  }
+  const writes = (requests: Array<{ method: string }>) => requests.filter((r) => r.method !== 'GET');
 
-    const change = await ticketing.syncFieldOptions('customfield_10071', ['Figma', 'Retired app', 'Notion']);
-
-    expect(change).toEqual({ added: [], enabled: ['Retired app'], disabled: ['Salesforce'], unchanged: ['Figma', 'Notion'] });
-    expect(jira.fieldOptions('customfield_10071')).toEqual([
+  it('creates the missing options, enabled, after the existing ones', async () => {
+    const field = selectField(['Figma']);
+    const change = await ticketing.syncFieldOptions(field, ['Figma', 'Notion', 'Salesforce']);
+    expect(change).toEqual({ added: ['Notion', 'Salesforce'], enabled: [], disabled: [], unchanged: ['Figma'] });
+    expect(jira.fieldOptions(field)).toEqual([
       { value: 'Figma', disabled: false },
-      { value: 'Salesforce', disabled: true }, // kept: existing issues still show it
-      { value: 'Retired app', disabled: false },
+      { value: 'Notion', disabled: false },
+      { value: 'Salesforce', disabled: false },
+    ]);
+  });
+
+  it('disables options no longer listed instead of deleting them', async () => {
+    const field = selectField(['Figma', 'Salesforce', 'Notion']);
+    const change = await ticketing.syncFieldOptions(field, ['Figma', 'Notion']);
+    expect(change).toEqual({ added: [], enabled: [], disabled: ['Salesforce'], unchanged: ['Figma', 'Notion'] });
+    expect(jira.fieldOptions(field)).toEqual([
+      { value: 'Figma', disabled: false },
+      { value: 'Salesforce', disabled: true }, // still there: existing issues keep showing it
       { value: 'Notion', disabled: false },
     ]);
   });
 
-  it('writes nothing when the options already match, across several pages', async () => {
-    const many = Array.from({ length: 25 }, (_, i) => `App ${i}`);
-    jira.addSelectField('customfield_10071', many);
-    const before = jira.fake.requests.length;
-
-    const change = await ticketing.syncFieldOptions('customfield_10071', many);
-
-    expect(change.unchanged).toHaveLength(25);
-    const calls = jira.fake.requests.slice(before).map((r) => r.method);
-    expect(calls.filter((m) => m !== 'GET')).toEqual([]);
-    expect(calls.length).toBe(4); // the context, then three pages of ten
+  it('re-enables a disabled option that is listed again rather than creating a second one', async () => {
+    const field = selectField(['Figma', 'Salesforce']);
+    await ticketing.syncFieldOptions(field, ['Figma']);
+    const change = await ticketing.syncFieldOptions(field, ['Figma', 'Salesforce']);
+    expect(change).toEqual({ added: [], enabled: ['Salesforce'], disabled: [], unchanged: ['Figma'] });
+    expect(jira.fieldOptions(field)).toEqual([
+      { value: 'Figma', disabled: false },
+      { value: 'Salesforce', disabled: false },
+    ]);
   });
 
-  it('an unknown field is a PermanentError naming the field', async () => {
-    await expect(ticketing.syncFieldOptions('customfield_99999', ['Figma'])).rejects.toThrow(PermanentError);
-    await expect(ticketing.syncFieldOptions('customfield_99999', ['Figma'])).rejects.toThrow(/customfield_99999/);
+  it('sends no write when the options already match, and only the toggles otherwise', async () => {
+    const field = selectField(['Figma', 'Salesforce', 'Notion']);
+    const same = await requestsDuring(field, () => ticketing.syncFieldOptions(field, ['Notion', 'Figma', 'Salesforce']));
+    expect(writes(same)).toEqual([]);
+
+    const before = jira.fake.requests.length;
+    await ticketing.syncFieldOptions(field, ['Figma', 'Notion']);
+    const put = jira.fake.requests.slice(before).find((r) => r.method === 'PUT');
+    // Only the option that changes, and no value: an unchanged option is never rewritten (or renamed).
+    expect(put?.body).toEqual({ options: [{ id: expect.any(String), disabled: true }] });
+    expect(jira.fieldOptions(field).filter((o) => !o.disabled).map((o) => o.value)).toEqual(['Figma', 'Notion']);
+  });
+
+  it('reads every page when the field has more options than one page holds', async () => {
+    const apps = Array.from({ length: 25 }, (_, i) => `App ${String(i).padStart(2, '0')}`);
+    const field = selectField(apps);
+    // Keep all but the last one (on the third page) and add one: a caller that read only the
+    // first page would try to re-create App 10..App 23 (Jira answers 400) and miss App 24.
+    const wanted = [...apps.slice(0, 24), 'App 25'];
+    let change: Awaited<ReturnType<typeof ticketing.syncFieldOptions>> | undefined;
+    const requests = await requestsDuring(field, async () => (change = await ticketing.syncFieldOptions(field, wanted)));
+    expect(change).toEqual({ added: ['App 25'], enabled: [], disabled: ['App 24'], unchanged: apps.slice(0, 24) });
+    expect(requests.filter((r) => r.method === 'GET' && r.path.endsWith('/option'))).toHaveLength(3); // 10 + 10 + 5
+    expect(writes(requests).map((r) => r.method)).toEqual(['POST', 'PUT']);
+    expect(jira.fieldOptions(field)).toHaveLength(26);
+  });
+
+  it('reports an unknown field as a PermanentError naming it', async () => {
+    const err = await failure(ticketing.syncFieldOptions('customfield_99999', ['Figma']));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toBe('Jira has no custom field customfield_99999 (or it is not a select list)');
+  });
+
+  it('maps a rate limit on the option write to a retryable error', async () => {
+    const field = selectField(['Figma']);
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/field/${field}/`, status: 429, headers: { 'Retry-After': '1' } });
+    const err = await failure(ticketing.syncFieldOptions(field, ['Figma', 'Notion']));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(jira.fieldOptions(field)).toEqual([{ value: 'Figma', disabled: false }]);
   });
 });

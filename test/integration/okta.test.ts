@@ -199,3 +199,20 @@ describe('catalog sync support', () => {
     await expect(wrong.testConnection()).rejects.toThrow(/Okta refused the API token while testing the Okta connection/);
   });
 });
+
+describe('listMembers (access reviews)', () => {
+  it('lists direct members with lower-case emails, across pages', async () => {
+    const emails = Array.from({ length: 205 }, (_, i) => `Hire${i}@Example.com`);
+    for (const email of emails) {
+      okta.addUser({ email });
+      okta.addMembership(groupId, email);
+    }
+    const members = await idp.listMembers(groupId);
+    expect(members).toHaveLength(205);
+    expect(members.map((m) => m.email)).toEqual(emails.map((e) => e.toLowerCase()));
+  });
+
+  it('an unknown group is a PermanentError naming it', async () => {
+    await expect(idp.listMembers('00gnosuchgroup')).rejects.toThrow(/no group with id 00gnosuchgroup/);
+  });
+});

@@ -41,6 +41,9 @@ class Directory implements IdentityProvider {
   async listGroups() {
     return [];
   }
+  async listMembers(groupId: string) {
+    return [...(this.groups.get(groupId) ?? [])].map((id) => ({ id, email: Object.values(this.users).find((u) => u.id === id)?.email ?? '' }));
+  }
   async testConnection() {}
 }
 

@@ -45,6 +45,7 @@ describe('rate-limited providers', () => {
     addMember,
     removeMember: async () => 'removed',
     listGroups: async () => [],
+    listMembers: async () => [],
     testConnection: async () => undefined,
   });
 

@@ -367,6 +367,12 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       const json = selected(req, groupJson(group));
       return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#groups/$entity`, ...json } };
     }))
+    .route('GET', '/v1.0/groups/:groupId/members', graph(READ_GROUPS, (req) => {
+      const group = groups.get((req.params.groupId ?? '').toLowerCase());
+      if (!group) return notFound(req.params.groupId ?? '');
+      const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
+      return page(req, 'directoryObjects', members.map((u) => ({ '@odata.type': '#microsoft.graph.user', ...selected(req, userJson(u), USER_DEFAULT_PROPS) })));
+    }))
     .route('GET', '/v1.0/groups/:groupId/members/:memberId', graph(READ_GROUPS, (req) => {
       const group = groups.get((req.params.groupId ?? '').toLowerCase());
       if (!group) return notFound(req.params.groupId ?? '');

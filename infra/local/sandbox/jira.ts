@@ -1,6 +1,7 @@
 /**
  * Simulated Jira Cloud (REST v3) for the sandbox and the connector tests: basic auth, issues,
- * ADF comments, a small workflow and users with profile-privacy (hidden emails).
+ * ADF comments, a small workflow, users with profile-privacy (hidden emails) and select-list
+ * custom fields (one global context, options created/enabled/disabled, paged 10 at a time).
  *
  * Workflow: every status can move to every other status through the transition named after the
  * target (transition id / name -> status):
@@ -86,8 +87,9 @@ export interface FakeJira {
     key: string;
   };
   issue(key: string): FakeJiraIssue | undefined;
-  /** A select-list custom field with one global context and these options. */
+  /** Adds (or replaces) a select-list custom field with one global context offering these options, all enabled. */
   addSelectField(fieldId: string, options: string[]): void;
+  /** The field's options in Jira's order, disabled ones included; [] for an unknown field. */
   fieldOptions(fieldId: string): Array<{ value: string; disabled: boolean }>;
   /** ADF bodies of the issue's comments, oldest first. */
   comments(key: string): unknown[];
@@ -251,48 +253,118 @@ export async function startFakeJira(
       return issue ? handler(req, issue) : ISSUE_NOT_FOUND;
     });
 
-  // Select-list custom fields: one global context each, options paged 10 at a time.
-  const selectFields = new Map<string, { contextId: string; options: Array<{ id: string; value: string; disabled: boolean }> }>();
+  // Select-list custom fields: one global context each, options paged 10 at a time (Jira pages at
+  // 100; a small page makes callers prove they follow isLast/startAt).
+  interface SelectOption {
+    id: string;
+    value: string;
+    disabled: boolean;
+  }
+  interface SelectField {
+    contextId: string;
+    options: SelectOption[];
+  }
+  const selectFields = new Map<string, SelectField>();
   let nextOptionId = 10100;
+  let nextContextId = 10200;
   const OPTION_PAGE = 10;
-  const withField = (handler: (req: FakeRequest, field: { contextId: string; options: Array<{ id: string; value: string; disabled: boolean }> }) => FakeResponse) =>
+  const MAX_OPTIONS_PER_REQUEST = 1000;
+  const FIELD_NOT_FOUND = jiraError(404, ['The custom field was not found.']);
+  const withField = (handler: (req: FakeRequest, field: SelectField) => FakeResponse) =>
     authed((req) => {
       const field = selectFields.get(req.params.fieldId ?? '');
-      if (!field) return jiraError(404, [`The custom field was not found.`]);
-      if (req.params.contextId !== undefined && req.params.contextId !== field.contextId) return jiraError(404, ['The context was not found.']);
+      if (!field) return FIELD_NOT_FOUND;
+      if (req.params.contextId !== undefined && req.params.contextId !== field.contextId) {
+        return jiraError(404, ['The context was not found.']);
+      }
       return handler(req, field);
     });
   const optionsIn = (body: unknown): Array<Record<string, unknown>> =>
     isRecord(body) && Array.isArray(body.options) ? body.options.filter(isRecord) : [];
+  /** Jira's PageBean: startAt/maxResults from the query, maxResults capped at `cap`. */
+  const pageOf = <T>(req: FakeRequest, items: T[], cap: number) => {
+    const int = (name: string, fallback: number) => {
+      const n = Number(req.query.get(name) ?? fallback);
+      return Number.isInteger(n) && n >= 0 ? n : fallback;
+    };
+    const startAt = int('startAt', 0);
+    const maxResults = Math.min(int('maxResults', cap) || cap, cap);
+    const values = items.slice(startAt, startAt + maxResults);
+    return { maxResults, startAt, total: items.length, isLast: startAt + values.length >= items.length, values };
+  };
+  const optionJson = (o: SelectOption) => ({ id: o.id, value: o.value, disabled: o.disabled });
 
   fake
-    .route('GET', '/rest/api/3/field/:fieldId/context', withField((_req, field) => ({
-      status: 200,
-      body: { maxResults: 50, startAt: 0, total: 1, isLast: true, values: [{ id: field.contextId, name: 'Default Configuration Scheme', isGlobalContext: true, isAnyIssueType: true }] },
-    })))
-    .route('GET', '/rest/api/3/field/:fieldId/context/:contextId/option', withField((req, field) => {
-      const startAt = Number(req.query.get('startAt') ?? 0);
-      const maxResults = Math.min(Number(req.query.get('maxResults') ?? OPTION_PAGE), OPTION_PAGE);
-      const values = field.options.slice(startAt, startAt + maxResults);
-      return { status: 200, body: { maxResults, startAt, total: field.options.length, isLast: startAt + values.length >= field.options.length, values } };
-    }))
-    .route('POST', '/rest/api/3/field/:fieldId/context/:contextId/option', withField((req, field) => {
-      const created = optionsIn(req.body).map((o) => ({ id: String(nextOptionId++), value: String(o.value), disabled: o.disabled === true }));
-      if (created.some((o) => field.options.some((e) => e.value === o.value))) return jiraError(400, ['The option value already exists.']);
-      field.options.push(...created);
-      return { status: 200, body: { options: created } };
-    }))
-    .route('PUT', '/rest/api/3/field/:fieldId/context/:contextId/option', withField((req, field) => {
-      const updated = [];
-      for (const o of optionsIn(req.body)) {
-        const option = field.options.find((e) => e.id === String(o.id));
-        if (!option) return jiraError(400, [`The option ${String(o.id)} was not found.`]);
-        if (typeof o.value === 'string') option.value = o.value;
-        if (typeof o.disabled === 'boolean') option.disabled = o.disabled;
-        updated.push(option);
-      }
-      return { status: 200, body: { options: updated } };
-    }))
+    .route(
+      'GET',
+      '/rest/api/3/field/:fieldId/context',
+      withField((req, field) => {
+        const contexts = [
+          {
+            id: field.contextId,
+            name: 'Default Configuration Scheme',
+            description: 'Default configuration scheme generated by Jira',
+            isGlobalContext: true,
+            isAnyIssueType: true,
+          },
+        ].filter(
+          // Jira applies these filters when present (jira.js sends "false" for both when given a bare field id).
+          (c) =>
+            [['isGlobalContext', c.isGlobalContext] as const, ['isAnyIssueType', c.isAnyIssueType] as const].every(
+              ([name, actual]) => !req.query.has(name) || req.query.get(name) === String(actual),
+            ),
+        );
+        return { status: 200, body: pageOf(req, contexts, 50) };
+      }),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/field/:fieldId/context/:contextId/option',
+      withField((req, field) => ({ status: 200, body: pageOf(req, field.options.map(optionJson), OPTION_PAGE) })),
+    )
+    .route(
+      'POST',
+      '/rest/api/3/field/:fieldId/context/:contextId/option',
+      withField((req, field) => {
+        const requested = optionsIn(req.body);
+        if (requested.length === 0) return jiraError(400, ['At least one option must be provided.']);
+        if (requested.length > MAX_OPTIONS_PER_REQUEST) {
+          return jiraError(400, [`No more than ${MAX_OPTIONS_PER_REQUEST} options can be created in one request.`]);
+        }
+        const seen = new Set(field.options.map((o) => o.value));
+        for (const o of requested) {
+          if (typeof o.value !== 'string' || !o.value.trim()) return jiraError(400, ['The option value must not be empty.']);
+          if (seen.has(o.value)) return jiraError(400, [`The option value '${o.value}' already exists.`]);
+          seen.add(o.value);
+        }
+        // Validated as a whole first: a rejected request creates nothing.
+        const created = requested.map((o) => ({ id: String(nextOptionId++), value: String(o.value), disabled: o.disabled === true }));
+        field.options.push(...created);
+        return { status: 200, body: { options: created.map(optionJson) } };
+      }),
+    )
+    .route(
+      'PUT',
+      '/rest/api/3/field/:fieldId/context/:contextId/option',
+      withField((req, field) => {
+        const requested = optionsIn(req.body);
+        // "If any of the options are not found, no options are updated."
+        const missing = requested.find((o) => !field.options.some((e) => e.id === String(o.id)));
+        if (missing) return jiraError(400, [`The option with ID ${String(missing.id)} was not found.`]);
+        const updated: SelectOption[] = [];
+        for (const o of requested) {
+          const option = field.options.find((e) => e.id === String(o.id))!;
+          const value = typeof o.value === 'string' ? o.value : option.value;
+          const disabled = typeof o.disabled === 'boolean' ? o.disabled : option.disabled;
+          // Options whose request matches their current state are not updated nor reported.
+          if (value === option.value && disabled === option.disabled) continue;
+          option.value = value;
+          option.disabled = disabled;
+          updated.push(option);
+        }
+        return { status: 200, body: { options: updated.map(optionJson) } };
+      }),
+    )
     .route('GET', '/rest/api/3/myself', authed(() => ({ status: 200, body: userJson(users.get(botAccountId)!) })))
     .route(
       'GET',
@@ -409,7 +481,10 @@ export async function startFakeJira(
       return { id, key, summary, status: statusOf(issue).name, reporterAccountId: reporterId, issueType, fields };
     },
     addSelectField: (fieldId, options) => {
-      selectFields.set(fieldId, { contextId: String(10200 + selectFields.size), options: options.map((value) => ({ id: String(nextOptionId++), value, disabled: false })) });
+      selectFields.set(fieldId, {
+        contextId: String(nextContextId++),
+        options: options.map((value) => ({ id: String(nextOptionId++), value, disabled: false })),
+      });
     },
     fieldOptions: (fieldId) => selectFields.get(fieldId)?.options.map(({ value, disabled }) => ({ value, disabled })) ?? [],
     comments: (key) => issues.get(key)?.comments.map((c) => c.body) ?? [],

@@ -1,0 +1,97 @@
+/**
+ * Access reviews: for each role of an app, who holds it through Grantline (and who approved it),
+ * who is in the group without any active Grantline grant (access given outside Grantline), and
+ * which grants lost their membership outside Grantline. Revocations a reviewer decides go through
+ * the same revoke path as expiry, with its own reason and evidence.
+ */
+import { z } from 'zod';
+import { verifyBearer } from './auth.js';
+import { resolveRole } from './catalog/load.js';
+import { MalformedRequestError, NotFoundError } from './errors.js';
+import type { Grant } from './grants/model.js';
+import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
+import { revoke } from './lifecycle.js';
+import type { Services } from './services.js';
+
+export interface RoleReview {
+  app: string;
+  role: string;
+  group: string;
+  provider?: string;
+  grants: Array<{ grantId: string; issueKey: string; subject: string; approvedBy?: string; grantedAt?: string; expiresAt?: string; preexistingMembership: boolean }>;
+  /** In the group with no active Grantline grant: access given outside Grantline, or from before it. */
+  outsideGrantline: string[];
+  /** Active grants whose member is no longer in the group: removed outside Grantline. */
+  missingFromGroup: string[];
+  /** Manual roles: Grantline cannot read the app's accounts; the owner confirms. */
+  manual: boolean;
+}
+
+export async function reviewApp(deps: Pick<Services, 'catalog' | 'store' | 'idp'>, appKey: string): Promise<RoleReview[]> {
+  const app = deps.catalog.apps[appKey];
+  if (!app) throw new NotFoundError(`no app ${appKey} in the catalog`);
+  const active = (await deps.store.grantsOfApp(appKey)).filter((g) => g.status === 'active');
+  const reviews: RoleReview[] = [];
+  for (const roleKey of Object.keys(app.roles)) {
+    const resolved = resolveRole(deps.catalog, appKey, roleKey)!;
+    const grants = active.filter((g) => g.role === roleKey);
+    const review: RoleReview = {
+      app: appKey,
+      role: roleKey,
+      group: resolved.groupId ?? 'manual',
+      ...(resolved.provider ? { provider: resolved.provider } : {}),
+      grants: grants.map(summarise),
+      outsideGrantline: [],
+      missingFromGroup: [],
+      manual: !resolved.provider,
+    };
+    if (resolved.provider && resolved.groupId) {
+      const members = new Set((await deps.idp(resolved.provider).listMembers(resolved.groupId)).map((m) => m.email));
+      const granted = new Set(grants.map((g) => g.subject));
+      review.outsideGrantline = [...members].filter((email) => !granted.has(email)).sort();
+      review.missingFromGroup = grants.filter((g) => !members.has(g.subject)).map((g) => g.id);
+    }
+    reviews.push(review);
+  }
+  return reviews;
+}
+
+function summarise(g: Grant): RoleReview['grants'][number] {
+  return {
+    grantId: g.id,
+    issueKey: g.issueKey,
+    subject: g.subject,
+    ...(g.decidedBy ? { approvedBy: g.decidedBy } : {}),
+    ...(g.grantedAt ? { grantedAt: g.grantedAt } : {}),
+    ...(g.expiresAt ? { expiresAt: g.expiresAt } : {}),
+    preexistingMembership: Boolean(g.preexistingMembership),
+  };
+}
+
+const revokeBody = z.object({
+  reason: z.enum(['access_review', 'early_release', 'offboarding']),
+  by: z.email(),
+});
+
+/** GET /reviews/{app} */
+export async function getReview(deps: Pick<Services, 'config' | 'catalog' | 'store' | 'idp'>, req: HttpRequest): Promise<HttpResponse> {
+  authorize(deps, req);
+  const app = req.pathParams.app ?? '';
+  return json(200, { app, reviewedAt: new Date().toISOString(), roles: await reviewApp(deps, app) });
+}
+
+/** POST /grants/{id}/revoke {reason, by}: a reviewer's (or the subject's early) revocation, through the same path as expiry. */
+export async function postRevoke(deps: Services, req: HttpRequest): Promise<HttpResponse> {
+  authorize(deps, req);
+  const parsed = revokeBody.safeParse(parseJsonBody(req.rawBody));
+  if (!parsed.success) throw new MalformedRequestError(`revoke needs {"reason": "access_review" | "early_release" | "offboarding", "by": "<reviewer email>"}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const id = req.pathParams.id ?? '';
+  if (!(await deps.store.getGrant(id))) throw new NotFoundError(`no grant ${id}`);
+  const result = await revoke(deps, { grantId: id, reason: parsed.data.reason, actor: parsed.data.by.toLowerCase() });
+  return json(200, result);
+}
+
+/** In AWS these routes sit behind IAM (SigV4); locally a bearer token stands in for it. */
+function authorize(deps: Pick<Services, 'config'>, req: HttpRequest): void {
+  if (deps.config.GRANTLINE_AUDIT_TOKEN) verifyBearer(deps.config.GRANTLINE_AUDIT_TOKEN, req.headers);
+}
