@@ -74,10 +74,10 @@ const revokeBody = z.object({
 });
 
 /** GET /reviews/{app} */
-export async function getReview(deps: Pick<Services, 'config' | 'catalog' | 'store' | 'idp'>, req: HttpRequest): Promise<HttpResponse> {
+export async function getReview(deps: Pick<Services, 'config' | 'clock' | 'catalog' | 'store' | 'idp'>, req: HttpRequest): Promise<HttpResponse> {
   authorize(deps, req);
   const app = req.pathParams.app ?? '';
-  return json(200, { app, reviewedAt: new Date().toISOString(), roles: await reviewApp(deps, app) });
+  return json(200, { app, reviewedAt: deps.clock.now().toISOString(), roles: await reviewApp(deps, app) });
 }
 
 /** POST /grants/{id}/revoke {reason, by}: a reviewer's (or the subject's early) revocation, through the same path as expiry. */
