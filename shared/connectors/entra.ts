@@ -202,13 +202,12 @@ export class EntraIdentityProvider implements IdentityProvider {
 
   async listMembers(groupId: string): Promise<IdpMember[]> {
     const id = objectId(groupId, 'group');
-    // Direct members only, as add and remove change them; nested groups and devices are not people.
+    // Direct members only (the relation add and remove change), cast to users on the server: nested
+    // groups, devices and service principals are not people and never come back.
     const members = await this.call(`listing the members of Microsoft Entra group ${id}`, { groupId: id }, () =>
-      this.all(this.client.api(`/groups/${id}/members`).select(['id', 'mail', 'userPrincipalName']).top(999)),
+      this.all(this.client.api(`/groups/${id}/members/microsoft.graph.user`).select(['id', 'mail', 'userPrincipalName']).top(999)),
     );
-    return members
-      .filter((m) => str(m['@odata.type']) === undefined || str(m['@odata.type']) === '#microsoft.graph.user')
-      .map((m) => ({ id: str(m.id) ?? '', email: (str(m.mail) ?? str(m.userPrincipalName) ?? '').toLowerCase() }));
+    return members.map((m) => ({ id: str(m.id) ?? '', email: (str(m.mail) ?? str(m.userPrincipalName) ?? '').toLowerCase() }));
   }
 
   async testConnection(): Promise<void> {

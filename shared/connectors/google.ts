@@ -209,19 +209,25 @@ export class GoogleIdentityProvider implements IdentityProvider {
     return groups;
   }
 
+  /** Direct members of type USER (members.list is not transitive); nested groups and customer-wide members are not people. */
   async listMembers(groupKey: string): Promise<IdpMember[]> {
+    const action = `listing the members of Google group ${groupKey}`;
     const members: IdpMember[] = [];
+    const seen = new Set<string>();
     let pageToken: string | undefined;
     do {
       const token = pageToken;
-      const page = await this.call(`listing the members of Google group ${groupKey}`, { groupKey }, async () =>
+      const page = await this.call(action, { groupKey }, async () =>
         (await this.directory.members.list({ groupKey, maxResults: 200, ...(token ? { pageToken: token } : {}) })).data,
       );
       for (const m of page.members ?? []) {
-        // Direct USER members only: nested groups and customer-wide members are not people add and remove change.
         if (m.type === 'USER' && m.email) members.push({ id: m.id ?? '', email: m.email.toLowerCase() });
       }
       pageToken = page.nextPageToken ?? undefined;
+      if (pageToken && seen.has(pageToken)) {
+        throw new PermanentError(`Google returned the same page of members twice while ${action}; the listing was stopped.`);
+      }
+      if (pageToken) seen.add(pageToken);
     } while (pageToken);
     return members;
   }

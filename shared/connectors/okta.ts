@@ -124,8 +124,11 @@ export class OktaIdentityProvider implements IdentityProvider {
     );
   }
 
+  /** Direct members (Okta groups do not nest); the SDK's collection follows the Link rel="next" pages. */
   async listMembers(groupId: string): Promise<IdpMember[]> {
-    const users = await this.call(`listing the members of Okta group ${groupId}`, { groupId }, async () => all(await this.client.groupApi.listGroupUsers({ groupId })));
+    const users = await this.call(`listing the members of Okta group ${groupId}`, { groupId }, async () =>
+      all(await this.client.groupApi.listGroupUsers({ groupId })),
+    );
     return users.map((u) => ({ id: u.id ?? '', email: (u.profile?.email ?? '').toLowerCase() }));
   }
 

@@ -309,21 +309,48 @@ describe('catalog sync support', () => {
   });
 });
 
-describe('listMembers (access reviews)', () => {
-  it('lists direct members with lower-case emails, following @odata.nextLink', async () => {
+describe('listMembers', () => {
+  it('lists direct user members with lower-case emails, by mail or else sign-in name', async () => {
+    const bobId = graph.addUser({ mail: 'Bob.Jones@EXAMPLE.com' });
+    const upnOnly = graph.addUser({ mail: 'c.lee@contoso.example', userPrincipalName: 'Chris.Lee@Example.com' });
+    graph.addUser({ mail: 'not.in.group@example.com' });
+    for (const mail of ['alice.smith@example.com', 'bob.jones@example.com', 'c.lee@contoso.example']) graph.addMembership(groupId, mail);
+    expect(await idp.listMembers(groupId)).toEqual([
+      { id: aliceId, email: 'alice.smith@example.com' },
+      { id: bobId, email: 'bob.jones@example.com' },
+      { id: upnOnly, email: 'c.lee@contoso.example' },
+    ]);
+    const get = graphCalls('GET').find((r) => r.path.includes('/members'));
+    expect(get?.path).toBe(`/v1.0/groups/${groupId}/members/microsoft.graph.user`);
+    expect(get?.query.get('$select')).toBe('id,mail,userPrincipalName');
+  });
+
+  it('follows @odata.nextLink when the group has more members than one page', async () => {
     await graph.close();
     graph = await startFakeGraph({ maxPageSize: 2 });
     idp = new EntraIdentityProvider(graph.connectorOptions());
     const group = graph.addGroup({ displayName: 'reviewed' });
-    for (const mail of ['A.One@Example.com', 'b.two@example.com', 'C.Three@example.com']) {
+    const mails = ['A.One@Example.com', 'b.two@example.com', 'C.Three@example.com', 'D.Four@Example.COM', 'e.five@example.com'];
+    for (const mail of mails) {
       graph.addUser({ mail });
       graph.addMembership(group, mail);
     }
-    expect((await idp.listMembers(group)).map((m) => m.email).sort()).toEqual(['a.one@example.com', 'b.two@example.com', 'c.three@example.com']);
+    expect((await idp.listMembers(group)).map((m) => m.email)).toEqual(mails.map((m) => m.toLowerCase()));
+    const pages = graphCalls('GET').filter((r) => r.path === `/v1.0/groups/${group}/members/microsoft.graph.user`);
+    expect(pages).toHaveLength(3);
+    expect(pages[0]?.query.get('$top')).toBe('999');
+    expect(pages[2]?.query.get('$skiptoken')).toBeTruthy();
   });
 
-  it('an unknown group is a PermanentError', async () => {
-    const { err } = await failure(() => idp.listMembers('00000000-0000-4000-8000-000000000000'));
+  it('an unknown group is a PermanentError naming the group; a non-GUID id is refused before any call', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const { err } = await failure(() => idp.listMembers(missing));
     expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain(`Microsoft Entra ID has no group with id ${missing}`);
+    const calls = graphCalls().length;
+    const bad = await failure(() => idp.listMembers('../users'));
+    expect(bad.err).toBeInstanceOf(PermanentError);
+    expect(bad.err.message).toContain('"../users" is not a Microsoft Entra group object id');
+    expect(graphCalls()).toHaveLength(calls);
   });
 });

@@ -262,16 +262,37 @@ describe('configuration', () => {
   });
 });
 
-describe('listMembers (access reviews)', () => {
-  it('lists direct user members with lower-case emails', async () => {
-    google.addUser({ email: 'Zed.Zulu@Example.com' });
-    google.addMembership(groupId, 'Zed.Zulu@Example.com');
+describe('listMembers', () => {
+  it('lists direct user members with lower-case emails, leaving out nested groups', async () => {
+    const zedId = google.addUser({ email: 'Zed.Zulu@Example.COM' });
+    google.addUser({ email: 'Bob.Jones@example.com' });
+    google.addGroup({ email: 'nested-team@example.com', name: 'Nested team' });
     google.addMembership(groupId, 'alice.smith@example.com');
-    expect((await idp.listMembers(groupId)).map((m) => m.email).sort()).toEqual(['alice.smith@example.com', 'zed.zulu@example.com']);
+    google.addMembership(groupId, 'Zed.Zulu@Example.COM');
+    google.addMembership(groupId, 'nested-team@example.com');
+    google.addMembership('nested-team@example.com', 'bob.jones@example.com'); // only an indirect member
+    expect(await idp.listMembers(groupId)).toEqual([
+      { id: aliceId, email: 'alice.smith@example.com' },
+      { id: zedId, email: 'zed.zulu@example.com' },
+    ]);
   });
 
-  it('an unknown group is a PermanentError', async () => {
+  it('follows nextPageToken when the group has more members than one page', async () => {
+    // The connector asks for maxResults=200, the Directory API's maximum for members.list.
+    const emails = Array.from({ length: 205 }, (_, i) => `Hire${i}@Example.com`);
+    for (const email of emails) {
+      google.addUser({ email });
+      google.addMembership(groupId, email);
+    }
+    expect((await idp.listMembers(groupId)).map((m) => m.email)).toEqual(emails.map((e) => e.toLowerCase()));
+    const pages = requestsTo('GET', new RegExp(`^${DIRECTORY}/groups/${groupId}/members$`));
+    expect(pages.map((r) => r.query.get('maxResults'))).toEqual(['200', '200']);
+    expect(pages[1]?.query.get('pageToken')).toBeTruthy();
+  });
+
+  it('an unknown group is a PermanentError naming the group', async () => {
     const { err } = await failure(() => idp.listMembers('no-such-group@example.com'));
     expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain('Google Workspace has no group no-such-group@example.com (found while listing the members of Google group no-such-group@example.com)');
   });
 });

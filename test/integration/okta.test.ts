@@ -200,19 +200,35 @@ describe('catalog sync support', () => {
   });
 });
 
-describe('listMembers (access reviews)', () => {
-  it('lists direct members with lower-case emails, across pages', async () => {
+describe('listMembers', () => {
+  it('lists direct members with lower-case emails', async () => {
+    const bobId = okta.addUser({ email: 'Bob.Jones@EXAMPLE.com' });
+    okta.addUser({ email: 'not.in.group@example.com' });
+    okta.addMembership(groupId, 'alice.smith@example.com');
+    okta.addMembership(groupId, 'bob.jones@example.com');
+    expect(await idp.listMembers(groupId)).toEqual([
+      { id: aliceId, email: 'alice.smith@example.com' },
+      { id: bobId, email: 'bob.jones@example.com' },
+    ]);
+  });
+
+  it('follows Okta\'s Link rel="next" pages when the group has more members than one page', async () => {
+    // The fake pages at most 200 users (Okta's default `limit` for group members).
     const emails = Array.from({ length: 205 }, (_, i) => `Hire${i}@Example.com`);
     for (const email of emails) {
       okta.addUser({ email });
       okta.addMembership(groupId, email);
     }
     const members = await idp.listMembers(groupId);
-    expect(members).toHaveLength(205);
     expect(members.map((m) => m.email)).toEqual(emails.map((e) => e.toLowerCase()));
+    const pages = okta.fake.requests.filter((r) => r.method === 'GET' && r.path === `/api/v1/groups/${groupId}/users`);
+    expect(pages).toHaveLength(2);
+    expect(pages[1]?.query.get('after')).toBeTruthy();
   });
 
-  it('an unknown group is a PermanentError naming it', async () => {
-    await expect(idp.listMembers('00gnosuchgroup')).rejects.toThrow(/no group with id 00gnosuchgroup/);
+  it('an unknown group is a PermanentError naming the group', async () => {
+    const { err } = await failure(() => idp.listMembers('00gnosuchgroup'));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toMatch(/Okta has no group with id 00gnosuchgroup \(found while listing the members of Okta group 00gnosuchgroup\)/);
   });
 });

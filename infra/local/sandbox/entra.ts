@@ -373,6 +373,14 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
       return page(req, 'directoryObjects', members.map((u) => ({ '@odata.type': '#microsoft.graph.user', ...selected(req, userJson(u), USER_DEFAULT_PROPS) })));
     }))
+    // The OData cast of the members collection: only the members that are users (registered before
+    // /members/:memberId, which would otherwise take "microsoft.graph.user" for a member id).
+    .route('GET', '/v1.0/groups/:groupId/members/microsoft.graph.user', graph(READ_GROUPS, (req) => {
+      const group = groups.get((req.params.groupId ?? '').toLowerCase());
+      if (!group) return notFound(req.params.groupId ?? '');
+      const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
+      return page(req, 'users', members.map((u) => selected(req, userJson(u), USER_DEFAULT_PROPS)));
+    }))
     .route('GET', '/v1.0/groups/:groupId/members/:memberId', graph(READ_GROUPS, (req) => {
       const group = groups.get((req.params.groupId ?? '').toLowerCase());
       if (!group) return notFound(req.params.groupId ?? '');
