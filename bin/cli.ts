@@ -80,9 +80,7 @@ program
   .action(async (opts: { user?: string; app?: string; format: string; url: string; token?: string }) => {
     const query = opts.user ? `user=${encodeURIComponent(opts.user)}` : opts.app ? `app=${encodeURIComponent(opts.app)}` : undefined;
     if (!query) throw new Error('give --user <email> or --app <key>');
-    const res = await fetch(`${opts.url}/grants?${query}`, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
-    if (!res.ok) throw new Error(`Grantline answered ${res.status}: ${await res.text()}`);
-    const body = (await res.json()) as { grants: GrantRecord[] };
+    const body = await callGrantline<{ grants: GrantRecord[] }>(opts, `/grants?${query}`);
     if (opts.format === 'csv') console.log(toCsv(body.grants));
     else console.log(JSON.stringify(body, null, 2));
   });
@@ -94,9 +92,7 @@ program
   .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
   .option('--token <token>', 'audit bearer token (local runtime; in AWS sign the request with SigV4, e.g. awscurl)', process.env.GRANTLINE_AUDIT_TOKEN)
   .action(async (app: string, opts: { url: string; token?: string }) => {
-    const res = await fetch(`${opts.url}/reviews/${encodeURIComponent(app)}`, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
-    if (!res.ok) throw new Error(`Grantline answered ${res.status}: ${await res.text()}`);
-    const body = (await res.json()) as { roles: RoleReview[] };
+    const body = await callGrantline<{ roles: RoleReview[] }>(opts, `/reviews/${encodeURIComponent(app)}`);
     for (const r of body.roles) {
       console.log(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
       for (const g of r.grants) console.log(`  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`);
@@ -114,14 +110,20 @@ program
   .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
   .description('revoke a grant now, through the same path as expiry')
   .action(async (grant: string, opts: { by: string; reason: string; url: string; token?: string }) => {
-    const res = await fetch(`${opts.url}/grants/${encodeURIComponent(grant)}/revoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
-      body: JSON.stringify({ reason: opts.reason, by: opts.by }),
-    });
-    console.log(`${res.status} ${await res.text()}`);
-    if (!res.ok) process.exitCode = 1;
+    const result = await callGrantline<{ outcome: string }>(opts, `/grants/${encodeURIComponent(grant)}/revoke`, { reason: opts.reason, by: opts.by });
+    console.log(`${grant}: ${result.outcome}`);
   });
+
+/** A call to a running Grantline's audit/review API (bearer token locally); a non-2xx answer is an error. */
+async function callGrantline<T>(opts: { url: string; token?: string }, path: string, postBody?: unknown): Promise<T> {
+  const res = await fetch(`${opts.url}${path}`, {
+    method: postBody === undefined ? 'GET' : 'POST',
+    headers: { ...(postBody === undefined ? {} : { 'content-type': 'application/json' }), ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    ...(postBody === undefined ? {} : { body: JSON.stringify(postBody) }),
+  });
+  if (!res.ok) throw new Error(`Grantline answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
 
 /** One row per grant: the auditor's questions as columns. */
 export function toCsv(records: GrantRecord[]): string {

@@ -76,7 +76,7 @@ function withoutToken(approval: Approval): Approval {
 }
 
 export async function getGrants(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
-  authorize(deps.config, req);
+  authorizeAuditor(deps.config, req);
   const user = req.query.user?.trim().toLowerCase();
   const app = req.query.app?.trim().toLowerCase();
   if (!user && !app) throw new ValidationError('give ?user=<email> or ?app=<app key>', undefined, 400);
@@ -87,14 +87,14 @@ export async function getGrants(deps: AuditDeps, req: HttpRequest): Promise<Http
 }
 
 export async function getGrant(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
-  authorize(deps.config, req);
+  authorizeAuditor(deps.config, req);
   const id = req.pathParams.id ?? '';
   const grant = /^[0-9A-Za-z_.-]{1,80}$/.test(id) ? await deps.store.getGrant(id) : undefined;
   if (!grant) throw new NotFoundError(`no grant ${id}`);
   return json(200, await grantRecord(deps.store, grant));
 }
 
-/** In AWS the route uses IAM (SigV4) authorization; locally a bearer token stands in for it. */
-function authorize(config: Config, req: HttpRequest): void {
+/** The audit and review routes: IAM (SigV4) at API Gateway in AWS; locally a bearer token stands in for it. */
+export function authorizeAuditor(config: Config, req: HttpRequest): void {
   if (config.GRANTLINE_AUDIT_TOKEN) verifyBearer(config.GRANTLINE_AUDIT_TOKEN, req.headers);
 }

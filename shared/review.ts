@@ -5,7 +5,7 @@
  * the same revoke path as expiry, with its own reason and evidence.
  */
 import { z } from 'zod';
-import { verifyBearer } from './auth.js';
+import { authorizeAuditor } from './audit.js';
 import { resolveRole } from './catalog/load.js';
 import { MalformedRequestError, NotFoundError } from './errors.js';
 import type { Grant } from './grants/model.js';
@@ -75,23 +75,18 @@ const revokeBody = z.object({
 
 /** GET /reviews/{app} */
 export async function getReview(deps: Pick<Services, 'config' | 'clock' | 'catalog' | 'store' | 'idp'>, req: HttpRequest): Promise<HttpResponse> {
-  authorize(deps, req);
+  authorizeAuditor(deps.config, req);
   const app = req.pathParams.app ?? '';
   return json(200, { app, reviewedAt: deps.clock.now().toISOString(), roles: await reviewApp(deps, app) });
 }
 
 /** POST /grants/{id}/revoke {reason, by}: a reviewer's (or the subject's early) revocation, through the same path as expiry. */
 export async function postRevoke(deps: Services, req: HttpRequest): Promise<HttpResponse> {
-  authorize(deps, req);
+  authorizeAuditor(deps.config, req);
   const parsed = revokeBody.safeParse(parseJsonBody(req.rawBody));
   if (!parsed.success) throw new MalformedRequestError(`revoke needs {"reason": "access_review" | "early_release" | "offboarding", "by": "<reviewer email>"}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const id = req.pathParams.id ?? '';
   if (!(await deps.store.getGrant(id))) throw new NotFoundError(`no grant ${id}`);
   const result = await revoke(deps, { grantId: id, reason: parsed.data.reason, actor: parsed.data.by.toLowerCase() });
   return json(200, result);
-}
-
-/** In AWS these routes sit behind IAM (SigV4); locally a bearer token stands in for it. */
-function authorize(deps: Pick<Services, 'config'>, req: HttpRequest): void {
-  if (deps.config.GRANTLINE_AUDIT_TOKEN) verifyBearer(deps.config.GRANTLINE_AUDIT_TOKEN, req.headers);
 }
