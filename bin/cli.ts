@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { GrantRecord } from '../shared/audit.js';
+import type { PendingEvidence } from '../shared/evidence.js';
 import type { RoleReview } from '../shared/review.js';
 import { formatProblem, parseCatalog } from '../shared/catalog/load.js';
 import { catalogJsonSchema } from '../shared/catalog/schema.js';
@@ -75,14 +76,23 @@ program
   .option('--user <email>', 'whose grants')
   .option('--app <key>', 'grants of an app')
   .option('--format <format>', 'json or csv', 'json')
+  .option('--page-size <n>', 'grants per request (1-500)', '500')
   .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
   .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
-  .action(async (opts: { user?: string; app?: string; format: string; url: string; token?: string }) => {
+  .action(async (opts: { user?: string; app?: string; format: string; pageSize: string; url: string; token?: string }) => {
     const query = opts.user ? `user=${encodeURIComponent(opts.user)}` : opts.app ? `app=${encodeURIComponent(opts.app)}` : undefined;
     if (!query) throw new Error('give --user <email> or --app <key>');
-    const body = await callGrantline<{ grants: GrantRecord[] }>(opts, `/grants?${query}`);
-    if (opts.format === 'csv') console.log(toCsv(body.grants));
-    else console.log(JSON.stringify(body, null, 2));
+    // Every page is written as it arrives: the whole set is never held in memory, whatever its size.
+    const csv = opts.format === 'csv';
+    const subject = opts.user ? { user: opts.user.trim().toLowerCase() } : { app: opts.app!.trim().toLowerCase() };
+    await write(csv ? `${CSV_HEADER.join(',')}\n` : `${JSON.stringify(subject).slice(0, -1)},"grants":[`);
+    let count = 0;
+    await eachPage<{ grants: GrantRecord[] }>(opts, `/grants?${query}&limit=${encodeURIComponent(opts.pageSize)}`, 'grants', (p) => p.grants.length, async (page) => {
+      if (csv) await write(page.grants.map((r) => `${csvRow(r)}\n`).join(''));
+      else await write(page.grants.map((r, i) => `${count + i === 0 ? '' : ','}\n${JSON.stringify(r, null, 2)}`).join(''));
+      count += page.grants.length;
+    });
+    if (!csv) await write(`\n],"count":${count}}\n`);
   });
 
 program
@@ -104,14 +114,37 @@ program
 program
   .command('revoke')
   .argument('<grant>', 'grant id')
-  .requiredOption('--by <email>', 'who decides the revocation (recorded as evidence)')
+  .option('--by <email>', 'whom you act for, recorded as "on behalf of" (the actor recorded is you: your IAM identity in AWS, the audit token locally)')
   .option('--reason <reason>', 'access_review, early_release or offboarding', 'access_review')
   .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
   .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
   .description('revoke a grant now, through the same path as expiry')
-  .action(async (grant: string, opts: { by: string; reason: string; url: string; token?: string }) => {
-    const result = await callGrantline<{ outcome: string }>(opts, `/grants/${encodeURIComponent(grant)}/revoke`, { reason: opts.reason, by: opts.by });
+  .action(async (grant: string, opts: { by?: string; reason: string; url: string; token?: string }) => {
+    const result = await callGrantline<{ outcome: string }>(opts, `/grants/${encodeURIComponent(grant)}/revoke`, { reason: opts.reason, ...(opts.by ? { by: opts.by } : {}) });
     console.log(`${grant}: ${result.outcome}`);
+  });
+
+const evidence = program.command('evidence').description("the evidence trail's delivery to Jira");
+evidence
+  .command('pending')
+  .description('evidence Jira has not taken yet (waiting for Jira) and evidence it refused for good (in the ledger only), from a running Grantline')
+  .option('--format <format>', 'text or json', 'text')
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime; in AWS sign the request with SigV4, e.g. awscurl)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .action(async (opts: { format: string; url: string; token?: string }) => {
+    type Body = Record<'pending' | 'undeliverable', PendingEvidence[]>;
+    const body: Body = { pending: [], undeliverable: [] };
+    const line = (e: PendingEvidence) => `${e.issueKey ?? '?'}  ${e.grantId}  ${e.key}  ${e.at}  ${e.summary ?? ''}`;
+    // Follows nextCursor while the route gives one; text lines are written page by page.
+    await eachPage<Body>(opts, '/evidence/pending?limit=500', 'events', (p) => p.pending.length + p.undeliverable.length, (page) => {
+      body.pending.push(...page.pending);
+      body.undeliverable.push(...page.undeliverable);
+      if (opts.format === 'json') return;
+      for (const e of page.pending) console.log(`WAITING        ${line(e)}${e.attempts > 0 ? ` (${e.attempts} attempt(s), ${e.status})` : ''}`);
+      for (const e of page.undeliverable) console.log(`UNDELIVERABLE  ${line(e)}`);
+    });
+    if (opts.format === 'json') return console.log(JSON.stringify(body, null, 2));
+    console.log(`${body.pending.length} waiting for Jira, ${body.undeliverable.length} refused by Jira (kept in the ledger)`);
   });
 
 /** A call to a running Grantline's audit/review API (bearer token locally); a non-2xx answer is an error. */
@@ -125,30 +158,61 @@ async function callGrantline<T>(opts: { url: string; token?: string }, path: str
   return (await res.json()) as T;
 }
 
+/**
+ * Each page of a paged list route (`nextCursor` in the answer), fetched and handed on in turn, with a
+ * progress line on stderr (rewritten in place on a terminal) so stdout stays the data.
+ */
+async function eachPage<T>(
+  opts: { url: string; token?: string },
+  path: string,
+  noun: string,
+  countOf: (page: T) => number,
+  onPage: (page: T) => Promise<void> | void,
+): Promise<void> {
+  let cursor: string | undefined;
+  let total = 0;
+  let n = 0;
+  const tty = process.stderr.isTTY;
+  do {
+    const page = await callGrantline<T & { nextCursor?: string }>(opts, cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path);
+    total += countOf(page);
+    n += 1;
+    cursor = page.nextCursor;
+    process.stderr.write(`${tty ? '\r' : ''}grantline: page ${n}, ${total} ${noun}${cursor ? ', more to come' : ', done'}${tty && cursor ? '' : '\n'}`);
+    await onPage(page);
+  } while (cursor);
+}
+
+/** Writes to stdout, waiting when the pipe is full (a large export into a slow consumer). */
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (process.stdout.write(text, (err) => (err ? reject(err) : undefined))) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+const CSV_HEADER = ['grant', 'jira', 'subject', 'requester', 'app_role', 'status', 'approved_by', 'group', 'requested_at', 'started_at', 'expires_at', 'revoked_at', 'revoke_reason'];
+
 /** One row per grant: the auditor's questions as columns. */
-export function toCsv(records: GrantRecord[]): string {
-  const header = ['grant', 'jira', 'subject', 'requester', 'app_role', 'status', 'approved_by', 'group', 'requested_at', 'started_at', 'expires_at', 'revoked_at', 'revoke_reason'];
+function csvRow({ grant, answers }: GrantRecord): string {
   const cell = (v: string | undefined) => `"${(v ?? '').replace(/"/g, '""')}"`;
-  const rows = records.map(({ grant, answers }) =>
-    [
-      grant.id,
-      grant.issueKey,
-      grant.subject,
-      grant.requester,
-      answers.requested.what,
-      grant.status,
-      answers.approvedBy.map((a) => `${a.by} (${a.via})`).join('; '),
-      answers.group,
-      grant.requestedAt,
-      grant.grantedAt,
-      grant.expiresAt,
-      grant.revokedAt,
-      grant.revokeReason,
-    ]
-      .map(cell)
-      .join(','),
-  );
-  return [header.join(','), ...rows].join('\n');
+  return [
+    grant.id,
+    grant.issueKey,
+    grant.subject,
+    grant.requester,
+    answers.requested.what,
+    grant.status,
+    answers.approvedBy.map((a) => `${a.by} (${a.via})`).join('; '),
+    answers.group,
+    grant.requestedAt,
+    grant.grantedAt,
+    grant.expiresAt,
+    grant.revokedAt,
+    grant.revokeReason,
+  ]
+    .map(cell)
+    .join(',');
 }
 
 program.parseAsync().catch((err: unknown) => {

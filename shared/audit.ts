@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { Approval, EvidenceEvent, Grant } from './grants/model.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
+import { pageRequestFrom } from './store/page.js';
 import type { Store } from './store/store.js';
 import type { Services } from './services.js';
 
@@ -75,15 +76,29 @@ function withoutToken(approval: Approval): Approval {
   return { ...approval, taskToken: '[kept server-side]' };
 }
 
+/**
+ * GET /grants?user=<email> | ?app=<key> [&limit=1..500, default 100] [&cursor=<nextCursor>]: one page of
+ * grants, oldest request first, each with its evidence; `nextCursor` while more may follow. A page is
+ * one Query, so an app with 20,000 grants answers within API Gateway's 29 s and Lambda's 6 MB.
+ */
 export async function getGrants(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
   authorizeAuditor(deps.config, req);
   const user = req.query.user?.trim().toLowerCase();
   const app = req.query.app?.trim().toLowerCase();
   if (!user && !app) throw new ValidationError('give ?user=<email> or ?app=<app key>', undefined, 400);
-  const grants = user ? await deps.store.grantsOfUser(user) : await deps.store.grantsOfApp(app!);
-  const records = [];
-  for (const grant of grants.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt))) records.push(await grantRecord(deps.store, grant));
-  return json(200, { ...(user ? { user } : { app }), count: records.length, grants: records });
+  const page = pageRequestFrom(req.query);
+  const { items, nextCursor } = user ? await deps.store.grantsOfUserPage(user, page) : await deps.store.grantsOfAppPage(app!, page);
+  const records = await mapInBatches(items, RECORD_READS_AT_ONCE, (grant) => grantRecord(deps.store, grant));
+  return json(200, { ...(user ? { user } : { app }), count: records.length, grants: records, ...(nextCursor ? { nextCursor } : {}) });
+}
+
+/** Each record is a few reads (approvals, evidence): a page's records are read this many at a time. */
+const RECORD_READS_AT_ONCE = 25;
+
+async function mapInBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+  return out;
 }
 
 export async function getGrant(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
@@ -94,7 +109,14 @@ export async function getGrant(deps: AuditDeps, req: HttpRequest): Promise<HttpR
   return json(200, await grantRecord(deps.store, grant));
 }
 
-/** The audit and review routes: IAM (SigV4) at API Gateway in AWS; locally a bearer token stands in for it. */
-export function authorizeAuditor(config: Config, req: HttpRequest): void {
+/** Who called an audit route locally, where the audit bearer token stands in for an IAM identity. */
+export const LOCAL_AUDIT_CALLER = 'local audit token';
+
+/**
+ * The audit and review routes: IAM (SigV4) at API Gateway in AWS; locally a bearer token stands in for
+ * it. Returns who called: the IAM principal's ARN in AWS, LOCAL_AUDIT_CALLER for the token's holder.
+ */
+export function authorizeAuditor(config: Config, req: HttpRequest): string {
   if (config.GRANTLINE_AUDIT_TOKEN) verifyBearer(config.GRANTLINE_AUDIT_TOKEN, req.headers);
+  return req.caller ?? (config.GRANTLINE_AUDIT_TOKEN ? LOCAL_AUDIT_CALLER : 'unauthenticated caller');
 }

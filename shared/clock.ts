@@ -28,3 +28,8 @@ export class ShiftedClock implements Clock {
     this.offsetMs += ms;
   }
 }
+
+/** Waits `ms` milliseconds. Injected wherever code waits (rate limits, retries) so tests run on virtual time. */
+export type Sleep = (ms: number) => Promise<void>;
+
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

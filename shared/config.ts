@@ -1,10 +1,11 @@
 /**
  * Every setting in one schema, parsed once per process (cold start) from the environment. A missing
- * or malformed setting names itself in the error. In AWS the credentials come from Secrets Manager
- * and are merged in by the secrets loader before parsing.
+ * or malformed setting names itself in the error (a ConfigurationError: logged, never shown to the
+ * caller). In AWS the credentials come from Secrets Manager and are merged in by the secrets loader
+ * before parsing.
  */
-import { z } from 'zod';
-import { ValidationError } from './errors.js';
+import * as z from 'zod';
+import { ConfigurationError } from './errors.js';
 
 const optionalUrl = z.url().optional();
 const nonEmpty = z.string().trim().min(1).optional();
@@ -84,7 +85,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const parsed = configSchema.safeParse(cleaned);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ValidationError(`invalid configuration: ${problems.join('; ')}`, problems);
+    throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`, parsed.error.issues.map((i) => i.path.join('.')).join(', '));
   }
   return parsed.data;
 }
@@ -92,7 +93,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
 export function required<K extends keyof Config>(config: Config, key: K): NonNullable<Config[K]> {
   const value = config[key];
   if (value === undefined || value === null || value === '') {
-    throw new ValidationError(`configuration ${String(key)} is required here but not set`);
+    throw new ConfigurationError(`configuration ${String(key)} is required here but not set`, String(key));
   }
   return value as NonNullable<Config[K]>;
 }

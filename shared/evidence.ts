@@ -1,13 +1,24 @@
 /**
  * Evidence: every step is written once to the append-only ledger, then delivered to the Jira issue
  * as a comment (and, where the step changes what the requester waits for, a transition). Delivery
- * is tracked per event (pending → commented → delivered), so Jira being down delays the comment
- * but never loses it, and a retry never posts it twice.
+ * is tracked per event (pending → posting → commented → delivered), so Jira being down delays the
+ * comment but never loses it, and nothing posts it twice:
+ * - one poster per issue at a time: a worker posts a grant's events only while it holds the grant's
+ *   delivery lease (a conditional write with an expiry from the injected clock); everyone else
+ *   leaves them to it. A lease whose holder died lapses and is taken over.
+ * - write-ahead: an event is marked `posting` before its comment is sent, and each comment carries
+ *   the event's id; a later post of a `posting` event (the answer was lost, or the poster died)
+ *   first looks for that id on the issue and only marks it delivered when Jira has it.
  */
-import { errorMessage, PermanentError } from './errors.js';
+import { randomUUID } from 'node:crypto';
+import { authorizeAuditor } from './audit.js';
+import { errorMessage, MalformedRequestError, PermanentError } from './errors.js';
 import type { EvidenceEvent, EvidenceType, Grant } from './grants/model.js';
+import { json, type HttpRequest, type HttpResponse } from './http.js';
 import type { TicketComment } from './ports.js';
 import type { Services } from './services.js';
+import { pageRequestFrom } from './store/page.js';
+import type { Delivery } from './store/store.js';
 
 export type EvidenceDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger'>;
 
@@ -52,6 +63,13 @@ export async function recordEvidence(
 }
 
 /**
+ * How long a poster holds a grant's deliveries without renewing. It is renewed before each post, so
+ * it must outlast one post (the Jira adapter gives up on a call after 10 s); a poster that dies
+ * holds the grant's undelivered evidence back this long.
+ */
+export const DELIVERY_LEASE_MS = 60_000;
+
+/**
  * Delivers what an earlier Jira outage left undelivered, oldest first per issue; an issue Jira
  * still refuses waits without holding up the others. Returns how many events reached Jira.
  */
@@ -62,8 +80,34 @@ export async function flushEvidence(deps: EvidenceDeps): Promise<number> {
   return delivered;
 }
 
-/** Posts the grant's undelivered events in order, stopping at the first Jira refuses for now (order is kept). */
+/**
+ * Posts the grant's undelivered events in order, stopping at the first Jira refuses for now (order
+ * is kept). While another worker holds the grant's lease this posts nothing: that worker posts them.
+ */
 export async function deliverPending(deps: EvidenceDeps, grantId: string): Promise<number> {
+  const owner = randomUUID();
+  let delivered = 0;
+  for (;;) {
+    if (!(await claim(deps, grantId, owner))) return delivered;
+    let drained: boolean;
+    try {
+      const run = await deliverInOrder(deps, grantId, owner);
+      delivered += run.delivered;
+      drained = run.drained;
+    } finally {
+      await deps.store.releaseDeliveries(grantId, owner);
+    }
+    // An event recorded while this worker held the lease was left to it: look once more after letting go.
+    if (!drained || (await deps.store.pendingDeliveriesOf(grantId)).length === 0) return delivered;
+  }
+}
+
+function claim(deps: EvidenceDeps, grantId: string, owner: string): Promise<boolean> {
+  const now = deps.clock.now();
+  return deps.store.claimDeliveries(grantId, owner, now.toISOString(), new Date(now.getTime() + DELIVERY_LEASE_MS).toISOString());
+}
+
+async function deliverInOrder(deps: EvidenceDeps, grantId: string, owner: string): Promise<{ delivered: number; drained: boolean }> {
   let delivered = 0;
   for (const delivery of await deps.store.pendingDeliveriesOf(grantId)) {
     const event = await deps.store.getEvidence(grantId, delivery.key);
@@ -71,20 +115,31 @@ export async function deliverPending(deps: EvidenceDeps, grantId: string): Promi
       await deps.store.markDelivered(grantId, delivery.key, 'undeliverable');
       continue;
     }
-    const outcome = await deliver(deps, event, delivery.status === 'commented');
-    if (outcome === 'retry_later') break;
+    const outcome = await deliver(deps, event, delivery, owner);
+    if (outcome === 'retry_later' || outcome === 'lease_lost') return { delivered, drained: false };
     if (outcome === 'delivered') delivered += 1;
   }
-  return delivered;
+  return { delivered, drained: true };
 }
 
-async function deliver(deps: EvidenceDeps, event: EvidenceEvent, alreadyCommented: boolean): Promise<'delivered' | 'undeliverable' | 'retry_later'> {
+async function deliver(
+  deps: EvidenceDeps,
+  event: EvidenceEvent,
+  delivery: Delivery,
+  owner: string,
+): Promise<'delivered' | 'undeliverable' | 'retry_later' | 'lease_lost'> {
+  const ref = evidenceRef(event);
   try {
-    if (!alreadyCommented) {
-      await deps.ticketing.addComment(event.issueKey, commentFor(event));
-      if (event.transitionTo) await deps.store.markCommented(event.grantId, event.key);
+    // 'posting': an earlier post may have reached Jira before its poster crashed or lost the answer.
+    const posted = delivery.status === 'commented' || (delivery.status === 'posting' && (await deps.ticketing.hasComment(event.issueKey, ref)));
+    if (!posted) {
+      // Renewed just before posting, so the lease outlasts the post: nobody else can take it over meanwhile.
+      if (!(await claim(deps, event.grantId, owner))) return 'lease_lost';
+      await deps.store.markPosting(event.grantId, event.key);
+      await postComment(deps, event, ref);
     }
     if (event.transitionTo) {
+      if (delivery.status !== 'commented') await deps.store.markCommented(event.grantId, event.key);
       const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo);
       if (!moved) deps.logger.warn('Jira has no transition to the configured status', { issueKey: event.issueKey, status: event.transitionTo });
     }
@@ -102,6 +157,22 @@ async function deliver(deps: EvidenceDeps, event: EvidenceEvent, alreadyCommente
   }
 }
 
+/** A comment Jira refuses (4xx) is posted once more in the smallest form that still says what happened. */
+async function postComment(deps: EvidenceDeps, event: EvidenceEvent, ref: string): Promise<void> {
+  try {
+    await deps.ticketing.addComment(event.issueKey, { ...commentFor(event), ref });
+  } catch (err) {
+    if (!(err instanceof PermanentError)) throw err;
+    deps.logger.warn('Jira refused the evidence comment; posting a minimal one', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });
+    await deps.ticketing.addComment(event.issueKey, { ...minimalCommentFor(event), ref });
+  }
+}
+
+/** The id each evidence comment carries on the issue: grant and event key. */
+export function evidenceRef(event: Pick<EvidenceEvent, 'grantId' | 'key'>): string {
+  return `${event.grantId}/${event.key}`;
+}
+
 export function commentFor(event: EvidenceEvent): TicketComment {
   return {
     title: `Grantline: ${event.summary}`,
@@ -113,3 +184,58 @@ export function commentFor(event: EvidenceEvent): TicketComment {
     ],
   };
 }
+
+/** Title, grant and event only: what is left when Jira refuses the full comment. */
+export function minimalCommentFor(event: EvidenceEvent): TicketComment {
+  const title = `Grantline: ${event.summary}`;
+  return {
+    title: title.length > MINIMAL_TITLE ? `${title.slice(0, MINIMAL_TITLE)}… (cut; full text in the Grantline ledger)` : title,
+    facts: [
+      { label: 'Grant', value: event.grantId },
+      { label: 'Event', value: event.key },
+    ],
+  };
+}
+
+const MINIMAL_TITLE = 500;
+
+/** One line of `grantline evidence pending`. */
+export interface PendingEvidence {
+  grantId: string;
+  issueKey?: string;
+  key: string;
+  at: string;
+  summary?: string;
+  status: Delivery['status'];
+  attempts: number;
+}
+
+/**
+ * GET /evidence/pending (audit auth), paged (`?limit=`, `?cursor=`): evidence Jira has not taken
+ * yet, then evidence it refused for good. The cursor names the list it continues.
+ */
+export async function getPendingEvidence(deps: Pick<Services, 'config' | 'store'>, req: HttpRequest): Promise<HttpResponse> {
+  authorizeAuditor(deps.config, req);
+  const { limit, cursor } = pageRequestFrom(req.query);
+  const [listName, inner] = cursor?.includes(':') ? (cursor.split(/:(.*)/s) as [string, string]) : ['pending', cursor ?? ''];
+  const list = LISTS.find((l) => l.name === listName);
+  if (!list) throw new MalformedRequestError('cursor is not one this route gave');
+  const page = await deps.store.deliveriesPage(list.state, { limit, ...(inner ? { cursor: inner } : {}) });
+  const describe = async (d: Delivery): Promise<PendingEvidence> => {
+    const event = await deps.store.getEvidence(d.grantId, d.key);
+    return { grantId: d.grantId, issueKey: event?.issueKey, key: d.key, at: d.at, summary: event?.summary, status: d.status, attempts: d.attempts };
+  };
+  const items = await Promise.all(page.items.map(describe));
+  const following = LISTS[LISTS.indexOf(list) + 1];
+  const nextCursor = page.nextCursor ? `${list.name}:${page.nextCursor}` : following ? `${following.name}:` : undefined;
+  return json(200, {
+    pending: list.name === 'pending' ? items : [],
+    undeliverable: list.name === 'undeliverable' ? items : [],
+    ...(nextCursor ? { nextCursor } : {}),
+  });
+}
+
+const LISTS = [
+  { name: 'pending', state: 'UNDELIVERED' },
+  { name: 'undeliverable', state: 'UNDELIVERABLE' },
+] as const;

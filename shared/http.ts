@@ -1,5 +1,5 @@
 /** The HTTP shape every route speaks, whether API Gateway or the local server carries it. */
-import { errorMessage, GrantlineError, ValidationError } from './errors.js';
+import { ConfigurationError, errorMessage, GrantlineError, ValidationError } from './errors.js';
 import type { Logger } from './logger.js';
 
 export interface HttpRequest {
@@ -11,6 +11,8 @@ export interface HttpRequest {
   pathParams: Record<string, string | undefined>;
   /** The exact bytes received, as text: signatures are computed over it. */
   rawBody: string;
+  /** The IAM principal API Gateway authenticated (SigV4 routes in AWS); never taken from the request itself. */
+  caller?: string;
 }
 
 export interface HttpResponse {
@@ -25,8 +27,16 @@ export function json(status: number, body: unknown): HttpResponse {
   return { status, headers: { 'content-type': 'application/json' }, body };
 }
 
-/** The one place errors become status codes. 401 has no body: it tells a forger nothing. */
+/**
+ * The one place errors become status codes. 401 has no body: it tells a forger nothing. A missing
+ * setting is a 503 that names nothing (the log names it), so the caller retries and learns nothing
+ * about the deployment.
+ */
 export function errorResponse(err: unknown, logger: Logger): HttpResponse {
+  if (err instanceof ConfigurationError) {
+    logger.error('configuration error', { setting: err.setting, error: err.message });
+    return json(503, { error: 'service unavailable: Grantline is not fully configured; try again later' });
+  }
   if (err instanceof GrantlineError) {
     if (err.status === 401) {
       logger.warn('request refused', { reason: err.message });

@@ -4,12 +4,13 @@
  * derived from the issue key), then handed to the workflow. A request that cannot succeed gets a
  * 4xx (so Jira does not retry it) and a comment telling the requester what to fix.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { verifyJiraRequest } from './auth.js';
-import { findAppKey, resolveRole } from './catalog/load.js';
+import { findAppKey, resolveRole } from './catalog/catalog.js';
 import type { Catalog } from './catalog/schema.js';
 import { required, type Config } from './config.js';
 import { durationMs, normaliseDuration } from './duration.js';
+import { MAX_EMAIL_LENGTH, normalizeEmail } from './email.js';
 import { MalformedRequestError, ValidationError } from './errors.js';
 import { recordEvidence } from './evidence.js';
 import { grantIdFor, type Grant } from './grants/model.js';
@@ -26,6 +27,23 @@ const jiraPayload = z.object({
     fields: z.record(z.string(), z.unknown()).default({}),
   }),
 });
+
+/**
+ * The longest text accepted per request field. Every field is repeated in the Jira evidence, and
+ * Jira Cloud refuses a comment over 32,767 characters: a request that cannot be recorded must be
+ * refused at intake, not lost later.
+ */
+export const FIELD_LIMITS = {
+  requester: MAX_EMAIL_LENGTH,
+  subject: MAX_EMAIL_LENGTH,
+  app: 200,
+  role: 100,
+  duration: 50,
+  justification: 4_000,
+} as const;
+
+/** Real ADF nests a handful of levels; deeper input is refused before recursion can exhaust the stack. */
+export const MAX_FIELD_DEPTH = 100;
 
 export interface AccessRequest {
   issueKey: string;
@@ -54,18 +72,18 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
   }
 
   const requester = await requesterEmail(deps, fields);
-  const read = (name: string) => fieldText(fields[name]);
-  const input = {
-    issueKey,
-    requester,
-    subject: read(deps.config.JIRA_FIELD_SUBJECT) || requester || '',
-    app: read(deps.config.JIRA_FIELD_APP),
-    role: read(deps.config.JIRA_FIELD_ROLE),
-    duration: read(deps.config.JIRA_FIELD_DURATION),
-    justification: read(deps.config.JIRA_FIELD_JUSTIFICATION),
-  };
   try {
-    const grant = await submitRequest(deps, { ...input, requester: requester ?? '', source: 'jira' }, fieldNames(deps.config));
+    const read = (name: string) => fieldText(fields[name], name);
+    const input = {
+      issueKey,
+      requester: requester ?? '',
+      subject: read(deps.config.JIRA_FIELD_SUBJECT) || requester || '',
+      app: read(deps.config.JIRA_FIELD_APP),
+      role: read(deps.config.JIRA_FIELD_ROLE),
+      duration: read(deps.config.JIRA_FIELD_DURATION),
+      justification: read(deps.config.JIRA_FIELD_JUSTIFICATION),
+    };
+    const grant = await submitRequest(deps, { ...input, source: 'jira' }, fieldNames(deps.config));
     return json(202, { grantId: grant.id, status: grant.status });
   } catch (err) {
     if (err instanceof ValidationError) {
@@ -91,8 +109,9 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
   const grant: Grant = {
     id,
     issueKey: input.issueKey,
-    requester: input.requester.toLowerCase(),
-    subject: input.subject.toLowerCase(),
+    // validateRequest has checked both, so neither is undefined here.
+    requester: normalizeEmail(input.requester)!,
+    subject: normalizeEmail(input.subject)!,
     app: appKey,
     appName: resolved.app.name,
     role: resolved.roleKey,
@@ -138,10 +157,16 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
 export function validateRequest(catalog: Catalog, input: AccessRequest, labels: Record<string, string> = {}): string[] {
   const problems: string[] = [];
   const label = (name: string) => (labels[name] ? `${name} (Jira field ${labels[name]})` : name);
-  const email = z.email();
+  // Over-long fields are reported alone: the other messages quote the values.
+  for (const [name, limit] of Object.entries(FIELD_LIMITS)) {
+    const length = input[name as keyof typeof FIELD_LIMITS].length;
+    if (length > limit) problems.push(`${label(name)} is too long: ${count(length)} characters, the limit is ${count(limit)}`);
+  }
+  if (problems.length > 0) return problems;
   if (!input.requester) problems.push('the requester has no visible email address in Jira; ask an admin to make it visible to the Grantline account');
+  else if (!normalizeEmail(input.requester)) problems.push(`the requester "${input.requester}" is not an email address`);
   if (!input.subject) problems.push(`${label('subject')} is missing: give the email of the person who needs access`);
-  else if (!email.safeParse(input.subject).success) problems.push(`${label('subject')} "${input.subject}" is not an email address`);
+  else if (!normalizeEmail(input.subject)) problems.push(`${label('subject')} "${input.subject}" is not an email address`);
   if (!input.justification.trim()) problems.push(`${label('justification')} is missing: say why the access is needed`);
   if (!input.app) {
     problems.push(`${label('app')} is missing: choose one of ${appNames(catalog)}`);
@@ -171,6 +196,8 @@ export function validateRequest(catalog: Catalog, input: AccessRequest, labels: 
   return problems;
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
+
 function appNames(catalog: Catalog): string {
   return Object.values(catalog.apps)
     .map((a) => a.name)
@@ -191,8 +218,9 @@ async function requesterEmail(deps: IntakeDeps, fields: Record<string, unknown>)
   const reporter = fields.reporter;
   if (!reporter || typeof reporter !== 'object') return undefined;
   const r = reporter as { emailAddress?: unknown; accountId?: unknown };
-  if (typeof r.emailAddress === 'string' && r.emailAddress) return r.emailAddress.toLowerCase();
-  if (typeof r.accountId === 'string') return (await deps.ticketing.userEmail(r.accountId))?.toLowerCase();
+  // Returned as Jira has it: validateRequest checks it and submitRequest normalises it, once.
+  if (typeof r.emailAddress === 'string' && r.emailAddress) return r.emailAddress;
+  if (typeof r.accountId === 'string') return await deps.ticketing.userEmail(r.accountId);
   return undefined;
 }
 
@@ -208,15 +236,19 @@ async function tellRequester(deps: IntakeDeps, issueKey: string, problems: strin
   }
 }
 
-/** Reads a Jira field value as text: plain strings, select options, users, arrays, and ADF documents. */
-export function fieldText(value: unknown): string {
+/**
+ * Reads a Jira field value as text: plain strings, select options, users, arrays, and ADF documents.
+ * Nesting deeper than MAX_FIELD_DEPTH is a 400 naming `field`, never a stack overflow (a 500 Jira retries).
+ */
+export function fieldText(value: unknown, field = 'a Jira field', depth = 0): string {
+  if (depth > MAX_FIELD_DEPTH) throw tooDeep(field);
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value.trim();
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return value.map(fieldText).filter(Boolean).join(', ');
+  if (Array.isArray(value)) return value.map((item) => fieldText(item, field, depth + 1)).filter(Boolean).join(', ');
   if (typeof value === 'object') {
     const v = value as Record<string, unknown>;
-    if (v.type === 'doc' && Array.isArray(v.content)) return adfText(v).trim();
+    if (v.type === 'doc' && Array.isArray(v.content)) return adfText(v, field, depth).trim();
     for (const key of ['emailAddress', 'value', 'name', 'key']) {
       if (typeof v[key] === 'string') return (v[key] as string).trim();
     }
@@ -224,11 +256,16 @@ export function fieldText(value: unknown): string {
   return '';
 }
 
-function adfText(node: unknown): string {
+function adfText(node: unknown, field: string, depth: number): string {
+  if (depth > MAX_FIELD_DEPTH) throw tooDeep(field);
   if (!node || typeof node !== 'object') return '';
   const n = node as { type?: unknown; text?: unknown; content?: unknown };
   if (typeof n.text === 'string') return n.text;
   if (n.type === 'hardBreak') return '\n';
-  const inner = Array.isArray(n.content) ? n.content.map(adfText).join('') : '';
+  const inner = Array.isArray(n.content) ? n.content.map((child) => adfText(child, field, depth + 1)).join('') : '';
   return n.type === 'paragraph' || n.type === 'heading' ? `${inner}\n` : inner;
+}
+
+function tooDeep(field: string): MalformedRequestError {
+  return new MalformedRequestError(`${field} is nested more than ${MAX_FIELD_DEPTH} levels deep; Grantline reads at most ${MAX_FIELD_DEPTH}`);
 }

@@ -3,8 +3,8 @@
  * checks a request's duration. No one approves their own request: the requester and the subject
  * are removed from every step (segregation of duties, SOC 2 CC6 / ISO 27001 A.5.18).
  */
-import type { ResolvedRole } from './catalog/load.js';
-import { allowedDurations } from './catalog/load.js';
+import type { ResolvedRole } from './catalog/catalog.js';
+import { allowedDurations } from './catalog/catalog.js';
 import type { Catalog } from './catalog/schema.js';
 import { describeDuration, durationMs, normaliseDuration } from './duration.js';
 import type { ApprovalStepPlan } from './grants/model.js';

@@ -23,6 +23,8 @@ export interface IdentityProvider {
   readonly name: ProviderName;
   /** Case-insensitive match on email. undefined when no such user exists. */
   findUserByEmail(email: string): Promise<IdpUser | undefined>;
+  /** Strongly consistent read of one account by the provider's id (Okta GET /api/v1/users/{id}, Graph GET /users/{id}, Google users.get): use before granting and before accepting a decision. undefined when it no longer exists. */
+  getUser(id: string): Promise<IdpUser | undefined>;
   isMember(groupId: string, userId: string): Promise<boolean>;
   /** "Already a member" is success. */
   addMember(groupId: string, userId: string): Promise<'added' | 'already_member'>;
@@ -54,6 +56,8 @@ export interface TicketComment {
   facts: Array<{ label: string; value: string }>;
   /** Optional closing sentence, e.g. what the requester must fix. */
   note?: string;
+  /** An id the comment carries on the ticket (evidence: `<grantId>/<event key>`), for hasComment. */
+  ref?: string;
 }
 
 export interface NewTicket {
@@ -64,6 +68,8 @@ export interface NewTicket {
 
 export interface Ticketing {
   addComment(issueKey: string, comment: TicketComment): Promise<void>;
+  /** Whether the issue already has a comment carrying `ref` (a post whose answer was lost to a crash or a timeout). */
+  hasComment(issueKey: string, ref: string): Promise<boolean>;
   /** Moves the issue through the transition whose name or target status name matches; false when none does. */
   transition(issueKey: string, statusOrTransitionName: string): Promise<boolean>;
   /** Email of a Jira account (reporter), when Jira lets us see it. */

@@ -1,9 +1,24 @@
 /**
- * Provider rate limits, shared by all work in a process: one token bucket per provider and
- * endpoint family (users, groups, membership). Calls wait for a token instead of provoking 429s;
- * when a provider still answers 429 with a reset time, the whole family pauses until then, so
- * concurrent work does not keep hammering it.
+ * Provider rate limits, held across every process that provisions: one token bucket per provider
+ * and endpoint family (users, groups, membership), stored in DynamoDB (shared/store/rate-buckets.ts)
+ * so that all concurrent Lambdas, or the local runtime through dynalite, draw from the same bucket.
+ *
+ * The item stores the bucket as the time it is empty (`emptyAt`; GCRA): at `now` it holds
+ * (now − emptyAt) / interval tokens, capped at the burst, and taking n tokens moves emptyAt n
+ * intervals later. While the family is busy (emptyAt no earlier than "full"), that is one atomic
+ * increment with a condition, so concurrent processes never conflict; after a quiet period, or
+ * when the rate changed, the item is rewritten with a condition on the values read, and a process
+ * that lost re-reads. Tokens may be taken ahead of time (emptyAt in the future): each is due when
+ * the refill reaches it and the caller sleeps until then, so the tokens of all processes follow one
+ * schedule at the configured rate. A process takes as many tokens per write as it has callers
+ * waiting (at most `lease`), so a busy day costs one write per few calls and a quiet one never
+ * holds tokens nobody asked for.
+ *
+ * When a provider still answers 429 with a reset time, the family is paused for everyone (no token
+ * is due before the reset) and the rate drops 5 % (down to half the configured one; back to the
+ * configured rate 10 minutes after the last 429), so a limit set too high converges on the real one.
  */
+import { realSleep, type Sleep } from './clock.js';
 import { RetryableError } from './errors.js';
 import type { IdentityProvider, ProviderName } from './ports.js';
 
@@ -29,81 +44,231 @@ export const DEFAULT_LIMITS: Record<ProviderName, Record<EndpointFamily, number>
   google: { users: 20, groups: 20, membership: 10 },
 };
 
-type Sleep = (ms: number) => Promise<void>;
-const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A bucket as stored. */
+export interface BucketState {
+  /** When the bucket is (or was) empty, ms: later than now when tokens were taken ahead of time. */
+  emptyAt: number;
+  /** Milliseconds per token: 1000 / the rate in force (raised by 429s). */
+  interval: number;
+  /** The latest reset a 429 asked for (ms; 0 if none). */
+  pausedUntil: number;
+}
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private pausedUntil = 0;
-  private queue: Promise<void> = Promise.resolve();
-  private readonly burst: number;
-  private perSecond: number;
+/** Where buckets live: DynamoDB (shared/store/rate-buckets.ts) or, for one process, memory. */
+export interface BucketStates {
+  read(key: string): Promise<BucketState | undefined>;
+  /**
+   * Atomically moves emptyAt `by` ms later, only if it is still at least `notBefore` and the
+   * interval is still `interval`; the new state, or undefined when the condition failed.
+   */
+  advance(key: string, by: number, notBefore: number, interval: number): Promise<BucketState | undefined>;
+  /** Writes `next` only if the item is still `read` (undefined: no item); false if someone else wrote first. */
+  replace(key: string, next: BucketState, read: BucketState | undefined): Promise<boolean>;
+}
 
-  constructor(
-    private readonly limit: FamilyLimit,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: Sleep = realSleep,
-  ) {
-    this.burst = Math.max(1, limit.burst ?? 2);
-    this.perSecond = limit.perSecond;
-    this.tokens = this.burst;
-    this.last = now();
+/** Buckets held by this process only (unit tests, tools); the runtimes use the table. */
+export class MemoryBucketStates implements BucketStates {
+  private readonly items = new Map<string, BucketState>();
+
+  async read(key: string): Promise<BucketState | undefined> {
+    const item = this.items.get(key);
+    return item && { ...item };
   }
 
-  /** Resolves when the caller may send one request; callers are served in arrival order. */
+  async advance(key: string, by: number, notBefore: number, interval: number): Promise<BucketState | undefined> {
+    const item = this.items.get(key);
+    if (!item || item.emptyAt < notBefore || item.interval !== interval) return undefined;
+    item.emptyAt += by;
+    return { ...item };
+  }
+
+  async replace(key: string, next: BucketState, read: BucketState | undefined): Promise<boolean> {
+    const item = this.items.get(key);
+    if (read ? !item || item.emptyAt !== read.emptyAt || item.interval !== read.interval || item.pausedUntil !== read.pausedUntil : item) return false;
+    this.items.set(key, { ...next });
+    return true;
+  }
+}
+
+/** After this long without a 429, the configured rate applies again. */
+export const RATE_RECOVERY_MS = 10 * 60_000;
+
+export interface BucketOptions {
+  now?: () => number;
+  sleep?: Sleep;
+  /** The most tokens one write takes for this process's waiting callers (default 5). */
+  lease?: number;
+}
+
+/** The interval (ms per token) in force: the stored, lowered one until 10 minutes after the last 429, never faster than configured. */
+export function intervalInForce(state: BucketState | undefined, configured: number, now: number): number {
+  if (!state || !(state.interval >= configured) || now - state.pausedUntil > RATE_RECOVERY_MS) return configured;
+  return state.interval;
+}
+
+/** The tokens a bucket holds at `now`: refilled one per interval since it was empty, capped at the burst (negative: taken ahead). */
+export function tokensAt(state: BucketState | undefined, interval: number, burst: number, now: number): number {
+  if (!state) return burst;
+  return Math.min(burst, (now - state.emptyAt) / interval);
+}
+
+/** When each of `n` tokens is due, given the bucket's emptyAt after they were taken (ms, never before `now`). */
+export function dueTimes(emptyAtAfter: number, n: number, interval: number, now: number): number[] {
+  // Rounded up to whole milliseconds, with a hair of slack so float error never makes one late by 1 ms.
+  return Array.from({ length: n }, (_, i) => Math.max(now, Math.ceil(emptyAtAfter - (n - 1 - i) * interval - 1e-6)));
+}
+
+export class TokenBucket {
+  private readonly burst: number;
+  private readonly lease: number;
+  private readonly now: () => number;
+  private readonly sleep: Sleep;
+  private readonly configured: number;
+  /** Due times of the tokens this process has taken and not used yet. */
+  private held: number[] = [];
+  /** The state this process last saw: a busy bucket is taken from without reading it first. */
+  private known: BucketState | undefined;
+  /** Bumped by a pause: tokens taken before it are dropped. */
+  private epoch = 0;
+  private waiting = 0;
+  private queue: Promise<void> = Promise.resolve();
+  /** Writes to the bucket (for figures). */
+  writes = 0;
+  /** Writes that lost to another process's and were retried (for tests and figures). */
+  conflicts = 0;
+
+  constructor(
+    private readonly key: string,
+    limit: FamilyLimit,
+    private readonly states: BucketStates = new MemoryBucketStates(),
+    options: BucketOptions = {},
+  ) {
+    this.burst = Math.max(1, limit.burst ?? 2);
+    this.lease = Math.max(1, options.lease ?? 5);
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? realSleep;
+    this.configured = 1000 / limit.perSecond;
+  }
+
+  /** Resolves when the caller may send one request; callers in this process are served in arrival order. */
   take(): Promise<void> {
-    const turn = this.queue.then(() => this.waitForToken());
+    this.waiting += 1;
+    const turn = this.queue.then(() => this.waitForToken()).finally(() => (this.waiting -= 1));
     this.queue = turn.catch(() => undefined);
     return turn;
   }
 
-  /**
-   * The provider said "not before `until`": every caller of this family waits, and the rate
-   * drops 5 % (down to half the configured one), so a limit set too high converges on the real one.
-   */
-  pauseUntil(until: number): void {
-    if (until > this.pausedUntil) this.perSecond = Math.max(this.limit.perSecond / 2, this.perSecond * 0.95);
-    this.pausedUntil = Math.max(this.pausedUntil, until);
-    this.tokens = 0;
+  /** Requests per second in force when this process last saw the bucket. */
+  get rate(): number {
+    return 1000 / (this.known?.interval ?? this.configured);
   }
 
-  get rate(): number {
-    return this.perSecond;
+  /**
+   * The provider said "not before `until`": no token of the family is due before then, for any
+   * process, and (once per reset) the rate drops 5 %, never below half the configured one.
+   */
+  async pauseUntil(until: number): Promise<void> {
+    this.held = [];
+    this.epoch += 1;
+    for (;;) {
+      const state = await this.states.read(this.key);
+      const now = this.now();
+      const interval = intervalInForce(state, this.configured, now);
+      const newReset = until > (state?.pausedUntil ?? 0);
+      const next: BucketState = {
+        emptyAt: Math.max(until, state?.emptyAt ?? -Infinity),
+        interval: newReset ? Math.min(this.configured * 2, interval / 0.95) : interval,
+        pausedUntil: Math.max(until, state?.pausedUntil ?? 0),
+      };
+      if (state && next.emptyAt === state.emptyAt && next.interval === state.interval && next.pausedUntil === state.pausedUntil) {
+        this.known = state;
+        return;
+      }
+      this.writes += 1;
+      if (await this.states.replace(this.key, next, state)) {
+        this.known = next;
+        return;
+      }
+      this.conflicts += 1;
+    }
   }
 
   private async waitForToken(): Promise<void> {
     for (;;) {
+      const epoch = this.epoch;
+      if (this.held.length === 0) {
+        const taken = await this.takeFromBucket(Math.min(this.lease, Math.max(1, this.waiting)));
+        if (epoch !== this.epoch) continue;
+        this.held = taken;
+      }
+      const due = this.held.shift()!;
+      const wait = due - this.now();
+      if (wait > 0) await this.sleep(wait);
+      if (epoch === this.epoch) return;
+      // A 429 paused the family while this caller slept: its token is void, take one after the reset.
+    }
+  }
+
+  /** Takes `n` tokens; returns when each is due. */
+  private async takeFromBucket(n: number): Promise<number[]> {
+    for (let attempt = 1; ; attempt++) {
       const now = this.now();
-      if (now < this.pausedUntil) {
-        await this.sleep(this.pausedUntil - now);
-        this.last = this.now();
-        continue;
+      const interval = intervalInForce(this.known, this.configured, now);
+      const full = now - this.burst * interval;
+      if (this.known && this.known.interval === interval && this.known.emptyAt >= full) {
+        // Busy: one atomic increment, whatever other processes did since.
+        this.writes += 1;
+        const after = await this.states.advance(this.key, n * interval, full, interval);
+        if (after) {
+          this.known = after;
+          return dueTimes(after.emptyAt, n, interval, now);
+        }
+      } else {
+        // Quiet (the bucket refilled to its burst), unknown, or the rate changed: rewrite it over what was read.
+        const state = await this.states.read(this.key);
+        const readAt = this.now();
+        const rate = intervalInForce(state, this.configured, readAt);
+        const emptyAt = Math.max(state?.emptyAt ?? -Infinity, readAt - this.burst * rate);
+        if (state && state.interval === rate && state.emptyAt >= readAt - this.burst * rate) {
+          this.known = state; // busy after all: take by increment
+          continue;
+        }
+        const next: BucketState = { emptyAt: emptyAt + n * rate, interval: rate, pausedUntil: state?.pausedUntil ?? 0 };
+        this.writes += 1;
+        if (await this.states.replace(this.key, next, state)) {
+          this.known = next;
+          return dueTimes(next.emptyAt, n, rate, readAt);
+        }
       }
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-      this.last = now;
-      // A hair under one token counts: refilling by the exact missing amount can land on 0.999… forever.
-      if (this.tokens >= 1 - 1e-6) {
-        this.tokens = Math.max(0, this.tokens - 1);
-        return;
-      }
-      await this.sleep(Math.max(1, ((1 - this.tokens) / this.perSecond) * 1000));
+      // Another process changed the bucket first (it refilled, the rate changed, or it was rewritten): read it again.
+      this.conflicts += 1;
+      this.known = undefined;
+      if (attempt % 4 === 0) await this.sleep(Math.min(50, attempt));
     }
   }
 }
 
-/** The process-wide set of buckets, created on first use. */
+export interface RateLimitsOptions extends BucketOptions {
+  /** Where the buckets live; memory when absent (one process). */
+  states?: BucketStates;
+}
+
+/** The buckets of every provider and family, created on first use; shared across processes through `states`. */
 export class RateLimits {
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly states: BucketStates;
+  private readonly now: () => number;
 
   constructor(
     private readonly overrides: Partial<Record<`${ProviderName}.${EndpointFamily}`, number>> = {},
-    private readonly now: () => number = Date.now,
-    private readonly sleep: Sleep = realSleep,
-  ) {}
+    private readonly options: RateLimitsOptions = {},
+  ) {
+    this.states = options.states ?? new MemoryBucketStates();
+    this.now = options.now ?? Date.now;
+  }
 
-  static fromEnv(json: string | undefined): RateLimits {
-    if (!json) return new RateLimits();
+  static fromEnv(json: string | undefined, options: RateLimitsOptions = {}): RateLimits {
+    if (!json) return new RateLimits({}, options);
     const parsed = JSON.parse(json) as Record<string, unknown>;
     const overrides: Record<string, number> = {};
     for (const [key, value] of Object.entries(parsed)) {
@@ -112,14 +277,14 @@ export class RateLimits {
       }
       overrides[key] = value;
     }
-    return new RateLimits(overrides);
+    return new RateLimits(overrides, options);
   }
 
   bucket(provider: ProviderName, family: EndpointFamily): TokenBucket {
     const key = `${provider}.${family}` as const;
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = new TokenBucket({ perSecond: this.overrides[key] ?? DEFAULT_LIMITS[provider][family] }, this.now, this.sleep);
+      bucket = new TokenBucket(key, { perSecond: this.overrides[key] ?? DEFAULT_LIMITS[provider][family] }, this.states, this.options);
       this.buckets.set(key, bucket);
     }
     return bucket;
@@ -134,18 +299,19 @@ export class RateLimits {
       } catch (err) {
         if (!(err instanceof RetryableError) || err.retryAfterMs === undefined || attempt >= maxAttempts || err.retryAfterMs > 60_000) throw err;
         const until = this.now() + err.retryAfterMs;
-        for (const family of families) this.bucket(provider, family).pauseUntil(until);
+        for (const family of families) await this.bucket(provider, family).pauseUntil(until);
       }
     }
   }
 }
 
-/** Wraps a provider so every call goes through the process's limits: the same for Okta, Entra and Google. */
+/** Wraps a provider so every call goes through the shared limits: the same for Okta, Entra and Google. */
 export function rateLimited(provider: IdentityProvider, limits: RateLimits): IdentityProvider {
   const name = provider.name;
   return {
     name,
     findUserByEmail: (email) => limits.run(name, ['users'], () => provider.findUserByEmail(email)),
+    getUser: (id) => limits.run(name, ['users'], () => provider.getUser(id)),
     isMember: (groupId, userId) => limits.run(name, ['users'], () => provider.isMember(groupId, userId)),
     addMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.addMember(groupId, userId)),
     removeMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.removeMember(groupId, userId)),

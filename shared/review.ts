@@ -4,13 +4,14 @@
  * which grants lost their membership outside Grantline. Revocations a reviewer decides go through
  * the same revoke path as expiry, with its own reason and evidence.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { authorizeAuditor } from './audit.js';
-import { resolveRole } from './catalog/load.js';
+import { resolveRole } from './catalog/catalog.js';
+import { normalizeEmail } from './email.js';
 import { MalformedRequestError, NotFoundError } from './errors.js';
 import type { Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
-import { revoke } from './lifecycle.js';
+import { revoke } from './revocation.js';
 import type { Services } from './services.js';
 
 export interface RoleReview {
@@ -30,7 +31,8 @@ export interface RoleReview {
 export async function reviewApp(deps: Pick<Services, 'catalog' | 'store' | 'idp'>, appKey: string): Promise<RoleReview[]> {
   const app = deps.catalog.apps[appKey];
   if (!app) throw new NotFoundError(`no app ${appKey} in the catalog`);
-  const active = (await deps.store.grantsOfApp(appKey)).filter((g) => g.status === 'active');
+  // Active grants only, filtered in DynamoDB: the review's size follows what is held now, not the app's history.
+  const active = await deps.store.activeGrantsOfApp(appKey);
   const reviews: RoleReview[] = [];
   for (const roleKey of Object.keys(app.roles)) {
     const resolved = resolveRole(deps.catalog, appKey, roleKey)!;
@@ -70,7 +72,12 @@ function summarise(g: Grant): RoleReview['grants'][number] {
 
 const revokeBody = z.object({
   reason: z.enum(['access_review', 'early_release', 'offboarding']),
-  by: z.email(),
+  // Whom the caller acts for (recorded as "on behalf of", never as the actor): trimmed and lower-cased by the one helper.
+  by: z
+    .string()
+    .refine((by) => normalizeEmail(by) !== undefined, 'must be an email address')
+    .transform((by) => normalizeEmail(by)!)
+    .optional(),
 });
 
 /** GET /reviews/{app} */
@@ -80,13 +87,18 @@ export async function getReview(deps: Pick<Services, 'config' | 'clock' | 'catal
   return json(200, { app, reviewedAt: deps.clock.now().toISOString(), roles: await reviewApp(deps, app) });
 }
 
-/** POST /grants/{id}/revoke {reason, by}: a reviewer's (or the subject's early) revocation, through the same path as expiry. */
+/**
+ * POST /grants/{id}/revoke {reason, by?}: a reviewer's (or the subject's early) revocation, through the
+ * same path as expiry. The actor recorded is the authenticated caller (the IAM principal in AWS, the
+ * audit token's holder locally); the body's `by` is only what the caller says: "on behalf of".
+ */
 export async function postRevoke(deps: Services, req: HttpRequest): Promise<HttpResponse> {
-  authorizeAuditor(deps.config, req);
+  const caller = authorizeAuditor(deps.config, req);
   const parsed = revokeBody.safeParse(parseJsonBody(req.rawBody));
-  if (!parsed.success) throw new MalformedRequestError(`revoke needs {"reason": "access_review" | "early_release" | "offboarding", "by": "<reviewer email>"}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new MalformedRequestError(`revoke needs {"reason": "access_review" | "early_release" | "offboarding", "by": "<reviewer email>" (optional)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const id = req.pathParams.id ?? '';
   if (!(await deps.store.getGrant(id))) throw new NotFoundError(`no grant ${id}`);
-  const result = await revoke(deps, { grantId: id, reason: parsed.data.reason, actor: parsed.data.by.toLowerCase() });
+  const actor = parsed.data.by ? `${caller} (on behalf of ${parsed.data.by})` : caller;
+  const result = await revoke(deps, { grantId: id, reason: parsed.data.reason, actor });
   return json(200, result);
 }

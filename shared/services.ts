@@ -21,3 +21,6 @@ export interface Services {
   scheduler: RevocationScheduler;
   workflow: WorkflowRuntime;
 }
+
+/** What the state-machine tasks receive. */
+export type LifecycleDeps = Services;

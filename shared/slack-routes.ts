@@ -2,14 +2,16 @@
  * Slack ingress: button clicks (interactions) and the /access command. Verify, record, acknowledge:
  * Slack allows 3 s, so the slow work (updating messages, provisioning) happens in the workflow.
  */
-import { z } from 'zod';
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
 import { verifySlackRequest } from './auth.js';
 import type { Clock } from './clock.js';
 import { required, type Config } from './config.js';
+import { normalizeEmail } from './email.js';
 import { ForbiddenError, MalformedRequestError, ValidationError } from './errors.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { submitRequest, validateRequest, type IntakeDeps } from './intake.js';
-import { decide } from './lifecycle.js';
+import { decide } from './approval.js';
 import { APPROVE_ACTION_ID, DENY_ACTION_ID } from './ports.js';
 import type { Services } from './services.js';
 
@@ -56,7 +58,8 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   const key = /^([0-9A-Za-z_.-]{1,80}):(\d{1,2})$/.exec(action.value ?? '');
   if (!key) throw new MalformedRequestError('approval button value is not a grant reference');
 
-  const clickerEmail = await deps.chat.emailOfUser(payload.user.id);
+  // Compared with the grant's normalised requester and subject; an address that is not one fails closed.
+  const clickerEmail = normalizeEmail(await deps.chat.emailOfUser(payload.user.id));
   const result = await decide(deps, {
     grantId: key[1]!,
     step: Number(key[2]),
@@ -77,7 +80,9 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
 
 /**
  * `/access <app> <role> <duration> [for <email>] <justification>`: files the Jira issue first (Jira
- * is the system of record), then records the grant exactly as the Jira webhook would.
+ * is the system of record), then records the grant exactly as the Jira webhook would. A command
+ * that arrives again (a replay within the signature window, a retry) files nothing: its key is
+ * recorded by conditional write before the issue is created.
  */
 export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
   const form = verifiedForm(deps, req);
@@ -95,11 +100,18 @@ export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: Htt
     subject = rest[1].replace(/^<mailto:[^|]+\|(.+)>$/, '$1');
     rest.splice(0, 2);
   }
-  const requester = await deps.chat.emailOfUser(userId);
+  const requester = normalizeEmail(await deps.chat.emailOfUser(userId));
   if (!requester) return ephemeral('Grantline cannot see your email address in Slack, so it cannot file the request for you.');
   const draft = { issueKey: 'NEW-1', requester, subject: subject ?? requester, app, role, duration, justification: rest.join(' '), source: 'slack' as const };
   const problems = validateRequest(deps.catalog, draft);
   if (problems.length > 0) return ephemeral(`Nothing was filed:\n• ${problems.join('\n• ')}`);
+
+  const commandKey = idempotencyKey(form, req);
+  const claim = await deps.store.commands.claim(commandKey, deps.clock.now().toISOString());
+  if (claim.status === 'seen') {
+    deps.logger.info('repeated /access command ignored', { commandKey, issueKey: claim.issueKey });
+    return ephemeral(claim.issueKey ? `This request was already received: ${claim.issueKey}.` : 'This request was already received.');
+  }
 
   const c = deps.config;
   const { key } = await deps.ticketing.createIssue({
@@ -117,6 +129,7 @@ export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: Htt
           : draft.justification,
     },
   });
+  await deps.store.commands.recordIssue(commandKey, key);
   try {
     const grant = await submitRequest(deps, { ...draft, issueKey: key });
     return ephemeral(`Filed ${key}: ${grant.appName} ${grant.role} for ${grant.subject} (${grant.duration}). You will hear back here.`);
@@ -124,6 +137,14 @@ export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: Htt
     if (err instanceof ValidationError) return ephemeral(`Filed ${key}, but it cannot proceed: ${err.problems.join('; ')}`);
     throw err;
   }
+}
+
+/** Slack's trigger_id names one invocation; without it, the signed request itself (signature + timestamp) does. */
+function idempotencyKey(form: URLSearchParams, req: HttpRequest): string {
+  const trigger = form.get('trigger_id');
+  if (trigger) return `slack-trigger:${trigger}`;
+  const signed = `${req.headers['x-slack-signature'] ?? ''}:${req.headers['x-slack-request-timestamp'] ?? ''}`;
+  return `slack-signature:${createHash('sha256').update(signed).digest('hex')}`;
 }
 
 function ephemeral(text: string): HttpResponse {

@@ -3,9 +3,12 @@
  * Each validates its input at the edge and calls the core. The Lambda handlers in functions/ and
  * the local runtime's task overrides both run these, so what the tests prove is what runs in AWS.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MalformedRequestError } from './errors.js';
-import { advance, expireApproval, provision, recordFailure, requestApproval, revoke, scheduleRevocation, type LifecycleDeps } from './lifecycle.js';
+import { advance, expireApproval, requestApproval } from './approval.js';
+import { provision, recordFailure } from './provisioning.js';
+import { REVOKE_REASONS, revoke, scheduleRevocation } from './revocation.js';
+import type { LifecycleDeps } from './services.js';
 
 const grantId = z.string().regex(/^[0-9A-Za-z_.-]{1,80}$/, 'grantId must be a grant id');
 const byGrant = z.object({ grantId });
@@ -19,7 +22,7 @@ export const taskInputs = {
   ScheduleRevocation: byGrant,
   RecordFailure: byGrant.extend({ error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).default({}) }),
   /** Not a state: the scheduler's target (and early release / access review). */
-  Revoke: byGrant.extend({ reason: z.enum(['expired', 'early_release', 'access_review', 'offboarding']).default('expired'), actor: z.string().optional() }),
+  Revoke: byGrant.extend({ reason: z.enum(REVOKE_REASONS).default('expired'), actor: z.string().optional() }),
 } as const;
 
 export type TaskName = keyof typeof taskInputs;

@@ -1,5 +1,6 @@
 // Slack Approve/Deny clicks
 import { httpHandler } from '../../shared/aws/lambda.js';
+import { slackChat } from '../../shared/aws/slack.js';
 import { receiveSlackInteraction } from '../../shared/slack-routes.js';
 
-export const handler = httpHandler(receiveSlackInteraction);
+export const handler = httpHandler(receiveSlackInteraction, { chat: slackChat });

@@ -27,6 +27,8 @@ export class GrantlineData extends Construct {
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
+      // RETAIN, not RETAIN_ON_UPDATE_OR_DELETE: deletion protection would refuse the DeleteTable of a
+      // rolled-back first deployment and leave the stack in ROLLBACK_FAILED. The ledger keeps both guards.
       removalPolicy: RemovalPolicy.RETAIN,
     });
     for (const index of INDEXES) {

@@ -25,8 +25,10 @@ export const FUNCTION_NAMES = [
   'record-failure',
   'revoke',
   'flush-evidence',
+  'sweep-expiries',
   'revoke-grant',
   'review-app',
+  'evidence-pending',
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -134,10 +136,10 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 512,
   },
   'record-failure': {
-    description: 'State machine RecordFailure: marks the grant failed and says why',
+    description: 'State machine RecordFailure: gives back any access the attempt gave, marks the grant failed and says why',
     trigger: 'state machine',
     table: 'readWrite',
-    secrets: ['jira', 'slack'],
+    secrets: ['jira', 'slack', 'identityProviders'],
     timeoutSeconds: 55,
     memoryMb: 512,
   },
@@ -167,6 +169,14 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 29,
     memoryMb: 1024,
   },
+  'evidence-pending': {
+    description: 'GET /evidence/pending (IAM auth): evidence Jira has not taken yet, and evidence it refused for good',
+    trigger: 'http',
+    table: 'read',
+    secrets: [],
+    timeoutSeconds: 29,
+    memoryMb: 512,
+  },
   'flush-evidence': {
     description: 'Every 5 minutes: delivers evidence that Jira could not take when it happened',
     trigger: 'periodic',
@@ -174,6 +184,15 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     secrets: ['jira'],
     timeoutSeconds: 240,
     memoryMb: 512,
+  },
+  'sweep-expiries': {
+    description: 'Every 5 minutes: revokes active grants past their expiry (a schedule went missing) and recreates missing schedules of grants due soon',
+    trigger: 'periodic',
+    table: 'readWrite',
+    secrets: ['jira', 'identityProviders'],
+    schedules: 'create',
+    timeoutSeconds: 240,
+    memoryMb: 1024,
   },
 };
 
@@ -185,6 +204,7 @@ export const ASL_SUBSTITUTIONS = {
   ProvisionFunctionArn: 'provision',
   ScheduleRevocationFunctionArn: 'schedule-revocation',
   RecordFailureFunctionArn: 'record-failure',
+  RevokeFunctionArn: 'revoke',
 } as const satisfies Record<string, FunctionName>;
 
 /** The HTTP API's routes: the twin of infra/local/server.ts ROUTES (minus the local /healthz). */
@@ -196,4 +216,5 @@ export const API_ROUTES = [
   { method: 'GET', path: '/grants/{id}', function: 'audit-grant', auth: 'iam' },
   { method: 'POST', path: '/grants/{id}/revoke', function: 'revoke-grant', auth: 'iam' },
   { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
+  { method: 'GET', path: '/evidence/pending', function: 'evidence-pending', auth: 'iam' },
 ] as const satisfies ReadonlyArray<{ method: 'GET' | 'POST'; path: string; function: FunctionName; auth: 'none' | 'iam' }>;

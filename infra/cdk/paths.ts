@@ -7,6 +7,6 @@ export const ASL_FILE = fileURLToPath(new URL('../../statemachines/access-reques
 export const LOCK_FILE = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
 export const BUNDLE_BUDGET_FILE = fileURLToPath(new URL('../bundle-budget.json', import.meta.url));
 
-/** Where each function finds the catalog inside its deployment package (Lambda unpacks the zip to /var/task). */
-export const CATALOG_IN_PACKAGE = 'catalog.yaml';
+/** Where each function finds the catalog (validated at synth, written as JSON) inside its deployment package (Lambda unpacks the zip to /var/task). */
+export const CATALOG_IN_PACKAGE = 'catalog.json';
 export const LAMBDA_TASK_ROOT = '/var/task';

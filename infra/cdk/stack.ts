@@ -6,6 +6,7 @@
  *       expire-approval, provision, schedule-revocation, record-failure
  *   EventBridge Scheduler (one-time schedule per grant) ──► revoke      (retries, then a DLQ)
  *   EventBridge rule, every 5 minutes ──► flush-evidence
+ *   EventBridge rule, every 5 minutes ──► sweep-expiries (revokes overdue grants, recreates missing schedules)
  *   DynamoDB ledger (retained), Secrets Manager credentials, alarms.
  *
  * Cycles are avoided by naming: the state machine and the revoke function have fixed names derived
@@ -13,7 +14,7 @@
  * do not depend on the resources that depend on them.
  */
 import { readFileSync } from 'node:fs';
-import { ArnFormat, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -23,7 +24,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { FilterPattern, LogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -51,6 +52,12 @@ export interface GrantlineStackProps extends StackProps {
   readonly alarmTopic?: ITopic;
 }
 
+/** Where the state machine's execution logs go (the group name goes on with the state machine's name). */
+export const STATE_MACHINE_LOG_PREFIX = '/aws/vendedlogs/states/';
+
+/** The ASL placeholder CDK fills with the partition (aws, aws-cn, aws-us-gov); the local runtime with "aws". */
+export const ASL_PARTITION_PLACEHOLDER = 'Partition';
+
 /** Physical names fixed up front, derived from the stack name (all well within AWS limits for a 40-character stack name). */
 export function resourceNames(stackName: string) {
   return {
@@ -68,7 +75,7 @@ export class GrantlineStack extends Stack {
   readonly api: HttpApi;
   readonly apiStage: HttpStage;
   readonly schedulerRole: Role;
-  readonly deadLetterQueues: { schedules: Queue; revoke: Queue; flushEvidence: Queue };
+  readonly deadLetterQueues: { schedules: Queue; revoke: Queue; flushEvidence: Queue; sweepExpiries: Queue };
   readonly alarms: Alarm[] = [];
   readonly alarmTopic: ITopic | undefined;
 
@@ -99,6 +106,7 @@ export class GrantlineStack extends Stack {
       schedules: deadLetterQueue('ScheduleDeadLetterQueue', 'the EventBridge Scheduler revocation schedules (set on each schedule by schedule-revocation)'),
       revoke: deadLetterQueue('RevokeDeadLetterQueue'),
       flushEvidence: deadLetterQueue('FlushEvidenceDeadLetterQueue', 'the EventBridge rule that invokes flush-evidence'),
+      sweepExpiries: deadLetterQueue('SweepExpiriesDeadLetterQueue', 'the EventBridge rule that invokes sweep-expiries'),
     };
 
     // The role EventBridge Scheduler assumes: it may invoke the revoke function and nothing else
@@ -167,13 +175,23 @@ export class GrantlineStack extends Stack {
     this.functions = functions as Record<FunctionName, GrantlineFunction>;
 
     // ---------------------------------------------------------------- state machine
-    const definitionSubstitutions = Object.fromEntries(
-      Object.entries(ASL_SUBSTITUTIONS).map(([placeholder, fnName]) => [placeholder, this.functions[fnName].fn.functionArn]),
-    );
+    const definitionSubstitutions: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(ASL_SUBSTITUTIONS).map(([placeholder, fnName]) => [placeholder, this.functions[fnName].fn.functionArn])),
+      // Service-integration ARNs (arn:${Partition}:states:::lambda:invoke...) in aws, aws-cn and aws-us-gov alike.
+      [ASL_PARTITION_PLACEHOLDER]: this.partition,
+    };
     const missing = aslPlaceholders(readFileSync(ASL_FILE, 'utf8')).filter((p) => !(p in definitionSubstitutions));
     if (missing.length > 0) throw new Error(`${ASL_FILE} has placeholders with no function: ${missing.join(', ')}`);
 
-    const stateMachineLogs = new LogGroup(this, 'StateMachineLogs', { retention: props.infra.logRetention });
+    // Under /aws/vendedlogs/ as AWS advises for Step Functions logs (keeps the CloudWatch Logs resource policy
+    // within its size limit); suffixed with this stack instance's id, so a group kept from a deleted stack
+    // never blocks the next one of the same name.
+    const stackInstance = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', this.stackId))));
+    const stateMachineLogs = new LogGroup(this, 'StateMachineLogs', {
+      logGroupName: `${STATE_MACHINE_LOG_PREFIX}${names.stateMachine}-${stackInstance}`,
+      retention: props.infra.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    });
     this.stateMachine = new StateMachine(this, 'AccessRequest', {
       stateMachineName: names.stateMachine,
       stateMachineType: StateMachineType.STANDARD,
@@ -196,7 +214,7 @@ export class GrantlineStack extends Stack {
     });
 
     // ---------------------------------------------------------------- HTTP API
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: props.infra.logRetention });
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: props.infra.logRetention, removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE });
     this.api = new HttpApi(this, 'Api', { description: 'Grantline webhooks (Jira, Slack) and audit API', createDefaultStage: false });
     this.apiStage = new HttpStage(this, 'ApiStage', {
       httpApi: this.api,
@@ -241,17 +259,27 @@ export class GrantlineStack extends Stack {
       }
     }
 
-    // ---------------------------------------------------------------- periodic evidence delivery
-    new Rule(this, 'FlushEvidenceEvery5Minutes', {
-      description: 'Delivers evidence that Jira could not take when it happened',
-      schedule: Schedule.rate(Duration.minutes(5)),
-      targets: [
-        new LambdaFunction(this.functions['flush-evidence'].fn, {
-          deadLetterQueue: this.deadLetterQueues.flushEvidence,
-          retryAttempts: 2,
-          maxEventAge: Duration.hours(1),
-        }),
-      ],
+    // ---------------------------------------------------------------- periodic: evidence delivery and the expiry safety net
+    const every5Minutes = (id: string, description: string, fn: GrantlineFunction, deadLetterQueue: Queue) =>
+      new Rule(this, id, {
+        description,
+        schedule: Schedule.rate(Duration.minutes(5)),
+        targets: [new LambdaFunction(fn.fn, { deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+      });
+    every5Minutes('FlushEvidenceEvery5Minutes', 'Delivers evidence that Jira could not take when it happened', this.functions['flush-evidence'], this.deadLetterQueues.flushEvidence);
+    every5Minutes(
+      'SweepExpiriesEvery5Minutes',
+      'Revokes active grants past their expiry and recreates missing revocation schedules',
+      this.functions['sweep-expiries'],
+      this.deadLetterQueues.sweepExpiries,
+    );
+    // shared/sweep.ts logs this message whenever it repairs anything: a schedule should never be missing.
+    const sweeperRepairs = new MetricFilter(this, 'SweeperRepairsMetric', {
+      logGroup: this.functions['sweep-expiries'].logGroup,
+      metricNamespace: 'Grantline',
+      metricName: 'SweeperRepairs',
+      filterPattern: FilterPattern.stringValue('$.message', '=', 'expiry sweeper repaired missing revocations'),
+      metricValue: '1',
     });
 
     // ---------------------------------------------------------------- alarms
@@ -277,10 +305,12 @@ export class GrantlineStack extends Stack {
     alarm('ExecutionsTimedOutAlarm', this.stateMachine.metricTimedOut(fiveMinutes), 'A grant workflow timed out.');
     alarm('RevokeErrorsAlarm', this.functions.revoke.fn.metricErrors(fiveMinutes), 'The revoke function failed: access may still be in place past its expiry. Lambda retries twice, then the event goes to the revoke dead-letter queue.');
     alarm('FlushEvidenceErrorsAlarm', this.functions['flush-evidence'].fn.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }), 'Evidence delivery to Jira is failing (the ledger keeps it; delivery resumes when Jira answers).');
+    alarm('SweeperRepairsAlarm', sweeperRepairs.metric(fiveMinutes), 'The expiry sweeper revoked a grant past its expiry or recreated a missing revocation schedule: a schedule went missing. Read the sweep-expiries log for the grant ids.');
     const depth = (queue: Queue) => queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
     alarm('ScheduleDeadLetterAlarm', depth(this.deadLetterQueues.schedules), 'EventBridge Scheduler could not deliver a revocation to the revoke function: the message holds the grant id; invoke revoke with it.');
     alarm('RevokeDeadLetterAlarm', depth(this.deadLetterQueues.revoke), 'A revocation failed after Lambda retries: the message holds the grant id; fix the cause and invoke revoke with it.');
     alarm('FlushEvidenceDeadLetterAlarm', depth(this.deadLetterQueues.flushEvidence), 'The periodic evidence delivery could not be invoked.');
+    alarm('SweepExpiriesDeadLetterAlarm', depth(this.deadLetterQueues.sweepExpiries), 'The expiry sweeper could not be invoked: overdue access is not being caught.');
     alarm('Api5xxAlarm', this.api.metricServerError(fiveMinutes), 'The HTTP API answered 5xx: Jira and Slack retry some of them, but a webhook may have been lost.');
 
     // ---------------------------------------------------------------- outputs

@@ -17,12 +17,14 @@ import { identityProviders } from '../../shared/connectors/identity.js';
 import { SlackChat } from '../../shared/connectors/slack.js';
 import { flushEvidence } from '../../shared/evidence.js';
 import type { Grant } from '../../shared/grants/model.js';
-import type { LifecycleDeps } from '../../shared/lifecycle.js';
+import type { LifecycleDeps } from '../../shared/services.js';
 import type { Logger } from '../../shared/logger.js';
 import type { IdentityProvider, ProviderName } from '../../shared/ports.js';
 import { providerRegistry } from '../../shared/providers.js';
+import { RateLimits } from '../../shared/rate-limit.js';
 import { Store } from '../../shared/store/store.js';
 import { ensureTable } from '../../shared/store/table.js';
+import { sweepExpiries } from '../../shared/sweep.js';
 import { tasks } from '../../shared/tasks.js';
 import { LocalScheduler } from './scheduler.js';
 import { startServer } from './server.js';
@@ -80,22 +82,27 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     issueTypeName: config.JIRA_ISSUE_TYPE,
   });
   const chat = new SlackChat({ token: required(config, 'SLACK_BOT_TOKEN'), ...(config.SLACK_API_URL ? { apiUrl: config.SLACK_API_URL } : {}) });
-  const providers = { ...identityProviders(config), ...options.providers };
+  // The rate limits live in the table, as in AWS: one mechanism, whatever the number of processes.
+  const limits = RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS, { states: store.rateBuckets });
+  const providers = { ...identityProviders(config, limits), ...options.providers };
 
   const workflow = new LocalWorkflow({ logger, ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}) });
   // The scheduler's target is the revoke task, as the EventBridge schedule's target is the revoke Lambda.
   let deps!: LifecycleDeps;
-  const scheduler = new LocalScheduler(store, clock, logger, (input) => tasks.Revoke(deps, input));
+  const scheduler = new LocalScheduler(store, clock, logger, (input) => tasks.Revoke(deps, input), () => sweepExpiries(deps));
   deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow };
   workflow.bind(deps);
 
   const { server, url } = await startServer(deps, config.PORT);
   let ticker: NodeJS.Timeout | undefined;
-  let flushing: Promise<unknown> = Promise.resolve();
+  let flushing: Promise<unknown> | undefined;
   if (options.tickMs !== false) {
     ticker = setInterval(() => {
       void scheduler.tick();
-      flushing = flushEvidence(deps).catch((err: unknown) => logger.warn('evidence flush failed', { error: String(err) }));
+      // A flush slower than the interval (Jira slow) is not overlapped: this tick is skipped.
+      flushing ??= flushEvidence(deps)
+        .catch((err: unknown) => logger.warn('evidence flush failed', { error: String(err) }))
+        .finally(() => (flushing = undefined));
     }, options.tickMs ?? 1000);
     ticker.unref();
   }

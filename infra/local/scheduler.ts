@@ -2,7 +2,8 @@
  * The local stand-in for EventBridge Scheduler: one-time schedules kept in the same DynamoDB table,
  * so a restart loses none. `tick` fires what is due (at least once, like the real service) and
  * deletes a schedule after it ran (ActionAfterCompletion: DELETE); a failed firing stays and is
- * tried again on the next tick. As a safety net it also revokes any active grant past its expiry.
+ * tried again on the next tick. Each tick then runs the expiry sweeper, as the AWS stack's
+ * sweep-expiries function does every 5 minutes (shared/sweep.ts).
  */
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -10,6 +11,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { RevocationScheduler } from '../../shared/ports.js';
 import type { Store } from '../../shared/store/store.js';
 import { scheduleNameFor } from '../../shared/grants/model.js';
+import type { SweepResult } from '../../shared/sweep.js';
 
 export class LocalScheduler implements RevocationScheduler {
   private running: Promise<number> | undefined;
@@ -20,6 +22,8 @@ export class LocalScheduler implements RevocationScheduler {
     private readonly logger: Logger,
     /** The revoke function's entry point, as the schedule's target. */
     private readonly target: (input: { grantId: string; reason: 'expired' }) => Promise<unknown>,
+    /** The expiry safety net (shared/sweep.ts). */
+    private readonly sweep: () => Promise<SweepResult>,
   ) {}
 
   async schedule(grantId: string, at: Date): Promise<'created' | 'exists'> {
@@ -53,16 +57,7 @@ export class LocalScheduler implements RevocationScheduler {
         this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
       }
     }
-    // Safety net: a grant past expiry whose schedule went missing is revoked anyway.
-    for (const grant of await this.store.expiringBefore(now)) {
-      if (await this.store.getSchedule(scheduleNameFor(grant.id))) continue;
-      try {
-        await this.target({ grantId: grant.id, reason: 'expired' });
-        fired += 1;
-      } catch (err) {
-        this.logger.warn('overdue revocation failed; retried on the next tick', { grantId: grant.id, error: errorMessage(err) });
-      }
-    }
-    return fired;
+    const swept = await this.sweep();
+    return fired + swept.revoked.length;
   }
 }

@@ -3,10 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getGrant, getGrants } from '../../shared/audit.js';
 import { ValidationError } from '../../shared/errors.js';
+import { getPendingEvidence } from '../../shared/evidence.js';
 import { errorResponse, json, type HttpRequest, type HttpResponse } from '../../shared/http.js';
 import { receiveJiraWebhook } from '../../shared/intake.js';
 import { getReview, postRevoke } from '../../shared/review.js';
-import type { LifecycleDeps } from '../../shared/lifecycle.js';
+import type { LifecycleDeps } from '../../shared/services.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
 type Handler = (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>;
@@ -20,6 +21,7 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'GET', path: '/grants/{id}', handler: getGrant },
   { method: 'POST', path: '/grants/{id}/revoke', handler: postRevoke },
   { method: 'GET', path: '/reviews/{app}', handler: getReview },
+  { method: 'GET', path: '/evidence/pending', handler: getPendingEvidence },
   { method: 'GET', path: '/healthz', handler: async () => json(200, { ok: true }) },
 ];
 

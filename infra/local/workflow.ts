@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { LifecycleDeps } from '../../shared/lifecycle.js';
+import type { LifecycleDeps } from '../../shared/services.js';
 import type { Logger } from '../../shared/logger.js';
 import type { WorkflowRuntime } from '../../shared/ports.js';
 import { tasks, type TaskName } from '../../shared/tasks.js';
@@ -39,11 +39,13 @@ const PLACEHOLDER_FUNCTIONS: Record<string, TaskName> = {
   ProvisionFunctionArn: 'Provision',
   ScheduleRevocationFunctionArn: 'ScheduleRevocation',
   RecordFailureFunctionArn: 'RecordFailure',
+  RevokeFunctionArn: 'Revoke',
 };
 
 /** The same substitution CDK does with definitionSubstitutions, with local stand-in ARNs. */
 export function loadDefinition(path = DEFINITION_PATH): Record<string, unknown> {
   const text = readFileSync(path, 'utf8').replace(/\$\{(\w+)\}/g, (_, name: string) => {
+    if (name === 'Partition') return 'aws';
     if (!(name in PLACEHOLDER_FUNCTIONS)) throw new Error(`unknown placeholder \${${name}} in ${path}`);
     return `arn:aws:lambda:us-east-1:000000000000:function:grantline-local-${name}`;
   });
@@ -74,6 +76,10 @@ export interface LocalWorkflowOptions {
 
 export class LocalWorkflow implements WorkflowRuntime {
   private readonly definition = loadDefinition();
+  /** Each Task state and the task its function runs (a state may be named apart from its task, e.g. RevokeNow). */
+  private readonly taskOfState = tasksByState(this.definition);
+  /** Built and validated once (about 90 ms), then run for every execution. */
+  private readonly machine: InstanceType<typeof StateMachine>;
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly waiting = new Map<string, { resolve: (output: unknown) => void; reject: (err: Error) => void }>();
   /** Task calls still running: stop() waits for them so nothing writes after the store closes. */
@@ -84,6 +90,7 @@ export class LocalWorkflow implements WorkflowRuntime {
 
   constructor(private readonly options: LocalWorkflowOptions) {
     clampTimeouts(this.definition, options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS);
+    this.machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
   }
 
   /** The tasks need the full dependency set, which itself contains this runtime. */
@@ -138,15 +145,14 @@ export class LocalWorkflow implements WorkflowRuntime {
     if (!deps) throw new Error('LocalWorkflow.bind(deps) must be called before start');
     const record: ExecutionRecord = { name: grantId, status: 'RUNNING', states: [], retries: [], waitingForApproval: false, done: Promise.resolve() };
     this.executions.set(grantId, record);
-    const machine = new StateMachine(this.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
     const overrides: Record<string, (input: unknown) => Promise<never>> = {};
     const call = <T>(work: Promise<T>): Promise<T> => {
       this.inflight.add(work);
       void work.catch(() => undefined).finally(() => this.inflight.delete(work));
       return work;
     };
-    for (const name of Object.values(PLACEHOLDER_FUNCTIONS)) {
-      overrides[name] = async (input: unknown) => (await call(tasks[name](deps, input))) as never;
+    for (const [state, task] of Object.entries(this.taskOfState)) {
+      overrides[state] = async (input: unknown) => (await call(tasks[task](deps, input))) as never;
     }
     const maxTimeout = this.options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
     overrides.Advance = async (input: unknown) => {
@@ -168,7 +174,7 @@ export class LocalWorkflow implements WorkflowRuntime {
     };
     const retryIntervalOverrides =
       this.options.retryIntervalMs === undefined ? undefined : Object.fromEntries(Object.keys(this.definition.States as object).map((s) => [s, this.options.retryIntervalMs!]));
-    const execution = machine.run(
+    const execution = this.machine.run(
       { grantId },
       {
         overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
@@ -199,6 +205,19 @@ export class LocalWorkflow implements WorkflowRuntime {
       },
     );
   }
+}
+
+function tasksByState(definition: Record<string, unknown>): Record<string, TaskName> {
+  const out: Record<string, TaskName> = {};
+  for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>)) {
+    if (state.Type !== 'Task') continue;
+    const arn = state.Parameters?.FunctionName ?? state.Resource ?? '';
+    const placeholder = arn.split(':function:grantline-local-')[1];
+    const task = placeholder ? PLACEHOLDER_FUNCTIONS[placeholder] : undefined;
+    if (!task) throw new Error(`state ${name} calls ${arn}, which is no local task`);
+    out[name] = task;
+  }
+  return out;
 }
 
 function clampTimeouts(definition: Record<string, unknown>, max: number): void {

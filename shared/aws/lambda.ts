@@ -3,14 +3,18 @@
  * Functions / Scheduler payloads to the shared tasks. Handlers in functions/ are one line each.
  */
 import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorResponse, type HttpRequest, type HttpResponse } from '../http.js';
-import type { LifecycleDeps } from '../lifecycle.js';
+import type { LifecycleDeps } from '../services.js';
 import { tasks, type TaskName } from '../tasks.js';
-import { awsDeps, logger, type ProviderFactory } from './runtime.js';
+import { awsDeps, logger, type Connectors } from './runtime.js';
 
-export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
+/** A webhook route's event has no authorizer; an IAM route's names the SigV4-authenticated principal. */
+type HttpEvent = APIGatewayProxyEventV2 | APIGatewayProxyEventV2WithIAMAuthorizer;
+
+export function toHttpRequest(event: HttpEvent): HttpRequest {
   const rawBody = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  const caller = callerOf(event);
   return {
     method: event.requestContext.http.method,
     path: event.rawPath,
@@ -18,7 +22,16 @@ export function toHttpRequest(event: APIGatewayProxyEventV2): HttpRequest {
     query: { ...(event.queryStringParameters ?? {}) },
     pathParams: { ...(event.pathParameters ?? {}) },
     rawBody,
+    ...(caller ? { caller } : {}),
   };
+}
+
+/** `requestContext.authorizer.iam.userArn`: set by API Gateway after it verified the SigV4 signature, never by the caller. */
+function callerOf(event: HttpEvent): string | undefined {
+  const context = event.requestContext;
+  // Defensive all the way down: a route misconfigured with another authorizer must not crash, only lack a caller.
+  const arn: unknown = 'authorizer' in context ? context.authorizer?.iam?.userArn : undefined;
+  return typeof arn === 'string' && arn.length > 0 ? arn : undefined;
 }
 
 export function toResult(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
@@ -29,11 +42,11 @@ export function toResult(response: HttpResponse): APIGatewayProxyStructuredResul
   };
 }
 
-/** `providers` only for the routes that read or change identity-provider groups (never the webhooks). */
-export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>, providers?: ProviderFactory) {
-  return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+/** `connectors`: those the route calls; `providers` only for the routes that read or change identity-provider groups (never the webhooks). */
+export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>, connectors?: Connectors) {
+  return middy(async (event: HttpEvent): Promise<APIGatewayProxyStructuredResultV2> => {
     try {
-      return toResult(await route(await awsDeps(providers), toHttpRequest(event)));
+      return toResult(await route(await awsDeps(connectors), toHttpRequest(event)));
     } catch (err) {
       return toResult(errorResponse(err, logger));
     }
@@ -41,6 +54,6 @@ export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Pr
 }
 
 /** Task errors propagate: Step Functions reads their name (RetryableError, PermanentError) to retry or catch. */
-export function taskHandler(name: TaskName, providers?: ProviderFactory) {
-  return middy(async (event: unknown) => tasks[name](await awsDeps(providers), event));
+export function taskHandler(name: TaskName, connectors?: Connectors) {
+  return middy(async (event: unknown) => tasks[name](await awsDeps(connectors), event));
 }

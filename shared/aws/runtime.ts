@@ -1,21 +1,21 @@
 /**
  * Composition for Lambda: configuration (environment + Secrets Manager, read once per cold start),
- * the DynamoDB store, the SaaS adapters and the AWS adapters. The identity-provider SDKs load only
- * when a provider is first used, so the webhook functions never pay for them (Slack allows 3 s).
+ * the DynamoDB store, the SaaS adapters and the AWS adapters. Each handler passes the connectors its
+ * function calls (shared/aws/jira.ts, shared/aws/slack.ts, shared/connectors/identity.ts), so a function bundles and
+ * loads only those client libraries: the webhooks never carry an identity-provider SDK (Slack allows 3 s).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
-import { loadCatalog } from '../catalog/load.js';
+import { loadCatalogJson } from '../catalog/catalog.js';
 import { systemClock } from '../clock.js';
 import { parseConfig, required, type Config } from '../config.js';
-import { JiraTicketing } from '../connectors/jira.js';
-import { SlackChat } from '../connectors/slack.js';
-import { ValidationError } from '../errors.js';
-import type { LifecycleDeps } from '../lifecycle.js';
+import { ConfigurationError } from '../errors.js';
+import type { LifecycleDeps } from '../services.js';
 import type { Logger } from '../logger.js';
-import type { IdentityProvider, ProviderName } from '../ports.js';
+import type { Chat, IdentityProvider, ProviderName, Ticketing } from '../ports.js';
 import { providerRegistry } from '../providers.js';
+import { RateLimits } from '../rate-limit.js';
 import { Store } from '../store/store.js';
 import { EventBridgeRevocationScheduler } from './scheduler.js';
 import { StepFunctionsWorkflow } from './workflow.js';
@@ -37,8 +37,9 @@ export async function loadConfig(env: Record<string, string | undefined> = proce
       try {
         values = JSON.parse(SecretString ?? '{}');
       } catch {
-        throw new ValidationError(`secret ${id} is not a JSON object of settings`);
+        values = undefined;
       }
+      if (!values || typeof values !== 'object' || Array.isArray(values)) throw new ConfigurationError(`secret ${id} is not a JSON object of settings`, id);
       for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
         if (typeof value === 'string' && value !== '') merged[key] = value;
       }
@@ -47,43 +48,50 @@ export async function loadConfig(env: Record<string, string | undefined> = proce
   return parseConfig(merged);
 }
 
-export type ProviderFactory = (config: Config) => Partial<Record<ProviderName, IdentityProvider>>;
+/** Builds the identity providers behind `limits`: the rate limits held in the table, across all concurrent Lambdas. */
+export type ProviderFactory = (config: Config, limits: RateLimits) => Partial<Record<ProviderName, IdentityProvider>>;
+
+/**
+ * The SaaS connectors a function is built with: each handler passes those its code calls, so the
+ * others' libraries are neither bundled nor loaded. Using one that was not passed is a ConfigurationError.
+ */
+export interface Connectors {
+  /** Identity providers (shared/connectors/identity.ts): only functions that read or change group membership. */
+  providers?: ProviderFactory;
+  /** Jira (jiraTicketing, shared/aws/jira.ts). */
+  ticketing?: (config: Config) => Ticketing;
+  /** Slack (slackChat, shared/aws/slack.ts). */
+  chat?: (config: Config) => Chat;
+}
 
 let cached: Promise<LifecycleDeps> | undefined;
 
 /**
  * Everything the handlers need, built once per cold start. Only functions that change access pass
- * `providers` (shared/aws/identity.ts): the others never import an identity-provider SDK.
+ * `providers` (shared/connectors/identity.ts): the others never import an identity-provider SDK.
  */
-export function awsDeps(providers?: ProviderFactory): Promise<LifecycleDeps> {
-  cached ??= build(providers).catch((err: unknown) => {
+export function awsDeps(connectors: Connectors = {}): Promise<LifecycleDeps> {
+  cached ??= build(connectors).catch((err: unknown) => {
     cached = undefined; // a failed cold start (e.g. Secrets Manager throttled) is retried on the next call
     throw err;
   });
   return cached;
 }
 
-async function build(providerFactory: ProviderFactory | undefined): Promise<LifecycleDeps> {
+async function build(connectors: Connectors): Promise<LifecycleDeps> {
   const config = await loadConfig();
-  const catalog = await loadCatalog(config.GRANTLINE_CATALOG);
+  // The catalog.json `cdk synth` wrote into the package, validated again here: no YAML parser in a Lambda.
+  const catalog = await loadCatalogJson(config.GRANTLINE_CATALOG);
   const store = new Store(new DynamoDBClient({ ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}) }), config.GRANTLINE_TABLE);
-  const providers = providerFactory?.(config) ?? {};
+  const providers = connectors.providers?.(config, RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS, { states: store.rateBuckets })) ?? {};
   return {
     config,
     clock: systemClock,
     logger,
     store,
     catalog,
-    ticketing: lazy(() =>
-      new JiraTicketing({
-        baseUrl: required(config, 'JIRA_BASE_URL'),
-        email: required(config, 'JIRA_EMAIL'),
-        apiToken: required(config, 'JIRA_API_TOKEN'),
-        projectKey: config.JIRA_PROJECT_KEY,
-        issueTypeName: config.JIRA_ISSUE_TYPE,
-      }),
-    ),
-    chat: lazy(() => new SlackChat({ token: required(config, 'SLACK_BOT_TOKEN'), ...(config.SLACK_API_URL ? { apiUrl: config.SLACK_API_URL } : {}) })),
+    ticketing: connected(connectors.ticketing, config, 'Jira (ticketing)'),
+    chat: connected(connectors.chat, config, 'Slack (chat)'),
     idp: providerRegistry(providers),
     scheduler: lazy(
       () =>
@@ -96,6 +104,17 @@ async function build(providerFactory: ProviderFactory | undefined): Promise<Life
     ),
     workflow: lazy(() => new StepFunctionsWorkflow(required(config, 'GRANTLINE_STATE_MACHINE_ARN'))),
   };
+}
+
+/** The connector built on first use (so a function that never calls it needs none of its settings), or one that says it was not passed. */
+function connected<T extends object>(make: ((config: Config) => T) | undefined, config: Config, what: string): T {
+  if (make) return lazy(() => make(config));
+  return new Proxy({} as T, {
+    get(_target, prop) {
+      if (typeof prop !== 'string' || prop === 'then') return undefined;
+      throw new ConfigurationError(`this function is built without ${what}: its handler must pass it to use ${prop}`);
+    },
+  });
 }
 
 /** Builds an adapter on first use, so a function that never calls it needs none of its settings. */

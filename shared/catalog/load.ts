@@ -1,21 +1,15 @@
 /**
- * Reads catalog YAML, validates it (schema, then the rules a schema cannot express) and reports
- * every problem with its location, so `grantline catalog validate` gives an operator one list to fix.
+ * Reads catalog YAML, validates it (schema, then the rules a schema cannot express: shared/catalog/catalog.ts)
+ * and reports every problem with its location, so `grantline catalog validate` gives an operator one
+ * list to fix. A path ending in .json is read as JSON (what `cdk synth` ships in each Lambda package).
  */
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { durationMs, normaliseDuration, PERMANENT } from '../duration.js';
 import { ValidationError } from '../errors.js';
-import { catalogSchema, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
+import { checkCatalog, formatPath, formatProblem, loadCatalogJson, type CatalogProblem, type CatalogResult } from './catalog.js';
+import type { Catalog } from './schema.js';
 
-export interface CatalogProblem {
-  /** Dotted path in the catalog, e.g. apps.figma.roles.editor.approval[1] */
-  path: string;
-  line?: number;
-  message: string;
-}
-
-export type CatalogResult = { ok: true; catalog: Catalog } | { ok: false; problems: CatalogProblem[] };
+export { allowedDurations, findAppKey, formatProblem, PERMANENT, resolveRole, type CatalogProblem, type CatalogResult, type ResolvedRole } from './catalog.js';
 
 export function parseCatalog(text: string): CatalogResult {
   const lineCounter = new LineCounter();
@@ -42,18 +36,14 @@ export function parseCatalog(text: string): CatalogResult {
     line: lineOf(doc, lineCounter, path),
     message: '',
   });
-  const raw: unknown = doc.toJS();
-  const parsed = catalogSchema.safeParse(raw);
-  // Rule checks run on every role that parses, even when other parts fail, so one run lists every mistake.
-  const problems = [
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: issue.path, message: issue.message }))),
-    ...semanticProblems(raw),
-  ].map((p) => ({ ...locate(p.path), message: p.message }));
+  const { catalog, problems: found } = checkCatalog(doc.toJS());
+  const problems = found.map((p) => ({ ...locate(p.path), message: p.message }));
   problems.unshift(...duplicates);
-  return parsed.success && problems.length === 0 ? { ok: true, catalog: parsed.data } : { ok: false, problems };
+  return catalog && problems.length === 0 ? { ok: true, catalog } : { ok: false, problems };
 }
 
 export async function loadCatalog(path: string): Promise<Catalog> {
+  if (path.endsWith('.json')) return loadCatalogJson(path);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -66,99 +56,6 @@ export async function loadCatalog(path: string): Promise<Catalog> {
     throw new ValidationError(`catalog ${path} is invalid:\n  ${lines.join('\n  ')}`, lines);
   }
   return result.catalog;
-}
-
-export function formatProblem(p: CatalogProblem): string {
-  const where = [p.line ? `line ${p.line}` : '', p.path].filter(Boolean).join(', ');
-  return where ? `${where}: ${p.message}` : p.message;
-}
-
-function semanticProblems(raw: unknown): Array<{ path: PropertyKey[]; message: string }> {
-  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
-  const groups = recordAt(raw, 'approverGroups');
-  for (const [appKey, app] of Object.entries(recordAt(raw, 'apps'))) {
-    for (const [roleKey, role] of Object.entries(recordAt(app, 'roles'))) {
-      const at = (...rest: PropertyKey[]) => ['apps', appKey, 'roles', roleKey, ...rest];
-      const field = (key: string): unknown => (role && typeof role === 'object' ? (role as Record<string, unknown>)[key] : undefined);
-      const durations = Array.isArray(field('durations')) ? (field('durations') as unknown[]) : [];
-      const maxText = field('maxDuration');
-      const max = typeof maxText === 'string' ? durationMs(maxText) : undefined;
-      const seen = new Set<string>();
-      durations.forEach((d, i) => {
-        if (typeof d !== 'string' || durationMs(d) === undefined) return;
-        const n = normaliseDuration(d);
-        if (seen.has(n)) problems.push({ path: at('durations', i), message: `duplicate duration ${d}` });
-        seen.add(n);
-        if (max !== undefined && durationMs(d)! > max) {
-          problems.push({ path: at('durations', i), message: `duration ${d} is longer than maxDuration ${String(maxText)}` });
-        }
-      });
-      const approval = Array.isArray(field('approval')) ? (field('approval') as unknown[]) : [];
-      const hasAuto = approval.includes('auto');
-      if (hasAuto && approval.length > 1) {
-        problems.push({ path: at('approval'), message: 'auto cannot be combined with other approval steps' });
-      }
-      const risk = field('risk');
-      if (hasAuto && (risk === 'high' || risk === 'critical')) {
-        problems.push({ path: at('approval'), message: `a ${risk}-risk role cannot be auto-approved` });
-      }
-      approval.forEach((step, i) => {
-        if (step && typeof step === 'object' && 'group' in step && typeof step.group === 'string' && !(step.group in groups)) {
-          problems.push({ path: at('approval', i, 'group'), message: `unknown approver group "${step.group}" (define it under approverGroups)` });
-        }
-      });
-      if (field('group') === 'manual' && field('provider') !== undefined) {
-        problems.push({ path: at('provider'), message: 'a manual role has no provider' });
-      }
-    }
-  }
-  return problems;
-}
-
-export interface ResolvedRole {
-  appKey: string;
-  roleKey: string;
-  app: AppEntry;
-  role: RoleEntry;
-  /** undefined for a manual role. */
-  provider: Catalog['defaults']['provider'] | undefined;
-  groupId: string | undefined;
-}
-
-export function resolveRole(catalog: Catalog, appKey: string, roleKey: string): ResolvedRole | undefined {
-  const app = catalog.apps[appKey];
-  const role = app?.roles[roleKey];
-  if (!app || !role) return undefined;
-  const manual = role.group === 'manual';
-  return {
-    appKey,
-    roleKey,
-    app,
-    role,
-    provider: manual ? undefined : (role.provider ?? app.provider ?? catalog.defaults.provider),
-    groupId: manual ? undefined : role.group,
-  };
-}
-
-/** Finds an app by key or display name, case-insensitively (Jira select lists carry display names). */
-export function findAppKey(catalog: Catalog, name: string): string | undefined {
-  const wanted = name.trim().toLowerCase();
-  return Object.entries(catalog.apps).find(([key, app]) => key === wanted || app.name.toLowerCase() === wanted)?.[0];
-}
-
-export function allowedDurations(role: RoleEntry): string[] {
-  return role.durations.map(normaliseDuration);
-}
-
-export { PERMANENT };
-
-function recordAt(value: unknown, key: string): Record<string, unknown> {
-  const inner = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
-  return inner && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Record<string, unknown>) : {};
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
 }
 
 /** Finds the map key that starts at `offset`, removes that (later, duplicate) pair and returns its path. */

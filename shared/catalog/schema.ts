@@ -3,7 +3,7 @@
  * identity-provider group grants it and for how long. One zod schema is the source of truth; its
  * JSON Schema is published by `grantline catalog schema`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isDuration } from '../duration.js';
 
 const email = z.string().trim().toLowerCase().pipe(z.email({ message: 'must be an email address' }));

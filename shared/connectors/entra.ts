@@ -30,14 +30,13 @@ import {
   GraphClientError,
   RedirectHandler,
   RedirectHandlerOptions,
-  RetryHandler,
-  RetryHandlerOptions,
   TelemetryHandler,
   type Context,
   type GraphRequest,
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
+import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError, errorMessage } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 
@@ -60,6 +59,8 @@ export interface EntraOptions {
   maxWaitMs?: number;
   /** Socket inactivity timeout per Graph request. Default 30 s. */
   requestTimeoutMs?: number;
+  /** How the 429/503/504 waits inside a call are slept (tests pass virtual time). Default: real time. */
+  sleep?: Sleep;
 }
 
 const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
@@ -117,7 +118,7 @@ export class EntraIdentityProvider implements IdentityProvider {
       customHosts: new Set([base.hostname]),
       middleware: [
         new AuthenticationHandler(authProvider),
-        new RetryHandler(boundedRetryOptions(options.maxWaitMs ?? 10_000)),
+        new BoundedRetryHandler(options.maxWaitMs ?? 10_000, options.sleep ?? realSleep),
         new RedirectHandler(new RedirectHandlerOptions()),
         new TelemetryHandler(),
         new HttpsTransport(new Agent({ keepAlive: true, ...(ca ? { ca } : {}) }), options.requestTimeoutMs ?? 30_000),
@@ -139,15 +140,20 @@ export class EntraIdentityProvider implements IdentityProvider {
       ),
     );
     const user = pickUser(found, wanted);
-    if (!user) return undefined;
-    const id = str(user.id)!;
-    return {
-      id,
-      email: wanted,
-      // Fail closed: only an account Graph reports as enabled can be granted access or approve.
-      active: user.accountEnabled === true,
-      managerEmail: await this.managerEmail(id, wanted),
-    };
+    return user ? this.toIdpUser(user, wanted) : undefined;
+  }
+
+  /** GET /users/{id}: the directory object itself, not a filtered query. */
+  async getUser(id: string): Promise<IdpUser | undefined> {
+    const userId = objectId(id, 'user');
+    try {
+      const user = asObject(await this.client.api(`/users/${userId}`).select(['id', 'mail', 'userPrincipalName', 'accountEnabled']).get());
+      if (!str(user.id)) return undefined;
+      return this.toIdpUser(user, (str(user.mail) ?? str(user.userPrincipalName) ?? '').toLowerCase());
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw await this.failure(err, `reading the Microsoft Entra ID user ${userId}`, { userId });
+    }
   }
 
   async isMember(groupId: string, userId: string): Promise<boolean> {
@@ -215,6 +221,17 @@ export class EntraIdentityProvider implements IdentityProvider {
     const action = 'testing the Microsoft Entra ID connection';
     await this.call(action, {}, () => this.client.api('/groups').select('id').top(1).get());
     await this.call(action, {}, () => this.client.api('/users').select('id').top(1).get());
+  }
+
+  private async toIdpUser(user: GraphObject, email: string): Promise<IdpUser> {
+    const id = str(user.id)!;
+    return {
+      id,
+      email,
+      // Fail closed: only an account Graph reports as enabled can be granted access or approve.
+      active: user.accountEnabled === true,
+      managerEmail: await this.managerEmail(id, email),
+    };
   }
 
   private async managerEmail(userId: string, of: string): Promise<string | undefined> {
@@ -350,34 +367,53 @@ function credentialError(err: unknown, action: string, where: Pick<EntraOptions,
 }
 
 /**
- * The Graph client's RetryHandler (src/middleware/RetryHandler.ts) retries 429, 503 and 504 up to
- * maxRetries (default 3) times, sleeping for Retry-After (seconds or an HTTP date) or, without it,
- * delay + exponential backoff; it caps one sleep at 180 s but has no notion of a total budget, so a
- * "Retry-After: 120" would hold a Lambda for two minutes per attempt. Its shouldRetry hook only sees
- * the configured delay, not the one it will sleep, so we recompute that sleep from the response the
- * same way and allow the retry only while the waits of this request stay within maxWaitMs. Otherwise
- * the 429/503/504 comes back to GraphRequest as a GraphError with the response headers, and
- * toDomainError turns it into a RetryableError carrying Retry-After for the state machine.
- * Retrying writes is safe: a repeated add answers "already exist", a repeated remove 404.
+ * Retries 429, 503 and 504 as the Graph client's RetryHandler (src/middleware/RetryHandler.ts) does
+ * (at most 3 times, sleeping for Retry-After in seconds or as an HTTP date, else 1 s plus
+ * exponential backoff, each sleep capped at 180 s, a Retry-Attempt header on the retry), with two
+ * differences. The SDK's handler has no notion of a total budget, so a "Retry-After: 120" would hold
+ * a Lambda for two minutes per attempt: here a retry happens only while the waits of this request
+ * stay within maxWaitMs; otherwise the 429/503/504 goes back to GraphRequest as a GraphError with
+ * the response headers, and toDomainError turns it into a RetryableError carrying Retry-After for
+ * the state machine. And the wait goes through the injected `sleep` (the SDK's is a private
+ * setTimeout), so tests run on virtual time. Retrying writes is safe: a repeated add answers
+ * "already exist", a repeated remove 404.
  */
-function boundedRetryOptions(maxWaitMs: number): RetryHandlerOptions {
-  const delaySeconds = 1;
-  const waited = new WeakMap<object, number>();
-  return new RetryHandlerOptions(delaySeconds, 3, (_delay, attempt, _request, options, response) => {
-    const waitMs = plannedDelayMs(response.headers.get('retry-after'), attempt + 1, delaySeconds);
-    const key: object = options ?? response; // the request's FetchOptions object is the same across its retries
-    const spent = waited.get(key) ?? 0;
-    if (spent + waitMs > maxWaitMs) return false;
-    waited.set(key, spent + waitMs);
-    return true;
-  });
+class BoundedRetryHandler implements Middleware {
+  private next: Middleware | undefined;
+
+  constructor(private readonly maxWaitMs: number, private readonly sleep: Sleep) {}
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+
+  async execute(context: Context): Promise<void> {
+    if (!this.next) throw new Error('BoundedRetryHandler is not the last middleware and has no next one.');
+    let waitedMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      await this.next.execute(context);
+      const response = context.response;
+      if (!response || !RETRIED_STATUSES.has(response.status) || attempt > MAX_RETRIES) return;
+      const waitMs = plannedDelayMs(response.headers.get('retry-after'), attempt);
+      if (waitedMs + waitMs > this.maxWaitMs) return;
+      waitedMs += waitMs;
+      const options = (context.options ??= {});
+      const headers = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
+      headers.set('Retry-Attempt', String(attempt));
+      options.headers = headers;
+      await this.sleep(waitMs);
+    }
+  }
 }
 
-/** The RetryHandler's own getDelay, with its random jitter (< 1 s) counted as a full second. */
-function plannedDelayMs(retryAfter: string | null, attempt: number, delaySeconds: number): number {
+const RETRIED_STATUSES = new Set([429, 503, 504]);
+const MAX_RETRIES = 3;
+
+/** The wait before retry number `attempt` (1-based): Retry-After, else the SDK's 1 s + exponential backoff (without its random jitter). */
+function plannedDelayMs(retryAfter: string | null, attempt: number): number {
   const fromHeader = retryAfterFrom(retryAfter ?? undefined);
-  const seconds = fromHeader !== undefined ? fromHeader / 1000 : (attempt >= 2 ? Math.round((2 ** attempt - 1) / 2) : 0) + delaySeconds + 1;
-  return Math.min(seconds, 181) * 1000;
+  const seconds = fromHeader !== undefined ? fromHeader / 1000 : (attempt >= 2 ? Math.round((2 ** attempt - 1) / 2) : 0) + 1;
+  return Math.min(seconds, 180) * 1000;
 }
 
 /** Retry-After is delta-seconds or an HTTP date. */

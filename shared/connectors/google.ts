@@ -10,6 +10,7 @@
  * thing addMember and removeMember change.
  */
 import { admin, auth as googleAuth, type admin_directory_v1 } from '@googleapis/admin';
+import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 
@@ -44,6 +45,8 @@ export interface GoogleOptions {
   maxWaitMs?: number;
   /** Socket/response timeout of one attempt. Default 20 s (the client's timer is set to this plus maxWaitMs: see below). */
   requestTimeoutMs?: number;
+  /** How the retry waits inside a call are slept (tests pass virtual time). Default: real time. */
+  sleep?: Sleep;
 }
 
 /** 403 reasons that mean "slow down", not "not allowed" (Admin SDK usage limits). */
@@ -57,6 +60,8 @@ type Directory = admin_directory_v1.Admin;
 type RetryConfig = NonNullable<admin_directory_v1.Options['retryConfig']>;
 /** gaxios's GaxiosError, as the retry hooks receive it (gaxios is not a direct dependency). */
 type GaxiosErrorLike = Parameters<NonNullable<RetryConfig['shouldRetry']>>[0];
+/** gaxios's per-call retry state, with the waits this call has been allowed so far. */
+type WaitTotal = NonNullable<GaxiosErrorLike['config']['retryConfig']> & { grantlineWaitedMs?: number };
 
 interface Target {
   userKey?: string;
@@ -101,7 +106,7 @@ export class GoogleIdentityProvider implements IdentityProvider {
       // timer running through the retry wait and the next attempt (only an attempt that itself timed
       // out gets a fresh one). The timer must therefore cover the longest wait we allow as well.
       timeout: this.requestTimeoutMs + this.maxWaitMs,
-      retryConfig: boundedRetries(this.maxWaitMs),
+      retryConfig: boundedRetries(this.maxWaitMs, options.sleep ?? realSleep),
     });
   }
 
@@ -117,14 +122,21 @@ export class GoogleIdentityProvider implements IdentityProvider {
       async () => (await this.directory.users.get({ userKey: wanted })).data,
       (f) => (f.kind === 'not_found' ? { value: undefined } : undefined),
     );
-    if (!user?.id) return undefined;
-    const managerEmail = managerFrom(user.relations as unknown);
-    return {
-      id: user.id,
-      email: (user.primaryEmail ?? wanted).toLowerCase(),
-      active: user.suspended !== true && user.archived !== true,
-      ...(managerEmail ? { managerEmail } : {}),
-    };
+    return user?.id ? toIdpUser(user.id, user, wanted) : undefined;
+  }
+
+  /** users.get by the numeric id: Google reads the account itself (no search index involved). */
+  async getUser(id: string): Promise<IdpUser | undefined> {
+    const userKey = id.trim();
+    // users.get also accepts an email: only an id may match here.
+    if (!/^\d+$/.test(userKey)) return undefined;
+    const user = await this.call(
+      `reading the Google Workspace user ${userKey}`,
+      { userKey },
+      async () => (await this.directory.users.get({ userKey })).data,
+      (f) => (f.kind === 'not_found' ? { value: undefined } : undefined),
+    );
+    return user?.id ? toIdpUser(user.id, user, (user.primaryEmail ?? '').toLowerCase()) : undefined;
   }
 
   /**
@@ -294,11 +306,12 @@ export class GoogleIdentityProvider implements IdentityProvider {
  *   4 s, ... plus up to 0.5 s), as Google recommends for its usage limits;
  * - a retry happens only while the total wait in this call stays within maxWaitMs, so short
  *   hiccups are absorbed in-process and long waits are handed to the state machine at once as
- *   RetryableError (with the wait as retryAfterMs) rather than sleeping in a Lambda.
+ *   RetryableError (with the wait as retryAfterMs) rather than sleeping in a Lambda; the total is
+ *   of the waits themselves (not wall time), and they are slept through the injected `sleep`.
  * A custom shouldRetry replaces gaxios's whole check, including its retry count, so the count is
  * enforced here too (without it gaxios retries forever).
  */
-function boundedRetries(maxWaitMs: number): RetryConfig {
+function boundedRetries(maxWaitMs: number, sleep: Sleep): RetryConfig {
   const planned = new WeakMap<object, number>();
   return {
     retry: MAX_RETRIES,
@@ -309,13 +322,25 @@ function boundedRetries(maxWaitMs: number): RetryConfig {
       const failure = readFailure(err);
       if (!failure || !['rate_limit', 'server', 'network'].includes(failure.kind)) return false;
       const delay = retryAfterMs(failure) ?? backoffMs(attempt) + Math.floor(Math.random() * 500);
-      const spent = Date.now() - (state?.timeOfFirstRequest ?? Date.now());
+      // gaxios deep-copies its retry state from each attempt to the next, so the running total travels with it.
+      const total = state as WaitTotal | undefined;
+      const spent = total?.grantlineWaitedMs ?? 0;
       if (spent + delay > maxWaitMs) return false;
+      if (total) total.grantlineWaitedMs = spent + delay;
       planned.set(err, delay);
       return true;
     },
-    retryBackoff: (err: GaxiosErrorLike, fallbackMs: number) =>
-      new Promise<void>((resolve) => setTimeout(resolve, planned.get(err) ?? fallbackMs)),
+    retryBackoff: (err: GaxiosErrorLike, fallbackMs: number) => sleep(planned.get(err) ?? fallbackMs),
+  };
+}
+
+function toIdpUser(id: string, user: admin_directory_v1.Schema$User, email: string): IdpUser {
+  const managerEmail = managerFrom(user.relations as unknown);
+  return {
+    id,
+    email: (user.primaryEmail ?? email).toLowerCase(),
+    active: user.suspended !== true && user.archived !== true,
+    ...(managerEmail ? { managerEmail } : {}),
   };
 }
 

@@ -34,8 +34,39 @@ export interface AdfDoc {
 const text = (value: string, bold = false): AdfNode =>
   bold ? { type: 'text', text: value, marks: [{ type: 'strong' }] } : { type: 'text', text: value };
 
-/** Renders evidence as one ADF document: bold title, "label: value" bullets, optional note. */
+/** Jira Cloud refuses a comment body over 32,767 characters (400); measured here on the ADF as sent, the stricter reading. */
+export const JIRA_COMMENT_LIMIT = 32_767;
+
+/**
+ * Renders evidence as one ADF document within Jira's limit: bold title, "label: value" bullets,
+ * optional note, and the comment's ref as a code-marked "Evidence id" line (what hasComment looks
+ * for; field values are plain text, so no value can pass for it). The longest texts are cut, each
+ * with a note saying how much is left out: the ledger keeps the full event.
+ */
 export function toAdf(comment: TicketComment): AdfDoc {
+  const texts = [comment.title, ...comment.facts.map((f) => f.value), comment.note ?? ''];
+  const keep = texts.map((t) => t.length);
+  for (;;) {
+    const [title = '', ...rest] = texts.map((t, i) => cut(t, keep[i]!));
+    const doc = renderAdf({ ...comment, title, facts: comment.facts.map((f, i) => ({ ...f, value: rest[i]! })), note: rest.at(-1) });
+    const excess = JSON.stringify(doc).length - JIRA_COMMENT_LIMIT;
+    const longest = keep.indexOf(Math.max(...keep));
+    if (excess <= 0 || keep[longest] === 0) return doc;
+    // Leave room for the cut note; escaped characters make the JSON longer than the text, hence the loop.
+    keep[longest] = Math.max(0, keep[longest]! - excess - CUT_NOTE_ROOM);
+  }
+}
+
+const CUT_NOTE_ROOM = 80;
+
+function cut(value: string, keep: number): string {
+  if (keep >= value.length) return value;
+  // Never split a surrogate pair: a lone half is not valid text for Jira.
+  const end = keep > 0 && /[\uD800-\uDBFF]/.test(value[keep - 1]!) ? keep - 1 : keep;
+  return `${value.slice(0, end)}… (cut: ${value.length - end} characters; full text in the Grantline ledger)`;
+}
+
+function renderAdf(comment: TicketComment): AdfDoc {
   // ADF rejects empty text nodes, so empty strings are left out rather than sent.
   const content: AdfNode[] = [{ type: 'paragraph', content: [text(comment.title || '(untitled)', true)] }];
   if (comment.facts.length > 0) {
@@ -53,7 +84,21 @@ export function toAdf(comment: TicketComment): AdfDoc {
     });
   }
   if (comment.note) content.push({ type: 'paragraph', content: [text(comment.note)] });
+  if (comment.ref) content.push({ type: 'paragraph', content: [text(`${REF_LABEL} `), { type: 'text', text: comment.ref, marks: [{ type: 'code' }] }] });
   return { type: 'doc', version: 1, content };
+}
+
+const REF_LABEL = 'Evidence id:';
+
+/** Whether an ADF body carries the ref line renderAdf writes. */
+function carriesRef(body: unknown, ref: string): boolean {
+  const nodes: unknown[] = [body];
+  for (let node = nodes.pop(); node !== undefined; node = nodes.pop()) {
+    if (!isRecord(node)) continue;
+    if (node.type === 'text' && node.text === ref && Array.isArray(node.marks) && node.marks.some((m) => isRecord(m) && m.type === 'code')) return true;
+    if (Array.isArray(node.content)) nodes.push(...(node.content as unknown[]));
+  }
+  return false;
 }
 
 export class JiraTicketing implements Ticketing {
@@ -76,6 +121,22 @@ export class JiraTicketing implements Ticketing {
     await call(`comment on ${issueKey}`, issueKey, () =>
       this.client.issueComments.addComment({ issueIdOrKey: path(issueKey), comment: toAdf(comment) }),
     );
+  }
+
+  async hasComment(issueKey: string, ref: string): Promise<boolean> {
+    const action = `look for evidence ${ref} on ${issueKey}`;
+    let startAt = 0;
+    for (let guard = 0; guard < 1000; guard += 1) {
+      // Newest first: a post whose answer was lost is among the latest comments.
+      const page = await call(action, issueKey, () =>
+        this.client.issueComments.getComments({ issueIdOrKey: path(issueKey), startAt, maxResults: 100, orderBy: '-created' }),
+      );
+      const comments = page.comments ?? [];
+      if (comments.some((c) => carriesRef(c.body, ref))) return true;
+      startAt = (page.startAt ?? startAt) + comments.length;
+      if (comments.length === 0 || startAt >= (page.total ?? 0)) return false;
+    }
+    return false;
   }
 
   async transition(issueKey: string, statusOrTransitionName: string): Promise<boolean> {

@@ -3,6 +3,7 @@
  * (SSWS API token). Group changes are limited to OKTA_GROUP groups, as Okta itself requires.
  */
 import { Client, DefaultRequestExecutor, type Collection, type Group, type User } from '@okta/okta-sdk-nodejs';
+import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 
@@ -15,6 +16,8 @@ export interface OktaOptions {
   maxWaitMs?: number;
   /** Socket/response timeout per call, on top of any rate-limit wait. Default 30 s. */
   requestTimeoutMs?: number;
+  /** How the 429 waits inside a call are slept (tests pass virtual time). Default: real time. */
+  sleep?: Sleep;
 }
 
 /** Accounts that cannot sign in for good (or never could): never granted access, never approvers. */
@@ -23,23 +26,41 @@ const INACTIVE_STATUSES = new Set(['DEPROVISIONED', 'SUSPENDED', 'STAGED']);
 /**
  * The SDK's DefaultRequestExecutor retries a 429 (up to maxRetries times) after sleeping until
  * X-Rate-Limit-Reset (+1 s, measured against the response's Date header), however long that is.
- * This subclass only lets it sleep while the total time spent stays within maxWaitMs; otherwise
- * the 429 response is handed back, the SDK turns it into an OktaApiError, and we map it to
- * RetryableError with the reset time so the state machine retries later.
+ * This subclass only lets it wait while the waits of one call add up to at most maxWaitMs, and
+ * sleeps through the injected `sleep`; otherwise the 429 response is handed back, the SDK turns it
+ * into an OktaApiError, and we map it to RetryableError with the reset time so the state machine
+ * retries later.
  */
+type OktaRequest = Parameters<DefaultRequestExecutor['retryRequest']>[0];
+type OktaResponse = Parameters<DefaultRequestExecutor['retryRequest']>[1];
+
 class BoundedWaitExecutor extends DefaultRequestExecutor {
-  constructor(private readonly maxWaitMs: number, requestTimeoutMs: number) {
+  /** Total wait so far of the call a (retry) request belongs to. */
+  private readonly waited = new WeakMap<object, number>();
+
+  constructor(private readonly maxWaitMs: number, requestTimeoutMs: number, private readonly sleep: Sleep) {
     // requestTimeout > maxWaitMs so the SDK's own "retry delay would exceed requestTimeout" rejection
     // (a bare Error without the response) can never fire before our check.
     super({ maxRetries: 2, requestTimeout: maxWaitMs + requestTimeoutMs });
   }
 
-  override parseResponse(request: { startTime?: Date }, response: { status: number }) {
+  override parseResponse(request: OktaRequest, response: OktaResponse) {
     if (response.status === 429 && this.validateRetryResponseHeaders(response)) {
-      const spentMs = Date.now() - Number(request.startTime ?? Date.now());
-      if (!(spentMs + this.getRetryDelayMs(response) <= this.maxWaitMs)) return response;
+      const waitedMs = this.waited.get(request) ?? 0;
+      if (!(waitedMs + this.getRetryDelayMs(response) <= this.maxWaitMs)) return response;
     }
     return super.parseResponse(request, response);
+  }
+
+  /** The SDK's retryRequest, with the wait slept through `sleep` and added to the call's total. */
+  override async retryRequest(request: OktaRequest, response: OktaResponse, delayMs: number): Promise<OktaResponse> {
+    const requestId = this.getOktaRequestId(response);
+    this.emit('backoff', request, response, requestId, delayMs);
+    await this.sleep(delayMs);
+    const retry = this.buildRetryRequest(request, requestId, delayMs);
+    this.waited.set(retry, (this.waited.get(request) ?? 0) + delayMs);
+    this.emit('resume', retry, requestId);
+    return this.fetch(retry);
   }
 }
 
@@ -57,7 +78,7 @@ export class OktaIdentityProvider implements IdentityProvider {
       orgUrl: options.orgUrl,
       token: options.token,
       authorizationMode: 'SSWS', // explicit, so an OKTA_CLIENT_AUTHORIZATIONMODE env var or okta.yaml cannot switch it
-      requestExecutor: new BoundedWaitExecutor(options.maxWaitMs ?? 10_000, options.requestTimeoutMs ?? 30_000),
+      requestExecutor: new BoundedWaitExecutor(options.maxWaitMs ?? 10_000, options.requestTimeoutMs ?? 30_000, options.sleep ?? realSleep),
       // The default cache keeps every GET of a single resource forever in a warm process: a user's
       // status or a group's type would go stale. Access decisions must read live data.
       cacheMiddleware: null,
@@ -74,13 +95,15 @@ export class OktaIdentityProvider implements IdentityProvider {
       found.filter((u) => u.profile?.email?.toLowerCase() === wanted),
       wanted,
     );
-    if (!user?.id) return undefined;
-    return {
-      id: user.id,
-      email: wanted,
-      active: !INACTIVE_STATUSES.has(user.status ?? '') && user.transitioningToStatus !== 'DEPROVISIONED',
-      managerEmail: await this.managerEmail(user.profile?.managerId ?? undefined, wanted),
-    };
+    return user?.id ? this.toIdpUser(user.id, user, wanted) : undefined;
+  }
+
+  /** GET /api/v1/users/{id}: read from the user record itself, unlike `search`, which Okta documents as eventually consistent. */
+  async getUser(id: string): Promise<IdpUser | undefined> {
+    const userId = id.trim();
+    if (!userId) return undefined;
+    const user = await this.call(`reading the Okta user ${userId}`, { userId }, () => this.client.userApi.getUser({ userId }), null);
+    return user?.id ? this.toIdpUser(user.id, user, (user.profile?.email ?? '').toLowerCase()) : undefined;
   }
 
   async isMember(groupId: string, userId: string): Promise<boolean> {
@@ -135,6 +158,15 @@ export class OktaIdentityProvider implements IdentityProvider {
   async testConnection(): Promise<void> {
     // One user is enough to prove the token is valid and may read the directory.
     await this.call('testing the Okta connection', {}, async () => (await this.client.userApi.listUsers({ limit: 1 })).next());
+  }
+
+  private async toIdpUser(id: string, user: Pick<User, 'status' | 'transitioningToStatus' | 'profile'>, email: string): Promise<IdpUser> {
+    return {
+      id,
+      email,
+      active: !INACTIVE_STATUSES.has(user.status ?? '') && user.transitioningToStatus !== 'DEPROVISIONED',
+      managerEmail: await this.managerEmail(user.profile?.managerId ?? undefined, email),
+    };
   }
 
   private async inGroup(groupId: string, userId: string): Promise<boolean> {

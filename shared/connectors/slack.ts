@@ -85,7 +85,7 @@ export class SlackChat implements Chat {
       this.client.chat.update({
         channel: ref.channel,
         ts: ref.ts,
-        text: `${approvalText(prompt)} ${outcomeLine(outcome)}`,
+        text: `${approvalText(prompt)} ${escapeMrkdwn(outcomeLine(outcome))}`,
         blocks: outcomeBlocks(prompt, outcome),
       }),
     );
@@ -93,7 +93,8 @@ export class SlackChat implements Chat {
 
   async notify(userId: string, text: string): Promise<void> {
     const channel = await this.openDm(userId);
-    await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel, text }));
+    // Notices quote requests and refusal reasons; none of ours is meant to carry a link or mention.
+    await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel, text: escapeMrkdwn(text) }));
   }
 
   private async openDm(userId: string): Promise<string> {
@@ -180,8 +181,9 @@ export function escapeMrkdwn(text: string): string {
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 const mrkdwn = (text: string) => ({ type: 'mrkdwn' as const, text: clip(text, 2_000) });
 
+/** The message's `text` (notifications, screen readers): Slack parses it as mrkdwn too, so it is escaped like the blocks. */
 export function approvalText(p: ApprovalPrompt): string {
-  return `${p.issueKey}: ${p.requesterEmail} requests ${p.app} ${p.role} for ${p.subjectEmail} (${p.duration}, risk ${p.risk}).`;
+  return escapeMrkdwn(`${p.issueKey}: ${p.requesterEmail} requests ${p.app} ${p.role} for ${p.subjectEmail} (${p.duration}, risk ${p.risk}).`);
 }
 
 function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {

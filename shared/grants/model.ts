@@ -58,6 +58,31 @@ export interface Grant {
   updatedAt: string;
 }
 
+/** Whose membership: the provider's group and the provider's own user id (aliases and email case cannot split it). */
+export interface MembershipKey {
+  provider: ProviderName;
+  groupId: string;
+  userId: string;
+}
+
+/**
+ * Who needs one person's membership of one group. Decided before any identity-provider call and
+ * changed only by versioned conditional writes, so concurrent grants, a retry after a crash and a
+ * retry after a lost reply all read it instead of guessing from "is a member now".
+ */
+export interface MembershipRecord extends MembershipKey {
+  email: string;
+  /** Grants that need the membership. A grant joins before its add and leaves before any remove. */
+  holders: string[];
+  /** The person was in the group when Grantline first needed the membership: Grantline never removes it. */
+  preexisting: boolean;
+  /** A removal in flight (write-ahead): while it stands nobody joins, and a retry of that grant finishes it. */
+  removing?: { grantId: string; at: string };
+  /** What the last finished change did, so a retry after a crash reports the same outcome. */
+  last?: { grantId: string; outcome: 'removed' | 'already_absent' | 'kept'; at: string };
+  version: number;
+}
+
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired';
 
 export interface Approval {

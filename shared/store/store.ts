@@ -14,8 +14,11 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus } from '../grants/model.js';
-import type { IndexName } from './table.js';
+import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus, MembershipKey, MembershipRecord } from '../grants/model.js';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from './page.js';
+import { CommandReceipts } from './idempotency.js';
+import { RateBuckets } from './rate-buckets.js';
+import { INDEXES, type IndexName } from './table.js';
 
 const INDEX_ATTRS = ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk'] as const;
 
@@ -23,11 +26,23 @@ export interface Delivery {
   grantId: string;
   key: string;
   at: string;
-  status: 'pending' | 'commented' | 'delivered';
+  /** posting: a post was started (write-ahead), so Jira may have the comment even though nobody marked it. */
+  status: 'pending' | 'posting' | 'commented' | 'delivered';
+  /** How many posts were started. */
+  attempts: number;
+  /** Set once delivered: undeliverable when Jira refused the event for good (kept in the ledger only). */
+  outcome?: 'delivered' | 'undeliverable';
 }
 
 function toDelivery(item: Record<string, unknown>): Delivery {
-  return { grantId: String(item.grantId), key: String(item.key), at: String(item.at), status: item.status as Delivery['status'] };
+  return {
+    grantId: String(item.grantId),
+    key: String(item.key),
+    at: String(item.at),
+    status: item.status as Delivery['status'],
+    attempts: Number(item.attempts ?? 0),
+    ...(item.outcome ? { outcome: item.outcome as NonNullable<Delivery['outcome']> } : {}),
+  };
 }
 
 export interface ScheduleItem {
@@ -38,12 +53,18 @@ export interface ScheduleItem {
 
 export class Store {
   private readonly doc: DynamoDBDocumentClient;
+  /** Receipts of Slack commands (shared/store/idempotency.ts). */
+  readonly commands: CommandReceipts;
+  /** The provider rate limits' token buckets, shared by every process (shared/store/rate-buckets.ts). */
+  readonly rateBuckets: RateBuckets;
 
   constructor(
     client: DynamoDBClient,
     readonly table: string,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.commands = new CommandReceipts(this.doc, table);
+    this.rateBuckets = new RateBuckets(this.doc, table);
   }
 
   // ---- grants
@@ -119,6 +140,29 @@ export class Store {
     return this.queryGrants('byApp', 'gsi2pk', `APP#${app}`);
   }
 
+  /** One page of a user's grants, oldest request first (GET /grants?user=). */
+  grantsOfUserPage(email: string, page: PageRequest): Promise<Page<Grant>> {
+    return this.queryGrantsPage('byPerson', `USER#${email.toLowerCase()}`, page);
+  }
+
+  /** One page of an app's grants, oldest request first (GET /grants?app=). */
+  grantsOfAppPage(app: string, page: PageRequest): Promise<Page<Grant>> {
+    return this.queryGrantsPage('byApp', `APP#${app}`, page);
+  }
+
+  /** An app's active grants (access reviews): read from the app index, only the active ones returned. */
+  async activeGrantsOfApp(app: string): Promise<Grant[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: 'byApp',
+      KeyConditionExpression: 'gsi2pk = :v',
+      FilterExpression: '#status = :active AND sk = :grant',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':v': `APP#${app}`, ':active': 'active', ':grant': 'GRANT' },
+    });
+    return items.map(stripGrant);
+  }
+
   activeGrantsIn(provider: string, groupId: string, email: string): Promise<Grant[]> {
     return this.queryGrants('active', 'gsi3pk', activeKey(provider, groupId, email));
   }
@@ -130,6 +174,17 @@ export class Store {
       IndexName: 'due',
       KeyConditionExpression: 'gsi4pk = :pk AND gsi4sk <= :until',
       ExpressionAttributeValues: { ':pk': 'EXPIRES', ':until': `${iso}~` },
+    });
+    return items.map(stripGrant);
+  }
+
+  /** Active grants expiring after `fromIso` and at or before `untilIso` (the sweeper's schedule check). */
+  async expiringBetween(fromIso: string, untilIso: string): Promise<Grant[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: 'due',
+      KeyConditionExpression: 'gsi4pk = :pk AND gsi4sk BETWEEN :from AND :until',
+      ExpressionAttributeValues: { ':pk': 'EXPIRES', ':from': `${fromIso}~`, ':until': `${untilIso}~` },
     });
     return items.map(stripGrant);
   }
@@ -260,8 +315,17 @@ export class Store {
       }),
     );
     if (!ok) return undefined;
+    // The assignment leaves the approver index (no longer pending for anyone); the item stays, so no
+    // runtime role needs dynamodb:DeleteItem.
     for (const approver of current.approvers) {
-      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: `ASSIGN#${step}#${approver}` } }));
+      await this.conditional(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: grantPk(grantId), sk: `ASSIGN#${step}#${approver}` },
+          UpdateExpression: 'REMOVE gsi1pk, gsi1sk',
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
     }
     return { ...current, status: decision.status, decidedBy: decision.by, decidedAt: decision.at, channel: decision.channel };
   }
@@ -344,14 +408,101 @@ export class Store {
     );
   }
 
+  /** An undeliverable event stays listed (UNDELIVERABLE) for `grantline evidence pending`; a delivered one leaves the index. */
   async markDelivered(grantId: string, key: string, outcome: 'delivered' | 'undeliverable' = 'delivered'): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
-        UpdateExpression: 'SET #status = :s, outcome = :o REMOVE gsi4pk, gsi4sk',
+        UpdateExpression: outcome === 'delivered' ? 'SET #status = :s, outcome = :o REMOVE gsi4pk, gsi4sk' : 'SET #status = :s, outcome = :o, gsi4pk = :index',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':s': 'delivered', ':o': outcome },
+        ExpressionAttributeValues: { ':s': 'delivered', ':o': outcome, ...(outcome === 'delivered' ? {} : { ':index': 'UNDELIVERABLE' }) },
+      }),
+    );
+  }
+
+  /** Write-ahead, just before the comment is posted: from now on a retry first looks for the comment on the issue. */
+  async markPosting(grantId: string, key: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
+        UpdateExpression: 'SET #status = :s, attempts = if_not_exists(attempts, :zero) + :one',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':s': 'posting', ':zero': 0, ':one': 1 },
+      }),
+    );
+  }
+
+  /** One page of the evidence Jira has not taken yet (UNDELIVERED) or refused for good (UNDELIVERABLE), oldest first. */
+  async deliveriesPage(state: 'UNDELIVERED' | 'UNDELIVERABLE', page: PageRequest): Promise<Page<Delivery>> {
+    const start = decodeCursor(page.cursor, ['pk', 'sk', 'gsi4pk', 'gsi4sk'], { gsi4pk: state });
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'due',
+        KeyConditionExpression: 'gsi4pk = :pk',
+        ExpressionAttributeValues: { ':pk': state },
+        Limit: page.limit,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    return { items: (result.Items ?? []).map(toDelivery), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /**
+   * Takes, or renews, the lease on a grant's deliveries: one poster per Jira issue at a time, so its
+   * comments keep the ledger's order. Succeeds when nobody holds the lease, when it lapsed before
+   * `now` (its holder died), or when `owner` holds it already; false while another poster holds it.
+   * ISO-8601 times from the injected clock, compared as strings.
+   */
+  async claimDeliveries(grantId: string, owner: string, now: string, until: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: 'DELIVERY_LEASE' },
+        UpdateExpression: 'SET leaseUntil = :until, #owner = :owner',
+        ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now OR #owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':until': until, ':now': now, ':owner': owner },
+      }),
+    );
+  }
+
+  /** Gives the lease back; one that lapsed and was taken over by another poster is left to it. */
+  async releaseDeliveries(grantId: string, owner: string): Promise<void> {
+    await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: 'DELIVERY_LEASE' },
+        UpdateExpression: 'REMOVE leaseUntil, #owner',
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': owner },
+      }),
+    );
+  }
+
+  // ---- memberships: one record per (provider, group, IdP user), changed only by versioned conditional writes
+
+  async getMembership(key: MembershipKey): Promise<MembershipRecord | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: membershipPk(key), sk: 'MEMBERSHIP' }, ConsistentRead: true }));
+    return Item ? (strip(Item) as unknown as MembershipRecord) : undefined;
+  }
+
+  /**
+   * Writes the record only if nobody changed it since it was read at `expectedVersion` (undefined:
+   * only if it does not exist yet). false means another grant got there first: read it again.
+   */
+  async putMembership(record: MembershipRecord, expectedVersion: number | undefined): Promise<boolean> {
+    return this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: membershipPk(record), sk: 'MEMBERSHIP', ...record },
+        ...(expectedVersion === undefined
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':v': expectedVersion } }),
       }),
     );
   }
@@ -400,6 +551,24 @@ export class Store {
     return items.filter((i) => i.sk === 'GRANT').map(stripGrant);
   }
 
+  /** One Query page of an index's grants; the cursor must be one this index and partition gave out (else 400). */
+  private async queryGrantsPage(index: IndexName, value: string, page: PageRequest): Promise<Page<Grant>> {
+    const { pk, sk } = INDEXES.find((i) => i.name === index)!;
+    const start = decodeCursor(page.cursor, ['pk', 'sk', pk, sk], { [pk]: value, sk: 'GRANT' });
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: index,
+        KeyConditionExpression: `${pk} = :v`,
+        ExpressionAttributeValues: { ':v': value },
+        Limit: page.limit,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    return { items: (result.Items ?? []).filter((i) => i.sk === 'GRANT').map(stripGrant), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
   private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
@@ -423,6 +592,7 @@ export class Store {
 }
 
 const grantPk = (id: string) => `GRANT#${id}`;
+const membershipPk = (key: MembershipKey) => `MEMBERSHIP#${key.provider}#${key.groupId}#${key.userId}`;
 const approvalSk = (step: number) => `APPROVAL#${String(step).padStart(2, '0')}`;
 const activeKey = (provider: string, groupId: string, email: string) => `ACTIVE#${provider}#${groupId}#${email.toLowerCase()}`;
 

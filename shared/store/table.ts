@@ -5,16 +5,18 @@
  *   GRANT#<id> / GRANT              the grant
  *   GRANT#<id> / EVENT#<key>        an evidence event (append-only)
  *   GRANT#<id> / APPROVAL#<step>    an approval step and its waiting task token
- *   GRANT#<id> / ASSIGN#<step>#<email>  a pending approval assigned to one approver (deleted when decided)
- *   GRANT#<id> / DELIVERY#<key>     the event's delivery to Jira (pending → commented → delivered)
+ *   GRANT#<id> / ASSIGN#<step>#<email>  a pending approval assigned to one approver (leaves the approver index when decided)
+ *   GRANT#<id> / DELIVERY#<key>     the event's delivery to Jira (pending → posting → commented → delivered)
+ *   GRANT#<id> / DELIVERY_LEASE     who is posting the grant's evidence to Jira, until when (one poster per issue)
  *   SCHEDULE#<name> / SCHEDULE      a one-time revocation schedule (local scheduler only)
+ *   MEMBERSHIP#<provider>#<group>#<idp user id> / MEMBERSHIP   who needs that membership, whether it pre-existed, a removal in flight
  *
  * Indexes (all sparse: an item appears only while it carries the index's key):
  *   byPerson  gsi1pk USER#<email> (a user's grants over time) | APPROVER#<email> (pending approvals)
  *   byApp     gsi2pk APP#<app> (grants by app)
  *   active    gsi3pk ACTIVE#<provider>#<group>#<email> (active grants of a user in a group)
  *   due       gsi4pk EXPIRES (active grants by expiry) | SCHEDULES (local schedules by time)
- *             | UNDELIVERED (evidence Jira has not taken yet)
+ *             | UNDELIVERED (evidence Jira has not taken yet) | UNDELIVERABLE (evidence Jira refused for good)
  */
 import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 

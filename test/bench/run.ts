@@ -1,5 +1,7 @@
 /**
- * `npm run bench`: figures, not assertions.
+ * `npm run bench`: figures, not assertions. `npm run bench -- pipeline` runs only the pipeline latency;
+ * `npm run bench -- --workers 8` only provisioning from 8 processes sharing the rate limits (workers.ts).
+ * `npm run bench -- coldstart` the module init of each bundled function (coldstart.ts).
  *  1. Rate-limit-safe provisioning: 3,000 grants' group additions against a simulated Okta that
  *     enforces a per-family limit and answers 429 above it, through the same rate-limited provider
  *     the runtime uses. Prints the achieved rate as a fraction of the allowed rate, the 429s
@@ -11,6 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
 import { RateLimits, rateLimited } from '../../shared/rate-limit.js';
 import { startFakeOkta } from '../../infra/local/sandbox/okta.js';
+import { pipelineLatency } from './pipeline.js';
+import { provisioningAcrossWorkers } from './workers.js';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 3000);
 const ALLOWED_PER_SECOND = Number(process.env.BENCH_ALLOWED_PER_SECOND ?? 100);
@@ -68,7 +72,30 @@ function importTimes(): void {
   }
 }
 
+const args = process.argv.slice(2);
+const workersAt = args.indexOf('--workers');
+if (workersAt >= 0) {
+  // Provisioning from N processes sharing the rate-limit buckets in one table (as N concurrent Lambdas).
+  const workers = Number(args[workersAt + 1]);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers takes a number of processes, e.g. --workers 8');
+  await provisioningAcrossWorkers(workers, { grants: GRANTS, allowedPerSecond: ALLOWED_PER_SECOND });
+  process.exit(0);
+}
+const only = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '--workers');
+if (only === 'pipeline') {
+  await pipelineLatency();
+  process.exit(0);
+}
+if (only === 'coldstart') {
+  // Each bundle's module init in a fresh process (coldstart.ts); loaded here only, it brings the CDK.
+  const { coldStart } = await import('./coldstart.js');
+  await coldStart({ forceSynth: args.includes('--synth') });
+  process.exit(0);
+}
+
 importTimes();
+console.log();
+await pipelineLatency();
 console.log();
 // Configured slightly under the provider's limit: requests are spaced so no 429 storm starts.
 await provisioningUnderRateLimit(ALLOWED_PER_SECOND * 0.97, GRANTS, 'Provisioning under a provider rate limit');

@@ -1,18 +1,27 @@
 /**
  * The real thing: `npx cdk synth --quiet` through the CLI, offline and with no AWS credentials, as
  * an operator runs it. Then the bundles it made: their size against infra/bundle-budget.json (a
- * report is printed), no identity-provider SDK in the functions Slack and Jira wait on, the catalog
- * inside every package, and every bundle loading in Node with a `handler` export.
+ * report is printed), no identity-provider SDK in the functions Slack and Jira wait on, each client
+ * library only in the functions that call it, the catalog inside every package as JSON (no YAML
+ * parser bundled), and every bundle loading in Node with a `handler` export.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_NAMES, type FunctionName } from '../../infra/cdk/functions.js';
+import { ASL_SUBSTITUTIONS, FUNCTION_NAMES, type FunctionName } from '../../infra/cdk/functions.js';
+import { ESM_REQUIRE_BANNER } from '../../infra/cdk/grantline-function.js';
+import { CATALOG_IN_PACKAGE } from '../../infra/cdk/paths.js';
 import { REQUIRED_OUTPUT_KEYS } from '../../infra/cdk/outputs.js';
 import { BUNDLE_BUDGET_FILE, REPO_ROOT } from '../../infra/cdk/paths.js';
+import { catalogJson } from '../../shared/catalog/catalog.js';
+import { loadCatalog } from '../../shared/catalog/load.js';
+import { isAwsErrorName } from '../support/error-names.js';
 import { TEST_CONTEXT, type CfnTemplate } from './support.js';
 
 const run = promisify(execFile);
@@ -109,7 +118,7 @@ describe('bundles', () => {
     });
     console.log(
       [
-        'Bundle sizes (index.mjs is the code Lambda loads; the package adds the source map and catalog.yaml):',
+        'Bundle sizes (index.mjs is the code Lambda loads; the package adds the source map, licence notices and catalog.json):',
         `  ${'function'.padEnd(20)} ${'index.mjs'.padStart(9)} ${'budget'.padStart(9)} ${'used'.padStart(5)} ${'map'.padStart(9)} ${'package'.padStart(9)}`,
         ...rows.map(
           (r) =>
@@ -127,7 +136,8 @@ describe('bundles', () => {
     for (const name of ['jira-webhook', 'slack-interactions', 'slack-commands'] as const) expect(withOkta, `${name} must not bundle the Okta SDK`).not.toContain(name);
     // Only the functions that change access carry any identity-provider SDK at all.
     const withAnyIdpSdk = Object.fromEntries(bundles.filter((b) => sdkPackages(b).length > 0).map((b) => [b.name, sdkPackages(b)]));
-    const changesAccess = ['advance', 'provision', 'review-app', 'revoke', 'revoke-grant', 'schedule-revocation'];
+    // record-failure gives back an add made before the failure; sweep-expiries revokes overdue grants.
+    const changesAccess = ['advance', 'provision', 'record-failure', 'review-app', 'revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'];
     expect(Object.keys(withAnyIdpSdk).sort()).toEqual(changesAccess);
     // The check can fail: those do carry the Okta SDK.
     expect(withOkta).toEqual(changesAccess);
@@ -141,9 +151,32 @@ describe('bundles', () => {
     }
   });
 
-  it('ships the validated catalog inside every package', () => {
-    const catalog = readFileSync(join(REPO_ROOT, 'catalog.yaml'), 'utf8');
-    for (const b of bundles) expect(readFileSync(join(b.dir, 'catalog.yaml'), 'utf8'), b.name).toBe(catalog);
+  it('loads each client library only in the functions that call it (jira.js, @slack/web-api), and no zod locale but English', () => {
+    const withPackage = (pkg: string) => bundles.filter((b) => b.sources.some((s) => s.includes(`node_modules/${pkg}/`))).map((b) => b.name).sort();
+    // jira.js's own source maps point outside its folder, so it is recognised by its REST paths in the code.
+    const withJiraJs = bundles.filter((b) => readFileSync(join(b.dir, 'index.mjs'), 'utf8').includes('/rest/api/3/')).map((b) => b.name).sort();
+    // Evidence goes to Jira from every task but the Slack click; the audit routes and the review call neither.
+    expect(withJiraJs).toEqual(
+      ['advance', 'expire-approval', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval', 'revoke', 'revoke-grant', 'schedule-revocation', 'slack-commands', 'sweep-expiries'],
+    );
+    expect(withPackage('axios')).toEqual(withJiraJs);
+    // Slack: asking approvers, updating the prompt, telling the requester, and the two Slack webhooks.
+    expect(withPackage('@slack/web-api')).toEqual(['advance', 'expire-approval', 'provision', 'record-failure', 'request-approval', 'slack-commands', 'slack-interactions']);
+    const locales = bundles.flatMap((b) => b.sources.filter((s) => /node_modules\/zod\/.*locales\/(?!en\.js$)/.test(s)).map((s) => `${b.name}: ${s}`));
+    expect(locales).toEqual([]);
+    expect(withPackage('zod').length).toBe(bundles.length);
+    expect(withPackage('tr46')).toEqual([]);
+  });
+
+  it('ships the validated catalog inside every package as JSON, and bundles no YAML parser', async () => {
+    const catalog = catalogJson(await loadCatalog(join(REPO_ROOT, 'catalog.yaml')));
+    expect(CATALOG_IN_PACKAGE).toBe('catalog.json');
+    for (const b of bundles) {
+      expect(readFileSync(join(b.dir, CATALOG_IN_PACKAGE), 'utf8'), b.name).toBe(catalog);
+      expect(existsSync(join(b.dir, 'catalog.yaml')), b.name).toBe(false);
+      // (The Okta SDK brings its own js-yaml, for its optional config file.)
+      expect(b.sources.filter((s) => s.includes('node_modules/yaml/')), b.name).toEqual([]);
+    }
   });
 
   it('loads every bundle in Node (ESM with the createRequire banner) and finds its handler', async () => {
@@ -156,5 +189,84 @@ describe('bundles', () => {
     expect(Object.fromEntries(bundles.map((b) => [b.name, loaded[join(b.dir, 'index.mjs')]]))).toEqual(
       Object.fromEntries(bundles.map((b) => [b.name, 'function'])),
     );
+  }, 60_000);
+});
+
+describe('error names in the bundles (what Step Functions matches Retry/Catch on)', () => {
+  const asl = JSON.parse(readFileSync(join(REPO_ROOT, 'statemachines/access-request.asl.json'), 'utf8')) as {
+    States: Record<string, { Resource?: string; Parameters?: { FunctionName?: string }; Retry?: Array<{ ErrorEquals: string[] }>; Catch?: Array<{ ErrorEquals: string[] }> }>;
+  };
+  /** The function each Task state invokes, and the Grantline error names its Retry/Catch expect. */
+  const taskExpectations = Object.entries(asl.States).flatMap(([state, s]) => {
+    const placeholder = /\$\{(\w+FunctionArn)\}/.exec(JSON.stringify([s.Resource, s.Parameters]))?.[1] as keyof typeof ASL_SUBSTITUTIONS | undefined;
+    if (!placeholder) return [];
+    const names = [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r) => r.ErrorEquals).filter((n) => !isAwsErrorName(n));
+    return [{ state, fn: ASL_SUBSTITUTIONS[placeholder], names }];
+  });
+  const bundle = (name: FunctionName) => bundles.find((b) => b.name === name)!;
+  const code = (name: FunctionName) => readFileSync(join(bundle(name).dir, 'index.mjs'), 'utf8');
+
+  it('shared/errors.ts bundled as CDK bundles it (ESM, node22, minified, no keepNames): every class keeps its name', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'grantline-errors-'));
+    try {
+      const result = await build({
+        entryPoints: [join(REPO_ROOT, 'shared/errors.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node22',
+        mainFields: ['main', 'module'],
+        minify: true,
+        banner: { js: ESM_REQUIRE_BANNER },
+        write: false,
+        logLevel: 'silent',
+      });
+      const file = join(out, 'errors.mjs');
+      await writeFile(file, result.outputFiles[0]!.text);
+      const bundled = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      const classes = Object.entries(bundled).filter((e): e is [string, new (message: string) => Error] => typeof e[1] === 'function' && (e[1] as { prototype?: unknown }).prototype instanceof Error);
+      // Prove the setup minifies: the classes themselves lost their names.
+      expect(classes.filter(([exported, cls]) => cls.name !== exported).length).toBeGreaterThan(0);
+      const concrete = classes.filter(([exported]) => exported !== 'GrantlineError');
+      expect(Object.fromEntries(concrete.map(([exported, cls]) => [exported, new cls('x').name]))).toEqual(Object.fromEntries(concrete.map(([exported]) => [exported, exported])));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it('every function a Task state invokes carries, as a literal, each error name its Retry/Catch expects', () => {
+    expect(taskExpectations.map((t) => t.fn).sort()).toEqual([...new Set(Object.values(ASL_SUBSTITUTIONS))].sort());
+    expect(taskExpectations.flatMap((t) => t.names)).toContain('RetryableError');
+    for (const { state, fn, names } of taskExpectations) {
+      for (const name of names) expect(code(fn), `${state} (${fn}) retries or catches ${name}`).toMatch(new RegExp(`["'\`]${name}["'\`]`));
+    }
+  });
+
+  it('every bundle whose code can throw RetryableError carries the literal "RetryableError"', () => {
+    const throwers = bundles.filter((b) =>
+      b.sources.some((s) => !s.includes('node_modules/') && /new RetryableError\(/.test(readFileSync(resolve(b.dir, s), 'utf8'))),
+    );
+    expect(throwers.length).toBeGreaterThan(5);
+    expect(throwers.filter((b) => !code(b.name).includes('"RetryableError"')).map((b) => b.name)).toEqual([]);
+  });
+
+  it('errors thrown by the bundled task handlers carry the names Lambda reports (bad input, a malformed setting)', async () => {
+    // One child process per environment: the handlers read their configuration once per cold start.
+    const script =
+      'const out = {}; for (const file of process.argv.slice(1)) { try { const m = await import(file); await m.handler({}); out[file] = "no error"; } catch (e) { out[file] = e.name; } } console.log(JSON.stringify(out));';
+    const fns = [...new Set(Object.values(ASL_SUBSTITUTIONS))];
+    const files = fns.map((fn) => join(bundle(fn).dir, 'index.mjs'));
+    const thrown = async (env: Record<string, string>) => {
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, ...files], {
+        cwd: REPO_ROOT,
+        timeout: 60_000,
+        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', GRANTLINE_CATALOG: join(bundle(fns[0]!).dir, CATALOG_IN_PACKAGE), ...env },
+      });
+      const names = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, string>;
+      return Object.fromEntries(fns.map((fn, i) => [fn, names[files[i]!]]));
+    };
+
+    expect(await thrown({})).toEqual(Object.fromEntries(fns.map((fn) => [fn, 'MalformedRequestError'])));
+    expect(await thrown({ PORT: 'eighty' })).toEqual(Object.fromEntries(fns.map((fn) => [fn, 'ConfigurationError'])));
   }, 60_000);
 });

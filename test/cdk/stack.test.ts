@@ -74,7 +74,7 @@ describe('functions', () => {
     expect(resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id).sort()).toEqual(ALL.map((n) => ids[n].fn).sort());
   });
 
-  it('runs every function on nodejs22.x, arm64, traced, with its own retained log group', () => {
+  it('runs every function on nodejs22.x, arm64, traced, with its own log group (retained, except by a failed first deploy)', () => {
     for (const name of ALL) {
       const props = resource(template, ids[name].fn).Properties!;
       expect(props.Runtime, name).toBe('nodejs22.x');
@@ -84,12 +84,13 @@ describe('functions', () => {
       const logGroupId = logicalIdOf(synth.stack.functions[name].logGroup);
       expect(props.LoggingConfig, name).toEqual({ LogGroup: ref(logGroupId) });
       expect(resource(template, logGroupId).Properties?.RetentionInDays, name).toBe(90);
+      expect(resource(template, logGroupId).DeletionPolicy, name).toBe('RetainExceptOnCreate');
     }
   });
 
   it('ships the catalog in the package and points GRANTLINE_CATALOG at it', () => {
     for (const name of ALL) {
-      expect(environmentOf(template, ids[name].fn).GRANTLINE_CATALOG, name).toBe('/var/task/catalog.yaml');
+      expect(environmentOf(template, ids[name].fn).GRANTLINE_CATALOG, name).toBe('/var/task/catalog.json');
     }
   });
 
@@ -105,11 +106,14 @@ describe('secrets', () => {
   // Who needs which credential, worked out from the code paths (evidence goes to Jira from every
   // function but the audit ones and the Slack click handler, which leaves delivery to the next
   // workflow step to answer Slack within 3 s; Slack for whoever messages people; the IdP for
-  // whoever looks up or changes users, and only for the providers the catalog maps roles to).
+  // whoever looks up or changes users, and only for the providers the catalog maps roles to;
+  // record-failure gives back access a failed attempt gave, sweep-expiries revokes overdue grants).
   const idpReaders = (provider: ProviderName): FunctionName[] =>
-    providersInUse.includes(provider) ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app'] : [];
+    providersInUse.includes(provider)
+      ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app', 'record-failure', 'sweep-expiries']
+      : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
-    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'review-app'),
+    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'review-app', 'evidence-pending'),
     jiraWebhook: ['jira-webhook'],
     slack: ['slack-interactions', 'slack-commands', 'advance', 'request-approval', 'provision', 'record-failure'],
     get okta() {
@@ -190,23 +194,28 @@ describe('IAM least privilege', () => {
   });
 
   it('lets the audit and review functions read the table but never write it', () => {
-    for (const name of ['audit-grants', 'audit-grant', 'review-app'] as const) {
+    for (const name of ['audit-grants', 'audit-grant', 'review-app', 'evidence-pending'] as const) {
       const dynamo = statementsOf(name).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
       expect(new Set(dynamo), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
     }
   });
 
-  it('gives the other functions item-level read-write on the table and its indexes only', () => {
+  it('gives the other functions item-level read-write on the table and its indexes only, without DeleteItem', () => {
     const table = logicalIdOf(synth.stack.data.table);
     const expectedResources = [arnOf(table), ...INDEXES.map((i) => ({ 'Fn::Join': ['', [arnOf(table), `/index/${i.name}`]] }))];
-    for (const name of except('audit-grants', 'audit-grant', 'review-app')) {
+    for (const name of except('audit-grants', 'audit-grant', 'review-app', 'evidence-pending')) {
       const dynamo = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo, name).toHaveLength(1);
       expect(new Set(actionsOf(dynamo[0]!)), name).toEqual(
-        new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+        new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
       );
       expect(JSON.stringify(resourcesOf(dynamo[0]!)), name).toBe(JSON.stringify(expectedResources));
     }
+  });
+
+  it('lets no role delete ledger items (a decided approval leaves its index by UpdateItem REMOVE)', () => {
+    const deleters = allStatements(template).filter(({ statement }) => actionsOf(statement).some((a) => /^dynamodb:(DeleteItem|BatchWriteItem|DeleteTable)$/.test(a)));
+    expect(deleters.map(({ role }) => role)).toEqual([]);
   });
 
   it('lets only the webhook receivers start executions and only the approval completers send task success, on this state machine', () => {
@@ -244,16 +253,23 @@ describe('IAM least privilege', () => {
       [['lambda:InvokeFunction'], [revokeArn]],
       [['sqs:SendMessage'], [arnOf(dlq)]],
     ]);
-    // No other role or resource policy lets anything invoke revoke on a schedule's behalf.
-    const otherInvokers = allStatements(template).filter(({ role, statement }) => role !== schedulerRole && actionsOf(statement).includes('lambda:InvokeFunction') && resourcesOf(statement).some((r) => same(r, revokeArn) || same(r, arnOf(ids.revoke.fn))));
+    // Nothing but the scheduler role and the state machine (RevokeNow: no schedule could be made) may invoke revoke.
+    const stateMachineRole = logicalIdOf(synth.stack.stateMachine.role);
+    const otherInvokers = allStatements(template).filter(
+      ({ role, statement }) =>
+        role !== schedulerRole &&
+        role !== stateMachineRole &&
+        actionsOf(statement).includes('lambda:InvokeFunction') &&
+        resourcesOf(statement).some((r) => same(r, revokeArn) || same(r, arnOf(ids.revoke.fn))),
+    );
     expect(otherInvokers).toEqual([]);
     const permissions = resourcesOfType(template, 'AWS::Lambda::Permission').filter(([, p]) => same(p.Properties?.FunctionName, arnOf(ids.revoke.fn)));
     expect(permissions).toEqual([]);
   });
 
-  it('lets only schedule-revocation create schedules and pass the scheduler role, and only the revokers delete them', () => {
-    expect(whoCan('scheduler:CreateSchedule')).toEqual(['schedule-revocation']);
-    expect(whoCan('iam:PassRole')).toEqual(['schedule-revocation']);
+  it('lets only schedule-revocation and the expiry sweeper create schedules and pass the scheduler role, and only the revokers delete them', () => {
+    expect(whoCan('scheduler:CreateSchedule')).toEqual(['schedule-revocation', 'sweep-expiries']);
+    expect(whoCan('iam:PassRole')).toEqual(['schedule-revocation', 'sweep-expiries']);
     expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant']);
     const passRole = statementsOf('schedule-revocation').find((s) => actionsOf(s).includes('iam:PassRole'))!;
     expect(resourcesOf(passRole)).toEqual([arnOf(logicalIdOf(synth.stack.schedulerRole))]);
@@ -272,11 +288,11 @@ describe('IAM least privilege', () => {
     expect(env.GRANTLINE_SCHEDULE_DLQ_ARN).toEqual(arnOf(logicalIdOf(synth.stack.deadLetterQueues.schedules)));
   });
 
-  it('lets the state machine invoke exactly its six task functions', () => {
+  it('lets the state machine invoke exactly its task functions (revoke too: RevokeNow when no schedule can be made)', () => {
     const role = logicalIdOf(synth.stack.stateMachine.role);
     const invoke = statementsOfRole(template, role).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
-    const expected = (['advance', 'request-approval', 'expire-approval', 'provision', 'schedule-revocation', 'record-failure'] as const).map((n) => arnOf(ids[n].fn));
+    const expected = (['advance', 'request-approval', 'expire-approval', 'provision', 'schedule-revocation', 'record-failure', 'revoke'] as const).map((n) => arnOf(ids[n].fn));
     expect(JSON.stringify(resourcesOf(invoke[0]!))).toBe(JSON.stringify(expected));
   });
 });
@@ -305,16 +321,39 @@ describe('state machine', () => {
       ProvisionFunctionArn: 'provision',
       ScheduleRevocationFunctionArn: 'schedule-revocation',
       RecordFailureFunctionArn: 'record-failure',
+      RevokeFunctionArn: 'revoke',
     };
     for (const [placeholder, fn] of Object.entries(expected)) expect(substitutions[placeholder], placeholder).toEqual(arnOf(ids[fn].fn));
-    // Substitute as CloudFormation will: nothing of the form ${...} may remain.
-    const fakeArn = (value: unknown) => `arn:aws:lambda:eu-west-1:123456789012:function:${(value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]}`;
-    const resolved = asl.replace(/\$\{([^}]+)\}/g, (_m, name: string) => fakeArn(substitutions[name]));
+    expect(substitutions.Partition).toEqual(ref('AWS::Partition'));
+    // Substitute as CloudFormation will (here in China): nothing of the form ${...} may remain.
+    const fakeArn = (value: unknown) => `arn:aws-cn:lambda:cn-north-1:123456789012:function:${(value as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]}`;
+    const resolved = asl.replace(/\$\{([^}]+)\}/g, (_m, name: string) => (name === 'Partition' ? 'aws-cn' : fakeArn(substitutions[name])));
     expect(resolved).not.toContain('${');
     const definition = JSON.parse(resolved) as { States: Record<string, { Resource?: string; Parameters?: { FunctionName?: string } }> };
-    expect(definition.States.RequestApproval?.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(definition.States.RequestApproval?.Resource).toBe('arn:aws-cn:states:::lambda:invoke.waitForTaskToken');
     expect(definition.States.RequestApproval?.Parameters?.FunctionName).toBe(fakeArn(arnOf(ids['request-approval'].fn)));
     expect(definition.States.Advance?.Resource).toBe(fakeArn(arnOf(ids.advance.fn)));
+  });
+
+  it('names no partition itself: every ARN in the definition takes the deployment\'s partition', () => {
+    const asl = readFileSync(ASL_FILE, 'utf8');
+    expect(asl).not.toMatch(/arn:aws[a-z-]*:/);
+    expect(asl).toContain('"arn:${Partition}:states:::lambda:invoke.waitForTaskToken"');
+  });
+
+  it('logs to a group under /aws/vendedlogs/states/, named after the state machine and this stack instance, kept unless the first deploy fails', () => {
+    const props = resource(template, logicalIdOf(synth.stack.stateMachine)).Properties!;
+    const destination = (props.LoggingConfiguration as { Destinations: Array<{ CloudWatchLogsLogGroup: { LogGroupArn: unknown } }> }).Destinations[0]!;
+    const logGroupId = (destination.CloudWatchLogsLogGroup.LogGroupArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const logGroup = resource(template, logGroupId);
+    const name = logGroup.Properties?.LogGroupName as { 'Fn::Join': [string, unknown[]] };
+    const stateMachineName = props.StateMachineName as string;
+    expect(name['Fn::Join'][1][0]).toBe(`/aws/vendedlogs/states/${stateMachineName}-`);
+    // The suffix is the stack id's first GUID segment: unique per stack instance.
+    expect(JSON.stringify(name['Fn::Join'][1][1])).toContain('"Ref":"AWS::StackId"');
+    expect(logGroup.DeletionPolicy).toBe('RetainExceptOnCreate');
+    expect(logGroup.UpdateReplacePolicy).toBe('Retain');
+    expect(logGroup.Properties?.RetentionInDays).toBe(90);
   });
 
   it('is named so that the ARN the functions are given is its ARN', () => {
@@ -373,6 +412,7 @@ describe('HTTP API', () => {
     const local = ROUTES.filter((r) => r.path !== '/healthz').map((r) => `${r.method} ${r.path}`);
     expect(routeTable().map((r) => r.routeKey).sort()).toEqual(local.sort());
     expect(routeTable().sort((a, b) => String(a.routeKey).localeCompare(String(b.routeKey)))).toEqual([
+      { routeKey: 'GET /evidence/pending', auth: 'AWS_IAM', fn: 'evidence-pending' },
       { routeKey: 'GET /grants', auth: 'AWS_IAM', fn: 'audit-grants' },
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
       { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
@@ -391,19 +431,32 @@ describe('HTTP API', () => {
     expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     const logs = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
     expect(logs.DestinationArn).toEqual(arnOf(logicalIdOf(synth.stack.node.findChild('ApiAccessLogs'))));
+    expect(resource(template, logicalIdOf(synth.stack.node.findChild('ApiAccessLogs'))).DeletionPolicy).toBe('RetainExceptOnCreate');
     expect(JSON.parse(logs.Format)).toMatchObject({ requestId: '$context.requestId', caller: '$context.identity.userArn', status: '$context.status' });
   });
 });
 
 describe('scheduling, dead letters and alarms', () => {
-  it('invokes flush-evidence every 5 minutes, with a dead-letter queue', () => {
-    const rules = resourcesOfType(template, 'AWS::Events::Rule');
-    expect(rules).toHaveLength(1);
-    const rule = rules[0]![1].Properties!;
-    expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
-    expect(rule.Targets).toEqual([
-      expect.objectContaining({ Arn: arnOf(ids['flush-evidence'].fn), DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.flushEvidence)) } }),
+  it('invokes flush-evidence and the expiry sweeper every 5 minutes, each with a dead-letter queue', () => {
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
+    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)']);
+    expect(rules.map((r) => r.Targets)).toEqual([
+      [expect.objectContaining({ Arn: arnOf(ids['flush-evidence'].fn), DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.flushEvidence)) } })],
+      [expect.objectContaining({ Arn: arnOf(ids['sweep-expiries'].fn), DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.sweepExpiries)) } })],
     ]);
+  });
+
+  it('alarms when the expiry sweeper repairs anything (a schedule should never be missing), counted from its log', () => {
+    const filters = resourcesOfType(template, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties!);
+    expect(filters).toEqual([
+      expect.objectContaining({
+        LogGroupName: ref(logicalIdOf(synth.stack.functions['sweep-expiries'].logGroup)),
+        FilterPattern: '{ $.message = "expiry sweeper repaired missing revocations" }',
+        MetricTransformations: [expect.objectContaining({ MetricNamespace: 'Grantline', MetricName: 'SweeperRepairs', MetricValue: '1' })],
+      }),
+    ]);
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    expect(alarms.filter((a) => a.MetricName === 'SweeperRepairs' && a.Namespace === 'Grantline')).toHaveLength(1);
   });
 
   it('sends failed asynchronous revocations to a dead-letter queue', () => {

@@ -3,7 +3,9 @@
  * reviewer's revocation goes through the same path as expiry (evidence, Jira, schedule deleted).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RoleReview } from '../../shared/review.js';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { toHttpRequest } from '../../shared/aws/lambda.js';
+import { postRevoke, type RoleReview } from '../../shared/review.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { finished } from '../support/wait.js';
 
@@ -67,9 +69,53 @@ describe('access reviews', () => {
     expect(res).toEqual({ status: 200, body: { grantId, outcome: 'removed' } });
     expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
     expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeUndefined();
-    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(/^Grantline: removed eli\.engineer@example\.com from okta group 00gfigmaeditor \(access review\)\n(.|\n)*By: rita\.reviewer@example\.com/);
+    // Locally the audit token's holder is the caller; the body's `by` is only whom they act for.
+    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(
+      /^Grantline: removed eli\.engineer@example\.com from okta group 00gfigmaeditor \(access review\)\n(.|\n)*By: local audit token \(on behalf of rita\.reviewer@example\.com\)/,
+    );
     const again = await h.client.post(`/grants/${grantId}/revoke`, JSON.stringify({ reason: 'access_review', by: 'rita.reviewer@example.com' }), auth(h));
     expect(again.body.outcome).toBe('not_active');
+  });
+
+  it('in AWS the revocation names the IAM caller API Gateway authenticated, and the body\'s `by` only as "on behalf of"', async () => {
+    h = await startHarness();
+    const { grantId, issueKey } = await grantedFigmaEditor(h);
+    // As deployed: no audit token (IAM at API Gateway), the route reached through the Lambda adapter.
+    const deps = { ...h.runtime.deps, config: { ...h.runtime.deps.config, GRANTLINE_AUDIT_TOKEN: undefined } };
+    const arn = 'arn:aws:iam::123456789012:user/rita';
+    const event = (body: unknown, userArn?: string) =>
+      ({
+        version: '2.0',
+        routeKey: 'POST /grants/{id}/revoke',
+        rawPath: `/grants/${grantId}/revoke`,
+        rawQueryString: '',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+        pathParameters: { id: grantId },
+        requestContext: {
+          http: { method: 'POST', path: `/grants/${grantId}/revoke`, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'awscurl' },
+          ...(userArn ? { authorizer: { iam: { accessKey: 'AKIA', accountId: '123456789012', callerId: 'AIDA', principalOrgId: null, userArn, userId: 'AIDA' } } } : {}),
+        },
+        body: JSON.stringify(body),
+        isBase64Encoded: false,
+      }) as unknown as APIGatewayProxyEventV2;
+
+    expect(toHttpRequest(event({ reason: 'access_review' })).caller).toBeUndefined();
+    const res = await postRevoke(deps, toHttpRequest(event({ reason: 'access_review', by: 'Mallory@Example.com' }, arn)));
+
+    expect(res).toMatchObject({ status: 200, body: { grantId, outcome: 'removed' } });
+    const revoked = (await h.runtime.deps.store.evidence(grantId)).find((e) => e.type === 'revoked');
+    expect(revoked?.actor).toBe(`${arn} (on behalf of mallory@example.com)`);
+    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toContain(`By: ${arn} (on behalf of mallory@example.com)`);
+  });
+
+  it('without `by`, the caller alone is the actor', async () => {
+    h = await startHarness();
+    const { grantId } = await grantedFigmaEditor(h);
+
+    const res = await h.client.post(`/grants/${grantId}/revoke`, JSON.stringify({ reason: 'early_release' }), auth(h));
+
+    expect(res.status).toBe(200);
+    expect((await h.runtime.deps.store.evidence(grantId)).find((e) => e.type === 'revoked')?.actor).toBe('local audit token');
   });
 
   it('the review routes refuse callers without the token and bad bodies change nothing', async () => {

@@ -252,3 +252,18 @@ describe('Jira webhooks', () => {
     expect(h.sandbox.jira.issue(res.issueKey)?.status).toBe('Declined');
   });
 });
+
+describe('audit list routes', () => {
+  it('a forged cursor or an out-of-range page size gets 400 with a clear message', async () => {
+    h = await startHarness();
+    const forged = Buffer.from(JSON.stringify({ pk: 'GRANT#x', sk: 'GRANT', gsi2pk: 'APP#salesforce', gsi2sk: 'x' })).toString('base64url');
+
+    const foreign = await h.client.audit(`/grants?app=figma&cursor=${forged}`);
+    const garbage = await h.client.audit('/grants?app=figma&cursor=%7B%7D');
+    const tooMany = await h.client.audit('/grants?app=figma&limit=10000');
+
+    expect(foreign).toEqual({ status: 400, body: { error: 'cursor is not one this list gave out: start again without it' } });
+    expect(garbage.status).toBe(400);
+    expect(tooMany).toEqual({ status: 400, body: { error: 'limit must be a whole number from 1 to 500' } });
+  });
+});

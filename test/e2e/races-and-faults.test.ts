@@ -125,6 +125,22 @@ describe('lateness and early revocation', () => {
     expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toContain('(early release)');
   });
 
+  it('Twin grants for one person and group (two Jira issues, the email in another case), approved at once: both expire, the person is out of the group', async () => {
+    h = await startHarness();
+    const first = await fileAndWait(h, { app: 'Figma', role: 'editor', duration: 'PT24H' });
+    const second = await fileAndWait(h, { app: 'Figma', role: 'editor', duration: 'PT24H', subject: 'Eli.Engineer@Example.com' });
+
+    await Promise.all([h.click(MANAGER, first.grantId, 0, 'approve'), h.click(MANAGER, second.grantId, 0, 'approve')]);
+    await Promise.all([finished(h, first.grantId), finished(h, second.grantId)]);
+    h.clock.advance(25 * 3_600_000);
+    await h.runtime.scheduler.tick();
+
+    expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
+    const comments = [...h.sandbox.jira.commentTexts(first.issueKey), ...h.sandbox.jira.commentTexts(second.issueKey)].join('\n');
+    expect(comments).not.toContain('outside Grantline');
+    expect(comments).toContain(`removed ${ENGINEER} from okta group 00gfigmaeditor (expired)`);
+  });
+
   it('A failed revocation (Okta 500) stays scheduled and succeeds on the next firing', async () => {
     h = await startHarness();
     const { grantId } = await fileAndWait(h, { app: 'Figma', role: 'editor', duration: 'PT24H' });

@@ -9,10 +9,18 @@ afterEach(async () => {
   h = undefined;
 });
 
-function command(harness: Harness, email: string, text: string) {
+function commandBody(harness: Harness, email: string, text: string, extra: Record<string, string> = {}): string {
   const user = harness.sandbox.slack.users().find((u) => u.email === email)!;
-  const body = new URLSearchParams({ command: '/access', text, user_id: user.id, team_id: 'TSANDBOX', response_url: 'https://hooks.slack.com/commands/x' }).toString();
-  return harness.client.postSlack('/webhooks/slack/commands', body, Math.floor(harness.clock.now().getTime() / 1000));
+  return new URLSearchParams({ command: '/access', text, user_id: user.id, team_id: 'TSANDBOX', response_url: 'https://hooks.slack.com/commands/x', ...extra }).toString();
+}
+
+function command(harness: Harness, email: string, text: string) {
+  return send(harness, commandBody(harness, email, text));
+}
+
+/** Posts a command body signed with the harness clock's time (or the given one). */
+function send(harness: Harness, body: string, timestamp = Math.floor(harness.clock.now().getTime() / 1000)) {
+  return harness.client.postSlack('/webhooks/slack/commands', body, timestamp);
 }
 
 describe('/access', () => {
@@ -43,6 +51,60 @@ describe('/access', () => {
     h = await startHarness();
     const res = await h.client.post('/webhooks/slack/commands', 'command=%2Faccess&text=notion+member+permanent+x', { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': '1', 'x-slack-signature': 'v0=00' });
     expect(res.status).toBe(401);
+    expect(h.sandbox.jira.issue('ACC-1')).toBeUndefined();
+  });
+
+  it('the same signed command sent twice files one Jira issue and one grant; the replay is told so', async () => {
+    h = await startHarness();
+    const body = commandBody(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki for onboarding');
+    const timestamp = Math.floor(h.clock.now().getTime() / 1000);
+
+    const first = await send(h, body, timestamp);
+    const replay = await send(h, body, timestamp); // byte for byte the same request, still inside the 5-minute window
+
+    expect(first.body.text).toMatch(/^Filed ACC-1: /);
+    expect(replay.status).toBe(200);
+    expect(replay.body).toEqual({ response_type: 'ephemeral', text: 'This request was already received: ACC-1.' });
+    expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
+    await finished(h, 'grant-ACC-1');
+    expect(await h.runtime.deps.store.grantsOfApp('notion')).toHaveLength(1);
+  });
+
+  it('two identical commands at the same moment still file one issue', async () => {
+    h = await startHarness();
+    const body = commandBody(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki for onboarding');
+    const timestamp = Math.floor(h.clock.now().getTime() / 1000);
+
+    const answers = await Promise.all([send(h, body, timestamp), send(h, body, timestamp)]);
+
+    expect(answers.map((a) => a.body.text).filter((t) => String(t).startsWith('Filed '))).toHaveLength(1);
+    expect(h.sandbox.jira.issue('ACC-1')).toBeDefined();
+    expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
+  });
+
+  it("Slack's trigger_id names the command: re-signed later with the same trigger_id, it files nothing new", async () => {
+    h = await startHarness();
+    const body = commandBody(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki', { trigger_id: '13345224609.738474920.8088930838d88f008e0' });
+
+    await send(h, body);
+    h.clock.advance(60_000);
+    const again = await send(h, body); // another timestamp, another signature: only trigger_id is the same
+
+    expect(again.body.text).toBe('This request was already received: ACC-1.');
+    expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
+  });
+
+  it('a command whose first attempt stopped after it was recorded is not filed by a replay', async () => {
+    h = await startHarness();
+    const body = commandBody(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki');
+    const timestamp = Math.floor(h.clock.now().getTime() / 1000);
+    h.sandbox.jira.fake.injectFault({ method: 'POST', path: '/rest/api/3/issue', status: 500, body: { errorMessages: ['Internal server error'], errors: {} } });
+
+    const first = await send(h, body, timestamp); // the key is recorded, then creating the issue fails
+    const replay = await send(h, body, timestamp);
+
+    expect(first.status).toBeGreaterThanOrEqual(500);
+    expect(replay.body).toEqual({ response_type: 'ephemeral', text: 'This request was already received.' });
     expect(h.sandbox.jira.issue('ACC-1')).toBeUndefined();
   });
 });

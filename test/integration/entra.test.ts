@@ -10,16 +10,19 @@ import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { EntraIdentityProvider } from '../../shared/connectors/entra.js';
 import { graphError, startFakeGraph, type FakeGraph } from '../../infra/local/sandbox/entra.js';
 import { failure } from '../support/failure.js';
+import { virtualTime, type VirtualTime } from '../support/virtual-time.js';
 
 let graph: FakeGraph;
 let idp: EntraIdentityProvider;
 let groupId: string;
 let aliceId: string;
 let bossId: string;
+let time: VirtualTime;
 
 beforeEach(async () => {
-  graph = await startFakeGraph();
-  idp = new EntraIdentityProvider(graph.connectorOptions());
+  time = virtualTime();
+  graph = await startFakeGraph({ now: time.now });
+  idp = new EntraIdentityProvider({ ...graph.connectorOptions(), sleep: time.sleep });
   groupId = graph.addGroup({ displayName: 'prod-db-readers' });
   bossId = graph.addUser({ mail: 'Boss@Example.com' });
   aliceId = graph.addUser({ mail: 'Alice.Smith@Example.com', managerId: bossId });
@@ -80,6 +83,37 @@ describe('looking people up', () => {
 
   it('has no manager email when none is set (Graph answers 404 for /manager)', async () => {
     expect((await idp.findUserByEmail('boss@example.com'))?.managerEmail).toBeUndefined();
+  });
+});
+
+describe('reading an account by id (strongly consistent)', () => {
+  it('reads the user with GET /users/{id}, with the same fields as the email lookup', async () => {
+    expect(await idp.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    const read = graphCalls('GET').find((r) => r.path === `/v1.0/users/${aliceId}`);
+    expect(read?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled');
+  });
+
+  it('returns nothing for a deleted user (404 Request_ResourceNotFound); a non-GUID id is refused before any call', async () => {
+    expect(await idp.getUser('0b9e7c1d-1111-4222-8333-444455556666')).toBeUndefined();
+    const calls = graphCalls().length;
+    await expect(idp.getUser('../groups')).rejects.toThrow(PermanentError);
+    expect(graphCalls()).toHaveLength(calls);
+  });
+
+  it('sees a disabled account at once while the filtered user list still reports it enabled', async () => {
+    graph.setAccountEnabled(aliceId, false, { staleSearch: true });
+
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.active).toBe(true); // the lagging list
+    expect(await idp.getUser(aliceId)).toMatchObject({ id: aliceId, active: false });
+    graph.settleSearch();
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.active).toBe(false);
+  });
+
+  it('maps failures of the read like every other call', async () => {
+    graph.fake.injectFault({ method: 'GET', path: `/v1.0/users/${aliceId}`, ...graphError(500, 'InternalServerError', 'An internal server error occurred.') });
+    const { err } = await failure(() => idp.getUser(aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(err.message).toMatch(/^Microsoft Graph failed with HTTP 500 while reading the Microsoft Entra ID user /);
   });
 });
 
@@ -201,9 +235,8 @@ describe('when Graph or the token endpoint refuses or struggles', () => {
 
   it('waits out a 429 with Retry-After: 1 inside the call, then succeeds', async () => {
     graph.fake.injectFault({ method: 'POST', path: MEMBER_REF, ...throttled('1') });
-    const started = Date.now();
     expect(await idp.addMember(groupId, aliceId)).toBe('added');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(time.sleeps).toEqual([1_000]);
     expect(graph.members(groupId)).toEqual(['alice.smith@example.com']);
     const posts = graphCalls('POST');
     expect(posts).toHaveLength(2);
@@ -212,22 +245,32 @@ describe('when Graph or the token endpoint refuses or struggles', () => {
 
   it('hands a long Retry-After back as retryable at once, with the wait', async () => {
     graph.fake.injectFault({ path: '/v1.0/users', ...throttled('120') });
-    const { err, ms } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
+    const { err } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as RetryableError).retryAfterMs).toBe(120_000);
     expect((err as Error).message).toMatch(/^Microsoft Graph's throttling limit was reached while looking up .*; it will be retried in about 120 s\.$/);
-    expect(ms).toBeLessThan(1_000);
+    expect(time.now()).toBe(0);
     expect(graphCalls()).toHaveLength(1);
   });
 
   it('does not wait beyond maxWaitMs for a 503 either', async () => {
-    const impatient = new EntraIdentityProvider({ ...graph.connectorOptions(), maxWaitMs: 500 });
+    const impatient = new EntraIdentityProvider({ ...graph.connectorOptions(), maxWaitMs: 500, sleep: time.sleep });
     graph.fake.injectFault({ method: 'DELETE', ...throttled('1', 503) });
-    const { err, ms } = await failure(() => impatient.removeMember(groupId, aliceId));
+    const { err } = await failure(() => impatient.removeMember(groupId, aliceId));
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as RetryableError).retryAfterMs).toBe(1_000);
     expect((err as Error).message).toMatch(/^Microsoft Graph was unavailable \(HTTP 503\) while removing user /);
-    expect(ms).toBeLessThan(500);
+    expect(time.now()).toBe(0); // a 1 s wait would exceed 500 ms: not slept at all
+    expect(graphCalls('DELETE')).toHaveLength(1);
+  });
+
+  it('waits within maxWaitMs across retries, then hands the throttling back', async () => {
+    const patient = new EntraIdentityProvider({ ...graph.connectorOptions(), maxWaitMs: 2_500, sleep: time.sleep });
+    graph.fake.injectFault({ method: 'DELETE', ...throttled('1', 503), times: 5 });
+    const { err } = await failure(() => patient.removeMember(groupId, aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(time.sleeps).toEqual([1_000, 1_000]); // a third second would exceed the 2.5 s budget
+    expect(graphCalls('DELETE')).toHaveLength(3);
   });
 
   it('reports a Graph server error as retryable, without retrying it inside the call', async () => {
@@ -245,7 +288,9 @@ describe('when Graph or the token endpoint refuses or struggles', () => {
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as Error).message).toMatch(/replication delay/);
     expect((err as Error).message).toMatch(/The source resource object or one of the objects being referenced do not exist\./);
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    await time.sleep(399); // the fake's replication runs on the test's virtual clock, however slow the machine
+    await expect(idp.addMember(fresh, aliceId)).rejects.toThrow(/replication delay/);
+    await time.sleep(1);
     expect(await idp.addMember(fresh, aliceId)).toBe('added');
   });
 

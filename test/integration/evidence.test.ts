@@ -1,9 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeJira, type FakeJira } from '../../infra/local/sandbox/jira.js';
 import { ManualClock } from '../../shared/clock.js';
+import { parseConfig } from '../../shared/config.js';
+import { JIRA_COMMENT_LIMIT, JiraTicketing } from '../../shared/connectors/jira.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
-import { flushEvidence, recordEvidence, type EvidenceDeps } from '../../shared/evidence.js';
+import { DELIVERY_LEASE_MS, deliverPending, flushEvidence, getPendingEvidence, recordEvidence, type EvidenceDeps, type EvidenceInput } from '../../shared/evidence.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../../shared/ports.js';
+import { Store } from '../../shared/store/store.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
 
 /** The Ticketing port as Jira would show it: comments and transitions per issue, and an outage switch. */
@@ -20,6 +24,10 @@ class FakeTicketing implements Ticketing {
   async addComment(issueKey: string, comment: TicketComment): Promise<void> {
     this.fail(issueKey);
     this.comments.push({ issueKey, comment });
+  }
+  async hasComment(issueKey: string, ref: string): Promise<boolean> {
+    this.fail(issueKey);
+    return this.comments.some((c) => c.issueKey === issueKey && c.comment.ref === ref);
   }
   /** Transitions alone fail this many times (Jira took the comment, then rate-limited the transition). */
   failTransitions = 0;
@@ -239,5 +247,214 @@ describe('Jira refuses the evidence for good (issue deleted)', () => {
     expect(ticketing.comments.map((c) => [c.issueKey, c.comment.title])).toEqual([['ACC-2', 'Grantline: for a live issue']]);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
     expect((await dynamo.store.evidence('grant-ACC-1')).map((e) => e.summary)).toEqual(['for a deleted issue']);
+  });
+});
+
+/** The ledger as a process that dies right after Jira took a comment: the mark and the lease release never happen. */
+class StoreThatCrashesAfterThePost extends Store {
+  crashArmed = false;
+  dead = false;
+  override async markDelivered(...args: Parameters<Store['markDelivered']>): Promise<void> {
+    if (this.crashArmed) {
+      this.crashArmed = false;
+      this.dead = true;
+    }
+    if (this.dead) throw new Error('process killed');
+    return super.markDelivered(...args);
+  }
+  override async releaseDeliveries(...args: Parameters<Store['releaseDeliveries']>): Promise<void> {
+    if (this.dead) throw new Error('process killed');
+    return super.releaseDeliveries(...args);
+  }
+}
+
+/** A poster killed while Jira was taking its comment: the comment lands, the poster never comes back. */
+class TicketingThatDiesMidPost implements Ticketing {
+  private died!: () => void;
+  /** Settles once Jira has the comment and the poster is gone. */
+  readonly dead = new Promise<void>((resolve) => (this.died = resolve));
+  constructor(private readonly jira: Ticketing) {}
+  async addComment(issueKey: string, comment: TicketComment): Promise<void> {
+    await this.jira.addComment(issueKey, comment);
+    this.died();
+    await new Promise(() => {});
+  }
+  hasComment = (issueKey: string, ref: string) => this.jira.hasComment(issueKey, ref);
+  transition = (issueKey: string, status: string) => this.jira.transition(issueKey, status);
+  userEmail = (accountId: string) => this.jira.userEmail(accountId);
+  createIssue = (ticket: NewTicket) => this.jira.createIssue(ticket);
+  syncFieldOptions = (fieldId: string, values: string[]) => this.jira.syncFieldOptions(fieldId, values);
+}
+
+describe('Jira evidence posted twice (issue 7, defect 2): against the simulated Jira', () => {
+  let jira: FakeJira;
+  let jiraDeps: EvidenceDeps;
+  let issueKey: string;
+  let grant: { id: string; issueKey: string };
+
+  beforeEach(async () => {
+    jira = await startFakeJira({ email: 'bot@example.com', apiToken: 'token' });
+    const adapter = new JiraTicketing({ baseUrl: jira.url, email: 'bot@example.com', apiToken: 'token' });
+    jiraDeps = { ...deps, ticketing: adapter };
+    issueKey = jira.createIssue({ summary: 'Access to billing', reporterEmail: 'nina@example.com' }).key;
+    grant = { id: `grant-${issueKey}`, issueKey };
+  });
+  afterEach(async () => {
+    await jira.close();
+  });
+
+  const steps: EvidenceInput[] = [
+    { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'nina requested billing admin' },
+    { type: 'approved', key: 'approved#0', actor: 'alice@example.com', via: 'slack', summary: 'approved by alice' },
+    { type: 'provisioned', actor: 'grantline', via: 'okta', summary: 'added nina to the billing group', transitionTo: 'Access granted' },
+  ];
+  /** Records the steps one clock tick apart without delivering them (as after a Jira outage). */
+  async function recordUndelivered(d: EvidenceDeps): Promise<void> {
+    for (const step of steps) {
+      await recordEvidence(d, grant, step, { deliverNow: false });
+      clock.advance(1_000);
+    }
+  }
+  const titles = () => jira.commentTexts(issueKey).map((c) => c.split('\n')[0]);
+  const ALL = ['Grantline: nina requested billing admin', 'Grantline: approved by alice', 'Grantline: added nina to the billing group'];
+
+  it('Jira slower than the flush interval: overlapping flushes post each event once, in order', async () => {
+    await recordUndelivered(jiraDeps);
+    jira.delayMs = 50;
+
+    // A flush every "second" while each Jira call takes longer: they overlap.
+    await Promise.all([flushEvidence(jiraDeps), flushEvidence(jiraDeps), flushEvidence(jiraDeps)]);
+    await flushEvidence(jiraDeps);
+
+    expect(titles()).toEqual(ALL);
+    expect(jira.issue(issueKey)?.status).toBe('Access granted');
+    expect(await dynamo.store.pendingDeliveries()).toEqual([]);
+  });
+
+  it('many concurrent deliverPending and flushEvidence for one grant: each comment once, in ledger order', async () => {
+    await recordUndelivered(jiraDeps);
+    jira.delayMs = 5;
+
+    await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? deliverPending(jiraDeps, grant.id) : flushEvidence(jiraDeps))));
+    await flushEvidence(jiraDeps);
+
+    expect(titles()).toEqual(ALL);
+  });
+
+  it('a burst of duplicate webhooks records and posts the request once', async () => {
+    jira.delayMs = 20;
+
+    await Promise.all(Array.from({ length: 10 }, () => recordEvidence(jiraDeps, grant, steps[0]!)));
+    await flushEvidence(jiraDeps);
+
+    expect(titles()).toEqual([ALL[0]]);
+    expect(await dynamo.store.evidence(grant.id)).toHaveLength(1);
+  });
+
+  it('a crash after Jira took the comment but before it was marked: the re-delivery after the lease lapses posts nothing twice', async () => {
+    const crashing = new StoreThatCrashesAfterThePost(dynamo.client, dynamo.store.table);
+    const crashDeps = { ...jiraDeps, store: crashing };
+    await recordUndelivered(crashDeps);
+
+    crashing.crashArmed = true;
+    await expect(flushEvidence(crashDeps)).rejects.toThrow('process killed');
+    expect(titles()).toEqual([ALL[0]]);
+
+    // Restarted at once: the dead poster's lease still holds, so nothing is posted yet.
+    crashing.dead = false;
+    expect(await flushEvidence(crashDeps)).toBe(0);
+    expect(titles()).toEqual([ALL[0]]);
+
+    clock.advance(DELIVERY_LEASE_MS + 1);
+    expect(await flushEvidence(crashDeps)).toBe(3);
+    expect(titles()).toEqual(ALL);
+    expect(await dynamo.store.pendingDeliveries()).toEqual([]);
+  });
+
+  it('a poster that dies holding the lease mid-post: after the lease lapses the comment is found, not posted again', async () => {
+    await recordUndelivered(jiraDeps);
+    const dying = new TicketingThatDiesMidPost(jiraDeps.ticketing);
+    void flushEvidence({ ...jiraDeps, ticketing: dying });
+    await dying.dead;
+    expect(titles()).toEqual([ALL[0]]);
+
+    expect(await flushEvidence(jiraDeps)).toBe(0);
+    clock.advance(DELIVERY_LEASE_MS + 1);
+    expect(await flushEvidence(jiraDeps)).toBe(3);
+
+    expect(titles()).toEqual(ALL);
+  });
+});
+
+describe('Evidence lost (issue 7, defect 3): comments within Jira\'s limit, refusals retried small, undeliverable listed', () => {
+  let jira: FakeJira;
+  let jiraDeps: EvidenceDeps;
+  let issueKey: string;
+
+  beforeEach(async () => {
+    jira = await startFakeJira({ email: 'bot@example.com', apiToken: 'token' });
+    jiraDeps = { ...deps, ticketing: new JiraTicketing({ baseUrl: jira.url, email: 'bot@example.com', apiToken: 'token' }) };
+    issueKey = jira.createIssue({ summary: 'Access to billing', reporterEmail: 'nina@example.com' }).key;
+  });
+  afterEach(async () => {
+    await jira.close();
+  });
+
+  it('a 200 KB justification is delivered as one cut comment under 32,767 characters', async () => {
+    const justification = 'I need this for the quarter close. '.repeat(6_000);
+    expect(justification.length).toBeGreaterThan(200_000);
+
+    await recordEvidence(jiraDeps, { id: 'grant-long', issueKey }, { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'nina requested billing admin', details: { Justification: justification } });
+
+    const [comment] = jira.commentTexts(issueKey);
+    expect(jira.comments(issueKey)).toHaveLength(1);
+    expect(JSON.stringify(jira.comments(issueKey)[0]).length).toBeLessThanOrEqual(JIRA_COMMENT_LIMIT);
+    expect(comment).toMatch(/^Grantline: nina requested billing admin\n- Justification: I need this for the quarter close\./);
+    expect(comment).toMatch(/… \(cut: \d+ characters; full text in the Grantline ledger\)/);
+    expect(comment).toContain('- Grant: grant-long');
+    expect(await dynamo.store.pendingDeliveries()).toEqual([]);
+    expect((await dynamo.store.evidence('grant-long'))[0]?.details.Justification).toBe(justification);
+  });
+
+  it('a comment Jira refuses (400) is posted once more in its minimal form', async () => {
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, status: 400, body: { errorMessages: [], errors: { comment: 'INVALID_INPUT' } } });
+
+    await recordEvidence(jiraDeps, { id: 'grant-x', issueKey }, { type: 'approved', key: 'approved#0', actor: 'alice@example.com', via: 'slack', summary: 'approved by alice', details: { Step: '1 of 1' } });
+
+    expect(jira.commentTexts(issueKey)).toEqual(['Grantline: approved by alice\n- Grant: grant-x\n- Event: approved#0\nEvidence id: grant-x/approved#0']);
+    expect(await dynamo.store.pendingDeliveries()).toEqual([]);
+  });
+
+  it('an event Jira refuses in both forms is listed by GET /evidence/pending with the ones still waiting', async () => {
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, status: 403, times: 2 });
+    await recordEvidence(jiraDeps, { id: 'grant-refused', issueKey }, { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'refused twice' });
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, status: 503 });
+    clock.advance(1_000);
+    await recordEvidence(jiraDeps, { id: 'grant-waiting', issueKey }, { type: 'requested', actor: 'omar@example.com', via: 'jira', summary: 'Jira was down' });
+
+    const config = parseConfig({ GRANTLINE_AUDIT_TOKEN: 'audit-token' });
+    const request = (token: string, cursor?: string) => ({
+      method: 'GET',
+      path: '/evidence/pending',
+      headers: { authorization: `Bearer ${token}` },
+      query: cursor ? { cursor } : {},
+      pathParams: {},
+      rawBody: '',
+    });
+    await expect(getPendingEvidence({ config, store: dynamo.store }, request('wrong'))).rejects.toThrow();
+    const waiting = await getPendingEvidence({ config, store: dynamo.store }, request('audit-token'));
+    const refused = await getPendingEvidence({ config, store: dynamo.store }, request('audit-token', (waiting.body as { nextCursor: string }).nextCursor));
+
+    expect(waiting.status).toBe(200);
+    expect(waiting.body).toMatchObject({
+      pending: [{ grantId: 'grant-waiting', issueKey, key: 'requested', summary: 'Jira was down', status: 'posting', attempts: 1 }],
+      undeliverable: [],
+    });
+    expect(refused.body).toEqual({
+      pending: [],
+      undeliverable: [expect.objectContaining({ grantId: 'grant-refused', issueKey, key: 'requested', summary: 'refused twice' })],
+    });
+    await expect(getPendingEvidence({ config, store: dynamo.store }, request('audit-token', 'elsewhere:abc'))).rejects.toThrow('cursor is not one this route gave');
+    expect(jira.commentTexts(issueKey)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { JiraTicketing, toAdf } from '../../shared/connectors/jira.js';
+import { JIRA_COMMENT_LIMIT, JiraTicketing, toAdf } from '../../shared/connectors/jira.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { HttpFake } from '../../infra/local/sandbox/http-fake.js';
 import { startFakeJira, type FakeJira } from '../../infra/local/sandbox/jira.js';
@@ -184,6 +184,53 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
     await gone.close();
     const err = await failure(new JiraTicketing({ baseUrl: url, email: EMAIL, apiToken: TOKEN }).userEmail('x'));
     expect(err).toBeInstanceOf(RetryableError);
+  });
+});
+
+describe('evidence comments as strict as Jira Cloud takes them (issue 7)', () => {
+  const post = (key: string, body: unknown) =>
+    fetch(`${jira.url}/rest/api/3/issue/${key}/comment`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ body }),
+    });
+  const paragraph = (text: string, marks?: Array<{ type: string }>) => ({ type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text, ...(marks ? { marks } : {}) }] }] });
+
+  it('the simulated Jira refuses a body over 32,767 characters with Jira\'s error shape, and an invalid ADF document', async () => {
+    const key = newIssue();
+    const tooLong = await post(key, paragraph('x'.repeat(JIRA_COMMENT_LIMIT)));
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toEqual({ errorMessages: [], errors: { comment: expect.stringContaining('32,767') } });
+    expect((await post(key, paragraph('x', [{ type: 'sparkle' }]))).status).toBe(400);
+    expect((await post(key, { type: 'doc', version: 1, content: [{ type: 'blink', content: [] }] })).status).toBe(400);
+    expect(jira.comments(key)).toEqual([]);
+  });
+
+  it('cuts the longest text of a comment to fit, saying how much was cut, and keeps the rest whole', async () => {
+    const key = newIssue();
+    const long = `${'a'.repeat(150_000)}😀${'b'.repeat(50_000)}`;
+    await ticketing.addComment(key, { title: 'Grantline: requested', facts: [{ label: 'Justification', value: long }, { label: 'Grant', value: 'g-1' }], ref: 'g-1/requested' });
+
+    const [text] = jira.commentTexts(key);
+    expect(JSON.stringify(jira.comments(key)[0]).length).toBeLessThanOrEqual(JIRA_COMMENT_LIMIT);
+    const cut = /- Justification: (a+)… \(cut: (\d+) characters; full text in the Grantline ledger\)\n/.exec(text ?? '');
+    expect(cut).not.toBeNull();
+    expect(cut![1]!.length + Number(cut![2])).toBe(long.length);
+    expect(text).toMatch(/^Grantline: requested\n/);
+    expect(text).toContain('\n- Grant: g-1\nEvidence id: g-1/requested');
+  });
+
+  it('hasComment finds a comment by its ref on any page, and not a ref that only appears in a field value', async () => {
+    const key = newIssue();
+    await ticketing.addComment(key, { title: 'first', facts: [], ref: 'g-1/requested' });
+    for (let i = 0; i < 25; i++) await ticketing.addComment(key, { title: `later ${i}`, facts: [{ label: 'Note', value: 'g-1/approved#0' }], ref: `g-1/other#${i}` });
+
+    expect(await ticketing.hasComment(key, 'g-1/requested')).toBe(true);
+    expect(await ticketing.hasComment(key, 'g-1/other#24')).toBe(true);
+    expect(await ticketing.hasComment(key, 'g-1/approved#0')).toBe(false);
+    const listings = jira.fake.requests.filter((r) => r.method === 'GET' && r.path === `/rest/api/3/issue/${key}/comment`);
+    expect(listings.length).toBeGreaterThan(1);
+    expect(await failure(ticketing.hasComment('ACC-9999', 'g-1/requested'))).toBeInstanceOf(PermanentError);
   });
 });
 

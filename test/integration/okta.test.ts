@@ -7,15 +7,18 @@ import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
 import { startFakeOkta, type FakeOkta } from '../../infra/local/sandbox/okta.js';
 import { failure } from '../support/failure.js';
+import { virtualTime, type VirtualTime } from '../support/virtual-time.js';
 
 let okta: FakeOkta;
 let idp: OktaIdentityProvider;
 let groupId: string;
 let aliceId: string;
+let time: VirtualTime;
 
 beforeEach(async () => {
   okta = await startFakeOkta({ token: 'test-token' });
-  idp = new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token' });
+  time = virtualTime();
+  idp = new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token', sleep: time.sleep });
   groupId = okta.addGroup({ name: 'prod-db-readers' });
   okta.addUser({ email: 'Boss@Example.com', firstName: 'Bea', lastName: 'Boss' });
   aliceId = okta.addUser({ email: 'Alice.Smith@Example.com', managerId: 'boss@example.com' });
@@ -71,6 +74,35 @@ describe('looking people up', () => {
     okta.addUser({ email: 'rehire@example.com', login: 'rehire-2019@example.com', status: 'DEPROVISIONED' });
     const current = okta.addUser({ email: 'rehire@example.com' });
     expect(await idp.findUserByEmail('rehire@example.com')).toMatchObject({ id: current, active: true });
+  });
+});
+
+describe('reading an account by id (strongly consistent)', () => {
+  it('reads the user by id with the same fields as the email lookup', async () => {
+    expect(await idp.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(okta.fake.requests.some((r) => r.method === 'GET' && r.path === `/api/v1/users/${aliceId}`)).toBe(true);
+  });
+
+  it('returns nothing for a user Okta does not have (404 E0000007)', async () => {
+    expect(await idp.getUser('00uDoesNotExist00000')).toBeUndefined();
+  });
+
+  it('sees a suspension at once while search still reports the account active (search is eventually consistent)', async () => {
+    okta.setUserStatus(aliceId, 'SUSPENDED', { staleSearch: true });
+
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.active).toBe(true); // the stale index, as Okta warns
+    expect(await idp.getUser(aliceId)).toMatchObject({ id: aliceId, active: false });
+    okta.settleSearch();
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.active).toBe(false);
+  });
+
+  it('maps failures of the read like every other call', async () => {
+    okta.fake.injectFault({ method: 'GET', path: `/api/v1/users/${aliceId}`, status: 500, body: { errorCode: 'E0000009', errorSummary: 'Internal Server Error', errorLink: 'E0000009', errorId: 'oae3', errorCauses: [] } });
+    const { err } = await failure(() => idp.getUser(aliceId));
+    expect(err).toBeInstanceOf(RetryableError);
+    expect(err.message).toMatch(/^Okta failed with HTTP 500 while reading the Okta user /);
+    const wrong = new OktaIdentityProvider({ orgUrl: okta.url, token: 'revoked-token' });
+    await expect(wrong.getUser(aliceId)).rejects.toThrow(PermanentError);
   });
 });
 
@@ -133,10 +165,12 @@ describe('when Okta refuses or struggles', () => {
   });
 
   it('waits out a rate limit that resets within a second or two, then succeeds', async () => {
-    okta.fake.injectFault({ method: 'PUT', path: '/api/v1/groups/', ...rateLimited(1) });
-    const started = Date.now();
+    okta.fake.injectFault({ method: 'PUT', path: '/api/v1/groups/', ...rateLimited(2) });
     expect(await idp.addMember(groupId, aliceId)).toBe('added');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // One wait until the reset (+ 1 s, as the SDK adds), on the Date header's whole seconds.
+    expect(time.sleeps).toHaveLength(1);
+    expect(time.now()).toBeGreaterThanOrEqual(1_000);
+    expect(time.now()).toBeLessThanOrEqual(3_000);
     expect(okta.members(groupId)).toEqual(['alice.smith@example.com']);
     const puts = okta.fake.requests.filter((r) => r.method === 'PUT');
     expect(puts).toHaveLength(2);
@@ -145,20 +179,22 @@ describe('when Okta refuses or struggles', () => {
 
   it('hands a long rate-limit wait back as retryable, without waiting', async () => {
     okta.fake.injectFault({ path: '/api/v1/users', ...rateLimited(120) });
-    const { err, ms } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
+    const { err } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as RetryableError).retryAfterMs).toBeGreaterThan(118_000);
     expect((err as RetryableError).retryAfterMs).toBeLessThanOrEqual(121_000);
     expect((err as Error).message).toMatch(/^Okta's rate limit was reached while looking up .*; it will be retried in about 1[12]\d s\.$/);
-    expect(ms).toBeLessThan(1_000);
+    expect(time.now()).toBe(0);
+    expect(okta.fake.requests).toHaveLength(1);
   });
 
   it('gives up waiting once the total wait would exceed maxWaitMs', async () => {
-    const patient = new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token', maxWaitMs: 500 });
+    const patient = new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token', maxWaitMs: 500, sleep: time.sleep });
     okta.fake.injectFault({ path: '/api/v1/users', ...rateLimited(1) });
-    const { err, ms } = await failure(() => patient.findUserByEmail('alice.smith@example.com'));
+    const { err } = await failure(() => patient.findUserByEmail('alice.smith@example.com'));
     expect(err).toBeInstanceOf(RetryableError);
-    expect(ms).toBeLessThan(500);
+    expect(time.now()).toBe(0); // the wait (at least 1 s) would exceed 500 ms: not slept at all
+    expect(okta.fake.requests).toHaveLength(1);
   });
 
   it('reports an Okta server error as retryable', async () => {

@@ -120,6 +120,18 @@ describe('approval messages', () => {
     expect((noChannel as Error).message).toContain('channel_not_found');
   });
 
+  it('Jira text cannot inject a mention or link through the notification text or a DM either (Slack mrkdwn escaping)', async () => {
+    const hostile = { ...prompt, app: 'R&D <!here> tools', role: '<https://evil.example|admin>' };
+    await chat.postApprovalRequest(alice, hostile);
+    await chat.notify(alice, 'Your request for <!channel> & <https://evil.example|R&D> was denied.');
+    const [approval, notice] = slack.messagesTo(alice);
+    expect(approval!.text).toContain('R&amp;D &lt;!here&gt; tools &lt;https://evil.example|admin&gt;');
+    expect(notice!.text).toBe('Your request for &lt;!channel&gt; &amp; &lt;https://evil.example|R&amp;D&gt; was denied.');
+    // Header blocks are plain_text, which Slack never parses for mentions or links; everything else is mrkdwn.
+    const mrkdwnParts = (m: FakeSlackMessage) => m.text + JSON.stringify(blocksOf(m).filter((b) => b.type !== 'header'));
+    for (const m of [approval!, notice!]) expect(mrkdwnParts(m)).not.toMatch(/<[!h]/);
+  });
+
   it('notify sends a plain DM', async () => {
     await chat.notify(alice, 'Your access to Snowflake was granted.');
     expect(slack.messagesTo(alice).map((m) => m.text)).toEqual(['Your access to Snowflake was granted.']);

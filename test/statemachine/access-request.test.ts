@@ -146,6 +146,24 @@ describe('access-request state machine', () => {
     expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeUndefined();
     expect((await h.runtime.deps.store.getGrant(grantId))?.expiresAt).toBeUndefined();
   });
+
+  it('a revocation schedule that cannot be made ends the access at once instead of leaving it with no end (issue 8 #3)', async () => {
+    h = await startHarness();
+    h.runtime.scheduler.schedule = async () => {
+      throw new Error('EventBridge Scheduler is unavailable');
+    };
+    const { grantId, issueKey } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H' });
+    await h.runtime.workflow.quiet(grantId);
+    await h.click(MANAGER, grantId, 0, 'approve');
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.states.slice(-3)).toEqual(['ScheduleRevocation', 'RevokeNow', 'RevokedForLackOfSchedule']);
+    expect(run.status).toBe('FAILED');
+    expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
+    expect((await h.runtime.deps.store.getGrant(grantId))?.status).toBe('revoked');
+    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toContain('no revocation schedule could be created, so the access ends now');
+  });
 });
 
 async function waitDone(harness: Harness, grantId: string, timeoutMs = 10_000) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseCatalog } from '../../shared/catalog/load.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
 import { ManualClock } from '../../shared/clock.js';
-import { silentLogger } from '../../shared/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.js';
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
 
@@ -28,12 +28,12 @@ export function testCatalog(overrides: (text: string) => string = (t) => t): Cat
   return parsed.catalog;
 }
 
-export async function startHarness(opts: { catalog?: Catalog; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(opts: { catalog?: Catalog; env?: Record<string, string>; logger?: Logger } = {}): Promise<Harness> {
   const catalog = opts.catalog ?? testCatalog();
   const clock = new ManualClock(new Date());
   const sandbox = await startSandbox(catalog);
   const env = { ...sandbox.env, PORT: '0', ...opts.env };
-  const runtime = await startLocalRuntime({ env, logger: silentLogger, clock, catalog, retryIntervalMs: 5, tickMs: false });
+  const runtime = await startLocalRuntime({ env, logger: opts.logger ?? silentLogger, clock, catalog, retryIntervalMs: 5, tickMs: false });
   const client = new SandboxClient(sandbox, runtime.url, env);
   return {
     sandbox,

@@ -32,7 +32,7 @@ describe('the access-request definition', () => {
 
   it('the approval task waits for a callback with a timeout that leads to a recorded denial', () => {
     const approval = states.RequestApproval!;
-    expect(approval.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(approval.Resource).toBe('arn:${Partition}:states:::lambda:invoke.waitForTaskToken');
     expect(approval.TimeoutSecondsPath).toBe('$.Payload.approvalTimeoutSeconds');
     expect(approval.Catch?.find((c) => c.ErrorEquals.includes('States.Timeout'))?.Next).toBe('ApprovalTimedOut');
     expect(JSON.stringify(approval.Parameters)).toContain('$$.Task.Token');
@@ -45,9 +45,19 @@ describe('the access-request definition', () => {
     expect(provision.Catch?.[0]).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' });
   });
 
-  it('a schedule that cannot be created is retried, never silently skipped', () => {
+  it('a schedule that cannot be created is retried, then the access is revoked at once (never left without an end)', () => {
     expect(states.ScheduleRevocation!.Retry?.[0]?.ErrorEquals).toEqual(['States.ALL']);
-    expect(states.ScheduleRevocation!.Catch).toBeUndefined(); // a lasting failure fails the execution, which is alarmed
+    expect(states.ScheduleRevocation!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RevokeNow' }]);
+    expect(states.RevokeNow!.Retry?.[0]?.ErrorEquals).toEqual(['States.ALL']);
+  });
+
+  it('Lambda-level failures and DynamoDB throttling are retried by every task that calls a Lambda (issue 8 #3)', () => {
+    const lambdaFaults = ['Lambda.Unknown', 'Lambda.ClientExecutionTimeoutException', 'Sandbox.Timedout', 'Lambda.TooManyRequestsException'];
+    const throttles = ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'];
+    for (const name of ['Advance', 'RequestApproval', 'Provision']) {
+      const retried = new Set(states[name]!.Retry?.flatMap((r) => r.ErrorEquals));
+      expect([...lambdaFaults, ...throttles].filter((e) => !retried.has(e)), name).toEqual([]);
+    }
   });
 });
 

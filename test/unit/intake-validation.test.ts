@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatProblem, parseCatalog } from '../../shared/catalog/load.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
-import { fieldText, validateRequest, type AccessRequest } from '../../shared/intake.js';
+import { normalizeEmail } from '../../shared/email.js';
+import { FIELD_LIMITS, fieldText, validateRequest, type AccessRequest } from '../../shared/intake.js';
 
 function mustParse(text: string): Catalog {
   const result = parseCatalog(text);
@@ -83,9 +84,34 @@ describe('validateRequest', () => {
       `app (Jira field customfield_10011) is missing: choose one of ${APP_NAMES}`,
     ]);
   });
+
+  it('identities are compared trimmed and lower-cased; what is not an email after that is reported', () => {
+    expect(normalizeEmail('  Maria.Manager@Example.COM ')).toBe('maria.manager@example.com');
+    expect(normalizeEmail('maria manager')).toBeUndefined();
+    expect(validateRequest(catalog, request({ requester: ' Rita@Example.com', subject: 'Sam@Example.com ' }))).toEqual([]);
+    expect(validateRequest(catalog, request({ requester: 'rita', subject: '<@U123>' }))).toEqual([
+      'the requester "rita" is not an email address',
+      'subject "<@U123>" is not an email address',
+    ]);
+  });
+
+  it('a field at its limit is accepted; one character over is reported alone, without quoting it', () => {
+    expect(validateRequest(catalog, request({ justification: 'j'.repeat(FIELD_LIMITS.justification) }))).toEqual([]);
+    expect(validateRequest(catalog, request({ justification: 'j'.repeat(FIELD_LIMITS.justification + 1), app: 'Photoshop' }))).toEqual([
+      'justification is too long: 4,001 characters, the limit is 4,000',
+    ]);
+  });
 });
 
 describe('fieldText', () => {
+  it('refuses nesting deeper than 100 levels with a 400 naming the field, at the limit it still reads', () => {
+    const nested = (depth: number): unknown => (depth === 0 ? { type: 'text', text: 'deep' } : { type: 'paragraph', content: [nested(depth - 1)] });
+    expect(fieldText({ type: 'doc', content: [nested(98)] }, 'description')).toBe('deep');
+    expect(() => fieldText({ type: 'doc', content: [nested(100)] }, 'description')).toThrow(
+      expect.objectContaining({ name: 'MalformedRequestError', status: 400, message: 'description is nested more than 100 levels deep; Grantline reads at most 100' }),
+    );
+  });
+
   it('reads plain strings, trimmed', () => {
     expect(fieldText('  Salesforce  ')).toBe('Salesforce');
   });

@@ -5,8 +5,9 @@ import { signSlackRequest, verifySlackRequest } from '../../shared/auth.js';
 import { ManualClock } from '../../shared/clock.js';
 import { toHttpRequest, toResult } from '../../shared/aws/lambda.js';
 import { errorResponse } from '../../shared/http.js';
-import { UnauthorizedError, ValidationError } from '../../shared/errors.js';
-import { silentLogger } from '../../shared/logger.js';
+import { parseConfig, required } from '../../shared/config.js';
+import { ConfigurationError, UnauthorizedError, ValidationError } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 
 function event(body: string, base64: boolean, headers: Record<string, string>): APIGatewayProxyEventV2 {
   return {
@@ -40,6 +41,26 @@ describe('API Gateway events', () => {
     const result = toResult(errorResponse(new ValidationError('2 problems', ['a', 'b']), silentLogger));
     expect(result.statusCode).toBe(422);
     expect(JSON.parse(String(result.body))).toEqual({ error: '2 problems', problems: ['a', 'b'] });
+  });
+
+  it('Configuration errors: a missing setting is a 503 (Jira and Slack retry it) naming nothing; the ERROR log names the setting', () => {
+    const logged: unknown[][] = [];
+    const logger: Logger = { ...silentLogger, error: (...args: unknown[]) => logged.push(args) };
+    let thrown: unknown;
+    try {
+      required(parseConfig({}), 'SLACK_SIGNING_SECRET');
+    } catch (err) {
+      thrown = err;
+    }
+
+    const result = toResult(errorResponse(thrown, logger));
+
+    expect(thrown).toBeInstanceOf(ConfigurationError);
+    expect(result.statusCode).toBe(503);
+    expect(result.body).not.toContain('SLACK');
+    expect(logged).toEqual([['configuration error', { setting: 'SLACK_SIGNING_SECRET', error: 'configuration SLACK_SIGNING_SECRET is required here but not set' }]]);
+    // A malformed setting is the operator's problem too, not the caller's 422.
+    expect(() => parseConfig({ PORT: 'eighty' })).toThrow(ConfigurationError);
   });
 
   it('an unexpected error is a 500 that reveals nothing internal', () => {

@@ -3,99 +3,14 @@
  * timing rules an auditor checks, and the task functions' own idempotency.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../shared/config.js';
 import { ManualClock } from '../../shared/clock.js';
 import { submitRequest } from '../../shared/intake.js';
-import { advance, decide, provision, recordFailure, requestApproval, revoke, scheduleRevocation, type LifecycleDeps } from '../../shared/lifecycle.js';
-import { silentLogger } from '../../shared/logger.js';
-import type { ApprovalOutcome, Chat, IdentityProvider, IdpUser, RevocationScheduler, Ticketing, WorkflowRuntime } from '../../shared/ports.js';
+import { advance, decide, requestApproval } from '../../shared/approval.js';
+import { provision, recordFailure } from '../../shared/provisioning.js';
+import { revoke, scheduleRevocation } from '../../shared/revocation.js';
+import type { LifecycleDeps } from '../../shared/services.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
-import { testCatalog } from '../support/harness.js';
-
-const ELI = 'eli.engineer@example.com';
-const MARIA = 'maria.manager@example.com';
-
-class Directory implements IdentityProvider {
-  readonly name = 'okta' as const;
-  readonly groups = new Map<string, Set<string>>();
-  users: Record<string, IdpUser> = {
-    [ELI]: { id: 'u-eli', email: ELI, active: true, managerEmail: MARIA },
-    [MARIA]: { id: 'u-maria', email: MARIA, active: true },
-  };
-  async findUserByEmail(email: string) {
-    return this.users[email.toLowerCase()];
-  }
-  async isMember(groupId: string, userId: string) {
-    return this.groups.get(groupId)?.has(userId) ?? false;
-  }
-  async addMember(groupId: string, userId: string) {
-    const members = this.groups.get(groupId) ?? new Set<string>();
-    this.groups.set(groupId, members);
-    if (members.has(userId)) return 'already_member' as const;
-    members.add(userId);
-    return 'added' as const;
-  }
-  async removeMember(groupId: string, userId: string) {
-    return this.groups.get(groupId)?.delete(userId) ? ('removed' as const) : ('already_absent' as const);
-  }
-  async listGroups() {
-    return [];
-  }
-  async listMembers(groupId: string) {
-    return [...(this.groups.get(groupId) ?? [])].map((id) => ({ id, email: Object.values(this.users).find((u) => u.id === id)?.email ?? '' }));
-  }
-  async testConnection() {}
-}
-
-class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowRuntime {
-  readonly comments: string[] = [];
-  readonly schedules = new Map<string, Date>();
-  readonly completed: Array<{ token: string; decision: string }> = [];
-  readonly outcomes: ApprovalOutcome[] = [];
-  async addComment(_issueKey: string, comment: { title: string }) {
-    this.comments.push(comment.title);
-  }
-  async transition() {
-    return true;
-  }
-  async userEmail() {
-    return undefined;
-  }
-  async createIssue() {
-    return { key: 'ACC-99' };
-  }
-  async syncFieldOptions() {
-    return { added: [], enabled: [], disabled: [], unchanged: [] };
-  }
-  async userIdByEmail(email: string) {
-    return `U-${email}`;
-  }
-  async emailOfUser(userId: string) {
-    return userId.replace(/^U-/, '');
-  }
-  async postApprovalRequest(userId: string) {
-    return { channel: `D-${userId}`, ts: '1.1' };
-  }
-  async showOutcome(_ref: unknown, _prompt: unknown, outcome: ApprovalOutcome) {
-    this.outcomes.push(outcome);
-  }
-  async notify() {}
-  async schedule(grantId: string, at: Date) {
-    const exists = this.schedules.has(grantId);
-    this.schedules.set(grantId, at);
-    return exists ? ('exists' as const) : ('created' as const);
-  }
-  async cancel(grantId: string) {
-    this.schedules.delete(grantId);
-  }
-  async start() {
-    return 'started' as const;
-  }
-  async completeApproval(token: string, output: { decision: string }) {
-    this.completed.push({ token, decision: output.decision });
-    return 'delivered' as const;
-  }
-}
+import { Directory, ELI, MARIA, Recorder, unitDeps } from '../support/fakes.js';
 
 let dynamo: TestDynamo;
 let clock: ManualClock;
@@ -108,18 +23,7 @@ beforeEach(async () => {
   clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
   directory = new Directory();
   ports = new Recorder();
-  deps = {
-    config: parseConfig({}),
-    clock,
-    logger: silentLogger,
-    store: dynamo.store,
-    catalog: testCatalog(),
-    ticketing: ports,
-    chat: ports,
-    idp: () => directory,
-    scheduler: ports,
-    workflow: ports,
-  };
+  deps = unitDeps({ store: dynamo.store, clock, directory, ports });
 });
 afterEach(async () => dynamo.close());
 
@@ -193,5 +97,44 @@ describe('grant lifecycle', () => {
     await recordFailure(deps, { grantId: id, error: { Error: 'PermanentError', Cause: cause } });
     expect(ports.comments.at(-1)).toBe('Grantline: could not complete the request: Okta has no group with id 00gfigmaeditor (found while adding). Nothing was granted');
     expect((await dynamo.store.getGrant(id))?.failure).toBe('Okta has no group with id 00gfigmaeditor (found while adding)');
+  });
+
+  it('one approver Slack refuses: the others are asked, the refusal is in the evidence, and the request goes on (issue 7 defect 6)', async () => {
+    ports.refusesDm.add('U-sasha.sec@example.com');
+    const grant = await submitRequest(deps, { issueKey: 'ACC-7', requester: ELI, subject: ELI, app: 'admin-console', role: 'break-glass', duration: 'PT1H', justification: 'incident', source: 'jira' });
+    await advance(deps, grant.id);
+
+    await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-7' });
+    const answer = await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: 'sam.sec@example.com', clickerRef: 'U-sam', via: 'slack' });
+
+    expect(answer).toEqual({ outcome: 'recorded', decision: 'approved' });
+    expect((await dynamo.store.getApproval(grant.id, 0))?.messages.map((m) => m.approver)).toEqual(['sam.sec@example.com']);
+    const asked = (await dynamo.store.evidence(grant.id)).find((e) => e.type === 'approval_requested');
+    expect(asked?.details['Not reachable in Slack']).toContain('sasha.sec@example.com (Slack refused the message');
+    expect((await advance(deps, grant.id)).next).toBe('provision');
+  });
+
+  it('when no approver can be reached the approval task fails for good instead of waiting for a click that cannot come', async () => {
+    ports.refusesDm.add('U-sam.sec@example.com');
+    ports.refusesDm.add('U-sasha.sec@example.com');
+    const grant = await submitRequest(deps, { issueKey: 'ACC-8', requester: ELI, subject: ELI, app: 'admin-console', role: 'break-glass', duration: 'PT1H', justification: 'incident', source: 'jira' });
+    await advance(deps, grant.id);
+
+    await expect(requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-8' })).rejects.toThrow('none of the approvers of step 1 can be reached in Slack');
+  });
+
+  it('a click on a request that is no longer waiting (it failed) is refused and recorded, and changes nothing', async () => {
+    const grant = await submitRequest(deps, { issueKey: 'ACC-9', requester: ELI, subject: ELI, app: 'figma', role: 'editor', duration: 'PT24H', justification: 'design', source: 'jira' });
+    await advance(deps, grant.id);
+    await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-9' });
+    await recordFailure(deps, { grantId: grant.id, error: { Error: 'PermanentError', Cause: 'Slack is gone' } });
+
+    const answer = await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' });
+
+    expect(answer).toEqual({ outcome: 'refused', reason: 'this request is no longer waiting for a decision (it is failed)' });
+    expect((await dynamo.store.getApproval(grant.id, 0))?.status).toBe('pending');
+    expect((await dynamo.store.evidence(grant.id)).map((e) => e.type)).toContain('approval_refused');
+    expect((await dynamo.store.evidence(grant.id)).map((e) => e.type)).not.toContain('approved');
+    expect(ports.completed).toEqual([]);
   });
 });

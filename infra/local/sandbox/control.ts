@@ -1,9 +1,11 @@
 /**
  * The sandbox's control API: lets a person at a terminal play the parts Jira and Slack play
- * (filing a request, clicking Approve/Deny) and look into the simulated services.
+ * (filing a request, clicking Approve/Deny), look into the simulated services, and play outages
+ * (`POST /sandbox/faults`, `GET /sandbox/faults` for what was served, `DELETE /sandbox/faults`).
  */
 import { z } from 'zod';
 import type { LocalRuntime } from '../runtime.js';
+import { clearFaults, FAULT_SERVICES, faultSpecSchema, injectFault, servedFaults } from './faults.js';
 import { HttpFake } from './http-fake.js';
 import { SandboxClient, type Sandbox } from './index.js';
 
@@ -49,6 +51,18 @@ export async function startSandboxControl(sandbox: Sandbox, runtime: LocalRuntim
       status: 200,
       body: { provider: req.params.provider, group: req.params.groupId, members: sandbox.members(req.params.provider ?? '', req.params.groupId ?? '') },
     }))
+    .route('POST', '/sandbox/faults', (req) => {
+      const spec = faultSpecSchema.safeParse(req.body);
+      if (!spec.success) return bad(spec.error);
+      injectFault(sandbox, spec.data);
+      return { status: 201, body: { injected: spec.data } };
+    })
+    .route('GET', '/sandbox/faults', () => ({ status: 200, body: { served: servedFaults(sandbox) } }))
+    .route('DELETE', '/sandbox/faults', (req) => {
+      const service = FAULT_SERVICES.find((s) => s === req.query.get('service'));
+      clearFaults(sandbox, service);
+      return { status: 200, body: { cleared: service ?? 'all' } };
+    })
     .route('GET', '/sandbox/jira/:key', (req) => {
       const issue = sandbox.jira.issue(req.params.key ?? '');
       if (!issue) return { status: 404, body: { error: 'no such issue' } };

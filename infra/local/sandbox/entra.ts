@@ -22,6 +22,8 @@ export interface FakeGraphOptions {
   permissions?: string[];
   /** Largest page returned whatever $top asks for (to exercise @odata.nextLink paging). Default 999, Graph's maximum. */
   maxPageSize?: number;
+  /** The clock replication delays are measured on (tests pass virtual time). Default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeGraphUserInput {
@@ -80,6 +82,14 @@ export interface FakeGraph {
   /** Mails (lowercase) of the group's direct members; [] for an unknown group. */
   members(groupId: string): string[];
   addMembership(groupId: string, mail: string): void;
+  /**
+   * Enables or disables an account. With `staleSearch`, the filtered user list (GET /v1.0/users) keeps
+   * answering the account as before until settleSearch(), as a lagging replica would; GET
+   * /v1.0/users/{id} answers the new state at once.
+   */
+  setAccountEnabled(userId: string, enabled: boolean, opts?: { staleSearch?: boolean }): void;
+  /** Every replica catches up: the user list answers every account as it is now. */
+  settleSearch(): void;
   /** false once the user object was deleted (e.g. by a DELETE on /groups/{g}/members/{u} without /$ref). */
   hasUser(userId: string): boolean;
   /** How many access tokens the token endpoint issued. */
@@ -135,9 +145,12 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   const clientSecret = opts.clientSecret ?? `sandbox~${randomUUID()}`;
   const permissions = opts.permissions ?? DEFAULT_PERMISSIONS;
   const maxPageSize = opts.maxPageSize ?? MAX_TOP;
+  const now = opts.now ?? Date.now;
   const fake = new HttpFake('graph');
   const users = new Map<string, UserRecord>();
   const groups = new Map<string, GroupRecord>();
+  /** What the user list still answers for an account whose change it has not caught up with. */
+  const staleIndex = new Map<string, UserRecord>();
   const tokens = new Map<string, { expiresAt: number; roles: string[] }>();
   let issued = 0;
 
@@ -327,7 +340,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
     })
     // ------------------------------------------------------------ Graph: users
     .route('GET', '/v1.0/users', graph(READ_USERS, (req) => {
-      let list = [...users.values()];
+      let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
       const filter = req.query.get('$filter');
       if (filter) {
         const matcher = compileFilter(filter);
@@ -396,7 +409,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       const ref = typeof req.body === 'object' && req.body !== null ? (req.body as Record<string, unknown>)['@odata.id'] : undefined;
       const memberId = typeof ref === 'string' ? /\/v1\.0\/(?:directoryObjects|users)\/([^/?#]+)$/.exec(ref)?.[1] : undefined;
       if (!memberId) return graphError(400, 'Request_BadRequest', 'Invalid URL format specified in payload.');
-      if (Date.now() < group.replicatedAt) return graphError(400, 'Request_BadRequest', GRAPH_REPLICATION_DELAY_MESSAGE);
+      if (now() < group.replicatedAt) return graphError(400, 'Request_BadRequest', GRAPH_REPLICATION_DELAY_MESSAGE);
       const user = users.get(memberId.toLowerCase());
       if (!user) return notFound(memberId);
       if (group.members.has(user.id)) return graphError(400, 'Request_BadRequest', GRAPH_ALREADY_MEMBER_MESSAGE);
@@ -427,6 +440,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
 
   function deleteUser(id: string): void {
     users.delete(id);
+    staleIndex.delete(id);
     for (const g of groups.values()) g.members.delete(id);
   }
 
@@ -470,7 +484,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
         mailEnabled: kind !== 'security',
         securityEnabled: kind === 'security' || kind === 'mailEnabledSecurity',
         onPremisesSyncEnabled: input.onPremisesSynced ? true : null,
-        replicatedAt: Date.now() + (input.replicationDelayMs ?? 0),
+        replicatedAt: now() + (input.replicationDelayMs ?? 0),
         members: new Set(),
       });
       return id;
@@ -486,6 +500,13 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       if (!group || !user) throw new Error(`fake Graph: cannot add ${mail} to ${groupId}: unknown ${group ? 'user' : 'group'}`);
       group.members.add(user.id);
     },
+    setAccountEnabled(userId, enabled, { staleSearch = false } = {}) {
+      const user = users.get(userId.toLowerCase());
+      if (!user) throw new Error(`fake Graph: no user ${userId}`);
+      if (staleSearch && !staleIndex.has(user.id)) staleIndex.set(user.id, { ...user });
+      user.accountEnabled = enabled;
+    },
+    settleSearch: () => staleIndex.clear(),
     hasUser: (userId) => users.has(userId.toLowerCase()),
     tokensIssued: () => issued,
     connectorOptions: () => ({ tenantId, clientId, clientSecret, graphBaseUrl: fake.url, authorityHost: fake.url, ca: cert }),

@@ -59,7 +59,13 @@ export interface FakeGoogleAdmin {
   addUser(user: FakeGoogleUserInput): string;
   /** Returns the new group's id. */
   addGroup(group: FakeGoogleGroupInput): string;
-  setSuspended(userKey: string, suspended: boolean): void;
+  /**
+   * Suspends or restores a user. With `staleSearch`, users.list keeps answering the user as before
+   * until settleSearch(), as a lagging index would; users.get answers the new state at once.
+   */
+  setSuspended(userKey: string, suspended: boolean, opts?: { staleSearch?: boolean }): void;
+  /** The index catches up: users.list answers every user as they are now. */
+  settleSearch(): void;
   deleteGroup(groupKey: string): void;
   /** Emails (lowercase) of the group's direct members, in the order they were added; [] for an unknown group. */
   members(groupKey: string): string[];
@@ -126,6 +132,8 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
   const fake = new HttpFake('google');
   const users = new Map<string, UserRecord>();
   const groups = new Map<string, GroupRecord>();
+  /** What users.list still answers for a user whose change it has not caught up with. */
+  const staleIndex = new Map<string, UserRecord>();
   const domains = new Set((opts.domains ?? ['example.com']).map((d) => d.toLowerCase()));
 
   const lower = (s: string) => s.trim().toLowerCase();
@@ -263,7 +271,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       const scope = scopeCheck(req);
       if (scope) return scope;
       const domain = req.query.get('domain');
-      const list = [...users.values()].filter((u) => !domain || lower(u.primaryEmail).endsWith(`@${lower(domain)}`));
+      const list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u).filter((u) => !domain || lower(u.primaryEmail).endsWith(`@${lower(domain)}`));
       const paged = page(req, list, MAX_USERS_PAGE, 100);
       if ('status' in paged) return paged;
       return {
@@ -392,12 +400,14 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       });
       return id;
     },
-    setSuspended(userKey, suspended) {
+    setSuspended(userKey, suspended, { staleSearch = false } = {}) {
       const user = userByKey(userKey);
       if (!user) throw new Error(`fake Google: no user ${userKey}`);
+      if (staleSearch && !staleIndex.has(user.id)) staleIndex.set(user.id, { ...user, aliases: [...user.aliases] });
       user.suspended = suspended;
       user.etag = etag();
     },
+    settleSearch: () => staleIndex.clear(),
     deleteGroup(groupKey) {
       const group = groupByKey(groupKey);
       if (group) groups.delete(group.id);

@@ -1,7 +1,9 @@
 /**
  * A small loopback HTTP server for the simulated SaaS services (the sandbox of `npm start` and the
  * connector tests). Each service registers routes that answer as the real API does; faults
- * (429 with rate-limit headers, 5xx, 401) can be queued to exercise retries.
+ * (429 with rate-limit headers, 5xx, 401) can be queued to exercise retries, and the outages a
+ * network has can be played too: slow answers, no answer at all, a change applied whose reply is
+ * lost, a service down for a while, each on every request or on a random share of them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -26,15 +28,47 @@ export interface FakeResponse {
 
 export type RouteHandler = (req: FakeRequest) => FakeResponse | Promise<FakeResponse>;
 
+/**
+ * What a faulty request gets:
+ * - `answer` (default): `status`/`headers`/`body` instead of the route's answer; nothing is applied;
+ * - `slow`: the route answers normally after `delayMs`;
+ * - `hang`: no answer for `delayMs` (past the client's timeout), then the connection is dropped; nothing is applied;
+ * - `reply_lost`: the route runs (the change is applied), then the client gets `status` (e.g. 502)
+ *   or, without a status, a dropped connection.
+ */
+export type FaultAction = 'answer' | 'slow' | 'hang' | 'reply_lost';
+
 export interface Fault {
   method?: string;
   /** Matches when the request path starts with this prefix (or matches the RegExp). */
   path?: string | RegExp;
-  status: number;
+  /** A further condition on the request (e.g. a Slack DM to one user). */
+  when?: (req: FakeRequest) => boolean;
+  action?: FaultAction;
+  /** Required for `answer`; for `reply_lost`, the status the client sees (none: the connection is dropped). */
+  status?: number;
   headers?: Record<string, string>;
   body?: unknown;
-  /** How many matching requests get this fault (default 1). */
+  /** Builds the answer when it is served, instead of status/headers/body (e.g. a rate-limit reset relative to now). */
+  respond?: () => FakeResponse;
+  /** For `slow` and `hang`. */
+  delayMs?: number;
+  /** How many matching requests get this fault (default 1; unlimited when `rate` or `until` is given). */
   times?: number;
+  /** Share of matching requests (0..1) that get the fault, drawn from the fake's random source. */
+  rate?: number;
+  /** The fault is over at this time (ms since the epoch): a service down for a period. */
+  until?: number;
+  /** A name for counting (e.g. "rate_limit"); defaults to the action. */
+  label?: string;
+}
+
+/** A fault as it was served, for counting and for a run's report. */
+export interface ServedFault {
+  service: string;
+  label: string;
+  method: string;
+  path: string;
 }
 
 interface Route {
@@ -48,8 +82,11 @@ export class HttpFake {
   private readonly routes: Route[] = [];
   private readonly faults: Array<Fault & { remaining: number }> = [];
   private server: Server | undefined;
+  private random: () => number = Math.random;
   /** Every request received, in order, for assertions. */
   readonly requests: FakeRequest[] = [];
+  /** Every fault served, in order. */
+  readonly servedFaults: ServedFault[] = [];
   url = '';
 
   constructor(readonly serviceName: string) {}
@@ -72,7 +109,13 @@ export class HttpFake {
   }
 
   injectFault(fault: Fault): void {
-    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
+    const unlimited = fault.rate !== undefined || fault.until !== undefined;
+    this.faults.push({ ...fault, remaining: fault.times ?? (unlimited ? Infinity : 1) });
+  }
+
+  /** The random source for `rate` faults: give a seeded one for a reproducible run. */
+  setRandom(random: () => number): void {
+    this.random = random;
   }
 
   clearFaults(): void {
@@ -117,44 +160,54 @@ export class HttpFake {
     };
     this.requests.push(request);
 
-    let response: FakeResponse;
     const fault = this.takeFault(request);
-    if (fault) {
-      response = fault;
-    } else {
-      const match = this.match(method, request.path);
-      if (!match) {
-        response = { status: 404, body: { error: `${this.serviceName} fake: no route ${method} ${request.path}` } };
-      } else {
-        request.params = match.params;
-        try {
-          response = await match.route.handler(request);
-        } catch (err) {
-          response = { status: 500, body: { error: String(err) } };
-        }
-      }
+    const action = fault?.action ?? 'answer';
+    if (fault && (action === 'slow' || action === 'hang')) await sleep(fault.delayMs ?? 0);
+    if (fault && action === 'hang') {
+      req.socket.destroy();
+      return;
     }
-    const headers: Record<string, string> = { ...(response.headers ?? {}) };
-    let payload = '';
-    if (response.body !== undefined) {
-      payload = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
-      headers['content-type'] ??= 'application/json';
+    const response = fault && action === 'answer' ? answerOf(fault) : await this.answer(request);
+    if (fault && action === 'reply_lost') {
+      if (fault.status === undefined && !fault.respond) req.socket.destroy();
+      else send(res, answerOf(fault));
+      return;
     }
-    res.writeHead(response.status, headers);
-    res.end(payload);
+    send(res, response);
+  }
+
+  private async answer(request: FakeRequest): Promise<FakeResponse> {
+    const match = this.match(request.method, request.path);
+    if (!match) return { status: 404, body: { error: `${this.serviceName} fake: no route ${request.method} ${request.path}` } };
+    request.params = match.params;
+    try {
+      return await match.route.handler(request);
+    } catch (err) {
+      return { status: 500, body: { error: String(err) } };
+    }
   }
 
   private takeFault(req: FakeRequest): Fault | undefined {
+    this.dropEndedFaults();
     const index = this.faults.findIndex(
       (f) =>
         (!f.method || f.method.toUpperCase() === req.method) &&
-        (!f.path || (typeof f.path === 'string' ? req.path.startsWith(f.path) : f.path.test(req.path))),
+        (!f.path || (typeof f.path === 'string' ? req.path.startsWith(f.path) : f.path.test(req.path))) &&
+        (!f.when || f.when(req)) &&
+        (f.rate === undefined || this.random() < f.rate),
     );
     if (index < 0) return undefined;
     const fault = this.faults[index]!;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults.splice(index, 1);
+    this.servedFaults.push({ service: this.serviceName, label: fault.label ?? fault.action ?? 'answer', method: req.method, path: req.path });
     return fault;
+  }
+
+  private dropEndedFaults(): void {
+    const now = Date.now();
+    const current = this.faults.filter((f) => f.until === undefined || f.until > now);
+    this.faults.splice(0, this.faults.length, ...current);
   }
 
   private match(method: string, path: string): { route: Route; params: Record<string, string> } | undefined {
@@ -168,6 +221,26 @@ export class HttpFake {
     }
     return undefined;
   }
+}
+
+function answerOf(fault: Fault): FakeResponse {
+  if (fault.respond) return fault.respond();
+  return { status: fault.status ?? 500, ...(fault.headers ? { headers: fault.headers } : {}), ...(fault.body !== undefined ? { body: fault.body } : {}) };
+}
+
+function send(res: ServerResponse, response: FakeResponse): void {
+  const headers: Record<string, string> = { ...(response.headers ?? {}) };
+  let payload = '';
+  if (response.body !== undefined) {
+    payload = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  res.writeHead(response.status, headers);
+  res.end(payload);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function parseBody(raw: string, contentType: string | undefined): unknown {

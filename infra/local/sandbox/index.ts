@@ -140,6 +140,13 @@ export class SandboxClient {
 
   /** Files the issue in (simulated) Jira, then sends what the automation rule sends on "issue created". */
   async fileRequest(form: RequestForm): Promise<{ issueKey: string; status: number; body: Record<string, unknown> }> {
+    const key = this.fileIssue(form);
+    const res = await this.sendIssueCreated(key, form);
+    return { issueKey: key, ...res };
+  }
+
+  /** Files the issue in (simulated) Jira only; returns its key. */
+  fileIssue(form: RequestForm): string {
     const fields: Record<string, unknown> = {};
     const f = (name: string | undefined, fallback: string) => name ?? fallback;
     if (form.subject) fields[f(this.env.JIRA_FIELD_SUBJECT, 'customfield_10070')] = form.subject;
@@ -147,13 +154,18 @@ export class SandboxClient {
     if (form.role) fields[f(this.env.JIRA_FIELD_ROLE, 'customfield_10072')] = form.role;
     if (form.duration) fields[f(this.env.JIRA_FIELD_DURATION, 'customfield_10073')] = form.duration;
     if (form.justification) fields[f(this.env.JIRA_FIELD_JUSTIFICATION, 'description')] = form.justification;
-    const { key } = this.sandbox.jira.createIssue({ summary: `Access request: ${form.app ?? '?'} ${form.role ?? ''}`.trim(), reporterEmail: form.reporter, fields });
-    const payload = { webhookEvent: 'jira:issue_created', issue: { key, fields: { ...fields, reporter: { emailAddress: form.reporter } } } };
-    const res = await this.post('/webhooks/jira', JSON.stringify(payload), {
+    return this.sandbox.jira.createIssue({ summary: `Access request: ${form.app ?? '?'} ${form.role ?? ''}`.trim(), reporterEmail: form.reporter, fields }).key;
+  }
+
+  /** Sends the automation rule's "issue created" webhook for an issue already filed (again: a duplicate delivery). */
+  async sendIssueCreated(issueKey: string, form: RequestForm): Promise<{ status: number; body: Record<string, unknown> }> {
+    const issue = this.sandbox.jira.issue(issueKey);
+    if (!issue) throw new Error(`no issue ${issueKey} in the sandbox's Jira`);
+    const payload = { webhookEvent: 'jira:issue_created', issue: { key: issueKey, fields: { ...issue.fields, reporter: { emailAddress: form.reporter } } } };
+    return this.post('/webhooks/jira', JSON.stringify(payload), {
       'content-type': 'application/json',
       authorization: `Bearer ${this.env.GRANTLINE_JIRA_WEBHOOK_SECRET}`,
     });
-    return { issueKey: key, ...res };
   }
 
   /** Clicks Approve or Deny on an approval message as the given Slack user, signed as Slack signs it. */

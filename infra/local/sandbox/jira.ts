@@ -9,6 +9,11 @@
  *   31 "Start progress" -> In Progress   41 "Grant access" -> Access granted
  *   51 "Decline" -> Declined             61 "Close" -> Done
  * New issues start in Open. The current status is not offered as a transition (as in Jira).
+ *
+ * As strict as Jira Cloud where Grantline could go wrong: a comment body must be a valid ADF
+ * document and at most 32,767 characters (measured on the ADF JSON), else 400 with Jira's error
+ * shape. Comments are listed in pages of 10 (startAt/maxResults/total, orderBy created or
+ * -created). `delayMs` makes every answer slow ("Jira is slow").
  */
 import { randomUUID } from 'node:crypto';
 import { HttpFake, type FakeRequest, type FakeResponse } from './http-fake.js';
@@ -95,6 +100,8 @@ export interface FakeJira {
   comments(key: string): unknown[];
   /** Each comment flattened to plain text: one line per paragraph, "- " before list items. */
   commentTexts(key: string): string[];
+  /** Every answer waits this long first (0: answer at once). */
+  delayMs: number;
 }
 
 const jiraError = (status: number, errorMessages: string[], errors: Record<string, string> = {}): FakeResponse => ({
@@ -102,6 +109,10 @@ const jiraError = (status: number, errorMessages: string[], errors: Record<strin
   body: { errorMessages, errors },
 });
 const ISSUE_NOT_FOUND = jiraError(404, ['Issue does not exist or you do not have permission to see it.']);
+/** Jira Cloud's limit on a comment body. */
+const COMMENT_LIMIT = 32_767;
+/** Jira pages comments by up to 5000; a small page makes callers prove they follow startAt/total. */
+const COMMENT_PAGE = 10;
 /** Jira's timestamp format: 2024-05-01T10:00:00.000+0000 */
 const jiraTime = (): string => new Date().toISOString().replace('Z', '+0000');
 
@@ -118,6 +129,7 @@ export async function startFakeJira(
   const projects = new Map<string, { id: string; next: number }>();
   let nextIssueId = 10000;
   let nextCommentId = 10000;
+  let delayMs = 0;
 
   const project = (key: string) => {
     let p = projects.get(key);
@@ -243,10 +255,12 @@ export async function startFakeJira(
   // Every route checks basic auth first, as Jira Cloud does for API-token requests.
   const authed =
     (handler: (req: FakeRequest) => FakeResponse) =>
-    (req: FakeRequest): FakeResponse =>
-      req.headers.authorization === expectedAuth
+    async (req: FakeRequest): Promise<FakeResponse> => {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return req.headers.authorization === expectedAuth
         ? handler(req)
         : jiraError(401, ['Client must be authenticated to access this resource.']);
+    };
   const withIssue = (handler: (req: FakeRequest, issue: Issue) => FakeResponse) =>
     authed((req) => {
       const issue = issues.get(req.params.key ?? '') ?? [...issues.values()].find((i) => i.id === req.params.key);
@@ -418,15 +432,13 @@ export async function startFakeJira(
     .route(
       'GET',
       '/rest/api/3/issue/:key/comment',
-      withIssue((_req, issue) => ({
-        status: 200,
-        body: {
-          startAt: 0,
-          maxResults: 5000,
-          total: issue.comments.length,
-          comments: issue.comments.map((c) => commentJson(issue, c)),
-        },
-      })),
+      withIssue((req, issue) => {
+        const orderBy = req.query.get('orderBy') ?? 'created';
+        if (!['created', '+created', '-created'].includes(orderBy)) return jiraError(400, [`Invalid orderBy: ${orderBy}`]);
+        const ordered = orderBy === '-created' ? [...issue.comments].reverse() : issue.comments;
+        const { values, ...page } = pageOf(req, ordered, COMMENT_PAGE);
+        return { status: 200, body: { startAt: page.startAt, maxResults: page.maxResults, total: page.total, comments: values.map((c) => commentJson(issue, c)) } };
+      }),
     )
     .route(
       'POST',
@@ -434,6 +446,9 @@ export async function startFakeJira(
       withIssue((req, issue) => {
         const body = isRecord(req.body) ? req.body.body : undefined;
         if (!isAdfDoc(body)) return jiraError(400, [], { comment: 'INVALID_INPUT' });
+        if (JSON.stringify(body).length > COMMENT_LIMIT) {
+          return jiraError(400, [], { comment: 'The entered text is too long. It exceeds the allowed limit of 32,767 characters.' });
+        }
         const comment: Comment = { id: String(nextCommentId++), authorId: botAccountId, body, created: jiraTime() };
         issue.comments.push(comment);
         issue.updated = comment.created;
@@ -489,6 +504,12 @@ export async function startFakeJira(
     fieldOptions: (fieldId) => selectFields.get(fieldId)?.options.map(({ value, disabled }) => ({ value, disabled })) ?? [],
     comments: (key) => issues.get(key)?.comments.map((c) => c.body) ?? [],
     commentTexts: (key) => issues.get(key)?.comments.map((c) => adfToText(c.body)) ?? [],
+    get delayMs() {
+      return delayMs;
+    },
+    set delayMs(ms: number) {
+      delayMs = ms;
+    },
   };
 }
 
@@ -512,14 +533,26 @@ export function adfToText(node: unknown): string {
   }
 }
 
-/** The checks Jira applies before storing a comment: a version-1 doc whose text nodes are non-empty. */
+const ADF_NODES = new Set([
+  'paragraph', 'text', 'hardBreak', 'bulletList', 'orderedList', 'listItem', 'heading', 'blockquote', 'codeBlock', 'rule',
+  'panel', 'table', 'tableRow', 'tableHeader', 'tableCell', 'mention', 'emoji', 'date', 'status', 'inlineCard',
+]);
+const ADF_MARKS = new Set(['strong', 'em', 'code', 'strike', 'underline', 'link', 'subsup', 'textColor']);
+
+/**
+ * The checks Jira applies before storing a comment: a version-1 doc of known nodes; text nodes
+ * carry non-empty text, known marks and no content; every other node's content is an array.
+ */
 function isAdfDoc(body: unknown): boolean {
   if (!isRecord(body) || body.type !== 'doc' || body.version !== 1 || !Array.isArray(body.content)) return false;
-  const valid = (node: unknown): boolean =>
-    isRecord(node) &&
-    typeof node.type === 'string' &&
-    (node.type !== 'text' || (typeof node.text === 'string' && node.text.length > 0)) &&
-    (node.content === undefined || (Array.isArray(node.content) && node.content.every(valid)));
+  const valid = (node: unknown): boolean => {
+    if (!isRecord(node) || typeof node.type !== 'string' || !ADF_NODES.has(node.type)) return false;
+    if (node.marks !== undefined && !(Array.isArray(node.marks) && node.marks.every((m) => isRecord(m) && typeof m.type === 'string' && ADF_MARKS.has(m.type)))) {
+      return false;
+    }
+    if (node.type === 'text') return typeof node.text === 'string' && node.text.length > 0 && node.content === undefined;
+    return node.content === undefined || (Array.isArray(node.content) && node.content.every(valid));
+  };
   return body.content.every(valid);
 }
 

@@ -45,7 +45,14 @@ export interface FakeOkta {
   fake: HttpFake;
   addUser(user: FakeOktaUserInput): string;
   addGroup(group: FakeOktaGroupInput): string;
-  setUserStatus(userId: string, status: OktaUserStatus): void;
+  /**
+   * Changes a user's status. With `staleSearch`, list/search (GET /api/v1/users), which Okta documents
+   * as eventually consistent, keeps answering the user as before until settleSearch(); the read by
+   * id (GET /api/v1/users/{id}) answers the new status at once.
+   */
+  setUserStatus(userId: string, status: OktaUserStatus, opts?: { staleSearch?: boolean }): void;
+  /** The search index catches up: every user is listed as they are now. */
+  settleSearch(): void;
   /** Emails (lowercase) of the group's members; [] for an unknown group. */
   members(groupId: string): string[];
   addMembership(groupId: string, email: string): void;
@@ -85,6 +92,8 @@ export async function startFakeOkta(
   const fake = new HttpFake('okta');
   const users = new Map<string, UserRecord>();
   const groups = new Map<string, GroupRecord>();
+  /** What list/search still answers for a user whose change it has not caught up with. */
+  const staleIndex = new Map<string, UserRecord>();
   // Okta limits each endpoint family separately, in fixed windows (a minute by default).
   const limits: Record<OktaEndpointFamily, { limit: number; windowMs: number }> = {
     users: { limit: RATE_LIMIT_PER_MINUTE, windowMs: 60_000, ...opts.rateLimits?.users },
@@ -197,7 +206,7 @@ export async function startFakeOkta(
     .route('GET', '/api/v1/users', okta((req) => {
       const search = req.query.get('search') ?? req.query.get('filter');
       const q = req.query.get('q')?.toLowerCase();
-      let list = [...users.values()];
+      let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
       if (search) {
         const matcher = compileSearch(search);
         if (!matcher) return oktaError(400, 'E0000031', 'Invalid search criteria.', [`Unsupported expression: ${search}`]);
@@ -294,12 +303,14 @@ export async function startFakeOkta(
       groups.get(everyoneGroupId)?.members.add(id);
       return id;
     },
-    setUserStatus(userId, status) {
+    setUserStatus(userId, status, { staleSearch = false } = {}) {
       const user = users.get(userId);
       if (!user) throw new Error(`fake Okta: no user ${userId}`);
+      if (staleSearch && !staleIndex.has(userId)) staleIndex.set(userId, { ...user, profile: { ...user.profile } });
       user.status = status;
       user.statusChanged = user.lastUpdated = now();
     },
+    settleSearch: () => staleIndex.clear(),
     members(groupId) {
       const group = groups.get(groupId);
       if (!group) return [];

@@ -1,19 +1,22 @@
 /**
- * The grant lifecycle: what each state-machine task does. Every function re-reads the ledger
- * before acting and changes state only through conditional writes, so a retried task, a late
- * webhook or a second scheduler firing finds the work done and does nothing twice.
+ * Approval: from a recorded request to a decision. Plans the approval steps from the catalog,
+ * asks each step's approvers in Slack, takes their decisions (only a named approver of the current
+ * step, never the requester or subject, the first decision wins) and closes the request as approved
+ * or denied. Every function re-reads the ledger and changes state only by conditional writes.
  */
-import { resolveRole } from './catalog/load.js';
+import { currentAccount, ineligibility } from './accounts.js';
+import { resolveRole } from './catalog/catalog.js';
 import { describeDuration } from './duration.js';
-import { errorMessage, NotFoundError, PermanentError } from './errors.js';
+import { normalizeEmail } from './email.js';
+import { errorMessage, PermanentError, RetryableError } from './errors.js';
 import { deliverPending, recordEvidence } from './evidence.js';
-import { scheduleNameFor, type Approval, type ApprovalStepPlan, type Grant } from './grants/model.js';
-import { expiryFor, planApprovals } from './policy.js';
+import { loadGrant } from './grants/load.js';
+import type { Approval, ApprovalStepPlan, Grant } from './grants/model.js';
+import { tellRequester } from './notify.js';
+import { planApprovals } from './policy.js';
 import type { ApprovalOutcome, ApprovalPrompt, IdentityProvider } from './ports.js';
-import type { Services } from './services.js';
+import type { LifecycleDeps, Services } from './services.js';
 import type { Store } from './store/store.js';
-
-export type LifecycleDeps = Services;
 
 /** What the state machine does next (the Choice state reads `next`). */
 export interface NextStep {
@@ -21,12 +24,6 @@ export interface NextStep {
   next: 'approval' | 'provision' | 'end';
   step: number;
   approvalTimeoutSeconds: number;
-}
-
-export async function loadGrant(store: Store, grantId: string): Promise<Grant> {
-  const grant = await store.getGrant(grantId);
-  if (!grant) throw new NotFoundError(`no grant ${grantId}`);
-  return grant;
 }
 
 // ---------------------------------------------------------------- Advance
@@ -54,10 +51,10 @@ async function remainingApprovalSeconds(deps: LifecycleDeps, grant: Grant, step:
 async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   let managerFromIdp: string | undefined;
   if (grant.provider) {
-    const user = await deps.idp(grant.provider).findUserByEmail(grant.subject);
-    const ineligible = !user ? `${grant.subject} has no ${grant.provider} account` : !user.active ? `${grant.subject}'s ${grant.provider} account is deactivated or suspended` : undefined;
+    const user = await currentAccount(deps.idp(grant.provider), grant.subject);
+    const ineligible = ineligibility(user, grant.subject, grant.provider);
     if (ineligible) return deny(deps, grant, { reason: ineligible, by: 'policy', via: 'policy' });
-    managerFromIdp = user?.managerEmail?.toLowerCase();
+    managerFromIdp = normalizeEmail(user?.managerEmail);
   }
   const resolved = resolveRole(deps.catalog, grant.app, grant.role);
   if (!resolved) return deny(deps, grant, { reason: `${grant.app} ${grant.role} is no longer in the catalog`, by: 'policy', via: 'policy' });
@@ -99,7 +96,7 @@ async function withoutInactiveApprovers(idp: IdentityProvider, steps: ApprovalSt
   for (const step of steps) {
     const inactive: string[] = [];
     for (const approver of step.approvers) {
-      const user = await idp.findUserByEmail(approver);
+      const user = await currentAccount(idp, approver);
       if (user && !user.active) inactive.push(approver);
     }
     out.push(
@@ -119,6 +116,8 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
   await showOutcome(deps, grant, approval);
   const now = deps.clock.now().toISOString();
   if (approval.status === 'approved') {
+    const suspended = await approverNoLongerActive(deps, grant, approval);
+    if (suspended) return deny(deps, grant, { reason: suspended, by: 'policy', via: 'policy' });
     const lastStep = step + 1 >= (grant.steps?.length ?? 1);
     const changes: Partial<Grant> = lastStep
       ? { status: 'approved', decidedAt: approval.decidedAt ?? now, decidedBy: approval.decidedBy ?? '', updatedAt: now }
@@ -131,6 +130,18 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
       : `denied by ${approval.decidedBy} (step ${step + 1})`;
   // The denial evidence was written when the click or the timeout happened; here the grant closes.
   return finishDenied(deps, grant, reason, approval.decidedBy ?? 'grantline', approval.decidedAt ?? now);
+}
+
+/**
+ * A Slack click is taken within Slack's 3 seconds without calling the identity provider; the
+ * approval counts only if the approver's account, read by id, is still active when the workflow
+ * moves on. Fails closed: a suspended approver's approval denies the request.
+ */
+async function approverNoLongerActive(deps: LifecycleDeps, grant: Grant, approval: Approval): Promise<string | undefined> {
+  if (!grant.provider || !approval.decidedBy) return undefined;
+  const account = await currentAccount(deps.idp(grant.provider), approval.decidedBy);
+  if (!account || account.active) return undefined;
+  return `the approval by ${approval.decidedBy} (step ${approval.step + 1}) does not count: their ${grant.provider} account is deactivated or suspended`;
 }
 
 async function deny(deps: LifecycleDeps, grant: Grant, d: { reason: string; by: string; via: string }): Promise<Grant> {
@@ -185,20 +196,9 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
   if (existing) await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
   else if ((await deps.store.createApproval(approval)) === 'exists') await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
 
-  const unreachable: string[] = [];
-  if (approval.messages.length === 0) {
-    const prompt = promptFor(grant, input.step);
-    const messages: Approval['messages'] = [];
-    for (const approver of approval.approvers) {
-      const userId = await deps.chat.userIdByEmail(approver);
-      if (!userId) {
-        unreachable.push(approver);
-        continue;
-      }
-      const ref = await deps.chat.postApprovalRequest(userId, prompt);
-      messages.push({ approver, ...ref });
-    }
-    await deps.store.setApprovalMessages(grant.id, input.step, messages);
+  const { messages, unreachable } = await askApprovers(deps, grant, approval);
+  if (messages.length === 0) {
+    throw new PermanentError(`none of the approvers of step ${input.step + 1} can be reached in Slack (${unreachable.map((u) => `${u.approver}: ${u.why}`).join('; ')})`);
   }
   const deadline = new Date(new Date(approval.requestedAt).getTime() + grant.approvalTimeoutSeconds * 1000).toISOString();
   await recordEvidence(deps, grant, {
@@ -212,10 +212,44 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
       Approvers: approval.approvers.join(', '),
       Why: planStep.reason,
       Deadline: `${deadline} (denied if nobody decides by then)`,
-      'Not reachable in Slack': unreachable.join(', ') || undefined,
+      'Not reachable in Slack': unreachable.map((u) => `${u.approver} (${u.why})`).join(', ') || undefined,
     },
     ...(input.step === 0 ? { transitionTo: deps.config.JIRA_STATUS_AWAITING_APPROVAL } : {}),
   });
+}
+
+/**
+ * DMs every approver not yet asked, keeping each message as soon as it is posted, so a retried
+ * task never asks anyone twice. One approver Slack refuses (left the workspace, DMs closed) is
+ * recorded and skipped; a transient fault (429, 5xx) is retried by the workflow.
+ */
+async function askApprovers(
+  deps: LifecycleDeps,
+  grant: Grant,
+  approval: Approval,
+): Promise<{ messages: Approval['messages']; unreachable: Array<{ approver: string; why: string }> }> {
+  const prompt = promptFor(grant, approval.step);
+  const messages = [...approval.messages];
+  const unreachable: Array<{ approver: string; why: string }> = [];
+  for (const approver of approval.approvers) {
+    if (messages.some((m) => m.approver === approver)) continue;
+    let why: string;
+    try {
+      const userId = await deps.chat.userIdByEmail(approver);
+      if (userId) {
+        messages.push({ approver, ...(await deps.chat.postApprovalRequest(userId, prompt)) });
+        await deps.store.setApprovalMessages(grant.id, approval.step, messages);
+        continue;
+      }
+      why = 'no Slack account with this email';
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      why = `Slack refused the message: ${errorMessage(err)}`;
+    }
+    deps.logger.warn('approver cannot be reached in Slack; asking the others', { grantId: grant.id, approver, why });
+    unreachable.push({ approver, why });
+  }
+  return { messages, unreachable };
 }
 
 /** The approval task timed out: the step is closed as expired (if no decision won the race) and the request is denied. */
@@ -266,7 +300,7 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
   const approval = grant ? await deps.store.getApproval(input.grantId, input.step) : undefined;
   if (!grant || !approval) return { outcome: 'refused', reason: 'this request is unknown to Grantline' };
   const now = deps.clock.now().toISOString();
-  const who = input.clickerEmail?.toLowerCase();
+  const who = input.clickerEmail; // normalised at the edge (shared/email.ts)
 
   const refusal = !who
     ? 'Grantline cannot see your email address in Slack, so it cannot check that you are the approver'
@@ -276,7 +310,10 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
         ? `only ${approval.approvers.join(', ')} can decide this step`
         : (await earlierApprover(deps.store, grant, input.step, who))
           ? 'you approved an earlier step; a different person must decide this one'
-          : undefined;
+          : // A request that moved on (failed, or closed by another step) takes no more decisions.
+            approval.status === 'pending' && (grant.status !== 'pending_approval' || grant.currentStep !== input.step)
+            ? `this request is no longer waiting for a decision (it is ${grant.status.replace('_', ' ')})`
+            : undefined;
   if (refusal) {
     await recordEvidence(deps, grant, {
       type: 'approval_refused',
@@ -327,214 +364,6 @@ function describeClosed(approval: Approval): string {
   return `this request was already ${approval.status} by ${approval.decidedBy}`;
 }
 
-// ---------------------------------------------------------------- Provision
-
-export interface ProvisionResult {
-  grantId: string;
-  scheduleRevocation: boolean;
-  expiresAt?: string;
-}
-
-export async function provision(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
-  const grant = await loadGrant(deps.store, grantId);
-  if (grant.status === 'active') return { grantId, scheduleRevocation: Boolean(grant.expiresAt), ...(grant.expiresAt ? { expiresAt: grant.expiresAt } : {}) };
-  if (grant.status !== 'approved') throw new PermanentError(`grant ${grantId} is ${grant.status}, not approved: nothing to provision`);
-
-  const grantedAt = deps.clock.now();
-  const expiresAt = expiryFor(grant.duration, grantedAt)?.toISOString();
-  const expiryText = expiresAt ?? 'never (permanent)';
-
-  if (grant.manual || !grant.provider || !grant.groupId) {
-    const updated = await deps.store.updateGrant(grantId, ['approved'], { status: 'active', grantedAt: grantedAt.toISOString(), ...(expiresAt ? { expiresAt } : {}), updatedAt: grantedAt.toISOString() });
-    if (!updated) return provision(deps, grantId);
-    await recordEvidence(deps, grant, {
-      type: 'manual_task',
-      actor: 'grantline',
-      via: 'system',
-      at: grantedAt.toISOString(),
-      summary: `manual task for ${grant.appOwner}: give ${grant.subject} the ${grant.role} role in ${grant.appName}`,
-      details: {
-        Owner: grant.appOwner,
-        Expires: expiryText,
-        Revocation: 'NOT automatically revocable: the owner must remove the access; Grantline will ask them at expiry',
-      },
-    });
-    await tellRequester(deps, grant, `Your request ${grant.issueKey} was approved; ${grant.appOwner} will set up ${grant.appName} ${grant.role} by hand.`);
-    return { grantId, scheduleRevocation: Boolean(expiresAt), ...(expiresAt ? { expiresAt } : {}) };
-  }
-
-  const idp = deps.idp(grant.provider);
-  const user = await idp.findUserByEmail(grant.subject);
-  if (!user) throw new PermanentError(`${grant.subject} has no ${grant.provider} account`);
-  if (!user.active) throw new PermanentError(`${grant.subject}'s ${grant.provider} account is deactivated or suspended`);
-  const others = (await deps.store.activeGrantsIn(grant.provider, grant.groupId, grant.subject)).filter((g) => g.id !== grant.id);
-  const wasMember = await idp.isMember(grant.groupId, user.id);
-  // Membership that no Grantline grant explains came from elsewhere: this grant must never remove it.
-  const preexisting = wasMember && others.length === 0;
-  const answer = wasMember ? 'already_member' : await idp.addMember(grant.groupId, user.id);
-
-  const updated = await deps.store.updateGrant(grantId, ['approved'], {
-    status: 'active',
-    grantedAt: grantedAt.toISOString(),
-    ...(expiresAt ? { expiresAt } : {}),
-    idpUserId: user.id,
-    preexistingMembership: preexisting,
-    updatedAt: grantedAt.toISOString(),
-  });
-  if (!updated) return provision(deps, grantId);
-  await recordEvidence(deps, grant, {
-    type: 'provisioned',
-    actor: 'grantline',
-    via: grant.provider,
-    at: grantedAt.toISOString(),
-    summary: wasMember
-      ? `${grant.subject} was already in ${grant.provider} group ${grant.groupId}; access confirmed`
-      : `added ${grant.subject} to ${grant.provider} group ${grant.groupId}`,
-    details: {
-      Group: `${grant.groupId} (${grant.provider})`,
-      'Identity provider answer': answer,
-      'Membership before this grant': preexisting ? 'yes, from outside Grantline: it will be kept at expiry' : others.length ? `yes, from grant ${others[0]!.id}` : 'no',
-      Expires: expiryText,
-    },
-    transitionTo: deps.config.JIRA_STATUS_GRANTED,
-  });
-  await tellRequester(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${expiresAt ? ` until ${expiresAt}` : ''} (${grant.issueKey}).`);
-  return { grantId, scheduleRevocation: Boolean(expiresAt), ...(expiresAt ? { expiresAt } : {}) };
-}
-
-// ---------------------------------------------------------------- Schedule and revoke
-
-export async function scheduleRevocation(deps: LifecycleDeps, grantId: string): Promise<{ scheduled: boolean }> {
-  const grant = await loadGrant(deps.store, grantId);
-  if (grant.status !== 'active' || !grant.expiresAt) return { scheduled: false };
-  if (new Date(grant.expiresAt) <= deps.clock.now()) {
-    await revoke(deps, { grantId, reason: 'expired' });
-    return { scheduled: false };
-  }
-  const result = await deps.scheduler.schedule(grantId, new Date(grant.expiresAt));
-  await recordEvidence(deps, grant, {
-    type: 'revocation_scheduled',
-    actor: 'grantline',
-    via: 'scheduler',
-    summary: grant.manual
-      ? `removal reminder for ${grant.appOwner} scheduled at ${grant.expiresAt}`
-      : `revocation scheduled at ${grant.expiresAt}`,
-    details: { 'Revoke at': grant.expiresAt, Schedule: scheduleNameFor(grantId), 'Schedule state': result },
-  });
-  return { scheduled: true };
-}
-
-export type RevokeReason = 'expired' | 'early_release' | 'access_review' | 'offboarding';
-
-export interface RevokeResult {
-  grantId: string;
-  outcome: 'removed' | 'already_absent' | 'kept' | 'manual_task' | 'not_active';
-}
-
-/**
- * Ends a grant. The membership is removed unless another active grant or a membership that
- * existed before this grant still needs it. Runs any number of times: only the first does anything.
- */
-export async function revoke(deps: LifecycleDeps, input: { grantId: string; reason: RevokeReason; actor?: string }): Promise<RevokeResult> {
-  const grant = await loadGrant(deps.store, input.grantId);
-  if (grant.status !== 'active') return { grantId: grant.id, outcome: 'not_active' };
-  const now = deps.clock.now().toISOString();
-  const actor = input.actor ?? (input.reason === 'expired' ? 'scheduler' : 'grantline');
-  const why = input.reason.replace('_', ' ');
-
-  let outcome: RevokeResult['outcome'];
-  let keptBecause: string | undefined;
-  if (grant.manual || !grant.provider || !grant.groupId) {
-    outcome = 'manual_task';
-  } else {
-    const others = (await deps.store.activeGrantsIn(grant.provider, grant.groupId, grant.subject)).filter((g) => g.id !== grant.id);
-    if (others.length > 0) keptBecause = `still needed by active grant ${others.map((g) => g.id).join(', ')}`;
-    else if (grant.preexistingMembership) keptBecause = 'the membership existed before this grant, outside Grantline';
-    if (keptBecause) outcome = 'kept';
-    else {
-      const idp = deps.idp(grant.provider);
-      const userId = grant.idpUserId ?? (await idp.findUserByEmail(grant.subject))?.id;
-      outcome = userId ? await idp.removeMember(grant.groupId, userId) : 'already_absent';
-    }
-  }
-  const updated = await deps.store.updateGrant(grant.id, ['active'], {
-    status: 'revoked',
-    revokedAt: now,
-    revokeReason: input.reason,
-    ...(grant.expiresAt ? { scheduledRevocationAt: grant.expiresAt } : {}),
-    updatedAt: now,
-  });
-  if (!updated) return { grantId: grant.id, outcome: 'not_active' };
-  if (input.reason !== 'expired') await deps.scheduler.cancel(grant.id);
-
-  const timing = { 'Scheduled for': grant.expiresAt, 'Revoked at': now, Reason: why };
-  if (outcome === 'manual_task') {
-    await recordEvidence(deps, grant, {
-      type: 'manual_removal_task',
-      actor,
-      via: 'system',
-      at: now,
-      summary: `manual removal task for ${grant.appOwner}: remove ${grant.subject}'s ${grant.role} role in ${grant.appName} (${why})`,
-      details: { ...timing, Owner: grant.appOwner, Note: 'not automatically revocable: Grantline cannot confirm the removal' },
-      transitionTo: deps.config.JIRA_STATUS_REVOKED,
-    });
-  } else if (outcome === 'kept') {
-    await recordEvidence(deps, grant, {
-      type: 'revocation_kept_membership',
-      actor,
-      via: grant.provider!,
-      at: now,
-      summary: `grant ended (${why}); ${grant.subject} stays in ${grant.provider} group ${grant.groupId}: ${keptBecause}`,
-      details: { ...timing, Group: `${grant.groupId} (${grant.provider})` },
-      transitionTo: deps.config.JIRA_STATUS_REVOKED,
-    });
-  } else {
-    await recordEvidence(deps, grant, {
-      type: 'revoked',
-      actor,
-      via: grant.provider!,
-      at: now,
-      summary: `removed ${grant.subject} from ${grant.provider} group ${grant.groupId} (${why})`,
-      details: { ...timing, Group: `${grant.groupId} (${grant.provider})`, 'Identity provider answer': outcome },
-      transitionTo: deps.config.JIRA_STATUS_REVOKED,
-    });
-  }
-  return { grantId: grant.id, outcome };
-}
-
-// ---------------------------------------------------------------- Failure
-
-/** A task failed for good (retries exhausted or a permanent error): the grant is marked failed and the evidence says why. */
-export async function recordFailure(deps: LifecycleDeps, input: { grantId: string; error: { Error?: string; Cause?: string } }): Promise<void> {
-  const grant = await deps.store.getGrant(input.grantId);
-  if (!grant) return;
-  const cause = causeText(input.error);
-  const now = deps.clock.now().toISOString();
-  const updated = await deps.store.updateGrant(grant.id, ['requested', 'pending_approval', 'approved'], { status: 'failed', failure: cause, updatedAt: now });
-  if (!updated) return;
-  await recordEvidence(deps, grant, {
-    type: 'provisioning_failed',
-    actor: 'grantline',
-    via: grant.provider ?? 'system',
-    at: now,
-    summary: `could not complete the request: ${cause}. Nothing was granted`,
-    details: { Error: input.error.Error ?? 'unknown', 'State before failure': grant.status },
-  });
-  await tellRequester(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. Nothing was granted.`);
-}
-
-/** Step Functions passes a Lambda's error as JSON ({errorType, errorMessage, trace}); locally it is plain text. */
-function causeText(error: { Error?: string; Cause?: string }): string {
-  let cause = error.Cause ?? '';
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') cause = parsed.errorMessage;
-  } catch {
-    /* plain text */
-  }
-  return (cause || error.Error || 'unknown error').replace(/[.\s]+$/, '');
-}
-
 // ---------------------------------------------------------------- Slack helpers
 
 function promptFor(grant: Grant, step: number): ApprovalPrompt {
@@ -563,14 +392,5 @@ async function showOutcome(deps: LifecycleDeps, grant: Grant, approval: Approval
     } catch (err) {
       deps.logger.warn('could not update the Slack approval message', { grantId: grant.id, error: errorMessage(err) });
     }
-  }
-}
-
-async function tellRequester(deps: Pick<LifecycleDeps, 'chat' | 'logger'>, grant: Grant, text: string): Promise<void> {
-  try {
-    const userId = await deps.chat.userIdByEmail(grant.requester);
-    if (userId) await deps.chat.notify(userId, text);
-  } catch (err) {
-    deps.logger.warn('could not notify the requester in Slack', { grantId: grant.id, error: errorMessage(err) });
   }
 }

@@ -1,0 +1,8 @@
+// Every 5 minutes: the expiry safety net (revokes overdue grants, recreates missing schedules).
+import middy from '@middy/core';
+import { jiraTicketing } from '../../shared/aws/jira.js';
+import { awsDeps } from '../../shared/aws/runtime.js';
+import { identityProviders } from '../../shared/connectors/identity.js';
+import { sweepExpiries } from '../../shared/sweep.js';
+
+export const handler = middy(async () => sweepExpiries(await awsDeps({ providers: identityProviders, ticketing: jiraTicketing })));

@@ -1,0 +1,154 @@
+/**
+ * The catalog once parsed: its validation (the schema, then the rules a schema cannot express), the
+ * look-ups the core makes, and reading the catalog.json that `cdk synth` writes into every Lambda
+ * package. No YAML here (shared/catalog/load.ts parses catalog.yaml), so a Lambda bundles no YAML parser.
+ */
+import { readFile } from 'node:fs/promises';
+import { durationMs, normaliseDuration, PERMANENT } from '../duration.js';
+import { ValidationError } from '../errors.js';
+import { catalogSchema, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
+
+export interface CatalogProblem {
+  /** Dotted path in the catalog, e.g. apps.figma.roles.editor.approval[1] */
+  path: string;
+  line?: number;
+  message: string;
+}
+
+export type CatalogResult = { ok: true; catalog: Catalog } | { ok: false; problems: CatalogProblem[] };
+
+/** A problem found in a parsed catalog, at its path (the YAML loader turns the path into a line). */
+export interface RawProblem {
+  path: PropertyKey[];
+  message: string;
+}
+
+/**
+ * Checks a parsed catalog (from YAML or JSON): the schema, and the rule checks on every role that
+ * parses even when other parts fail, so one run lists every mistake. `catalog` only when there are none.
+ */
+export function checkCatalog(raw: unknown): { catalog?: Catalog; problems: RawProblem[] } {
+  const parsed = catalogSchema.safeParse(raw);
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: issue.path, message: issue.message }))), ...semanticProblems(raw)];
+  return parsed.success && problems.length === 0 ? { catalog: parsed.data, problems } : { problems };
+}
+
+/** The validated catalog as written into each Lambda package at synth (read back by loadCatalogJson). */
+export function catalogJson(catalog: Catalog): string {
+  return `${JSON.stringify(catalog, null, 2)}\n`;
+}
+
+/** Reads and checks a catalog written as JSON (catalogJson's output, or any JSON the schema accepts). */
+export async function loadCatalogJson(path: string): Promise<Catalog> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ValidationError(`cannot read catalog ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(`catalog ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const { catalog, problems } = checkCatalog(raw);
+  if (!catalog) {
+    const lines = problems.map((p) => formatProblem({ path: formatPath(p.path), message: p.message }));
+    throw new ValidationError(`catalog ${path} is invalid:\n  ${lines.join('\n  ')}`, lines);
+  }
+  return catalog;
+}
+
+export function formatProblem(p: CatalogProblem): string {
+  const where = [p.line ? `line ${p.line}` : '', p.path].filter(Boolean).join(', ');
+  return where ? `${where}: ${p.message}` : p.message;
+}
+
+export function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+function semanticProblems(raw: unknown): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const groups = recordAt(raw, 'approverGroups');
+  for (const [appKey, app] of Object.entries(recordAt(raw, 'apps'))) {
+    for (const [roleKey, role] of Object.entries(recordAt(app, 'roles'))) {
+      const at = (...rest: PropertyKey[]) => ['apps', appKey, 'roles', roleKey, ...rest];
+      const field = (key: string): unknown => (role && typeof role === 'object' ? (role as Record<string, unknown>)[key] : undefined);
+      const durations = Array.isArray(field('durations')) ? (field('durations') as unknown[]) : [];
+      const maxText = field('maxDuration');
+      const max = typeof maxText === 'string' ? durationMs(maxText) : undefined;
+      const seen = new Set<string>();
+      durations.forEach((d, i) => {
+        if (typeof d !== 'string' || durationMs(d) === undefined) return;
+        const n = normaliseDuration(d);
+        if (seen.has(n)) problems.push({ path: at('durations', i), message: `duplicate duration ${d}` });
+        seen.add(n);
+        if (max !== undefined && durationMs(d)! > max) {
+          problems.push({ path: at('durations', i), message: `duration ${d} is longer than maxDuration ${String(maxText)}` });
+        }
+      });
+      const approval = Array.isArray(field('approval')) ? (field('approval') as unknown[]) : [];
+      const hasAuto = approval.includes('auto');
+      if (hasAuto && approval.length > 1) {
+        problems.push({ path: at('approval'), message: 'auto cannot be combined with other approval steps' });
+      }
+      const risk = field('risk');
+      if (hasAuto && (risk === 'high' || risk === 'critical')) {
+        problems.push({ path: at('approval'), message: `a ${risk}-risk role cannot be auto-approved` });
+      }
+      approval.forEach((step, i) => {
+        if (step && typeof step === 'object' && 'group' in step && typeof step.group === 'string' && !(step.group in groups)) {
+          problems.push({ path: at('approval', i, 'group'), message: `unknown approver group "${step.group}" (define it under approverGroups)` });
+        }
+      });
+      if (field('group') === 'manual' && field('provider') !== undefined) {
+        problems.push({ path: at('provider'), message: 'a manual role has no provider' });
+      }
+    }
+  }
+  return problems;
+}
+
+export interface ResolvedRole {
+  appKey: string;
+  roleKey: string;
+  app: AppEntry;
+  role: RoleEntry;
+  /** undefined for a manual role. */
+  provider: Catalog['defaults']['provider'] | undefined;
+  groupId: string | undefined;
+}
+
+export function resolveRole(catalog: Catalog, appKey: string, roleKey: string): ResolvedRole | undefined {
+  const app = catalog.apps[appKey];
+  const role = app?.roles[roleKey];
+  if (!app || !role) return undefined;
+  const manual = role.group === 'manual';
+  return {
+    appKey,
+    roleKey,
+    app,
+    role,
+    provider: manual ? undefined : (role.provider ?? app.provider ?? catalog.defaults.provider),
+    groupId: manual ? undefined : role.group,
+  };
+}
+
+/** Finds an app by key or display name, case-insensitively (Jira select lists carry display names). */
+export function findAppKey(catalog: Catalog, name: string): string | undefined {
+  const wanted = name.trim().toLowerCase();
+  return Object.entries(catalog.apps).find(([key, app]) => key === wanted || app.name.toLowerCase() === wanted)?.[0];
+}
+
+export function allowedDurations(role: RoleEntry): string[] {
+  return role.durations.map(normaliseDuration);
+}
+
+export { PERMANENT };
+
+function recordAt(value: unknown, key: string): Record<string, unknown> {
+  const inner = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return inner && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Record<string, unknown>) : {};
+}

@@ -1,0 +1,116 @@
+/**
+ * Revocation: the one path that ends a grant, whatever the reason (expiry, early release, access
+ * review, offboarding). The grant leaves its membership record; the person is removed from the
+ * group only when no other grant holds the membership and it did not exist before Grantline.
+ */
+import { recordEvidence } from './evidence.js';
+import { loadGrant } from './grants/load.js';
+import { scheduleNameFor } from './grants/model.js';
+import { leaveMembership, membershipKeyOf } from './membership.js';
+import type { LifecycleDeps } from './services.js';
+
+// ---------------------------------------------------------------- Schedule and revoke
+
+export async function scheduleRevocation(deps: LifecycleDeps, grantId: string): Promise<{ scheduled: boolean }> {
+  const grant = await loadGrant(deps.store, grantId);
+  if (grant.status !== 'active' || !grant.expiresAt) return { scheduled: false };
+  if (new Date(grant.expiresAt) <= deps.clock.now()) {
+    await revoke(deps, { grantId, reason: 'expired' });
+    return { scheduled: false };
+  }
+  const result = await deps.scheduler.schedule(grantId, new Date(grant.expiresAt));
+  await recordEvidence(deps, grant, {
+    type: 'revocation_scheduled',
+    actor: 'grantline',
+    via: 'scheduler',
+    summary: grant.manual
+      ? `removal reminder for ${grant.appOwner} scheduled at ${grant.expiresAt}`
+      : `revocation scheduled at ${grant.expiresAt}`,
+    details: { 'Revoke at': grant.expiresAt, Schedule: scheduleNameFor(grantId), 'Schedule state': result },
+  });
+  return { scheduled: true };
+}
+
+export const REVOKE_REASONS = ['expired', 'early_release', 'access_review', 'offboarding', 'no_schedule'] as const;
+export type RevokeReason = (typeof REVOKE_REASONS)[number];
+
+/** How each reason reads in the evidence. */
+const REASON_TEXT: Record<RevokeReason, string> = {
+  expired: 'expired',
+  early_release: 'early release',
+  access_review: 'access review',
+  offboarding: 'offboarding',
+  no_schedule: 'no revocation schedule could be created, so the access ends now',
+};
+
+export interface RevokeResult {
+  grantId: string;
+  outcome: 'removed' | 'already_absent' | 'kept' | 'manual_task' | 'not_active';
+}
+
+/**
+ * Ends a grant. The membership is removed unless another active grant or a membership that
+ * existed before this grant still needs it. Runs any number of times: only the first does anything.
+ */
+export async function revoke(deps: LifecycleDeps, input: { grantId: string; reason: RevokeReason; actor?: string }): Promise<RevokeResult> {
+  const grant = await loadGrant(deps.store, input.grantId);
+  if (grant.status !== 'active') return { grantId: grant.id, outcome: 'not_active' };
+  const now = deps.clock.now().toISOString();
+  const actor = input.actor ?? (input.reason === 'expired' ? 'scheduler' : 'grantline');
+  const why = REASON_TEXT[input.reason];
+
+  let outcome: RevokeResult['outcome'];
+  let keptBecause: string | undefined;
+  if (grant.manual || !grant.provider || !grant.groupId) {
+    outcome = 'manual_task';
+  } else {
+    const userId = grant.idpUserId ?? (await deps.idp(grant.provider).findUserByEmail(grant.subject))?.id;
+    // The grant stays active until its membership is settled, so a crash here is finished by the retry.
+    const left = userId ? await leaveMembership(deps, membershipKeyOf(grant, userId), grant.subject, grant.id) : { outcome: 'already_absent' as const };
+    outcome = left.outcome;
+    keptBecause = left.keptBecause;
+  }
+  const updated = await deps.store.updateGrant(grant.id, ['active'], {
+    status: 'revoked',
+    revokedAt: now,
+    revokeReason: input.reason,
+    ...(grant.expiresAt ? { scheduledRevocationAt: grant.expiresAt } : {}),
+    updatedAt: now,
+  });
+  if (!updated) return { grantId: grant.id, outcome: 'not_active' };
+  if (input.reason !== 'expired') await deps.scheduler.cancel(grant.id);
+
+  const timing = { 'Scheduled for': grant.expiresAt, 'Revoked at': now, Reason: why };
+  if (outcome === 'manual_task') {
+    await recordEvidence(deps, grant, {
+      type: 'manual_removal_task',
+      actor,
+      via: 'system',
+      at: now,
+      summary: `manual removal task for ${grant.appOwner}: remove ${grant.subject}'s ${grant.role} role in ${grant.appName} (${why})`,
+      details: { ...timing, Owner: grant.appOwner, Note: 'not automatically revocable: Grantline cannot confirm the removal' },
+      transitionTo: deps.config.JIRA_STATUS_REVOKED,
+    });
+  } else if (outcome === 'kept') {
+    await recordEvidence(deps, grant, {
+      type: 'revocation_kept_membership',
+      actor,
+      via: grant.provider!,
+      at: now,
+      summary: `grant ended (${why}); ${grant.subject} stays in ${grant.provider} group ${grant.groupId}: ${keptBecause}`,
+      details: { ...timing, Group: `${grant.groupId} (${grant.provider})` },
+      transitionTo: deps.config.JIRA_STATUS_REVOKED,
+    });
+  } else {
+    await recordEvidence(deps, grant, {
+      type: 'revoked',
+      actor,
+      via: grant.provider!,
+      at: now,
+      summary: `removed ${grant.subject} from ${grant.provider} group ${grant.groupId} (${why})`,
+      details: { ...timing, Group: `${grant.groupId} (${grant.provider})`, 'Identity provider answer': outcome },
+      transitionTo: deps.config.JIRA_STATUS_REVOKED,
+    });
+  }
+  return { grantId: grant.id, outcome };
+}

@@ -1,0 +1,135 @@
+/**
+ * The checks after a soak settles (../shared/RELIABILITY.md, "Invariants the soak checks"): each
+ * returns the violations it finds, each naming the grant it concerns.
+ */
+import type { Sandbox } from '../../infra/local/sandbox/index.js';
+import { IN_PROGRESS, type SoakEvent, type SoakRecord } from './grantline.js';
+import { normalEmail, type Membership, type Population } from './population.js';
+import type { Expectation } from './scenarios.js';
+
+export interface Violation {
+  grantId: string;
+  invariant: 'final_state' | 'membership' | 'evidence' | 'segregation' | 'expiry' | 'drive';
+  detail: string;
+}
+
+/** An active grant this long past its expiry is a violation (the sweeper runs every second; allow for a restart). */
+export const EXPIRY_GRACE_MS = 15_000;
+
+export interface CheckInput {
+  records: SoakRecord[];
+  expectations: Expectation[];
+  sandbox: Sandbox;
+  population: Population;
+  preexisting: Membership[];
+  now: number;
+}
+
+export function checkInvariants(input: CheckInput): Violation[] {
+  return [
+    ...checkFinalStates(input),
+    ...checkMemberships(input),
+    ...input.records.flatMap((r) => checkEvidence(r, input.sandbox.jira.commentTexts(r.grant.issueKey))),
+    ...input.records.flatMap(checkSegregation),
+    ...input.records.flatMap((r) => checkExpiry(r, input.now)),
+  ];
+}
+
+/** Every grant is final (or waits as it should), and ended as its scenario allows. */
+export function checkFinalStates({ records, expectations }: CheckInput): Violation[] {
+  const byId = new Map(records.map((r) => [r.grant.id, r]));
+  const violations: Violation[] = [];
+  for (const expected of expectations) {
+    const grant = byId.get(expected.grantId)?.grant;
+    if (!grant) {
+      violations.push({ grantId: expected.grantId, invariant: 'final_state', detail: `the webhook answered with this grant id but GET /grants/${expected.grantId} finds none` });
+    } else if (IN_PROGRESS.includes(grant.status)) {
+      violations.push({ grantId: grant.id, invariant: 'final_state', detail: `stuck in ${grant.status}${grant.currentStep !== undefined ? ` at step ${grant.currentStep}` : ''} (${expected.scenario})` });
+    } else if (!expected.outcomes.includes(grant.status)) {
+      const why = grant.failure ?? grant.denialReason;
+      violations.push({ grantId: grant.id, invariant: 'final_state', detail: `${expected.scenario}: expected ${expected.outcomes.join(' or ')}, ended ${grant.status}${why ? `: ${why}` : ''}` });
+    }
+  }
+  return violations;
+}
+
+/** For every (provider, group, person): a member iff an active grant holds it or it existed before Grantline. */
+export function checkMemberships({ records, sandbox, population, preexisting }: CheckInput): Violation[] {
+  const violations: Violation[] = [];
+  for (const role of population.groupRoles()) {
+    const grants = records.map((r) => r.grant).filter((g) => g.provider === role.provider && g.groupId === role.groupId);
+    const active = new Set(grants.filter((g) => g.status === 'active').map((g) => normalEmail(g.subject)));
+    const before = new Set(preexisting.filter((m) => m.provider === role.provider && m.groupId === role.groupId).map((m) => m.email));
+    const members = new Set(sandbox.members(role.provider, role.groupId).map(normalEmail));
+    const people = new Set([...members, ...active, ...before, ...grants.map((g) => normalEmail(g.subject))]);
+    const where = `${role.provider} group ${role.groupId}`;
+    for (const person of people) {
+      const should = active.has(person) || before.has(person);
+      const is = members.has(person);
+      if (should === is) continue;
+      const held = grants.filter((g) => normalEmail(g.subject) === person);
+      const grantId = held.at(-1)?.id ?? '(none)';
+      const history = held.map((g) => `${g.id} ${g.status}`).join(', ');
+      const detail = is
+        ? `${person} is still in ${where} with no active grant and no pre-existing membership (grants: ${history})`
+        : before.has(person)
+          ? `${person}'s pre-existing membership of ${where} was removed (grants: ${history})`
+          : `${person} is not in ${where} though an active grant holds it (grants: ${history})`;
+      violations.push({ grantId, invariant: 'membership', detail });
+    }
+  }
+  return violations;
+}
+
+/** Every evidence event of the grant is on its Jira issue exactly once, in the ledger's order. */
+export function checkEvidence(record: SoakRecord, comments: string[]): Violation[] {
+  const violations: Violation[] = [];
+  const grantId = record.grant.id;
+  let previous = { index: -1, summary: '' };
+  for (const event of record.evidence) {
+    const positions = comments.flatMap((text, index) => (isCommentFor(text, grantId, event) ? [index] : []));
+    if (positions.length !== 1) {
+      violations.push({ grantId, invariant: 'evidence', detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} ${positions.length} times` });
+    }
+    const first = positions[0];
+    if (first === undefined) continue;
+    if (first < previous.index) {
+      violations.push({ grantId, invariant: 'evidence', detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} before "${previous.summary}", out of the ledger's order` });
+    }
+    previous = { index: first, summary: event.summary };
+  }
+  return violations;
+}
+
+/** A comment renders the event when it carries its summary, its time and the grant id (see shared/evidence.ts commentFor). */
+function isCommentFor(text: string, grantId: string, event: SoakEvent): boolean {
+  return text.includes(event.summary) && text.includes(event.at) && text.includes(grantId);
+}
+
+/** Nobody decides their own request, nor one for themselves, whatever the case or whitespace of the emails; only named approvers approve. */
+export function checkSegregation(record: SoakRecord): Violation[] {
+  const { grant } = record;
+  const requester = normalEmail(grant.requester);
+  const subject = normalEmail(grant.subject);
+  const deciders = new Set([grant.decidedBy, ...(record.answers.approvedBy ?? []).map((a) => a.by)].map(normalEmail).filter((e) => e.includes('@')));
+  const violations: Violation[] = [];
+  for (const decider of deciders) {
+    if (decider === requester) violations.push({ grantId: grant.id, invariant: 'segregation', detail: `decided by its requester ${decider} (requester recorded as ${JSON.stringify(grant.requester)})` });
+    else if (decider === subject) violations.push({ grantId: grant.id, invariant: 'segregation', detail: `decided by its subject ${decider}` });
+  }
+  for (const approval of record.answers.approvedBy ?? []) {
+    const named = grant.steps?.[approval.step - 1]?.approvers.map(normalEmail);
+    if (named && !named.includes(normalEmail(approval.by))) {
+      violations.push({ grantId: grant.id, invariant: 'segregation', detail: `step ${approval.step} approved by ${approval.by}, whom the policy did not name (${named.join(', ')})` });
+    }
+  }
+  return violations;
+}
+
+/** No grant is active past its expiry beyond a grace. */
+export function checkExpiry(record: SoakRecord, now: number): Violation[] {
+  const { grant } = record;
+  if (grant.status !== 'active' || !grant.expiresAt) return [];
+  const late = now - Date.parse(grant.expiresAt);
+  return late > EXPIRY_GRACE_MS ? [{ grantId: grant.id, invariant: 'expiry', detail: `active ${Math.round(late / 1000)} s past its expiry ${grant.expiresAt}` }] : [];
+}

@@ -1,0 +1,126 @@
+/**
+ * Small in-test fakes of the ports for the core's unit tests: a directory (identity provider) that
+ * keeps group members in memory, and a recorder for Jira, Slack, the scheduler and the workflow.
+ */
+import type { Clock } from '../../shared/clock.js';
+import { parseConfig } from '../../shared/config.js';
+import { PermanentError } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import type { LifecycleDeps } from '../../shared/services.js';
+import type { Store } from '../../shared/store/store.js';
+import { testCatalog } from './harness.js';
+import type { ApprovalOutcome, Chat, IdentityProvider, IdpUser, RevocationScheduler, Ticketing, WorkflowRuntime } from '../../shared/ports.js';
+
+export const ELI = 'eli.engineer@example.com';
+export const MARIA = 'maria.manager@example.com';
+
+export class Directory implements IdentityProvider {
+  readonly name = 'okta' as const;
+  readonly groups = new Map<string, Set<string>>();
+  users: Record<string, IdpUser> = {
+    [ELI]: { id: 'u-eli', email: ELI, active: true, managerEmail: MARIA },
+    [MARIA]: { id: 'u-maria', email: MARIA, active: true },
+  };
+  /** What a search returns; `stale` plays a search index that has not caught up (Okta documents it). */
+  stale: Record<string, IdpUser> = {};
+  async findUserByEmail(email: string) {
+    return this.stale[email.toLowerCase()] ?? this.users[email.toLowerCase()];
+  }
+  async getUser(id: string) {
+    return Object.values(this.users).find((u) => u.id === id);
+  }
+  async isMember(groupId: string, userId: string) {
+    return this.groups.get(groupId)?.has(userId) ?? false;
+  }
+  async addMember(groupId: string, userId: string) {
+    const members = this.groups.get(groupId) ?? new Set<string>();
+    this.groups.set(groupId, members);
+    if (members.has(userId)) return 'already_member' as const;
+    members.add(userId);
+    return 'added' as const;
+  }
+  async removeMember(groupId: string, userId: string) {
+    return this.groups.get(groupId)?.delete(userId) ? ('removed' as const) : ('already_absent' as const);
+  }
+  async listGroups() {
+    return [];
+  }
+  async listMembers(groupId: string) {
+    return [...(this.groups.get(groupId) ?? [])].map((id) => ({ id, email: Object.values(this.users).find((u) => u.id === id)?.email ?? '' }));
+  }
+  async testConnection() {}
+}
+
+export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowRuntime {
+  readonly comments: string[] = [];
+  readonly schedules = new Map<string, Date>();
+  readonly completed: Array<{ token: string; decision: string }> = [];
+  readonly outcomes: ApprovalOutcome[] = [];
+  async addComment(_issueKey: string, comment: { title: string }) {
+    this.comments.push(comment.title);
+  }
+  async hasComment() {
+    return false;
+  }
+  async transition() {
+    return true;
+  }
+  async userEmail() {
+    return undefined;
+  }
+  async createIssue() {
+    return { key: 'ACC-99' };
+  }
+  async syncFieldOptions() {
+    return { added: [], enabled: [], disabled: [], unchanged: [] };
+  }
+  async userIdByEmail(email: string) {
+    return `U-${email}`;
+  }
+  async emailOfUser(userId: string) {
+    return userId.replace(/^U-/, '');
+  }
+  /** Slack users whose DMs Slack refuses (left the workspace, DMs closed). */
+  readonly refusesDm = new Set<string>();
+  async postApprovalRequest(userId: string) {
+    if (this.refusesDm.has(userId)) throw new PermanentError(`Slack refused the message to ${userId}: cannot_dm_bot`);
+    return { channel: `D-${userId}`, ts: '1.1' };
+  }
+  async showOutcome(_ref: unknown, _prompt: unknown, outcome: ApprovalOutcome) {
+    this.outcomes.push(outcome);
+  }
+  async notify() {}
+  async schedule(grantId: string, at: Date) {
+    const exists = this.schedules.has(grantId);
+    this.schedules.set(grantId, at);
+    return exists ? ('exists' as const) : ('created' as const);
+  }
+  async cancel(grantId: string) {
+    this.schedules.delete(grantId);
+  }
+  async start() {
+    return 'started' as const;
+  }
+  async completeApproval(token: string, output: { decision: string }) {
+    this.completed.push({ token, decision: output.decision });
+    return 'delivered' as const;
+  }
+}
+
+
+/** The core's dependencies with the ledger in dynalite and every other port faked. */
+export function unitDeps(parts: { store: Store; clock: Clock; directory: IdentityProvider; ports: Recorder; logger?: Logger }): LifecycleDeps {
+  const { store, clock, directory, ports } = parts;
+  return {
+    config: parseConfig({}),
+    clock,
+    logger: parts.logger ?? silentLogger,
+    store,
+    catalog: testCatalog(),
+    ticketing: ports,
+    chat: ports,
+    idp: () => directory,
+    scheduler: ports,
+    workflow: ports,
+  };
+}
