@@ -6,11 +6,13 @@
  */
 import { currentAccount, ineligibility } from './accounts.js';
 import { resolveRole } from './catalog/catalog.js';
+import type { Config } from './config.js';
 import { describeDuration } from './duration.js';
 import { normalizeEmail } from './email.js';
 import { errorMessage, PermanentError, RetryableError } from './errors.js';
-import { deliverPending, recordEvidence } from './evidence.js';
+import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
 import { loadGrant } from './grants/load.js';
+import { requestedEvidence } from './intake.js';
 import type { Approval, ApprovalStepPlan, Grant } from './grants/model.js';
 import { tellRequester } from './notify.js';
 import { planApprovals } from './policy.js';
@@ -49,6 +51,7 @@ async function remainingApprovalSeconds(deps: LifecycleDeps, grant: Grant, step:
 }
 
 async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
+  await recordEvidence(deps, grant, requestedEvidence(grant));
   let managerFromIdp: string | undefined;
   if (grant.provider) {
     const user = await currentAccount(deps.idp(grant.provider), grant.subject);
@@ -67,9 +70,9 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   const now = deps.clock.now().toISOString();
   if (decision.kind === 'denied') return deny(deps, grant, { reason: decision.reason, by: 'policy', via: 'policy' });
   if (decision.kind === 'auto') {
-    const updated = await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: now, decidedBy: 'policy', updatedAt: now });
-    if (!updated) return loadGrant(deps.store, grant.id);
-    await recordEvidence(deps, grant, {
+    // Evidence first: only the workflow approves automatically, and a crash before the state change
+    // is retried with the evidence's own time, so the ledger never has the change without its evidence.
+    const recorded = await recordEvidence(deps, grant, {
       type: 'auto_approved',
       actor: 'policy',
       via: 'policy',
@@ -77,7 +80,8 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
       summary: `approved automatically by policy`,
       details: { Reason: decision.reason },
     });
-    return updated;
+    const at = recorded.at;
+    return (await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: at, decidedBy: 'policy', updatedAt: at })) ?? loadGrant(deps.store, grant.id);
   }
   const steps = grant.provider ? await withoutInactiveApprovers(deps.idp(grant.provider), decision.steps) : decision.steps;
   const empty = steps.findIndex((s) => s.approvers.length === 0);
@@ -113,6 +117,7 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
   const step = grant.currentStep ?? 0;
   const approval = await deps.store.getApproval(grant.id, step);
   if (!approval || approval.status === 'pending') return grant;
+  await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, approval));
   await showOutcome(deps, grant, approval);
   const now = deps.clock.now().toISOString();
   if (approval.status === 'approved') {
@@ -128,7 +133,7 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
     approval.status === 'expired'
       ? `no decision within ${describeDuration(`PT${grant.approvalTimeoutSeconds}S`)} (step ${step + 1})`
       : `denied by ${approval.decidedBy} (step ${step + 1})`;
-  // The denial evidence was written when the click or the timeout happened; here the grant closes.
+  // The denial evidence is in the ledger (written above, or when the click or the timeout happened); here the grant closes.
   return finishDenied(deps, grant, reason, approval.decidedBy ?? 'grantline', approval.decidedAt ?? now);
 }
 
@@ -257,17 +262,42 @@ export async function expireApproval(deps: LifecycleDeps, input: { grantId: stri
   const grant = await loadGrant(deps.store, input.grantId);
   const now = deps.clock.now().toISOString();
   const decided = await deps.store.decideApproval(grant.id, input.step, { status: 'expired', by: 'grantline', at: now, channel: 'timeout' });
-  if (!decided) return;
-  await recordEvidence(deps, grant, {
-    type: 'approval_expired',
-    key: `approval_expired#${input.step}`,
-    actor: 'grantline',
-    via: 'timeout',
-    at: now,
-    summary: `denied: nobody decided within ${describeDuration(`PT${grant.approvalTimeoutSeconds}S`)} (step ${input.step + 1})`,
-    details: { Approvers: decided.approvers.join(', '), 'Asked at': decided.requestedAt },
-    transitionTo: deps.config.JIRA_STATUS_DENIED,
-  });
+  if (decided) await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, decided));
+}
+
+/**
+ * The evidence of a closed approval step, built from the approval record alone: the click (or the
+ * timeout) writes it, and the workflow's next step writes it again (a no-op when it exists) so a
+ * crash between the decision and its evidence loses nothing.
+ */
+function decisionEvidence(config: Config, grant: Grant, approval: Approval): EvidenceInput {
+  const step = approval.step;
+  const total = grant.steps?.length ?? 1;
+  if (approval.status === 'expired') {
+    return {
+      type: 'approval_expired',
+      key: `approval_expired#${step}`,
+      actor: 'grantline',
+      via: 'timeout',
+      ...(approval.decidedAt ? { at: approval.decidedAt } : {}),
+      summary: `denied: nobody decided within ${describeDuration(`PT${grant.approvalTimeoutSeconds}S`)} (step ${step + 1})`,
+      details: { Approvers: approval.approvers.join(', '), 'Asked at': approval.requestedAt },
+      transitionTo: config.JIRA_STATUS_DENIED,
+    };
+  }
+  const decision = approval.status === 'approved' ? 'approved' : 'denied';
+  const who = approval.decidedBy ?? 'unknown';
+  return {
+    type: decision,
+    key: `${decision}#${step}`,
+    actor: who,
+    via: approval.channel ?? 'slack',
+    ...(approval.decidedAt ? { at: approval.decidedAt } : {}),
+    summary: `${decision} by ${who} in ${approval.channel === 'jira' ? 'Jira' : 'Slack'} (step ${step + 1} of ${total})`,
+    details: { Approver: who, Step: `${step + 1} of ${total}` },
+    // A denial at any step is final: the issue moves with it.
+    ...(decision === 'denied' ? { transitionTo: config.JIRA_STATUS_DENIED } : {}),
+  };
 }
 
 // ---------------------------------------------------------------- Decisions (Slack)
@@ -334,19 +364,8 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
     const latest = await deps.store.getApproval(grant.id, input.step);
     return { outcome: 'already_decided', reason: latest ? describeClosed(latest) : 'this request was already decided' };
   }
-  const total = grant.steps?.length ?? 1;
-  const finalApproval = input.decision === 'approved' && input.step + 1 >= total;
-  await recordEvidence(deps, grant, {
-    type: input.decision,
-    key: `${input.decision}#${input.step}`,
-    actor: who!,
-    via: input.via,
-    at: now,
-    summary: `${input.decision} by ${who} in ${input.via === 'slack' ? 'Slack' : 'Jira'} (step ${input.step + 1} of ${total})`,
-    details: { Approver: who, Step: `${input.step + 1} of ${total}` },
-    // A denial at any step is final: the issue moves with it.
-    ...(input.decision === 'denied' ? { transitionTo: deps.config.JIRA_STATUS_DENIED } : {}),
-  }, { deliverNow: false });
+  const finalApproval = input.decision === 'approved' && input.step + 1 >= (grant.steps?.length ?? 1);
+  await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, won), { deliverNow: false });
   const delivery = await deps.workflow.completeApproval(approval.taskToken, { decision: input.decision });
   if (delivery === 'expired') deps.logger.warn('approval recorded after the workflow task closed', { grantId: grant.id, step: input.step, finalApproval });
   return { outcome: 'recorded', decision: input.decision };

@@ -12,7 +12,7 @@ import { required, type Config } from './config.js';
 import { durationMs, normaliseDuration } from './duration.js';
 import { MAX_EMAIL_LENGTH, normalizeEmail } from './email.js';
 import { MalformedRequestError, ValidationError } from './errors.js';
-import { recordEvidence } from './evidence.js';
+import { recordEvidence, type EvidenceInput } from './evidence.js';
 import { grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
 import { durationProblem } from './policy.js';
@@ -135,11 +135,21 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
     await deps.workflow.start(id);
     return existing;
   }
-  await recordEvidence(deps, grant, {
+  await recordEvidence(deps, grant, requestedEvidence(grant));
+  await deps.workflow.start(id);
+  return grant;
+}
+
+/**
+ * The request's own evidence, built from the grant alone: intake writes it, and the workflow's first
+ * step writes it again (a no-op when it exists), so a crash right after the grant was recorded loses nothing.
+ */
+export function requestedEvidence(grant: Grant): EvidenceInput {
+  return {
     type: 'requested',
     actor: grant.requester,
-    via: input.source,
-    at: now,
+    via: grant.source,
+    at: grant.requestedAt,
     summary: `${grant.requester} requested ${grant.appName} ${grant.role} for ${grant.subject}`,
     details: {
       Subject: grant.subject,
@@ -149,9 +159,7 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
       Justification: grant.justification,
       'Grants via': grant.manual ? 'manual task for the app owner (not automatically revocable)' : `${grant.provider} group ${grant.groupId}`,
     },
-  });
-  await deps.workflow.start(id);
-  return grant;
+  };
 }
 
 export function validateRequest(catalog: Catalog, input: AccessRequest, labels: Record<string, string> = {}): string[] {

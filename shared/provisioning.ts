@@ -7,7 +7,7 @@ import { currentAccount, ineligibility } from './accounts.js';
 import { PermanentError } from './errors.js';
 import { recordEvidence } from './evidence.js';
 import { loadGrant } from './grants/load.js';
-import type { Grant } from './grants/model.js';
+import type { Grant, GrantStatus } from './grants/model.js';
 import { joinMembership, leaveMembership, membershipKeyOf } from './membership.js';
 import { tellRequester } from './notify.js';
 import { expiryFor } from './policy.js';
@@ -23,30 +23,27 @@ export interface ProvisionResult {
 
 export async function provision(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
   const grant = await loadGrant(deps.store, grantId);
-  if (grant.status === 'active') return { grantId, scheduleRevocation: Boolean(grant.expiresAt), ...(grant.expiresAt ? { expiresAt: grant.expiresAt } : {}) };
+  if (grant.status === 'active') return resultOf(grant);
   if (grant.status !== 'approved') throw new PermanentError(`grant ${grantId} is ${grant.status}, not approved: nothing to provision`);
 
-  const grantedAt = deps.clock.now();
-  const expiresAt = expiryFor(grant.duration, grantedAt)?.toISOString();
-  const expiryText = expiresAt ?? 'never (permanent)';
-
   if (grant.manual || !grant.provider || !grant.groupId) {
-    const updated = await deps.store.updateGrant(grantId, ['approved'], { status: 'active', grantedAt: grantedAt.toISOString(), ...(expiresAt ? { expiresAt } : {}), updatedAt: grantedAt.toISOString() });
-    if (!updated) return provision(deps, grantId);
-    await recordEvidence(deps, grant, {
+    const at = deps.clock.now();
+    const expiresAt = expiryFor(grant.duration, at)?.toISOString();
+    const recorded = await recordEvidence(deps, grant, {
       type: 'manual_task',
       actor: 'grantline',
       via: 'system',
-      at: grantedAt.toISOString(),
+      at: at.toISOString(),
       summary: `manual task for ${grant.appOwner}: give ${grant.subject} the ${grant.role} role in ${grant.appName}`,
       details: {
         Owner: grant.appOwner,
-        Expires: expiryText,
+        Expires: expiresAt ?? NEVER,
         Revocation: 'NOT automatically revocable: the owner must remove the access; Grantline will ask them at expiry',
       },
     });
+    const active = await activate(deps, grant, recorded.at, {});
     await tellRequester(deps, grant, `Your request ${grant.issueKey} was approved; ${grant.appOwner} will set up ${grant.appName} ${grant.role} by hand.`);
-    return { grantId, scheduleRevocation: Boolean(expiresAt), ...(expiresAt ? { expiresAt } : {}) };
+    return resultOf(active);
   }
 
   // Read by id, not by search: an account suspended a moment ago must not be granted.
@@ -55,24 +52,17 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
   if (ineligible || !user) throw new PermanentError(ineligible ?? `${grant.subject} has no ${grant.provider} account`);
   const { preexisting, otherHolders, answer } = await joinMembership(deps, membershipKeyOf(grant, user.id), grant.subject, grant.id);
 
-  const updated = await deps.store.updateGrant(grantId, ['approved'], {
-    status: 'active',
-    grantedAt: grantedAt.toISOString(),
-    ...(expiresAt ? { expiresAt } : {}),
-    idpUserId: user.id,
-    preexistingMembership: preexisting,
-    updatedAt: grantedAt.toISOString(),
-  });
-  if (!updated) return provision(deps, grantId);
-  await recordEvidence(deps, grant, {
+  const at = deps.clock.now();
+  const expiresAt = expiryFor(grant.duration, at)?.toISOString();
+  const recorded = await recordEvidence(deps, grant, {
     type: 'provisioned',
     actor: 'grantline',
     via: grant.provider,
-    at: grantedAt.toISOString(),
+    at: at.toISOString(),
     summary:
       answer === 'already_member'
-      ? `${grant.subject} was already in ${grant.provider} group ${grant.groupId}; access confirmed`
-      : `added ${grant.subject} to ${grant.provider} group ${grant.groupId}`,
+        ? `${grant.subject} was already in ${grant.provider} group ${grant.groupId}; access confirmed`
+        : `added ${grant.subject} to ${grant.provider} group ${grant.groupId}`,
     details: {
       Group: `${grant.groupId} (${grant.provider})`,
       'Identity provider answer': answer,
@@ -81,37 +71,57 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
         : otherHolders.length
           ? `yes, from grant ${otherHolders.join(', ')}`
           : 'no',
-      Expires: expiryText,
+      Expires: expiresAt ?? NEVER,
     },
     transitionTo: deps.config.JIRA_STATUS_GRANTED,
   });
-  await tellRequester(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${expiresAt ? ` until ${expiresAt}` : ''} (${grant.issueKey}).`);
-  return { grantId, scheduleRevocation: Boolean(expiresAt), ...(expiresAt ? { expiresAt } : {}) };
+  const active = await activate(deps, grant, recorded.at, { idpUserId: user.id, preexistingMembership: preexisting });
+  const until = active.expiresAt ? ` until ${active.expiresAt}` : '';
+  await tellRequester(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${until} (${grant.issueKey}).`);
+  return resultOf(active);
 }
 
 // ---------------------------------------------------------------- Failure
 
 /** A task failed for good (retries exhausted or a permanent error): the grant is marked failed and the evidence says why. */
+const NEVER = 'never (permanent)';
+
+/**
+ * approved → active, after the evidence is in the ledger: a crash between the two is retried and
+ * the grant takes the evidence's own time, so the expiry it shows is the expiry the grant has.
+ */
+async function activate(deps: LifecycleDeps, grant: Grant, grantedAt: string, changes: Partial<Grant>): Promise<Grant> {
+  const expiresAt = expiryFor(grant.duration, new Date(grantedAt))?.toISOString();
+  const updated = await deps.store.updateGrant(grant.id, ['approved'], { status: 'active', grantedAt, ...(expiresAt ? { expiresAt } : {}), ...changes, updatedAt: grantedAt });
+  return updated ?? loadGrant(deps.store, grant.id);
+}
+
+function resultOf(grant: Grant): ProvisionResult {
+  const scheduleRevocation = grant.status === 'active' && Boolean(grant.expiresAt);
+  return { grantId: grant.id, scheduleRevocation, ...(grant.expiresAt ? { expiresAt: grant.expiresAt } : {}) };
+}
+
 export async function recordFailure(deps: LifecycleDeps, input: { grantId: string; error: { Error?: string; Cause?: string } }): Promise<void> {
   const grant = await deps.store.getGrant(input.grantId);
-  if (!grant) return;
+  if (!grant || !UNFINISHED.includes(grant.status)) return;
   const cause = causeText(input.error);
   // The add may have happened before the failure (a lost reply, a crash): give the access back first.
   const givenBack = grant.status === 'approved' ? await giveBack(deps, grant) : undefined;
   const outcome = givenBack === 'removed' ? 'The access given during the attempt was removed' : 'Nothing was granted';
-  const now = deps.clock.now().toISOString();
-  const updated = await deps.store.updateGrant(grant.id, ['requested', 'pending_approval', 'approved'], { status: 'failed', failure: cause, updatedAt: now });
-  if (!updated) return;
-  await recordEvidence(deps, grant, {
+  // Evidence first: a crash before the state change is retried (the grant is still unfinished).
+  const recorded = await recordEvidence(deps, grant, {
     type: 'provisioning_failed',
     actor: 'grantline',
     via: grant.provider ?? 'system',
-    at: now,
     summary: `could not complete the request: ${cause}. ${outcome}`,
     details: { Error: input.error.Error ?? 'unknown', 'State before failure': grant.status, 'Group membership': givenBack },
   });
-  await tellRequester(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. ${outcome}.`);
+  const updated = await deps.store.updateGrant(grant.id, UNFINISHED, { status: 'failed', failure: cause, updatedAt: recorded.at });
+  if (updated) await tellRequester(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. ${outcome}.`);
 }
+
+/** A grant the workflow has not finished: the only ones a failure can close. */
+const UNFINISHED: GrantStatus[] = ['requested', 'pending_approval', 'approved'];
 
 async function giveBack(deps: LifecycleDeps, grant: Grant): Promise<'removed' | 'already_absent' | 'kept' | undefined> {
   if (grant.manual || !grant.provider || !grant.groupId) return undefined;

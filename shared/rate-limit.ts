@@ -5,10 +5,11 @@
  *
  * The item stores the bucket as the time it is empty (`emptyAt`; GCRA): at `now` it holds
  * (now − emptyAt) / interval tokens, capped at the burst, and taking n tokens moves emptyAt n
- * intervals later. While the family is busy (emptyAt no earlier than "full"), that is one atomic
- * increment with a condition, so concurrent processes never conflict; after a quiet period, or
- * when the rate changed, the item is rewritten with a condition on the values read, and a process
- * that lost re-reads. Tokens may be taken ahead of time (emptyAt in the future): each is due when
+ * intervals later. That is one conditional write, without a read: while the family is busy
+ * (emptyAt no earlier than "full"), an atomic increment, so concurrent processes never conflict;
+ * after a quiet period, a restart from full conditional on the bucket being quiet. A write whose
+ * condition failed is retried as the other kind; when the rate changed (a 429 elsewhere), the
+ * bucket is read and rewritten over the version read. Tokens may be taken ahead of time (emptyAt in the future): each is due when
  * the refill reaches it and the caller sleeps until then, so the tokens of all processes follow one
  * schedule at the configured rate. A process takes as many tokens per write as it has callers
  * waiting (at most `lease`), so a busy day costs one write per few calls and a quiet one never
@@ -52,6 +53,11 @@ export interface BucketState {
   interval: number;
   /** The latest reset a 429 asked for (ms; 0 if none). */
   pausedUntil: number;
+  /**
+   * Incremented by every write: a rewrite is conditional on it, not on emptyAt, which the table
+   * keeps as an exact decimal that a JavaScript number read back only approximates.
+   */
+  version: number;
 }
 
 /** Where buckets live: DynamoDB (shared/store/rate-buckets.ts) or, for one process, memory. */
@@ -62,7 +68,12 @@ export interface BucketStates {
    * interval is still `interval`; the new state, or undefined when the condition failed.
    */
   advance(key: string, by: number, notBefore: number, interval: number): Promise<BucketState | undefined>;
-  /** Writes `next` only if the item is still `read` (undefined: no item); false if someone else wrote first. */
+  /**
+   * A quiet bucket (or none yet) starts again from full: emptyAt is set to `emptyAt`, only if it
+   * was before `full` at `interval`, or there is no item; the new state, or undefined.
+   */
+  restart(key: string, emptyAt: number, full: number, interval: number): Promise<BucketState | undefined>;
+  /** Writes `next` (its version one above `read`'s) only if the item is still at `read`'s version (undefined: no item); false if someone else wrote first. */
   replace(key: string, next: BucketState, read: BucketState | undefined): Promise<boolean>;
 }
 
@@ -79,16 +90,28 @@ export class MemoryBucketStates implements BucketStates {
     const item = this.items.get(key);
     if (!item || item.emptyAt < notBefore || item.interval !== interval) return undefined;
     item.emptyAt += by;
+    item.version += 1;
     return { ...item };
+  }
+
+  async restart(key: string, emptyAt: number, full: number, interval: number): Promise<BucketState | undefined> {
+    const item = this.items.get(key);
+    if (item && (item.emptyAt >= full || item.interval !== interval)) return undefined;
+    const next = { emptyAt, interval, pausedUntil: item?.pausedUntil ?? 0, version: (item?.version ?? 0) + 1 };
+    this.items.set(key, next);
+    return { ...next };
   }
 
   async replace(key: string, next: BucketState, read: BucketState | undefined): Promise<boolean> {
     const item = this.items.get(key);
-    if (read ? !item || item.emptyAt !== read.emptyAt || item.interval !== read.interval || item.pausedUntil !== read.pausedUntil : item) return false;
+    if (item?.version !== read?.version) return false;
     this.items.set(key, { ...next });
     return true;
   }
 }
+
+/** A token taken but not used this long after it was due is dropped. */
+const STALE_AFTER_MS = 1_000;
 
 /** After this long without a 429, the configured rate applies again. */
 export const RATE_RECOVERY_MS = 10 * 60_000;
@@ -131,6 +154,8 @@ export class TokenBucket {
   /** Bumped by a pause: tokens taken before it are dropped. */
   private epoch = 0;
   private waiting = 0;
+  /** Callers in take(), waiting for a token or for its due time. */
+  private active = 0;
   private queue: Promise<void> = Promise.resolve();
   /** Writes to the bucket (for figures). */
   writes = 0;
@@ -150,12 +175,53 @@ export class TokenBucket {
     this.configured = 1000 / limit.perSecond;
   }
 
-  /** Resolves when the caller may send one request; callers in this process are served in arrival order. */
-  take(): Promise<void> {
-    this.waiting += 1;
-    const turn = this.queue.then(() => this.waitForToken()).finally(() => (this.waiting -= 1));
-    this.queue = turn.catch(() => undefined);
-    return turn;
+  /**
+   * Resolves when the caller may send one request. Callers in this process get their tokens in
+   * arrival order; only the taking is one at a time, the waiting for a due token is not, so the
+   * next tokens are taken while earlier callers still wait for theirs.
+   */
+  async take(): Promise<void> {
+    this.active += 1;
+    try {
+      await this.takeOne();
+    } finally {
+      this.active -= 1;
+    }
+  }
+
+  private async takeOne(): Promise<void> {
+    for (;;) {
+      const epoch = this.epoch;
+      this.waiting += 1;
+      const turn = this.queue.then(() => this.nextDue()).finally(() => (this.waiting -= 1));
+      this.queue = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      const due = await turn;
+      const wait = due - this.now();
+      if (wait > 0) await this.sleep(wait);
+      if (epoch === this.epoch) return;
+      // A 429 paused the family while this caller waited: its token is void, take one after the reset.
+    }
+  }
+
+  /**
+   * The due time of this process's next token. When none is left, takes as many as this process
+   * has callers under way (each is likely to want another soon), at most `lease`; a token left
+   * unused for a second (or the burst's worth of time) is dropped, never sent late on top of newer ones.
+   */
+  private async nextDue(): Promise<number> {
+    for (;;) {
+      const stale = this.now() - Math.max(STALE_AFTER_MS, this.burst * (this.known?.interval ?? this.configured));
+      while (this.held.length > 0) {
+        const due = this.held.shift()!;
+        if (due >= stale) return due;
+      }
+      const epoch = this.epoch;
+      const taken = await this.takeFromBucket(Math.min(this.lease, Math.max(1, this.waiting, this.active)));
+      if (epoch === this.epoch) this.held = taken;
+    }
   }
 
   /** Requests per second in force when this process last saw the bucket. */
@@ -179,6 +245,7 @@ export class TokenBucket {
         emptyAt: Math.max(until, state?.emptyAt ?? -Infinity),
         interval: newReset ? Math.min(this.configured * 2, interval / 0.95) : interval,
         pausedUntil: Math.max(until, state?.pausedUntil ?? 0),
+        version: (state?.version ?? 0) + 1,
       };
       if (state && next.emptyAt === state.emptyAt && next.interval === state.interval && next.pausedUntil === state.pausedUntil) {
         this.known = state;
@@ -193,57 +260,45 @@ export class TokenBucket {
     }
   }
 
-  private async waitForToken(): Promise<void> {
-    for (;;) {
-      const epoch = this.epoch;
-      if (this.held.length === 0) {
-        const taken = await this.takeFromBucket(Math.min(this.lease, Math.max(1, this.waiting)));
-        if (epoch !== this.epoch) continue;
-        this.held = taken;
-      }
-      const due = this.held.shift()!;
-      const wait = due - this.now();
-      if (wait > 0) await this.sleep(wait);
-      if (epoch === this.epoch) return;
-      // A 429 paused the family while this caller slept: its token is void, take one after the reset.
-    }
-  }
-
-  /** Takes `n` tokens; returns when each is due. */
+  /**
+   * Takes `n` tokens in one conditional write; returns when each is due. Busy bucket: an increment;
+   * quiet one (refilled to its burst): a restart from full; which one is guessed from the state last
+   * seen, and the other is tried when the guess was wrong. Only when both fail (the rate changed) is
+   * the bucket read, and rewritten over the version read if the rate in force differs.
+   */
   private async takeFromBucket(n: number): Promise<number[]> {
+    let tried = 0;
     for (let attempt = 1; ; attempt++) {
       const now = this.now();
       const interval = intervalInForce(this.known, this.configured, now);
       const full = now - this.burst * interval;
-      if (this.known && this.known.interval === interval && this.known.emptyAt >= full) {
-        // Busy: one atomic increment, whatever other processes did since.
-        this.writes += 1;
-        const after = await this.states.advance(this.key, n * interval, full, interval);
-        if (after) {
-          this.known = after;
-          return dueTimes(after.emptyAt, n, interval, now);
-        }
+      let after: BucketState | undefined;
+      this.writes += 1;
+      if (this.known && this.known.interval !== interval) {
+        // The lowered rate expired (or the configured one changed): rewrite the bucket at the rate in force.
+        const next: BucketState = { ...this.known, emptyAt: Math.max(this.known.emptyAt, full) + n * interval, interval, version: this.known.version + 1 };
+        if (await this.states.replace(this.key, next, this.known)) after = next;
+      } else if (this.known && this.known.emptyAt >= full) {
+        after = await this.states.advance(this.key, n * interval, full, interval);
       } else {
-        // Quiet (the bucket refilled to its burst), unknown, or the rate changed: rewrite it over what was read.
-        const state = await this.states.read(this.key);
-        const readAt = this.now();
-        const rate = intervalInForce(state, this.configured, readAt);
-        const emptyAt = Math.max(state?.emptyAt ?? -Infinity, readAt - this.burst * rate);
-        if (state && state.interval === rate && state.emptyAt >= readAt - this.burst * rate) {
-          this.known = state; // busy after all: take by increment
-          continue;
-        }
-        const next: BucketState = { emptyAt: emptyAt + n * rate, interval: rate, pausedUntil: state?.pausedUntil ?? 0 };
-        this.writes += 1;
-        if (await this.states.replace(this.key, next, state)) {
-          this.known = next;
-          return dueTimes(next.emptyAt, n, rate, readAt);
-        }
+        after = await this.states.restart(this.key, full + n * interval, full, interval);
       }
-      // Another process changed the bucket first (it refilled, the rate changed, or it was rewritten): read it again.
+      if (after) {
+        this.known = after;
+        return dueTimes(after.emptyAt, n, interval, now);
+      }
       this.conflicts += 1;
-      this.known = undefined;
-      if (attempt % 4 === 0) await this.sleep(Math.min(50, attempt));
+      tried += 1;
+      if (tried === 1 && this.known?.interval === interval) {
+        // Wrong guess (another process kept it busy, or it went quiet): the other write, at once.
+        this.known = { ...this.known, emptyAt: this.known.emptyAt >= full ? -Infinity : Infinity };
+      } else if (tried === 1 && !this.known) {
+        this.known = { emptyAt: Infinity, interval, pausedUntil: 0, version: 0 };
+      } else {
+        this.known = await this.states.read(this.key);
+        tried = 0;
+        if (attempt % 4 === 0) await this.sleep(Math.min(50, attempt));
+      }
     }
   }
 }

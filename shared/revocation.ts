@@ -3,7 +3,7 @@
  * review, offboarding). The grant leaves its membership record; the person is removed from the
  * group only when no other grant holds the membership and it did not exist before Grantline.
  */
-import { recordEvidence } from './evidence.js';
+import { recordEvidence, type EvidenceInput } from './evidence.js';
 import { loadGrant } from './grants/load.js';
 import { scheduleNameFor } from './grants/model.js';
 import { leaveMembership, membershipKeyOf } from './membership.js';
@@ -70,47 +70,39 @@ export async function revoke(deps: LifecycleDeps, input: { grantId: string; reas
     outcome = left.outcome;
     keptBecause = left.keptBecause;
   }
+  // Evidence first, under one key whatever the outcome: a crash before the state change is finished
+  // by the retry (the grant is still active), and two revokers at once leave one end event.
+  const timing = { 'Scheduled for': grant.expiresAt, 'Revoked at': now, Reason: why };
+  const ending: Omit<EvidenceInput, 'actor'> =
+    outcome === 'manual_task'
+      ? {
+          type: 'manual_removal_task',
+          via: 'system',
+          summary: `manual removal task for ${grant.appOwner}: remove ${grant.subject}'s ${grant.role} role in ${grant.appName} (${why})`,
+          details: { ...timing, Owner: grant.appOwner, Note: 'not automatically revocable: Grantline cannot confirm the removal' },
+        }
+      : outcome === 'kept'
+        ? {
+            type: 'revocation_kept_membership',
+            via: grant.provider!,
+            summary: `grant ended (${why}); ${grant.subject} stays in ${grant.provider} group ${grant.groupId}: ${keptBecause}`,
+            details: { ...timing, Group: `${grant.groupId} (${grant.provider})` },
+          }
+        : {
+            type: 'revoked',
+            via: grant.provider!,
+            summary: `removed ${grant.subject} from ${grant.provider} group ${grant.groupId} (${why})`,
+            details: { ...timing, Group: `${grant.groupId} (${grant.provider})`, 'Identity provider answer': outcome },
+          };
+  const recorded = await recordEvidence(deps, grant, { ...ending, key: 'revoked', actor, at: now, transitionTo: deps.config.JIRA_STATUS_REVOKED });
   const updated = await deps.store.updateGrant(grant.id, ['active'], {
     status: 'revoked',
-    revokedAt: now,
+    revokedAt: recorded.at,
     revokeReason: input.reason,
     ...(grant.expiresAt ? { scheduledRevocationAt: grant.expiresAt } : {}),
-    updatedAt: now,
+    updatedAt: recorded.at,
   });
   if (!updated) return { grantId: grant.id, outcome: 'not_active' };
   if (input.reason !== 'expired') await deps.scheduler.cancel(grant.id);
-
-  const timing = { 'Scheduled for': grant.expiresAt, 'Revoked at': now, Reason: why };
-  if (outcome === 'manual_task') {
-    await recordEvidence(deps, grant, {
-      type: 'manual_removal_task',
-      actor,
-      via: 'system',
-      at: now,
-      summary: `manual removal task for ${grant.appOwner}: remove ${grant.subject}'s ${grant.role} role in ${grant.appName} (${why})`,
-      details: { ...timing, Owner: grant.appOwner, Note: 'not automatically revocable: Grantline cannot confirm the removal' },
-      transitionTo: deps.config.JIRA_STATUS_REVOKED,
-    });
-  } else if (outcome === 'kept') {
-    await recordEvidence(deps, grant, {
-      type: 'revocation_kept_membership',
-      actor,
-      via: grant.provider!,
-      at: now,
-      summary: `grant ended (${why}); ${grant.subject} stays in ${grant.provider} group ${grant.groupId}: ${keptBecause}`,
-      details: { ...timing, Group: `${grant.groupId} (${grant.provider})` },
-      transitionTo: deps.config.JIRA_STATUS_REVOKED,
-    });
-  } else {
-    await recordEvidence(deps, grant, {
-      type: 'revoked',
-      actor,
-      via: grant.provider!,
-      at: now,
-      summary: `removed ${grant.subject} from ${grant.provider} group ${grant.groupId} (${why})`,
-      details: { ...timing, Group: `${grant.groupId} (${grant.provider})`, 'Identity provider answer': outcome },
-      transitionTo: deps.config.JIRA_STATUS_REVOKED,
-    });
-  }
   return { grantId: grant.id, outcome };
 }

@@ -23,7 +23,12 @@ export interface SweepResult {
   failed: Array<{ grantId: string; error: string }>;
 }
 
-export async function sweepExpiries(deps: LifecycleDeps): Promise<SweepResult> {
+/**
+ * `overdueAfterMs`: how late a revocation may be before the sweeper steps in. EventBridge Scheduler
+ * delivers within about a minute, so AWS keeps the default; the local scheduler fires its due
+ * schedules in the same tick just before sweeping, so it passes 0.
+ */
+export async function sweepExpiries(deps: LifecycleDeps, options: { overdueAfterMs?: number } = {}): Promise<SweepResult> {
   const now = deps.clock.now().getTime();
   const result: SweepResult = { revoked: [], rescheduled: [], failed: [] };
   const attempt = async (grant: Grant, work: () => Promise<void>) => {
@@ -33,7 +38,7 @@ export async function sweepExpiries(deps: LifecycleDeps): Promise<SweepResult> {
       result.failed.push({ grantId: grant.id, error: errorMessage(err) });
     }
   };
-  for (const grant of await deps.store.expiringBefore(new Date(now - OVERDUE_AFTER_MS).toISOString())) {
+  for (const grant of await deps.store.expiringBefore(new Date(now - (options.overdueAfterMs ?? OVERDUE_AFTER_MS)).toISOString())) {
     await attempt(grant, async () => {
       const { outcome } = await revoke(deps, { grantId: grant.id, reason: 'expired', actor: 'sweeper' });
       if (outcome !== 'not_active') result.revoked.push(grant.id);

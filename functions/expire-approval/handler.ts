@@ -1,6 +1,5 @@
 // State machine: an approval step timed out, the request is denied
 import { jiraTicketing } from '../../shared/aws/jira.js';
 import { taskHandler } from '../../shared/aws/lambda.js';
-import { slackChat } from '../../shared/aws/slack.js';
 
-export const handler = taskHandler('ApprovalTimedOut', { ticketing: jiraTicketing, chat: slackChat });
+export const handler = taskHandler('ApprovalTimedOut', { ticketing: jiraTicketing });

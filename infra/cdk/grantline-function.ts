@@ -127,7 +127,10 @@ export class GrantlineFunction extends Construct {
         banner: ESM_REQUIRE_BANNER,
         externalModules: [...BUNDLE_EXTERNALS],
         // Licence comments go to index.mjs.LEGAL.txt in the package instead of the code Lambda loads.
-        esbuildArgs: { ...Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to])), '--legal-comments': 'external' },
+        esbuildArgs: {
+          ...Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to])),
+          '--legal-comments': 'external',
+        },
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
         commandHooks: {

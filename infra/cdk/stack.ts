@@ -151,6 +151,16 @@ export class GrantlineStack extends Stack {
         environment,
         ...(name === 'revoke' ? { functionName: names.revokeFunction, deadLetterQueue: this.deadLetterQueues.revoke } : {}),
       });
+      if (spec.table === 'read' && spec.secrets.includes('identityProviders')) {
+        // The provider rate limits' buckets (shared/store/rate-buckets.ts) are written by every function that calls a provider.
+        fn.allow(
+          new PolicyStatement({
+            actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+            resources: [table.tableArn],
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RATE#*'] } },
+          }),
+        );
+      }
       if (spec.workflow === 'start') fn.allow(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }));
       if (spec.workflow === 'complete') fn.allow(new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
       if (spec.schedules === 'create') {

@@ -11,6 +11,7 @@ import {
   type ChatPostMessageArguments,
 } from '@slack/web-api';
 import { APPROVE_ACTION_ID, DENY_ACTION_ID, type ApprovalOutcome, type ApprovalPrompt, type Chat, type ChatMessageRef } from '../ports.js';
+import { realSleep, type Sleep } from '../clock.js';
 import { GrantlineError, PermanentError, RetryableError, errorMessage } from '../errors.js';
 
 /** A Block Kit block as WebClient types it (derived so we need not import the transitive @slack/types). */
@@ -27,14 +28,18 @@ export interface SlackChatOptions {
   apiUrl?: string;
   /** Retries for 5xx/network failures (inside WebClient) and for short rate limits (here). Default 2. */
   maxRetries?: number;
+  /** How a short Retry-After is waited out (tests pass virtual time). */
+  sleep?: Sleep;
 }
 
 export class SlackChat implements Chat {
   private readonly client: WebClient;
   private readonly maxRetries: number;
+  private readonly sleep: Sleep;
 
   constructor(opts: SlackChatOptions) {
     this.maxRetries = opts.maxRetries ?? 2;
+    this.sleep = opts.sleep ?? realSleep;
     this.client = new WebClient(opts.token, {
       ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl.endsWith('/') ? opts.apiUrl : `${opts.apiUrl}/` } : {}),
       // Without rejectRateLimitedCalls WebClient sleeps the full Retry-After *before* retrying (pausing its whole
@@ -112,7 +117,7 @@ export class SlackChat implements Chat {
       } catch (err) {
         const waitMs = err instanceof WebAPIRateLimitedError ? err.retryAfter * 1000 : undefined;
         if (waitMs !== undefined && waitMs <= MAX_IN_PROCESS_RATE_LIMIT_WAIT_MS && attempt < this.maxRetries) {
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          await this.sleep(waitMs);
           continue;
         }
         throw slackError(err, method);

@@ -79,9 +79,11 @@ export async function coldStart(options: { forceSynth?: boolean } = {}): Promise
   });
 
   const n = (value: number, width: number) => value.toFixed(0).padStart(width);
-  console.log(`Cold start: module init of each bundle in a fresh node ${process.version} process (${arch()}, ${cpus()[0]?.model.trim() ?? 'unknown CPU'}), median of ${RUNS}`);
+  const machine = `${arch()}, ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`;
+  console.log(`Cold start: module init of each bundle in a fresh node ${process.version} process (${machine}), median of ${RUNS}`);
   console.log(`  node -e 0 (baseline process)  ${baseline.toFixed(0)} ms wall`);
-  console.log(`  ${'function'.padEnd(20)} ${'index.mjs'.padStart(10)} ${'import'.padStart(8)} ${'import CPU'.padStart(11)} ${'process - baseline'.padStart(19)}`);
+  const header = ['index.mjs'.padStart(10), 'import'.padStart(8), 'import CPU'.padStart(11), 'process - baseline'.padStart(19)];
+  console.log(`  ${'function'.padEnd(20)} ${header.join(' ')}`);
   for (const r of rows) {
     console.log(`  ${r.name.padEnd(20)} ${`${n(r.kib, 6)} KiB`} ${`${n(r.importMs, 5)} ms`} ${`${n(r.cpuMs, 8)} ms`} ${`${n(r.overBaselineMs, 16)} ms`}`);
   }

@@ -138,7 +138,7 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
     await h.runtime.scheduler.tick();
 
     expect(h.sandbox.okta.members(FIGMA_EDITOR)).toContain(ENGINEER);
-    expect(h.sandbox.jira.commentTexts(filed.issueKey).join('\n')).toContain('the membership existed before this grant, outside Grantline');
+    expect(h.sandbox.jira.commentTexts(filed.issueKey).join('\n')).toContain('the membership existed before Grantline granted it, outside Grantline');
   });
 
   it('GET /grants?user= returns the person\'s history with every evidence event', async () => {

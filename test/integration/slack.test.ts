@@ -3,6 +3,7 @@ import { PermanentError, RetryableError } from '../../shared/errors.js';
 import type { ApprovalOutcome, ApprovalPrompt } from '../../shared/ports.js';
 import { SlackChat, approvalBlocks, outcomeBlocks } from '../../shared/connectors/slack.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
+import { virtualTime } from '../support/virtual-time.js';
 
 const prompt: ApprovalPrompt = {
   grantId: 'g-7f3a',
@@ -155,19 +156,21 @@ describe('errors', () => {
   });
 
   it('a short Retry-After is waited out and the call succeeds', async () => {
+    const time = virtualTime();
+    const timed = new SlackChat({ token: slack.token, apiUrl: slack.apiUrl, maxRetries: 1, sleep: time.sleep });
     slack.rateLimit({ method: 'chat.postMessage', retryAfterSeconds: 1 });
-    const started = Date.now();
-    await chat.notify(alice, 'hello');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    await timed.notify(alice, 'hello');
+    expect(time.sleeps).toEqual([1_000]);
     expect(slack.messagesTo(alice)).toHaveLength(1);
     expect(slack.fake.requests.filter((r) => r.path === '/api/chat.postMessage')).toHaveLength(2);
   });
 
   it('a long Retry-After surfaces at once as RetryableError with retryAfterMs', async () => {
+    const time = virtualTime();
+    const timed = new SlackChat({ token: slack.token, apiUrl: slack.apiUrl, maxRetries: 1, sleep: time.sleep });
     slack.rateLimit({ method: 'users.lookupByEmail', retryAfterSeconds: 120 });
-    const started = Date.now();
-    const err = await rejection(chat.userIdByEmail('alice@example.com'));
-    expect(Date.now() - started).toBeLessThan(1_000);
+    const err = await rejection(timed.userIdByEmail('alice@example.com'));
+    expect(time.sleeps).toEqual([]);
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as RetryableError).retryAfterMs).toBe(120_000);
   });

@@ -16,6 +16,9 @@ export interface Violation {
 /** An active grant this long past its expiry is a violation (the sweeper runs every second; allow for a restart). */
 export const EXPIRY_GRACE_MS = 15_000;
 
+/** A revocation that came this late is a violation even though it came (a restart's downtime is allowed for). */
+export const LATE_REVOCATION_GRACE_MS = 60_000;
+
 export interface CheckInput {
   records: SoakRecord[];
   expectations: Expectation[];
@@ -101,9 +104,13 @@ export function checkEvidence(record: SoakRecord, comments: string[]): Violation
   return violations;
 }
 
-/** A comment renders the event when it carries its summary, its time and the grant id (see shared/evidence.ts commentFor). */
-function isCommentFor(text: string, grantId: string, event: SoakEvent): boolean {
-  return text.includes(event.summary) && text.includes(event.at) && text.includes(grantId);
+/**
+ * A comment renders the event when it carries the grant id and either its summary and time (the
+ * full rendering, shared/evidence.ts commentFor) or its key (the minimal one, minimalCommentFor).
+ */
+export function isCommentFor(text: string, grantId: string, event: SoakEvent): boolean {
+  if (!text.includes(grantId)) return false;
+  return (text.includes(event.summary) && text.includes(event.at)) || text.split('\n').includes(`- Event: ${event.key}`);
 }
 
 /** Nobody decides their own request, nor one for themselves, whatever the case or whitespace of the emails; only named approvers approve. */
@@ -126,10 +133,17 @@ export function checkSegregation(record: SoakRecord): Violation[] {
   return violations;
 }
 
-/** No grant is active past its expiry beyond a grace. */
+/** No grant is active past its expiry beyond a grace, now or earlier in the run (a late revocation). */
 export function checkExpiry(record: SoakRecord, now: number): Violation[] {
   const { grant } = record;
-  if (grant.status !== 'active' || !grant.expiresAt) return [];
-  const late = now - Date.parse(grant.expiresAt);
-  return late > EXPIRY_GRACE_MS ? [{ grantId: grant.id, invariant: 'expiry', detail: `active ${Math.round(late / 1000)} s past its expiry ${grant.expiresAt}` }] : [];
+  if (!grant.expiresAt) return [];
+  const expiry = Date.parse(grant.expiresAt);
+  if (grant.status === 'active' && now - expiry > EXPIRY_GRACE_MS) {
+    return [{ grantId: grant.id, invariant: 'expiry', detail: `active ${Math.round((now - expiry) / 1000)} s past its expiry ${grant.expiresAt}` }];
+  }
+  const late = grant.revokedAt ? Date.parse(grant.revokedAt) - expiry : 0;
+  if (grant.status === 'revoked' && late > LATE_REVOCATION_GRACE_MS) {
+    return [{ grantId: grant.id, invariant: 'expiry', detail: `was active ${Math.round(late / 1000)} s past its expiry ${grant.expiresAt} (revoked ${grant.revokedAt})` }];
+  }
+  return [];
 }

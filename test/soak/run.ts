@@ -13,7 +13,7 @@ import { servedFaults } from '../../infra/local/sandbox/faults.js';
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
 import { faultsServed, startBackgroundFaults, startOutage } from './fault-plan.js';
 import { Grantline, IN_PROGRESS, SlackInbox, sleep, type SoakRecord } from './grantline.js';
-import { checkInvariants, type Violation } from './invariants.js';
+import { checkInvariants, isCommentFor, type Violation } from './invariants.js';
 import { Population, seedPreexistingMemberships } from './population.js';
 import { Random } from './random.js';
 import { RuntimeProcess } from './runtime-process.js';
@@ -79,10 +79,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     disruptions.restartWhileSettling();
     const grantIds = expectations.map((e) => e.grantId);
     const settleTimeoutMs = options.settleTimeoutMs ?? 240_000;
-    await settle(grantline, sandbox, grantIds, settleTimeoutMs, log);
+    let records = await settle(grantline, sandbox, grantIds, settleTimeoutMs, log);
     await disruptions.finished();
-    // Once more after the last restart: whatever it interrupted settles again before the checks.
-    const records = await settle(grantline, sandbox, grantIds, settleTimeoutMs, log);
+    // Once more after a restart while settling: whatever it interrupted settles again before the checks.
+    if (disruptions.settlingRestarts > 0) records = await settle(grantline, sandbox, grantIds, settleTimeoutMs, log);
     for (const crash of runtime.crashes) problems.push({ grantId: '(runtime)', invariant: 'drive', detail: crash });
     const violations = [...problems, ...checkInvariants({ records, expectations, sandbox, population, preexisting, now: Date.now() })];
     return {
@@ -128,7 +128,7 @@ class Disruptions {
   restarts = 0;
   private readonly restartAt: number[];
   private readonly outageAt: number[];
-  private readonly settlingRestarts: number;
+  readonly settlingRestarts: number;
   private chain: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
 
@@ -218,7 +218,8 @@ async function settle(grantline: Grantline, sandbox: Sandbox, grantIds: string[]
     waiting = waiting.filter((_, i) => !settled[i]);
     if (waiting.length < lastProgress.waiting) lastProgress = { at: Date.now(), waiting: waiting.length };
     if (Date.now() - lastReport > 10_000) {
-      log(`soak: ${waiting.length} grant(s) not settled yet`);
+      const examples = unsettled.slice(0, 3).map(describeUnsettled).join('; ');
+      log(`soak: ${waiting.length} grant(s) not settled yet${examples ? `, e.g. ${examples}` : ''}`);
       lastReport = Date.now();
     }
     // Only evidence still missing, and none arrived for a while: it is not coming.
@@ -237,10 +238,16 @@ function isStillWorking({ grant }: SoakRecord): boolean {
   return IN_PROGRESS.includes(grant.status) || (grant.status === 'active' && Boolean(grant.expiresAt));
 }
 
+function describeUnsettled(record: SoakRecord | undefined): string {
+  if (!record) return 'a grant the audit API did not return';
+  const { grant } = record;
+  return `${grant.id} ${grant.status}${grant.expiresAt ? ` (expires ${grant.expiresAt})` : ''}`;
+}
+
 function isSettled(record: SoakRecord | undefined, sandbox: Sandbox): boolean {
   if (!record || isStillWorking(record)) return false;
-  const comments = sandbox.jira.commentTexts(record.grant.issueKey).join('\n');
-  return record.evidence.every((e) => comments.includes(e.at) && comments.includes(e.summary));
+  const comments = sandbox.jira.commentTexts(record.grant.issueKey);
+  return record.evidence.every((e) => comments.some((text) => isCommentFor(text, record.grant.id, e)));
 }
 
 /** Runs `work` over the items with at most `limit` at once; results in the items' order. */

@@ -108,7 +108,7 @@ export interface ExecutionRecord {
   inputs: Record<string, unknown>;
   /** States retried by their Retry rules, once per retry. */
   retries: string[];
-  /** Task tokens the execution is waiting on (.waitForTaskToken). */
+  /** Task tokens the execution is waiting on (.waitForTaskToken), once the task's function has returned. */
   waitingTokens: Set<string>;
   output?: unknown;
   error?: { Error?: string; Cause?: string };
@@ -212,10 +212,12 @@ class BundledStateMachine {
     const { Payload } = JSON.parse(JSON.stringify(input).replaceAll(TOKEN_PLACEHOLDER, token)) as { Payload: unknown };
     const decided = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { execution: record, resolve, reject }));
     decided.catch(() => undefined);
-    record.waitingTokens.add(token);
     try {
       const outcome = await fn.invoke(Payload);
       if (!outcome.ok) throw new StepFunctionsTaskError(outcome.error);
+      // Waiting (what `settled` reports) once the function has returned, i.e. the approvers have been
+      // asked and the token is in the ledger, as when a person can click; unless it was settled meanwhile.
+      if (this.waiters.has(token)) record.waitingTokens.add(token);
       return await decided;
     } finally {
       this.waiters.delete(token);

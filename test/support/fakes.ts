@@ -2,10 +2,12 @@
  * Small in-test fakes of the ports for the core's unit tests: a directory (identity provider) that
  * keeps group members in memory, and a recorder for Jira, Slack, the scheduler and the workflow.
  */
+import { advance, decide, requestApproval } from '../../shared/approval.js';
 import type { Clock } from '../../shared/clock.js';
 import { parseConfig } from '../../shared/config.js';
 import { PermanentError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { submitRequest } from '../../shared/intake.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { Store } from '../../shared/store/store.js';
 import { testCatalog } from './harness.js';
@@ -74,7 +76,7 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async syncFieldOptions() {
     return { added: [], enabled: [], disabled: [], unchanged: [] };
   }
-  async userIdByEmail(email: string) {
+  async userIdByEmail(email: string): Promise<string | undefined> {
     return `U-${email}`;
   }
   async emailOfUser(userId: string) {
@@ -89,7 +91,11 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async showOutcome(_ref: unknown, _prompt: unknown, outcome: ApprovalOutcome) {
     this.outcomes.push(outcome);
   }
-  async notify() {}
+  /** Slack DMs sent to requesters. */
+  readonly notices: Array<{ userId: string; text: string }> = [];
+  async notify(userId: string, text: string) {
+    this.notices.push({ userId, text });
+  }
   async schedule(grantId: string, at: Date) {
     const exists = this.schedules.has(grantId);
     this.schedules.set(grantId, at);
@@ -123,4 +129,32 @@ export function unitDeps(parts: { store: Store; clock: Clock; directory: Identit
     scheduler: ports,
     workflow: ports,
   };
+}
+
+/**
+ * A request taken through intake, planning and every approval step, ready to provision. `approvers`
+ * are the people who click Approve at each step (Maria, Eli's manager, by default).
+ */
+export async function approvedGrant(
+  deps: LifecycleDeps,
+  request: { issueKey: string; app?: string; role?: string; duration?: string; subject?: string; approvers?: string[] },
+): Promise<string> {
+  const grant = await submitRequest(deps, {
+    issueKey: request.issueKey,
+    requester: ELI,
+    subject: request.subject ?? ELI,
+    app: request.app ?? 'figma',
+    role: request.role ?? 'editor',
+    duration: request.duration ?? 'PT24H',
+    justification: 'design',
+    source: 'jira',
+  });
+  let next = await advance(deps, grant.id);
+  for (const approver of request.approvers ?? [MARIA]) {
+    if (next.next !== 'approval') break;
+    await requestApproval(deps, { grantId: grant.id, step: next.step, taskToken: `token-${request.issueKey}-${next.step}` });
+    await decide(deps, { grantId: grant.id, step: next.step, decision: 'approved', clickerEmail: approver, clickerRef: `U-${approver}`, via: 'slack' });
+    next = await advance(deps, grant.id);
+  }
+  return grant.id;
 }

@@ -9,7 +9,8 @@ import { advance, decide, requestApproval } from '../../shared/approval.js';
 import { ManualClock } from '../../shared/clock.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { submitRequest } from '../../shared/intake.js';
-import { STALE_REMOVAL_MS } from '../../shared/membership.js';
+import type { MembershipKey, MembershipRecord } from '../../shared/grants/model.js';
+import { joinMembership, leaveMembership, membershipKeyOf, STALE_REMOVAL_MS } from '../../shared/membership.js';
 import { provision, recordFailure } from '../../shared/provisioning.js';
 import { revoke } from '../../shared/revocation.js';
 import type { LifecycleDeps } from '../../shared/services.js';
@@ -233,5 +234,150 @@ describe('accounts read by id (issue 7 defect 9)', () => {
     const closed = (await dynamo.store.getGrant(grant.id))!;
     expect(closed.status).toBe('denied');
     expect(closed.denialReason).toContain(`the approval by ${MARIA} (step 1) does not count`);
+  });
+});
+
+/** The ledger as it was before memberships were recorded: grants only, no membership records. */
+function storeWithoutMemberships(): TestDynamo['store'] {
+  const records = new Map<string, MembershipRecord>();
+  const keyOf = (k: MembershipKey) => `${k.provider}/${k.groupId}/${k.userId}`;
+  return Object.assign(Object.create(dynamo.store) as TestDynamo['store'], {
+    getMembership: async (key: MembershipKey) => records.get(keyOf(key)),
+    putMembership: async (record: MembershipRecord, expected: number | undefined) => {
+      if (records.get(keyOf(record))?.version !== expected) return false;
+      records.set(keyOf(record), record);
+      return true;
+    },
+  });
+}
+
+const KEY: MembershipKey = { provider: 'okta', groupId: GROUP, userId: 'u-eli' };
+
+describe('membership records, held and left', () => {
+  it('a removal in flight for exactly the takeover time still blocks a new grant', async () => {
+    const ending = await approved('ACC-1');
+    await provision(deps, ending);
+    directory.duringRemove = async () => {
+      throw new Error('process killed before the remove call');
+    };
+    await expect(revoke(deps, { grantId: ending, reason: 'expired' })).rejects.toThrow('process killed');
+    clock.advance(STALE_REMOVAL_MS);
+    const starting = await approved('ACC-2');
+
+    const refused: unknown = await provision(deps, starting).catch((err: unknown) => err);
+
+    expect(refused).toBeInstanceOf(RetryableError);
+    expect((refused as Error).message).toBe(`${ELI}'s membership of ${GROUP} is being removed by grant ${ending}; trying again shortly`);
+    expect((await dynamo.store.getGrant(starting))?.status).toBe('approved');
+  });
+
+  it('a retried leave after the removal finished reports the removal again', async () => {
+    await joinMembership(deps, KEY, ELI, 'grant-a');
+
+    expect(await leaveMembership(deps, KEY, ELI, 'grant-a')).toEqual({ outcome: 'removed' });
+    expect(await leaveMembership(deps, KEY, ELI, 'grant-a')).toEqual({ outcome: 'removed' });
+    expect(directory.members()).toEqual([]);
+  });
+
+  it('a retried leave of a grant whose membership was kept says why it is kept', async () => {
+    await joinMembership(deps, KEY, ELI, 'grant-a');
+    await joinMembership(deps, KEY, ELI, 'grant-b');
+
+    const first = await leaveMembership(deps, KEY, ELI, 'grant-a');
+    const again = await leaveMembership(deps, KEY, ELI, 'grant-a');
+
+    expect(first).toEqual({ outcome: 'kept', keptBecause: 'still needed by active grant grant-b' });
+    expect(again).toEqual(first);
+    expect(directory.members()).toEqual(['u-eli']);
+  });
+
+  it('a grant that never joined leaves nothing behind: absent, or kept for the holders or because it pre-existed', async () => {
+    expect(await leaveMembership(deps, KEY, ELI, 'never-joined')).toEqual({ outcome: 'already_absent' });
+
+    await joinMembership(deps, KEY, ELI, 'grant-a');
+    await joinMembership(deps, KEY, ELI, 'grant-b');
+    expect(await leaveMembership(deps, KEY, ELI, 'never-joined')).toEqual({ outcome: 'kept', keptBecause: 'still needed by active grant grant-a, grant-b' });
+
+    const other: MembershipKey = { ...KEY, groupId: 'group-with-eli' };
+    directory.groups.set('group-with-eli', new Set(['u-eli']));
+    await joinMembership(deps, other, ELI, 'grant-c');
+    await leaveMembership(deps, other, ELI, 'grant-c');
+    expect(await leaveMembership(deps, other, ELI, 'never-joined')).toEqual({
+      outcome: 'kept',
+      keptBecause: 'the membership existed before Grantline granted it, outside Grantline',
+    });
+    expect(directory.groups.get('group-with-eli')).toEqual(new Set(['u-eli']));
+  });
+
+  it('joining twice (a retried task) adds once and reports the same holders', async () => {
+    await joinMembership(deps, KEY, ELI, 'grant-a');
+    const first = await joinMembership(deps, KEY, ELI, 'grant-b');
+    const again = await joinMembership(deps, KEY, ELI, 'grant-b');
+
+    expect(first).toEqual({ preexisting: false, otherHolders: ['grant-a'], answer: 'already_member' });
+    expect(again).toEqual(first);
+    await leaveMembership(deps, KEY, ELI, 'grant-a');
+    await leaveMembership(deps, KEY, ELI, 'grant-b');
+    expect(directory.members()).toEqual([]);
+  });
+
+  it('a membership nobody can write for 20 tries in a row is handed to the workflow to retry later, and the person is not added', async () => {
+    let writes = 0;
+    const contended = Object.assign(Object.create(dynamo.store) as TestDynamo['store'], {
+      putMembership: async () => {
+        writes += 1;
+        return false;
+      },
+    });
+
+    const refused: unknown = await joinMembership({ ...deps, store: contended }, KEY, ELI, 'grant-a').catch((err: unknown) => err);
+
+    expect(refused).toBeInstanceOf(RetryableError);
+    expect((refused as Error).message).toBe(`too many concurrent changes to ${ELI}'s membership of ${GROUP}`);
+    expect(writes).toBe(20);
+    expect(directory.members()).toEqual([]);
+  });
+
+  it('a grant of a manual app has no membership', () => {
+    expect(() => membershipKeyOf({ provider: undefined, groupId: undefined }, 'u-eli')).toThrow('a manual grant has no identity-provider membership');
+    expect(() => membershipKeyOf({ provider: 'okta', groupId: undefined }, 'u-eli')).toThrow('a manual grant has no identity-provider membership');
+    expect(membershipKeyOf({ provider: 'okta', groupId: GROUP }, 'u-eli')).toEqual(KEY);
+  });
+});
+
+describe('grants made before memberships were recorded', () => {
+  it('an active grant with no record still holds the membership: its expiry removes the person', async () => {
+    const id = await approved('ACC-1');
+    await provision(deps, id);
+    const before = { ...deps, store: storeWithoutMemberships() };
+
+    expect(await revoke(before, { grantId: id, reason: 'expired' })).toEqual({ grantId: id, outcome: 'removed' });
+    expect(directory.members()).toEqual([]);
+  });
+
+  it('one that pre-existed keeps the person in the group', async () => {
+    directory.groups.set(GROUP, new Set(['u-eli']));
+    const id = await approved('ACC-1');
+    await provision(deps, id);
+    const before = { ...deps, store: storeWithoutMemberships() };
+
+    expect(await revoke(before, { grantId: id, reason: 'expired' })).toEqual({ grantId: id, outcome: 'kept' });
+    expect(directory.members()).toEqual(['u-eli']);
+  });
+
+  it('a new grant joins the older one: the evidence names it, and the membership lasts until both end', async () => {
+    const older = await approved('ACC-1');
+    await provision(deps, older);
+    const before = { ...deps, store: storeWithoutMemberships() };
+    const newer = await approved('ACC-2');
+
+    await provision(before, newer);
+    await revoke(before, { grantId: older, reason: 'expired' });
+    const afterOlder = directory.members();
+    await revoke(before, { grantId: newer, reason: 'expired' });
+
+    expect((await summaries(newer, 'provisioned'))[0]).toContain(`| yes, from grant ${older}`);
+    expect(afterOlder).toEqual(['u-eli']);
+    expect(directory.members()).toEqual([]);
   });
 });

@@ -67,7 +67,7 @@ function busiestWindow(times: number[], windowMs: number): number {
 
 describe('bucket refill math', () => {
   // 10 tokens a second: one every 100 ms.
-  const state = (emptyAt: number): BucketState => ({ emptyAt, interval: 100, pausedUntil: 0 });
+  const state = (emptyAt: number): BucketState => ({ emptyAt, interval: 100, pausedUntil: 0, version: 1 });
 
   it('refills one token per interval since the bucket was empty, capped at the burst; a new bucket starts full', () => {
     expect(tokensAt(undefined, 100, 2, 5_000)).toBe(2);
@@ -89,7 +89,7 @@ describe('bucket refill math', () => {
   });
 
   it('a slowed rate applies until 10 minutes after the last 429, never faster than configured', () => {
-    const slowed: BucketState = { emptyAt: 0, interval: 125, pausedUntil: 1_000 };
+    const slowed: BucketState = { emptyAt: 0, interval: 125, pausedUntil: 1_000, version: 3 };
     expect(intervalInForce(slowed, 100, 2_000)).toBe(125);
     expect(intervalInForce(slowed, 100, 1_000 + 10 * 60_000 + 1)).toBe(100);
     expect(intervalInForce(slowed, 200, 2_000)).toBe(200);
@@ -172,6 +172,18 @@ describe('buckets in the table, shared by several limiters (concurrent Lambdas)'
     expect(Math.max(...all)).toBeLessThanOrEqual(6_100);
   });
 
+  it('after a quiet period the bucket is rewritten over the version read, whatever decimals the increments left', async () => {
+    const time = virtualTime();
+    await time.sleep(1_796_106_467_852.237); // a clock like Date.now(), and 97/s: an interval that is not a whole number
+    const bucket = new TokenBucket('okta.groups', { perSecond: 97 }, dynamo.store.rateBuckets, time);
+    for (let i = 0; i < 10; i++) await bucket.take(); // a full bucket, then increments of 10.309… ms
+    await time.sleep(60_000);
+    await bucket.take();
+    expect(bucket.conflicts).toBe(0); // the rewrite of the refilled bucket went through at once
+    const stored = await dynamo.store.rateBuckets.read('okta.groups');
+    expect(stored?.version).toBe(bucket.writes - bucket.conflicts);
+  });
+
   it('a 429 seen by one limiter pauses the family for the other', async () => {
     const time = virtualTime();
     const [a, b] = [0, 1].map(() => new RateLimits({ 'okta.membership': 10 }, { now: time.now, sleep: time.sleep, states: dynamo.store.rateBuckets }));
@@ -180,21 +192,22 @@ describe('buckets in the table, shared by several limiters (concurrent Lambdas)'
     expect(time.now()).toBeGreaterThanOrEqual(3_000);
   });
 
-  it('a write that loses to another limiter is retried over what that one wrote', async () => {
+  it('a write that loses to another limiter is retried as the other kind, then over what that one wrote', async () => {
     const time = virtualTime();
     const table = dynamo.store.rateBuckets;
     const other = new TokenBucket('google.membership', { perSecond: 10 }, table, time);
-    let raceReplace = true;
+    let raceRestart = true;
     let raceAdvance = true;
     const racing: BucketStates = {
       read: (key) => table.read(key),
-      // Between this limiter's read and its first write, the other creates the bucket and takes a token ...
-      async replace(key, next, read) {
-        if (raceReplace) {
-          raceReplace = false;
+      replace: (key, next, read) => table.replace(key, next, read),
+      // Just before this limiter's first write, the other creates the bucket and takes a token ...
+      async restart(key, emptyAt, full, interval) {
+        if (raceRestart) {
+          raceRestart = false;
           await other.take();
         }
-        return table.replace(key, next, read);
+        return table.restart(key, emptyAt, full, interval);
       },
       // ... and before its increment, the other gets a 429 resetting at 50 ms, which slows the rate.
       async advance(key, by, notBefore, interval) {

@@ -9,7 +9,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { submitRequest } from '../../shared/intake.js';
 import type { Logger } from '../../shared/logger.js';
 import { provision } from '../../shared/provisioning.js';
-import { scheduleRevocation } from '../../shared/revocation.js';
+import { revoke, scheduleRevocation } from '../../shared/revocation.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import { OVERDUE_AFTER_MS, sweepExpiries } from '../../shared/sweep.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
@@ -97,5 +97,59 @@ describe('the expiry sweeper', () => {
     directory.removeMember = removeMember;
     expect((await sweepExpiries(deps)).revoked).toEqual([id]);
     expect(directory.groups.get('00gfigmaeditor')?.has('u-eli')).toBe(false);
+  });
+});
+
+describe('the expiry sweeper, what it reports', () => {
+  it('a grant another path revoked after the sweep read the index is not reported as revoked, and raises no alarm', async () => {
+    const id = await activeGrant('ACC-1');
+    clock.advance(25 * 3_600_000);
+    const stale = (await dynamo.store.getGrant(id))!;
+    await revoke(deps, { grantId: id, reason: 'expired' }); // the scheduler got there first
+    const racing = Object.assign(Object.create(dynamo.store) as typeof dynamo.store, { expiringBefore: async () => [stale] });
+
+    const swept = await sweepExpiries({ ...deps, store: racing });
+
+    expect(swept).toEqual({ revoked: [], rescheduled: [], failed: [] });
+    expect(errors).toEqual([]);
+  });
+
+  it('a sweep that only failed still raises the alarm, naming the grant and the error', async () => {
+    const id = await activeGrant('ACC-1');
+    ports.schedules.delete(id);
+    clock.advance(25 * 3_600_000);
+    directory.removeMember = async () => {
+      throw new Error('Okta answered 503');
+    };
+
+    await sweepExpiries(deps);
+
+    expect(errors).toEqual([
+      { message: 'expiry sweeper repaired missing revocations', extra: { revoked: [], rescheduled: [], failed: [{ grantId: id, error: 'Okta answered 503' }] } },
+    ]);
+  });
+
+  it('the alarm line lists what was repaired', async () => {
+    const id = await activeGrant('ACC-1');
+    ports.schedules.delete(id);
+    clock.advance(24 * 3_600_000 + OVERDUE_AFTER_MS + 1);
+
+    await sweepExpiries(deps);
+
+    expect(errors[0]?.extra).toEqual({ revoked: [id], rescheduled: [], failed: [] });
+  });
+
+  it('waits the full grace period (5 minutes) before revoking, and checks schedules 2 hours ahead', async () => {
+    const due = await activeGrant('ACC-1');
+    clock.advance(2 * 3_600_000 - 1);
+    const soon = await activeGrant('ACC-2');
+    ports.schedules.delete(soon);
+    clock.advance(24 * 3_600_000 - 2 * 3_600_000 + 1 + 5 * 60_000 - 1); // ACC-1 due 4:59.999 ago, ACC-2 due in 1:59:59.999
+    const first = await sweepExpiries(deps);
+    clock.advance(2);
+    const second = await sweepExpiries(deps);
+
+    expect(first).toEqual({ revoked: [], rescheduled: [soon], failed: [] });
+    expect(second.revoked).toEqual([due]);
   });
 });

@@ -54,7 +54,11 @@ export async function startSandboxControl(sandbox: Sandbox, runtime: LocalRuntim
     .route('POST', '/sandbox/faults', (req) => {
       const spec = faultSpecSchema.safeParse(req.body);
       if (!spec.success) return bad(spec.error);
-      injectFault(sandbox, spec.data);
+      try {
+        injectFault(sandbox, spec.data);
+      } catch (err) {
+        return { status: 400, body: { error: err instanceof Error ? err.message : String(err) } };
+      }
       return { status: 201, body: { injected: spec.data } };
     })
     .route('GET', '/sandbox/faults', () => ({ status: 200, body: { served: servedFaults(sandbox) } }))
