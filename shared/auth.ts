@@ -47,7 +47,7 @@ export function verifyJiraRequest(args: { secret: string; headers: Record<string
     if (safeEqual(hub, expected)) return;
     throw new UnauthorizedError('Jira webhook signature does not match');
   }
-  const authorization = args.headers['authorization'];
+  const authorization = args.headers.authorization;
   const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
   if (bearer && safeEqual(bearer.trim(), args.secret)) return;
   throw new UnauthorizedError(authorization ? 'Jira shared secret does not match' : 'missing Jira authentication');
@@ -58,6 +58,6 @@ export function signJiraBody(secret: string, rawBody: string): string {
 }
 
 export function verifyBearer(token: string, headers: Record<string, string | undefined>): void {
-  const bearer = headers['authorization']?.match(/^Bearer\s+(.+)$/i)?.[1];
+  const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
   if (!bearer || !safeEqual(bearer.trim(), token)) throw new UnauthorizedError('missing or wrong bearer token');
 }

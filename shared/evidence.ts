@@ -53,10 +53,10 @@ export async function recordEvidence(
     details: Object.fromEntries(Object.entries(input.details ?? {}).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
     ...(input.transitionTo ? { transitionTo: input.transitionTo } : {}),
   };
+  // The delivery record first: an event is never in the ledger without one, whatever crashes when.
+  await deps.store.ensureDelivery(event, deps.clock.now().toISOString());
   const fresh = await deps.store.appendEvidence(event);
   const recorded = fresh ? event : ((await deps.store.getEvidence(grant.id, event.key)) ?? event);
-  // Also on a retry: heals a step that crashed between writing the event and its delivery record.
-  await deps.store.ensureDelivery(recorded);
   // The Slack click path defers delivery (Slack allows 3 s): the next workflow step delivers it.
   if (options.deliverNow !== false) await deliverPending(deps, grant.id);
   return recorded;
@@ -74,11 +74,19 @@ export const DELIVERY_LEASE_MS = 60_000;
  * still refuses waits without holding up the others. Returns how many events reached Jira.
  */
 export async function flushEvidence(deps: EvidenceDeps): Promise<number> {
-  const grants = [...new Set((await deps.store.pendingDeliveries()).map((d) => d.grantId))];
+  // Only what has waited a while: fresh evidence is the workflow's to post (in ledger order); a flush
+  // racing it could post a refused click before a decision that is being recorded at that moment.
+  const until = new Date(deps.clock.now().getTime() - FLUSH_AFTER_MS).toISOString();
+  const grants = [...new Set((await deps.store.pendingDeliveries()).filter((d) => d.createdAt <= until).map((d) => d.grantId))];
   let delivered = 0;
   for (const grantId of grants) delivered += await deliverPending(deps, grantId);
   return delivered;
 }
+
+/** How long evidence waits for its own workflow step before the periodic flush posts it. */
+export const FLUSH_AFTER_MS = 10_000;
+/** A delivery record whose event has not appeared by then belongs to a writer that died before writing it. */
+export const ORPHAN_AFTER_MS = 2 * 60_000;
 
 /**
  * Posts the grant's undelivered events in order, stopping at the first Jira refuses for now (order
@@ -112,6 +120,9 @@ async function deliverInOrder(deps: EvidenceDeps, grantId: string, owner: string
   for (const delivery of await deps.store.pendingDeliveriesOf(grantId)) {
     const event = await deps.store.getEvidence(grantId, delivery.key);
     if (!event) {
+      // Written just before its event: wait for it (order is kept), unless its writer died long ago.
+      const orphaned = deps.clock.now().getTime() - new Date(delivery.createdAt).getTime() > ORPHAN_AFTER_MS;
+      if (!orphaned) return { delivered, drained: false };
       await deps.store.markDelivered(grantId, delivery.key, 'undeliverable');
       continue;
     }

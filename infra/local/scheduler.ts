@@ -13,6 +13,9 @@ import type { Store } from '../../shared/store/store.js';
 import { scheduleNameFor } from '../../shared/grants/model.js';
 import type { SweepResult } from '../../shared/sweep.js';
 
+/** Revocations fired at once per batch. */
+const PARALLEL_FIRINGS = 10;
+
 export class LocalScheduler implements RevocationScheduler {
   private running: Promise<number> | undefined;
 
@@ -48,14 +51,20 @@ export class LocalScheduler implements RevocationScheduler {
   private async fireDue(): Promise<number> {
     const now = this.clock.now().toISOString();
     let fired = 0;
-    for (const schedule of await this.store.dueSchedules(now)) {
-      try {
-        await this.target({ grantId: schedule.grantId, reason: 'expired' });
-        await this.store.deleteSchedule(schedule.name);
-        fired += 1;
-      } catch (err) {
-        this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
-      }
+    const due = await this.store.dueSchedules(now);
+    // Several at a time, as EventBridge fires them: one slow identity provider must not make the rest late.
+    for (let i = 0; i < due.length; i += PARALLEL_FIRINGS) {
+      await Promise.all(
+        due.slice(i, i + PARALLEL_FIRINGS).map(async (schedule) => {
+          try {
+            await this.target({ grantId: schedule.grantId, reason: 'expired' });
+            await this.store.deleteSchedule(schedule.name);
+            fired += 1;
+          } catch (err) {
+            this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
+          }
+        }),
+      );
     }
     const swept = await this.sweep();
     return fired + swept.revoked.length;

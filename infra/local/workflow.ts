@@ -13,20 +13,8 @@ import type { Logger } from '../../shared/logger.js';
 import type { WorkflowRuntime } from '../../shared/ports.js';
 import { tasks, type TaskName } from '../../shared/tasks.js';
 
-// aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks.
-const withResolvers = <T>() => {
-  let resolve!: (value: T | PromiseLike<T>) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
-const promiseCtor = Promise as unknown as { withResolvers?: typeof withResolvers };
-promiseCtor.withResolvers ??= withResolvers;
-
-const { StateMachine } = await import('aws-local-stepfunctions');
+// npm scripts run on Node 22 (the `node` package), which has the Promise.withResolvers aws-local-stepfunctions needs.
+import { StateMachine } from 'aws-local-stepfunctions';
 
 const DEFAULT_MAX_TIMEOUT_SECONDS = 20 * 24 * 3600;
 

@@ -397,7 +397,8 @@ class BoundedRetryHandler implements Middleware {
       const waitMs = plannedDelayMs(response.headers.get('retry-after'), attempt);
       if (waitedMs + waitMs > this.maxWaitMs) return;
       waitedMs += waitMs;
-      const options = (context.options ??= {});
+      context.options ??= {};
+      const options = context.options;
       const headers = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
       headers.set('Retry-Attempt', String(attempt));
       options.headers = headers;
@@ -454,7 +455,7 @@ class HttpsTransport implements Middleware {
     const url = new URL(request);
     if (url.protocol !== 'https:') throw new Error(`Refusing to send a Microsoft Graph request over ${url.protocol}`);
     const headers: Record<string, string> = {};
-    new Headers(init.headers as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => (headers[name] = value));
+    for (const [name, value] of new Headers(init.headers as ConstructorParameters<typeof Headers>[0])) headers[name] = value;
     const body = toBody(init.body);
     if (body !== undefined) headers['content-length'] = String(body.length);
 

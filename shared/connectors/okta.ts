@@ -131,7 +131,10 @@ export class OktaIdentityProvider implements IdentityProvider {
     const done = await this.call(
       action,
       { groupId, userId },
-      async () => (await this.client.groupApi.unassignUserFromGroup({ groupId, userId }), true),
+      async () => {
+        await this.client.groupApi.unassignUserFromGroup({ groupId, userId });
+        return true;
+      },
       false,
     );
     return done ? 'removed' : 'already_absent';

@@ -137,7 +137,7 @@ export function slackError(err: unknown, method: string): GrantlineError {
   }
   if (err instanceof WebAPIHTTPError) {
     const retryable = err.statusCode >= 500 || err.statusCode === 408;
-    const msg = `Slack ${method} failed with HTTP ${err.statusCode} ${err.statusMessage}`.trim() + '.';
+    const msg = `${`Slack ${method} failed with HTTP ${err.statusCode} ${err.statusMessage}`.trim()}.`;
     return retryable ? new RetryableError(msg, undefined, { cause: err }) : new PermanentError(msg, { cause: err });
   }
   if (err instanceof WebAPIRequestError) {

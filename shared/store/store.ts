@@ -26,6 +26,8 @@ export interface Delivery {
   grantId: string;
   key: string;
   at: string;
+  /** When the delivery record was written: it precedes its event, which may still be on its way. */
+  createdAt: string;
   /** posting: a post was started (write-ahead), so Jira may have the comment even though nobody marked it. */
   status: 'pending' | 'posting' | 'commented' | 'delivered';
   /** How many posts were started. */
@@ -39,6 +41,7 @@ function toDelivery(item: Record<string, unknown>): Delivery {
     grantId: String(item.grantId),
     key: String(item.key),
     at: String(item.at),
+    createdAt: String(item.createdAt ?? item.at),
     status: item.status as Delivery['status'],
     attempts: Number(item.attempts ?? 0),
     ...(item.outcome ? { outcome: item.outcome as NonNullable<Delivery['outcome']> } : {}),
@@ -303,7 +306,7 @@ export class Store {
     decision: { status: Exclude<ApprovalStatus, 'pending'>; by: string; at: string; channel: Approval['channel'] },
   ): Promise<Approval | undefined> {
     const current = await this.getApproval(grantId, step);
-    if (!current || current.status !== 'pending') return undefined;
+    if (current?.status !== 'pending') return undefined;
     const ok = await this.conditional(
       new UpdateCommand({
         TableName: this.table,
@@ -343,7 +346,7 @@ export class Store {
   // ---- Jira delivery of evidence: one record per event, kept after delivery as the receipt
 
   /** Creates the event's delivery record once; a retried step finds it (pending or delivered) and adds nothing. */
-  async ensureDelivery(event: EvidenceEvent): Promise<void> {
+  async ensureDelivery(event: EvidenceEvent, createdAt: string): Promise<void> {
     await this.conditional(
       new PutCommand({
         TableName: this.table,
@@ -353,6 +356,7 @@ export class Store {
           grantId: event.grantId,
           key: event.key,
           at: event.at,
+          createdAt,
           status: 'pending',
           gsi4pk: 'UNDELIVERED',
           gsi4sk: `${event.at}#${event.grantId}#${event.key}`,

@@ -193,11 +193,16 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets the audit and review functions read the table but never write it', () => {
+  it('lets the audit and review functions read the table but never write it (review-app: only the provider rate-limit buckets)', () => {
     for (const name of ['audit-grants', 'audit-grant', 'review-app', 'evidence-pending'] as const) {
-      const dynamo = statementsOf(name).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
-      expect(new Set(dynamo), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
+      const reads = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')) && !s.Condition);
+      expect(new Set(reads.flatMap(actionsOf)), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
     }
+    const writes = (name: FunctionName) => statementsOf(name).filter((s) => s.Condition);
+    expect(writes('review-app').map((s) => [actionsOf(s), s.Condition])).toEqual([
+      [['dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RATE#*'] } }],
+    ]);
+    for (const name of ['audit-grants', 'audit-grant', 'evidence-pending'] as const) expect(writes(name), name).toEqual([]);
   });
 
   it('gives the other functions item-level read-write on the table and its indexes only, without DeleteItem', () => {
@@ -401,7 +406,7 @@ describe('HTTP API', () => {
   const routeTable = () => {
     const integrations = Object.fromEntries(resourcesOfType(template, 'AWS::ApiGatewayV2::Integration').map(([id, r]) => [id, r.Properties!]));
     return resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => {
-      const target = (r.Properties?.Target as { 'Fn::Join': [string, [string, { Ref: string }]] })['Fn::Join'][1][1].Ref;
+      const target = (r.Properties!.Target as { 'Fn::Join': [string, [string, { Ref: string }]] })['Fn::Join'][1][1].Ref;
       const uri = integrations[target]?.IntegrationUri;
       const fn = ALL.find((n) => same(uri, arnOf(ids[n].fn)));
       return { routeKey: r.Properties?.RouteKey, auth: r.Properties?.AuthorizationType, fn };

@@ -76,7 +76,7 @@ export function statementsOfRole(template: CfnTemplate, roleLogicalId: string): 
   for (const [, policy] of resourcesOfType(template, 'AWS::IAM::Policy')) {
     const roles = asArray(policy.Properties?.Roles as unknown[] | undefined);
     if (!roles.some((r) => same(r, ref(roleLogicalId)))) continue;
-    out.push(...asArray((policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement));
+    out.push(...asArray((policy.Properties!.PolicyDocument as { Statement: Statement[] }).Statement));
   }
   const inline = asArray(resource(template, roleLogicalId).Properties?.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }> | undefined);
   for (const p of inline) out.push(...asArray(p.PolicyDocument.Statement));

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { signJiraBody, signSlackRequest } from '../../shared/auth.js';
-import { flushEvidence } from '../../shared/evidence.js';
+import { FLUSH_AFTER_MS, flushEvidence } from '../../shared/evidence.js';
 import { startHarness, testCatalog, type Harness } from '../support/harness.js';
 import { finished } from '../support/wait.js';
 
@@ -94,6 +94,7 @@ describe('Slack requests', () => {
     const mallory = h.sandbox.slack.users().find((u) => u.email === 'mallory.intruder@example.com')!;
     expect(h.sandbox.slack.messagesTo(mallory.id).at(-1)?.text).toBe('Your click was not recorded: only maria.manager@example.com can decide this step.');
     // Recorded in the ledger at once; the Jira comment follows outside Slack's 3-second window.
+    h.clock.advance(FLUSH_AFTER_MS);
     expect(await flushEvidence(h.runtime.deps)).toBe(1);
     expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(/^Grantline: refused a decision by mallory\.intruder@example\.com: only maria\.manager@example\.com can decide this step/);
     const evidence = await h.runtime.deps.store.evidence(grantId);

@@ -172,7 +172,8 @@ describe('downstream faults', () => {
     expect((await h.runtime.deps.store.evidence(grantId)).map((e) => e.type)).toEqual(['requested', 'auto_approved', 'provisioned']);
 
     h.sandbox.jira.fake.clearFaults();
-    const { flushEvidence } = await import('../../shared/evidence.js');
+    const { FLUSH_AFTER_MS, flushEvidence } = await import('../../shared/evidence.js');
+    h.clock.advance(FLUSH_AFTER_MS); // the periodic flush takes what waited longer than its own workflow step
     expect(await flushEvidence(h.runtime.deps)).toBe(3);
 
     expect(h.sandbox.jira.commentTexts(filed.issueKey).map((c) => c.split('\n')[0])).toEqual([

@@ -202,7 +202,7 @@ describe('granting and revoking group membership', () => {
   });
 
   it('sends nothing to Graph for ids that are not GUIDs (no path tricks)', async () => {
-    await expect(idp.removeMember(groupId, '../../users/' + aliceId)).rejects.toThrow(PermanentError);
+    await expect(idp.removeMember(groupId, `../../users/${aliceId}`)).rejects.toThrow(PermanentError);
     await expect(idp.addMember('..', aliceId)).rejects.toThrow(/is not a Microsoft Entra group object id/);
     expect(graphCalls()).toHaveLength(0);
     expect(graph.hasUser(aliceId)).toBe(true);

@@ -4,7 +4,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { parseConfig } from '../../shared/config.js';
 import { JIRA_COMMENT_LIMIT, JiraTicketing } from '../../shared/connectors/jira.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
-import { DELIVERY_LEASE_MS, deliverPending, flushEvidence, getPendingEvidence, recordEvidence, type EvidenceDeps, type EvidenceInput } from '../../shared/evidence.js';
+import { DELIVERY_LEASE_MS, deliverPending, FLUSH_AFTER_MS, flushEvidence, getPendingEvidence, recordEvidence, type EvidenceDeps, type EvidenceInput } from '../../shared/evidence.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../../shared/ports.js';
 import { Store } from '../../shared/store/store.js';
@@ -74,6 +74,11 @@ const GRANT = { id: 'grant-ACC-1', issueKey: 'ACC-1' };
 let dynamo: TestDynamo;
 let ticketing: FakeTicketing;
 let clock: ManualClock;
+/** The periodic flush, once the evidence has waited for its own workflow step. */
+const flushLater = (d: EvidenceDeps) => {
+  clock.advance(FLUSH_AFTER_MS);
+  return flushEvidence(d);
+};
 let deps: EvidenceDeps;
 
 beforeEach(async () => {
@@ -131,7 +136,7 @@ describe('recordEvidence', () => {
     expect(await dynamo.store.evidence('grant-ACC-1')).toEqual([first]);
     expect(ticketing.titles()).toEqual(['Grantline: Added to the group']);
     expect(ticketing.transitions).toHaveLength(1);
-    expect(await flushEvidence(deps)).toBe(0);
+    expect(await flushLater(deps)).toBe(0);
     expect(ticketing.comments).toHaveLength(1);
   });
 });
@@ -152,11 +157,11 @@ describe('Jira down while writing evidence', () => {
     expect(ticketing.comments).toEqual([]);
 
     // Still down: the flush delivers nothing and keeps the entry.
-    expect(await flushEvidence(deps)).toBe(0);
+    expect(await flushLater(deps)).toBe(0);
     expect(await dynamo.store.pendingDeliveries()).toHaveLength(1);
 
     ticketing.failWith = undefined;
-    expect(await flushEvidence(deps)).toBe(1);
+    expect(await flushLater(deps)).toBe(1);
     expect(ticketing.comments).toHaveLength(1);
     expect(ticketing.comments[0]?.comment.title).toContain('Access removed at expiry');
     expect(ticketing.comments[0]?.comment.facts).toEqual([
@@ -166,7 +171,7 @@ describe('Jira down while writing evidence', () => {
     ]);
     expect(ticketing.transitions).toEqual([{ issueKey: 'ACC-1', status: 'Done' }]);
 
-    expect(await flushEvidence(deps)).toBe(0);
+    expect(await flushLater(deps)).toBe(0);
     expect(ticketing.comments).toHaveLength(1);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
     expect(await dynamo.store.evidence('grant-ACC-1')).toEqual([event]);
@@ -178,7 +183,7 @@ describe('Jira down while writing evidence', () => {
     expect(ticketing.titles('ACC-1')).toEqual(['Grantline: added']);
     expect(ticketing.transitions).toEqual([]);
 
-    expect(await flushEvidence(deps)).toBe(1);
+    expect(await flushLater(deps)).toBe(1);
 
     expect(ticketing.titles('ACC-1')).toEqual(['Grantline: added']);
     expect(ticketing.transitions).toEqual([{ issueKey: 'ACC-1', status: 'Access granted' }]);
@@ -195,11 +200,11 @@ describe('Jira down while writing evidence', () => {
     expect(ticketing.comments).toEqual([]);
 
     ticketing.failWith = undefined;
-    expect(await flushEvidence(deps)).toBe(3);
+    expect(await flushLater(deps)).toBe(3);
     const titlesOn = (issueKey: string) => ticketing.comments.filter((c) => c.issueKey === issueKey).map((c) => c.comment.title);
     expect(titlesOn('ACC-2')).toEqual(['Grantline: first', 'Grantline: third']);
     expect(titlesOn('ACC-1')).toEqual(['Grantline: second']);
-    expect(await flushEvidence(deps)).toBe(0);
+    expect(await flushLater(deps)).toBe(0);
     expect(ticketing.comments).toHaveLength(3);
   });
 
@@ -211,11 +216,11 @@ describe('Jira down while writing evidence', () => {
 
     // Jira is flaky: it fails the next call, then recovers.
     ticketing.failCalls = 1;
-    expect(await flushEvidence(deps)).toBe(0);
+    expect(await flushLater(deps)).toBe(0);
     expect(ticketing.comments).toEqual([]);
     expect(await dynamo.store.pendingDeliveries()).toHaveLength(2);
 
-    expect(await flushEvidence(deps)).toBe(2);
+    expect(await flushLater(deps)).toBe(2);
     expect(ticketing.titles('ACC-1')).toEqual(['Grantline: older', 'Grantline: newer']);
   });
 });
@@ -229,7 +234,7 @@ describe('Jira refuses the evidence for good (issue deleted)', () => {
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
 
     ticketing.failWith = undefined;
-    expect(await flushEvidence(deps)).toBe(0);
+    expect(await flushLater(deps)).toBe(0);
     expect(ticketing.comments).toEqual([]);
   });
 
@@ -242,7 +247,7 @@ describe('Jira refuses the evidence for good (issue deleted)', () => {
     // Jira is back, but ACC-1 was deleted meanwhile.
     ticketing.failWith = undefined;
     ticketing.deleted.add('ACC-1');
-    await flushEvidence(deps);
+    await flushLater(deps);
 
     expect(ticketing.comments.map((c) => [c.issueKey, c.comment.title])).toEqual([['ACC-2', 'Grantline: for a live issue']]);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
@@ -323,8 +328,9 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
     jira.delayMs = 50;
 
     // A flush every "second" while each Jira call takes longer: they overlap.
+    clock.advance(FLUSH_AFTER_MS);
     await Promise.all([flushEvidence(jiraDeps), flushEvidence(jiraDeps), flushEvidence(jiraDeps)]);
-    await flushEvidence(jiraDeps);
+    await flushLater(jiraDeps);
 
     expect(titles()).toEqual(ALL);
     expect(jira.issue(issueKey)?.status).toBe('Access granted');
@@ -335,8 +341,9 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
     await recordUndelivered(jiraDeps);
     jira.delayMs = 5;
 
+    clock.advance(FLUSH_AFTER_MS);
     await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? deliverPending(jiraDeps, grant.id) : flushEvidence(jiraDeps))));
-    await flushEvidence(jiraDeps);
+    await flushLater(jiraDeps);
 
     expect(titles()).toEqual(ALL);
   });
@@ -345,7 +352,7 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
     jira.delayMs = 20;
 
     await Promise.all(Array.from({ length: 10 }, () => recordEvidence(jiraDeps, grant, steps[0]!)));
-    await flushEvidence(jiraDeps);
+    await flushLater(jiraDeps);
 
     expect(titles()).toEqual([ALL[0]]);
     expect(await dynamo.store.evidence(grant.id)).toHaveLength(1);
@@ -357,16 +364,16 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
     await recordUndelivered(crashDeps);
 
     crashing.crashArmed = true;
-    await expect(flushEvidence(crashDeps)).rejects.toThrow('process killed');
+    await expect(flushLater(crashDeps)).rejects.toThrow('process killed');
     expect(titles()).toEqual([ALL[0]]);
 
     // Restarted at once: the dead poster's lease still holds, so nothing is posted yet.
     crashing.dead = false;
-    expect(await flushEvidence(crashDeps)).toBe(0);
+    expect(await flushLater(crashDeps)).toBe(0);
     expect(titles()).toEqual([ALL[0]]);
 
     clock.advance(DELIVERY_LEASE_MS + 1);
-    expect(await flushEvidence(crashDeps)).toBe(3);
+    expect(await flushLater(crashDeps)).toBe(3);
     expect(titles()).toEqual(ALL);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
   });
@@ -374,13 +381,13 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
   it('a poster that dies holding the lease mid-post: after the lease lapses the comment is found, not posted again', async () => {
     await recordUndelivered(jiraDeps);
     const dying = new TicketingThatDiesMidPost(jiraDeps.ticketing);
-    void flushEvidence({ ...jiraDeps, ticketing: dying });
+    void flushLater({ ...jiraDeps, ticketing: dying });
     await dying.dead;
     expect(titles()).toEqual([ALL[0]]);
 
-    expect(await flushEvidence(jiraDeps)).toBe(0);
+    expect(await flushLater(jiraDeps)).toBe(0);
     clock.advance(DELIVERY_LEASE_MS + 1);
-    expect(await flushEvidence(jiraDeps)).toBe(3);
+    expect(await flushLater(jiraDeps)).toBe(3);
 
     expect(titles()).toEqual(ALL);
   });

@@ -262,7 +262,7 @@ describe('when Google refuses or struggles', () => {
       expect(err.message).toMatch(/^Google did not answer within 0\.3 s while looking up/);
       expect(ms).toBeGreaterThanOrEqual(250); // the message above names the 0.3 s timeout; no upper bound on how busy the machine is
     } finally {
-      sockets.forEach((s) => s.destroy());
+      for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });

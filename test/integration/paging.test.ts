@@ -167,7 +167,7 @@ describe('store list pages', () => {
   it('pages evidence deliveries waiting for Jira, oldest first, and checks the cursor', async () => {
     for (let n = 1; n <= 7; n++) {
       const event: EvidenceEvent = { grantId: `grant-ACC-${n}`, issueKey: `ACC-${n}`, key: 'requested', type: 'requested', actor: 'nina@example.com', via: 'jira', at: `2026-01-05T09:00:0${n}.000Z`, summary: 'Access requested', details: {} };
-      await dynamo.store.ensureDelivery(event);
+      await dynamo.store.ensureDelivery(event, event.at);
     }
     const seen: string[] = [];
     let cursor: string | undefined;

@@ -49,7 +49,7 @@ const SLACK_FAULTS: FaultSpec[] = [
 
 /** Seeds every simulated service's fault dice and installs the run's background faults. */
 export function startBackgroundFaults(sandbox: Sandbox, rng: Random): void {
-  FAULT_SERVICES.forEach((service, i) => fakeOf(sandbox, service).setRandom(rng.fork(100 + i).next));
+  for (const [i, service] of FAULT_SERVICES.entries()) fakeOf(sandbox, service).setRandom(rng.fork(100 + i).next);
   const all = [...identityProviderFaults('okta'), ...identityProviderFaults('entra'), ...identityProviderFaults('google'), ...JIRA_FAULTS, ...SLACK_FAULTS];
   for (const spec of all) injectFault(sandbox, spec);
 }

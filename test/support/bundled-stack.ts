@@ -25,21 +25,10 @@ import { LAMBDA_TASK_ROOT, REPO_ROOT } from '../../infra/cdk/paths.js';
 import { SECRET_LAYOUT, type SecretKey } from '../../infra/cdk/secrets.js';
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
 import type { CliSynth } from '../cdk/cli-synth.js';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { startDynamo, type TestDynamo } from './dynamo.js';
 import { LocalLambda, StepFunctionsTaskError } from './lambda-harness.js';
 
-// aws-local-stepfunctions uses Promise.withResolvers, which Node 20 lacks (as in infra/local/workflow.ts).
-const promiseCtor = Promise as unknown as { withResolvers?: () => unknown };
-promiseCtor.withResolvers ??= () => {
-  let resolve!: (value: unknown) => void;
-  let reject!: (reason?: unknown) => void;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-};
-const { StateMachine } = await import('aws-local-stepfunctions');
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -304,7 +293,10 @@ class AwsStandIn {
     const arn = `${String(json.stateMachineArn).replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.workflow!.executions.get(name);
     // As Step Functions: the same name and input while running is the same execution; otherwise the name is taken.
-    if (existing && !(existing.status === 'RUNNING' && existing.input === input)) return send(400, { message: `Execution Already Exists: '${arn}'` }, 'ExecutionAlreadyExists');
+    if (existing && !(existing.status === 'RUNNING' && existing.input === input)) {
+      send(400, { message: `Execution Already Exists: '${arn}'` }, 'ExecutionAlreadyExists');
+      return;
+    }
     if (!existing) this.workflow!.start(name, input);
     send(200, { executionArn: arn, startDate: Date.now() / 1000 });
   }
@@ -318,7 +310,12 @@ function routeOf(method: string, path: string): { fn: FunctionName; routeKey: st
   for (const route of API_ROUTES) {
     if (route.method !== method) continue;
     const keys: string[] = [];
-    const pattern = new RegExp(`^${route.path.replace(/\{(\w+)\}/g, (_m, k: string) => (keys.push(k), '([^/]+)'))}$`);
+    const pattern = new RegExp(
+      `^${route.path.replace(/\{(\w+)\}/g, (_m, k: string) => {
+        keys.push(k);
+        return '([^/]+)';
+      })}$`,
+    );
     const match = pattern.exec(path);
     if (match) return { fn: route.function, routeKey: `${route.method} ${route.path}`, pathParameters: Object.fromEntries(keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)])) };
   }

@@ -153,3 +153,13 @@ describe('the expiry sweeper, what it reports', () => {
     expect(second.revoked).toEqual([due]);
   });
 });
+
+describe('the expiry sweeper without a grace period (the local scheduler fires due schedules just before it sweeps)', () => {
+  it('revokes a grant a millisecond past its expiry', async () => {
+    const id = await activeGrant('ACC-1');
+    clock.advance(24 * 3_600_000 + 1);
+
+    expect((await sweepExpiries(deps, { overdueAfterMs: 0 })).revoked).toEqual([id]);
+    expect((await dynamo.store.getGrant(id))?.status).toBe('revoked');
+  });
+});

@@ -437,7 +437,7 @@ function numericId(): string {
 /** Group ids look like `03x8tuzt3hqdv5n`: 15 characters, lowercase letters and digits. */
 function groupId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return '0' + [...randomBytes(14)].map((b) => alphabet[b % alphabet.length]).join('');
+  return `0${[...randomBytes(14)].map((b) => alphabet[b % alphabet.length]).join('')}`;
 }
 
 function etag(): string {

@@ -216,7 +216,7 @@ export class HttpFake {
       const m = route.pattern.exec(path);
       if (!m) continue;
       const params: Record<string, string> = {};
-      route.keys.forEach((key, i) => (params[key] = decodeURIComponent(m[i + 1] ?? '')));
+      for (const [i, key] of route.keys.entries()) params[key] = decodeURIComponent(m[i + 1] ?? '');
       return { route, params };
     }
     return undefined;

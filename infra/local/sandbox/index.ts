@@ -50,7 +50,7 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
 
   const people = new Set<string>(Object.values(SANDBOX_PEOPLE));
   for (const app of Object.values(catalog.apps)) people.add(app.owner);
-  for (const members of Object.values(catalog.approverGroups)) members.forEach((m) => people.add(m));
+  for (const members of Object.values(catalog.approverGroups)) for (const m of members) people.add(m);
   for (const [person, manager] of Object.entries(catalog.managers)) people.add(person).add(manager);
 
   const managerOf: Record<string, string> = {

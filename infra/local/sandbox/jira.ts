@@ -133,7 +133,10 @@ export async function startFakeJira(
 
   const project = (key: string) => {
     let p = projects.get(key);
-    if (!p) projects.set(key, (p = { id: String(10000 + projects.size), next: 1 }));
+    if (!p) {
+      p = { id: String(10000 + projects.size), next: 1 };
+      projects.set(key, p);
+    }
     return p;
   };
   project(defaultProject);
