@@ -10,14 +10,7 @@
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
-  mutate: [
-    'shared/approval.ts',
-    'shared/provisioning.ts',
-    'shared/revocation.ts',
-    'shared/membership.ts',
-    'shared/sweep.ts',
-    'shared/evidence.ts',
-  ],
+  mutate: ['shared/approval.ts', 'shared/provisioning.ts', 'shared/revocation.ts', 'shared/membership.ts', 'shared/sweep.ts', 'shared/evidence.ts'],
   testRunner: 'vitest',
   vitest: {
     configFile: 'vitest.config.ts',

@@ -43,7 +43,7 @@ catalog
 catalog
   .command('sync')
   .argument('[file]', 'catalog file', process.env.GRANTLINE_CATALOG ?? 'catalog.yaml')
-  .description("check every mapped group exists in its identity provider, and list groups no role maps (uses the provider settings in the environment)")
+  .description('check every mapped group exists in its identity provider, and list groups no role maps (uses the provider settings in the environment)')
   .option('--jira', "also make the Jira request fields (JIRA_FIELD_APP, JIRA_FIELD_ROLE) offer exactly the catalog's apps and roles")
   .action(async (file: string, opts: { jira?: boolean }) => {
     const { loadCatalog } = await import('../shared/catalog/load.js');
@@ -54,17 +54,27 @@ catalog
     const catalog = await loadCatalog(file);
     if (opts.jira) {
       const { JiraTicketing } = await import('../shared/connectors/jira.js');
-      const jira = new JiraTicketing({ baseUrl: required(config, 'JIRA_BASE_URL'), email: required(config, 'JIRA_EMAIL'), apiToken: required(config, 'JIRA_API_TOKEN') });
+      const jira = new JiraTicketing({
+        baseUrl: required(config, 'JIRA_BASE_URL'),
+        email: required(config, 'JIRA_EMAIL'),
+        apiToken: required(config, 'JIRA_API_TOKEN'),
+      });
       const values = jiraFieldValues(catalog);
-      for (const [field, wanted] of [[config.JIRA_FIELD_APP, values.apps], [config.JIRA_FIELD_ROLE, values.roles]] as const) {
+      for (const [field, wanted] of [
+        [config.JIRA_FIELD_APP, values.apps],
+        [config.JIRA_FIELD_ROLE, values.roles],
+      ] as const) {
         const change = await jira.syncFieldOptions(field, wanted);
-        console.log(`JIRA ${field}: added [${change.added.join(', ')}], re-enabled [${change.enabled.join(', ')}], disabled [${change.disabled.join(', ')}], ${change.unchanged.length} unchanged`);
+        console.log(
+          `JIRA ${field}: added [${change.added.join(', ')}], re-enabled [${change.enabled.join(', ')}], disabled [${change.disabled.join(', ')}], ${change.unchanged.length} unchanged`,
+        );
       }
     }
     const report = await syncReport(catalog, identityProviders(config));
     for (const p of report.unconfigured) console.log(`NOT CONFIGURED  ${p}: the catalog maps roles to it but no credentials are set`);
     for (const m of report.missing) console.log(`MISSING         ${m.provider} group ${m.groupId} (mapped by ${m.roles.join(', ')}) does not exist`);
-    for (const m of report.unmanageable) console.log(`NOT MANAGEABLE  ${m.provider} group ${m.groupId} "${m.name}" (mapped by ${m.roles.join(', ')}): the API cannot change its members`);
+    for (const m of report.unmanageable)
+      console.log(`NOT MANAGEABLE  ${m.provider} group ${m.groupId} "${m.name}" (mapped by ${m.roles.join(', ')}): the API cannot change its members`);
     for (const g of report.unmapped) console.log(`UNMAPPED        ${g.provider} group ${g.id} "${g.name}": no catalog role grants it`);
     console.log(report.ok ? 'catalog and providers agree' : 'catalog needs attention');
     if (!report.ok) process.exitCode = 1;
@@ -87,11 +97,17 @@ program
     const subject = opts.user ? { user: opts.user.trim().toLowerCase() } : { app: opts.app!.trim().toLowerCase() };
     await write(csv ? `${CSV_HEADER.join(',')}\n` : `${JSON.stringify(subject).slice(0, -1)},"grants":[`);
     let count = 0;
-    await eachPage<{ grants: GrantRecord[] }>(opts, `/grants?${query}&limit=${encodeURIComponent(opts.pageSize)}`, 'grants', (p) => p.grants.length, async (page) => {
-      if (csv) await write(page.grants.map((r) => `${csvRow(r)}\n`).join(''));
-      else await write(page.grants.map((r, i) => `${count + i === 0 ? '' : ','}\n${JSON.stringify(r, null, 2)}`).join(''));
-      count += page.grants.length;
-    });
+    await eachPage<{ grants: GrantRecord[] }>(
+      opts,
+      `/grants?${query}&limit=${encodeURIComponent(opts.pageSize)}`,
+      'grants',
+      (p) => p.grants.length,
+      async (page) => {
+        if (csv) await write(page.grants.map((r) => `${csvRow(r)}\n`).join(''));
+        else await write(page.grants.map((r, i) => `${count + i === 0 ? '' : ','}\n${JSON.stringify(r, null, 2)}`).join(''));
+        count += page.grants.length;
+      },
+    );
     if (!csv) await write(`\n],"count":${count}}\n`);
   });
 
@@ -105,7 +121,10 @@ program
     const body = await callGrantline<{ roles: RoleReview[] }>(opts, `/reviews/${encodeURIComponent(app)}`);
     for (const r of body.roles) {
       console.log(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
-      for (const g of r.grants) console.log(`  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`);
+      for (const g of r.grants)
+        console.log(
+          `  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`,
+        );
       for (const email of r.outsideGrantline) console.log(`  OUTSIDE   ${email}: in the group with no active Grantline grant`);
       for (const id of r.missingFromGroup) console.log(`  MISSING   ${id}: active grant, but the member was removed outside Grantline`);
     }
@@ -120,7 +139,10 @@ program
   .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
   .description('revoke a grant now, through the same path as expiry')
   .action(async (grant: string, opts: { by?: string; reason: string; url: string; token?: string }) => {
-    const result = await callGrantline<{ outcome: string }>(opts, `/grants/${encodeURIComponent(grant)}/revoke`, { reason: opts.reason, ...(opts.by ? { by: opts.by } : {}) });
+    const result = await callGrantline<{ outcome: string }>(opts, `/grants/${encodeURIComponent(grant)}/revoke`, {
+      reason: opts.reason,
+      ...(opts.by ? { by: opts.by } : {}),
+    });
     console.log(`${grant}: ${result.outcome}`);
   });
 
@@ -136,13 +158,19 @@ evidence
     const body: Body = { pending: [], undeliverable: [] };
     const line = (e: PendingEvidence) => `${e.issueKey ?? '?'}  ${e.grantId}  ${e.key}  ${e.at}  ${e.summary ?? ''}`;
     // Follows nextCursor while the route gives one; text lines are written page by page.
-    await eachPage<Body>(opts, '/evidence/pending?limit=500', 'events', (p) => p.pending.length + p.undeliverable.length, (page) => {
-      body.pending.push(...page.pending);
-      body.undeliverable.push(...page.undeliverable);
-      if (opts.format === 'json') return;
-      for (const e of page.pending) console.log(`WAITING        ${line(e)}${e.attempts > 0 ? ` (${e.attempts} attempt(s), ${e.status})` : ''}`);
-      for (const e of page.undeliverable) console.log(`UNDELIVERABLE  ${line(e)}`);
-    });
+    await eachPage<Body>(
+      opts,
+      '/evidence/pending?limit=500',
+      'events',
+      (p) => p.pending.length + p.undeliverable.length,
+      (page) => {
+        body.pending.push(...page.pending);
+        body.undeliverable.push(...page.undeliverable);
+        if (opts.format === 'json') return;
+        for (const e of page.pending) console.log(`WAITING        ${line(e)}${e.attempts > 0 ? ` (${e.attempts} attempt(s), ${e.status})` : ''}`);
+        for (const e of page.undeliverable) console.log(`UNDELIVERABLE  ${line(e)}`);
+      },
+    );
     if (opts.format === 'json') return console.log(JSON.stringify(body, null, 2));
     console.log(`${body.pending.length} waiting for Jira, ${body.undeliverable.length} refused by Jira (kept in the ledger)`);
   });
@@ -174,7 +202,10 @@ async function eachPage<T>(
   let n = 0;
   const tty = process.stderr.isTTY;
   do {
-    const page = await callGrantline<T & { nextCursor?: string }>(opts, cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path);
+    const page = await callGrantline<T & { nextCursor?: string }>(
+      opts,
+      cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path,
+    );
     total += countOf(page);
     n += 1;
     cursor = page.nextCursor;
@@ -191,7 +222,21 @@ function write(text: string): Promise<void> {
   });
 }
 
-const CSV_HEADER = ['grant', 'jira', 'subject', 'requester', 'app_role', 'status', 'approved_by', 'group', 'requested_at', 'started_at', 'expires_at', 'revoked_at', 'revoke_reason'];
+const CSV_HEADER = [
+  'grant',
+  'jira',
+  'subject',
+  'requester',
+  'app_role',
+  'status',
+  'approved_by',
+  'group',
+  'requested_at',
+  'started_at',
+  'expires_at',
+  'revoked_at',
+  'revoke_reason',
+];
 
 /** One row per grant: the auditor's questions as columns. */
 function csvRow({ grant, answers }: GrantRecord): string {

@@ -39,7 +39,12 @@ export async function advance(deps: LifecycleDeps, grantId: string): Promise<Nex
   const next: NextStep['next'] =
     grant.status === 'pending_approval' ? 'approval' : grant.status === 'approved' || grant.status === 'active' ? 'provision' : 'end';
   const step = grant.currentStep ?? 0;
-  return { grantId, next, step, approvalTimeoutSeconds: next === 'approval' ? await remainingApprovalSeconds(deps, grant, step) : grant.approvalTimeoutSeconds };
+  return {
+    grantId,
+    next,
+    step,
+    approvalTimeoutSeconds: next === 'approval' ? await remainingApprovalSeconds(deps, grant, step) : grant.approvalTimeoutSeconds,
+  };
 }
 
 /** A re-driven wait keeps the original deadline instead of starting the clock again. */
@@ -81,7 +86,10 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
       details: { Reason: decision.reason },
     });
     const at = recorded.at;
-    return (await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: at, decidedBy: 'policy', updatedAt: at })) ?? loadGrant(deps.store, grant.id);
+    return (
+      (await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: at, decidedBy: 'policy', updatedAt: at })) ??
+      loadGrant(deps.store, grant.id)
+    );
   }
   const steps = grant.provider ? await withoutInactiveApprovers(deps.idp(grant.provider), decision.steps) : decision.steps;
   const empty = steps.findIndex((s) => s.approvers.length === 0);
@@ -106,7 +114,11 @@ async function withoutInactiveApprovers(idp: IdentityProvider, steps: ApprovalSt
     out.push(
       inactive.length === 0
         ? step
-        : { ...step, approvers: step.approvers.filter((a) => !inactive.includes(a)), reason: `${step.reason}; ${inactive.join(', ')} deactivated in ${idp.name}, so cannot approve` },
+        : {
+            ...step,
+            approvers: step.approvers.filter((a) => !inactive.includes(a)),
+            reason: `${step.reason}; ${inactive.join(', ')} deactivated in ${idp.name}, so cannot approve`,
+          },
     );
   }
   return out;
@@ -197,13 +209,23 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
   const now = deps.clock.now();
   const approval: Approval = existing
     ? { ...existing, taskToken: input.taskToken }
-    : { grantId: grant.id, step: input.step, status: 'pending', approvers: planStep.approvers, taskToken: input.taskToken, messages: [], requestedAt: now.toISOString() };
+    : {
+        grantId: grant.id,
+        step: input.step,
+        status: 'pending',
+        approvers: planStep.approvers,
+        taskToken: input.taskToken,
+        messages: [],
+        requestedAt: now.toISOString(),
+      };
   if (existing) await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
   else if ((await deps.store.createApproval(approval)) === 'exists') await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
 
   const { messages, unreachable } = await askApprovers(deps, grant, approval);
   if (messages.length === 0) {
-    throw new PermanentError(`none of the approvers of step ${input.step + 1} can be reached in Slack (${unreachable.map((u) => `${u.approver}: ${u.why}`).join('; ')})`);
+    throw new PermanentError(
+      `none of the approvers of step ${input.step + 1} can be reached in Slack (${unreachable.map((u) => `${u.approver}: ${u.why}`).join('; ')})`,
+    );
   }
   const deadline = new Date(new Date(approval.requestedAt).getTime() + grant.approvalTimeoutSeconds * 1000).toISOString();
   await recordEvidence(deps, grant, {
@@ -345,15 +367,20 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
             ? `this request is no longer waiting for a decision (it is ${grant.status.replace('_', ' ')})`
             : undefined;
   if (refusal) {
-    await recordEvidence(deps, grant, {
-      type: 'approval_refused',
-      key: `approval_refused#${input.step}#${input.clickerRef}#${now}`,
-      actor: who ?? `slack user ${input.clickerRef}`,
-      via: input.via,
-      at: now,
-      summary: `refused a decision by ${who ?? `Slack user ${input.clickerRef}`}: ${refusal}`,
-      details: { Attempted: input.decision, Step: String(input.step + 1) },
-    }, { deliverNow: false });
+    await recordEvidence(
+      deps,
+      grant,
+      {
+        type: 'approval_refused',
+        key: `approval_refused#${input.step}#${input.clickerRef}#${now}`,
+        actor: who ?? `slack user ${input.clickerRef}`,
+        via: input.via,
+        at: now,
+        summary: `refused a decision by ${who ?? `Slack user ${input.clickerRef}`}: ${refusal}`,
+        details: { Attempted: input.decision, Step: String(input.step + 1) },
+      },
+      { deliverNow: false },
+    );
     return { outcome: 'refused', reason: refusal };
   }
   if (approval.status !== 'pending') {

@@ -15,7 +15,11 @@ export abstract class GrantlineError extends Error {
 export class ValidationError extends GrantlineError {
   override readonly name: string = 'ValidationError';
   readonly status: number;
-  constructor(message: string, readonly problems: string[] = [message], status = 422) {
+  constructor(
+    message: string,
+    readonly problems: string[] = [message],
+    status = 422,
+  ) {
     super(message);
     this.status = status;
   }
@@ -52,7 +56,11 @@ export class ConflictError extends GrantlineError {
 export class RetryableError extends GrantlineError {
   override readonly name = 'RetryableError';
   readonly status = 503;
-  constructor(message: string, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -71,7 +79,11 @@ export class PermanentError extends GrantlineError {
 export class ConfigurationError extends GrantlineError {
   override readonly name = 'ConfigurationError';
   readonly status = 503;
-  constructor(message: string, readonly setting?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly setting?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

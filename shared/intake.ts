@@ -253,7 +253,11 @@ export function fieldText(value: unknown, field = 'a Jira field', depth = 0): st
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value.trim();
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return value.map((item) => fieldText(item, field, depth + 1)).filter(Boolean).join(', ');
+  if (Array.isArray(value))
+    return value
+      .map((item) => fieldText(item, field, depth + 1))
+      .filter(Boolean)
+      .join(', ');
   if (typeof value === 'object') {
     const v = value as Record<string, unknown>;
     if (v.type === 'doc' && Array.isArray(v.content)) return adfText(v, field, depth).trim();

@@ -66,9 +66,7 @@ export async function leaveMembership(deps: MembershipDeps, key: MembershipKey, 
     if (!current.holders.includes(grantId)) return undefined; // left already (or never joined)
     const holders = current.holders.filter((id) => id !== grantId);
     const removes = holders.length === 0 && !current.preexisting;
-    return removes
-      ? { ...current, holders, removing: { grantId, at: now() } }
-      : { ...current, holders, last: { grantId, outcome: 'kept', at: now() } };
+    return removes ? { ...current, holders, removing: { grantId, at: now() } } : { ...current, holders, last: { grantId, outcome: 'kept', at: now() } };
   });
   if (record.removing?.grantId === grantId) {
     const outcome = await deps.idp(key.provider).removeMember(key.groupId, key.userId);
@@ -84,11 +82,6 @@ export async function leaveMembership(deps: MembershipDeps, key: MembershipKey, 
   if (record.preexisting) return { outcome: 'kept', keptBecause: 'the membership existed before Grantline granted it, outside Grantline' };
   // Not a holder and no removal of ours on record: another grant's removal finished the job.
   return { outcome: 'already_absent' };
-}
-
-/** The grants holding a membership, for reviews and the soak's checks. */
-export async function holdersOf(deps: Pick<Services, 'store'>, key: MembershipKey): Promise<string[]> {
-  return (await deps.store.getMembership(key))?.holders ?? [];
 }
 
 export function membershipKeyOf(grant: Pick<Grant, 'provider' | 'groupId'>, userId: string): MembershipKey {

@@ -9,10 +9,7 @@ import type { Catalog } from './catalog/schema.js';
 import { describeDuration, durationMs, normaliseDuration } from './duration.js';
 import type { ApprovalStepPlan } from './grants/model.js';
 
-export type ApprovalPlan =
-  | { kind: 'auto'; reason: string }
-  | { kind: 'steps'; steps: ApprovalStepPlan[] }
-  | { kind: 'denied'; reason: string };
+export type ApprovalPlan = { kind: 'auto'; reason: string } | { kind: 'steps'; steps: ApprovalStepPlan[] } | { kind: 'denied'; reason: string };
 
 export interface PlanInput {
   requester: string;

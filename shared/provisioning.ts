@@ -92,7 +92,13 @@ const NEVER = 'never (permanent)';
  */
 async function activate(deps: LifecycleDeps, grant: Grant, grantedAt: string, changes: Partial<Grant>): Promise<Grant> {
   const expiresAt = expiryFor(grant.duration, new Date(grantedAt))?.toISOString();
-  const updated = await deps.store.updateGrant(grant.id, ['approved'], { status: 'active', grantedAt, ...(expiresAt ? { expiresAt } : {}), ...changes, updatedAt: grantedAt });
+  const updated = await deps.store.updateGrant(grant.id, ['approved'], {
+    status: 'active',
+    grantedAt,
+    ...(expiresAt ? { expiresAt } : {}),
+    ...changes,
+    updatedAt: grantedAt,
+  });
   return updated ?? loadGrant(deps.store, grant.id);
 }
 

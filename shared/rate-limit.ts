@@ -329,7 +329,9 @@ export class RateLimits {
     const overrides: Record<string, number> = {};
     for (const [key, value] of Object.entries(parsed)) {
       if (!/^(okta|entra|google)\.(users|groups|membership)$/.test(key) || typeof value !== 'number' || value <= 0) {
-        throw new Error(`GRANTLINE_RATE_LIMITS: "${key}" must be provider.family (okta|entra|google . users|groups|membership) with a positive number of requests per second`);
+        throw new Error(
+          `GRANTLINE_RATE_LIMITS: "${key}" must be provider.family (okta|entra|google . users|groups|membership) with a positive number of requests per second`,
+        );
       }
       overrides[key] = value;
     }

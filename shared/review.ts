@@ -19,7 +19,15 @@ export interface RoleReview {
   role: string;
   group: string;
   provider?: string;
-  grants: Array<{ grantId: string; issueKey: string; subject: string; approvedBy?: string; grantedAt?: string; expiresAt?: string; preexistingMembership: boolean }>;
+  grants: Array<{
+    grantId: string;
+    issueKey: string;
+    subject: string;
+    approvedBy?: string;
+    grantedAt?: string;
+    expiresAt?: string;
+    preexistingMembership: boolean;
+  }>;
   /** In the group with no active Grantline grant: access given outside Grantline, or from before it. */
   outsideGrantline: string[];
   /** Active grants whose member is no longer in the group: removed outside Grantline. */
@@ -95,7 +103,10 @@ export async function getReview(deps: Pick<Services, 'config' | 'clock' | 'catal
 export async function postRevoke(deps: Services, req: HttpRequest): Promise<HttpResponse> {
   const caller = authorizeAuditor(deps.config, req);
   const parsed = revokeBody.safeParse(parseJsonBody(req.rawBody));
-  if (!parsed.success) throw new MalformedRequestError(`revoke needs {"reason": "access_review" | "early_release" | "offboarding", "by": "<reviewer email>" (optional)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new MalformedRequestError(
+      `revoke needs {"reason": "access_review" | "early_release" | "offboarding", "by": "<reviewer email>" (optional)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const id = req.pathParams.id ?? '';
   if (!(await deps.store.getGrant(id))) throw new NotFoundError(`no grant ${id}`);
   const actor = parsed.data.by ? `${caller} (on behalf of ${parsed.data.by})` : caller;

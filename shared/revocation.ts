@@ -23,9 +23,7 @@ export async function scheduleRevocation(deps: LifecycleDeps, grantId: string): 
     type: 'revocation_scheduled',
     actor: 'grantline',
     via: 'scheduler',
-    summary: grant.manual
-      ? `removal reminder for ${grant.appOwner} scheduled at ${grant.expiresAt}`
-      : `revocation scheduled at ${grant.expiresAt}`,
+    summary: grant.manual ? `removal reminder for ${grant.appOwner} scheduled at ${grant.expiresAt}` : `revocation scheduled at ${grant.expiresAt}`,
     details: { 'Revoke at': grant.expiresAt, Schedule: scheduleNameFor(grantId), 'Schedule state': result },
   });
   return { scheduled: true };

@@ -22,9 +22,7 @@ const interactionPayload = z.object({
   team: z.object({ id: z.string() }).optional(),
   api_app_id: z.string().optional(),
   user: z.object({ id: z.string().min(1) }),
-  actions: z
-    .array(z.object({ action_id: z.string(), value: z.string().optional() }))
-    .min(1),
+  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
 });
 
 function verifiedForm(deps: { config: Config; clock: Clock }, req: HttpRequest): URLSearchParams {
@@ -92,7 +90,11 @@ export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: Htt
   const text = (form.get('text') ?? '').trim();
   const words = text.split(/\s+/).filter(Boolean);
   if (words.length < 4) {
-    return ephemeral(`Usage: /access <app> <role> <duration> [for <email>] <justification>. Apps: ${Object.values(deps.catalog.apps).map((a) => a.name).join(', ')}`);
+    return ephemeral(
+      `Usage: /access <app> <role> <duration> [for <email>] <justification>. Apps: ${Object.values(deps.catalog.apps)
+        .map((a) => a.name)
+        .join(', ')}`,
+    );
   }
   const [app, role, duration, ...rest] = words as [string, string, string, ...string[]];
   let subject: string | undefined;

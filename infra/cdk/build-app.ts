@@ -24,7 +24,10 @@ export interface BuildAppOptions {
 }
 
 export class CatalogInvalidError extends Error {
-  constructor(readonly problems: string[], cause: unknown) {
+  constructor(
+    readonly problems: string[],
+    cause: unknown,
+  ) {
     super(`Grantline synth stopped: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'CatalogInvalidError';
   }
@@ -49,10 +52,16 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<{ app: Ap
   const providersInUse = catalogProviders(catalog);
   const stack = new GrantlineStack(app, infra.stackName, { infra, runtime, catalogFile: infra.catalogPath, providersInUse });
   if (!runtime.JIRA_BASE_URL) {
-    Annotations.of(stack).addWarningV2('grantline:jiraBaseUrlUnset', 'JIRA_BASE_URL is not set: pass -c JIRA_BASE_URL=https://<site>.atlassian.net (docs/deploy.md)');
+    Annotations.of(stack).addWarningV2(
+      'grantline:jiraBaseUrlUnset',
+      'JIRA_BASE_URL is not set: pass -c JIRA_BASE_URL=https://<site>.atlassian.net (docs/deploy.md)',
+    );
   }
   if (providersInUse.includes('okta') && !runtime.OKTA_ORG_URL) {
-    Annotations.of(stack).addWarningV2('grantline:oktaOrgUrlUnset', 'the catalog maps roles to Okta but OKTA_ORG_URL is not set: pass -c OKTA_ORG_URL=https://<org>.okta.com');
+    Annotations.of(stack).addWarningV2(
+      'grantline:oktaOrgUrlUnset',
+      'the catalog maps roles to Okta but OKTA_ORG_URL is not set: pass -c OKTA_ORG_URL=https://<org>.okta.com',
+    );
   }
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack, catalog };

@@ -60,7 +60,8 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 512,
   },
   'slack-interactions': {
-    description: 'POST /webhooks/slack/interactions: Approve/Deny clicks (the decision goes to the ledger and completes the waiting task; the next step posts it to Jira)',
+    description:
+      'POST /webhooks/slack/interactions: Approve/Deny clicks (the decision goes to the ledger and completes the waiting task; the next step posts it to Jira)',
     trigger: 'http',
     table: 'readWrite',
     secrets: ['slack'],

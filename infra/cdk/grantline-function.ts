@@ -35,7 +35,8 @@ export const TABLE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem'] a
  * ESM output, so that ESM-only dependencies (@middy/core) bundle as they are; CommonJS dependencies
  * that call require() (jira.js, the Okta SDK, their node built-ins) get a real require from this banner.
  */
-export const ESM_REQUIRE_BANNER = "import { createRequire as __grantlineCreateRequire } from 'node:module'; const require = __grantlineCreateRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __grantlineCreateRequire } from 'node:module'; const require = __grantlineCreateRequire(import.meta.url);";
 
 /**
  * Bundling-only substitutes (infra/cdk/bundling/), each leaving out code a Lambda on Node 22 never runs:
@@ -88,9 +89,7 @@ export class GrantlineFunction extends Construct {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Grantline ${props.name}`,
     });
-    this.role.addToPolicy(
-      new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }),
-    );
+    this.role.addToPolicy(new PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
 
     const secretIds = props.secrets.map((s) => s.secretArn);
     const catalogFile = stagedCatalogJson(this, props.catalogFile);

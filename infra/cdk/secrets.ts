@@ -48,7 +48,8 @@ export const SECRET_LAYOUT = {
   },
   google: {
     keys: ['GOOGLE_SERVICE_ACCOUNT_KEY', 'GOOGLE_ADMIN_SUBJECT'],
-    description: 'Grantline: the Google Workspace service account key (JSON, as a string) and the admin it impersonates. {"GOOGLE_SERVICE_ACCOUNT_KEY","GOOGLE_ADMIN_SUBJECT"}',
+    description:
+      'Grantline: the Google Workspace service account key (JSON, as a string) and the admin it impersonates. {"GOOGLE_SERVICE_ACCOUNT_KEY","GOOGLE_ADMIN_SUBJECT"}',
   },
 } as const satisfies Record<SecretKey, SecretLayout>;
 

@@ -80,11 +80,30 @@ export class GrantlineStack extends Stack {
   readonly alarmTopic: ITopic | undefined;
 
   constructor(scope: Construct, id: string, props: GrantlineStackProps) {
-    super(scope, id, { ...props, stackName: props.infra.stackName, description: 'Grantline: governed access requests (Jira, Slack, identity provider, evidence, timed revocation)' });
+    super(scope, id, {
+      ...props,
+      stackName: props.infra.stackName,
+      description: 'Grantline: governed access requests (Jira, Slack, identity provider, evidence, timed revocation)',
+    });
     const names = resourceNames(this.stackName);
-    const stateMachineArn = this.formatArn({ service: 'states', resource: 'stateMachine', resourceName: names.stateMachine, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const revokeFunctionArn = this.formatArn({ service: 'lambda', resource: 'function', resourceName: names.revokeFunction, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const schedulesArn = this.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${names.scheduleGroup}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: names.stateMachine,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const revokeFunctionArn = this.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: names.revokeFunction,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const schedulesArn = this.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${names.scheduleGroup}/*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
 
     // ---------------------------------------------------------------- stateful
     this.data = new GrantlineData(this, 'Data', { scheduleGroupName: names.scheduleGroup });
@@ -125,7 +144,9 @@ export class GrantlineStack extends Stack {
     for (const [key, value] of Object.entries(props.runtime)) if (value !== undefined) environmentBase[key] = value;
 
     const secretsFor = (uses: readonly SecretUse[]): ISecret[] =>
-      uses.flatMap((use) => (use === 'identityProviders' ? props.providersInUse.map((p) => this.secrets.secrets[PROVIDER_SECRET[p]]) : [this.secrets.secrets[use]]));
+      uses.flatMap((use) =>
+        use === 'identityProviders' ? props.providersInUse.map((p) => this.secrets.secrets[PROVIDER_SECRET[p]]) : [this.secrets.secrets[use]],
+      );
 
     const functions: Partial<Record<FunctionName, GrantlineFunction>> = {};
     for (const name of FUNCTION_NAMES) {
@@ -276,7 +297,12 @@ export class GrantlineStack extends Stack {
         schedule: Schedule.rate(Duration.minutes(5)),
         targets: [new LambdaFunction(fn.fn, { deadLetterQueue, retryAttempts: 2, maxEventAge: Duration.hours(1) })],
       });
-    every5Minutes('FlushEvidenceEvery5Minutes', 'Delivers evidence that Jira could not take when it happened', this.functions['flush-evidence'], this.deadLetterQueues.flushEvidence);
+    every5Minutes(
+      'FlushEvidenceEvery5Minutes',
+      'Delivers evidence that Jira could not take when it happened',
+      this.functions['flush-evidence'],
+      this.deadLetterQueues.flushEvidence,
+    );
     every5Minutes(
       'SweepExpiriesEvery5Minutes',
       'Revokes active grants past their expiry and recreates missing revocation schedules',
@@ -311,17 +337,49 @@ export class GrantlineStack extends Stack {
       return created;
     };
     const fiveMinutes = { period: Duration.minutes(5), statistic: 'Sum' };
-    alarm('ExecutionsFailedAlarm', this.stateMachine.metricFailed(fiveMinutes), 'A grant workflow failed: the grant is marked failed; read its evidence (GET /grants/{id}) and the execution history.');
+    alarm(
+      'ExecutionsFailedAlarm',
+      this.stateMachine.metricFailed(fiveMinutes),
+      'A grant workflow failed: the grant is marked failed; read its evidence (GET /grants/{id}) and the execution history.',
+    );
     alarm('ExecutionsTimedOutAlarm', this.stateMachine.metricTimedOut(fiveMinutes), 'A grant workflow timed out.');
-    alarm('RevokeErrorsAlarm', this.functions.revoke.fn.metricErrors(fiveMinutes), 'The revoke function failed: access may still be in place past its expiry. Lambda retries twice, then the event goes to the revoke dead-letter queue.');
-    alarm('FlushEvidenceErrorsAlarm', this.functions['flush-evidence'].fn.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }), 'Evidence delivery to Jira is failing (the ledger keeps it; delivery resumes when Jira answers).');
-    alarm('SweeperRepairsAlarm', sweeperRepairs.metric(fiveMinutes), 'The expiry sweeper revoked a grant past its expiry or recreated a missing revocation schedule: a schedule went missing. Read the sweep-expiries log for the grant ids.');
+    alarm(
+      'RevokeErrorsAlarm',
+      this.functions.revoke.fn.metricErrors(fiveMinutes),
+      'The revoke function failed: access may still be in place past its expiry. Lambda retries twice, then the event goes to the revoke dead-letter queue.',
+    );
+    alarm(
+      'FlushEvidenceErrorsAlarm',
+      this.functions['flush-evidence'].fn.metricErrors({ period: Duration.minutes(15), statistic: 'Sum' }),
+      'Evidence delivery to Jira is failing (the ledger keeps it; delivery resumes when Jira answers).',
+    );
+    alarm(
+      'SweeperRepairsAlarm',
+      sweeperRepairs.metric(fiveMinutes),
+      'The expiry sweeper revoked a grant past its expiry or recreated a missing revocation schedule: a schedule went missing. Read the sweep-expiries log for the grant ids.',
+    );
     const depth = (queue: Queue) => queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
-    alarm('ScheduleDeadLetterAlarm', depth(this.deadLetterQueues.schedules), 'EventBridge Scheduler could not deliver a revocation to the revoke function: the message holds the grant id; invoke revoke with it.');
-    alarm('RevokeDeadLetterAlarm', depth(this.deadLetterQueues.revoke), 'A revocation failed after Lambda retries: the message holds the grant id; fix the cause and invoke revoke with it.');
+    alarm(
+      'ScheduleDeadLetterAlarm',
+      depth(this.deadLetterQueues.schedules),
+      'EventBridge Scheduler could not deliver a revocation to the revoke function: the message holds the grant id; invoke revoke with it.',
+    );
+    alarm(
+      'RevokeDeadLetterAlarm',
+      depth(this.deadLetterQueues.revoke),
+      'A revocation failed after Lambda retries: the message holds the grant id; fix the cause and invoke revoke with it.',
+    );
     alarm('FlushEvidenceDeadLetterAlarm', depth(this.deadLetterQueues.flushEvidence), 'The periodic evidence delivery could not be invoked.');
-    alarm('SweepExpiriesDeadLetterAlarm', depth(this.deadLetterQueues.sweepExpiries), 'The expiry sweeper could not be invoked: overdue access is not being caught.');
-    alarm('Api5xxAlarm', this.api.metricServerError(fiveMinutes), 'The HTTP API answered 5xx: Jira and Slack retry some of them, but a webhook may have been lost.');
+    alarm(
+      'SweepExpiriesDeadLetterAlarm',
+      depth(this.deadLetterQueues.sweepExpiries),
+      'The expiry sweeper could not be invoked: overdue access is not being caught.',
+    );
+    alarm(
+      'Api5xxAlarm',
+      this.api.metricServerError(fiveMinutes),
+      'The HTTP API answered 5xx: Jira and Slack retry some of them, but a webhook may have been lost.',
+    );
 
     // ---------------------------------------------------------------- outputs
     // The $default stage is served at the API endpoint itself, without a stage path.
@@ -333,10 +391,25 @@ export class GrantlineStack extends Stack {
     addOutput(this, 'AuditGrantsUrl', url('/grants'), 'Audit API (SigV4, execute-api:Invoke): GET /grants?user=<email> | ?app=<key>, GET /grants/{id}');
     addOutput(this, 'TableName', table.tableName, 'DynamoDB ledger table');
     addOutput(this, 'StateMachineArn', this.stateMachine.stateMachineArn, 'Access request state machine');
-    addOutput(this, 'ScheduleGroupName', this.data.scheduleGroup.scheduleGroupName, 'EventBridge Scheduler group holding one revocation schedule per time-bound grant');
-    addOutput(this, 'RevokeFunctionArn', this.functions.revoke.fn.functionArn, 'Revoke function (early release: invoke with {"grantId","reason":"early_release"})');
+    addOutput(
+      this,
+      'ScheduleGroupName',
+      this.data.scheduleGroup.scheduleGroupName,
+      'EventBridge Scheduler group holding one revocation schedule per time-bound grant',
+    );
+    addOutput(
+      this,
+      'RevokeFunctionArn',
+      this.functions.revoke.fn.functionArn,
+      'Revoke function (early release: invoke with {"grantId","reason":"early_release"})',
+    );
     addOutput(this, 'JiraSecretName', this.secrets.secrets.jira.secretName, 'Secret {"JIRA_EMAIL","JIRA_API_TOKEN"}');
-    addOutput(this, 'JiraWebhookSecretName', this.secrets.secrets.jiraWebhook.secretName, 'Secret {"GRANTLINE_JIRA_WEBHOOK_SECRET"} (generated; the Jira automation rule sends it)');
+    addOutput(
+      this,
+      'JiraWebhookSecretName',
+      this.secrets.secrets.jiraWebhook.secretName,
+      'Secret {"GRANTLINE_JIRA_WEBHOOK_SECRET"} (generated; the Jira automation rule sends it)',
+    );
     addOutput(this, 'SlackSecretName', this.secrets.secrets.slack.secretName, 'Secret {"SLACK_BOT_TOKEN","SLACK_SIGNING_SECRET"}');
     addOutput(this, 'OktaSecretName', this.secrets.secrets.okta.secretName, 'Secret {"OKTA_API_TOKEN"}');
     addOutput(this, 'EntraSecretName', this.secrets.secrets.entra.secretName, 'Secret {"AZURE_TENANT_ID","AZURE_CLIENT_ID","AZURE_CLIENT_SECRET"}');

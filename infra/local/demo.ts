@@ -34,7 +34,9 @@ async function main(): Promise<void> {
     console.log(`  Maria tries to approve her own request → ${refused.body.outcome} (recorded as evidence)`);
     await click('dana.design@example.com', figma.grantId, 0, 'approve');
     await runtime.workflow.quiet(figma.grantId);
-    console.log(`  Dana approves in Slack → ${await status(runtime, figma.grantId)}; Okta group 00gfigmaeditor: ${sandbox.okta.members('00gfigmaeditor').join(', ')}`);
+    console.log(
+      `  Dana approves in Slack → ${await status(runtime, figma.grantId)}; Okta group 00gfigmaeditor: ${sandbox.okta.members('00gfigmaeditor').join(', ')}`,
+    );
 
     const salesforce = await file(client, runtime, { app: 'Salesforce', role: 'admin', duration: 'PT6H', justification: 'Wants to look around' });
     const intruder = await click(SANDBOX_PEOPLE.intruder, salesforce.grantId, 0, 'approve');
@@ -44,10 +46,17 @@ async function main(): Promise<void> {
     await runtime.workflow.quiet(salesforce.grantId);
     console.log(`  Omar (app owner, deciding because the manager is the requester) denies → ${await status(runtime, salesforce.grantId)}`);
 
-    const breakGlass = await file(client, runtime, { app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', justification: 'INC-4211: database failover' });
+    const breakGlass = await file(client, runtime, {
+      app: 'Internal admin console',
+      role: 'break-glass',
+      duration: 'PT1H',
+      justification: 'INC-4211: database failover',
+    });
     await click('sam.sec@example.com', breakGlass.grantId, 0, 'approve');
     await runtime.workflow.quiet(breakGlass.grantId);
-    console.log(`  ${breakGlass.issueKey} break-glass for 1 hour: approved by security on-call → ${await status(runtime, breakGlass.grantId)}; members: ${sandbox.okta.members('00gconsolebreakglass').join(', ')}`);
+    console.log(
+      `  ${breakGlass.issueKey} break-glass for 1 hour: approved by security on-call → ${await status(runtime, breakGlass.grantId)}; members: ${sandbox.okta.members('00gconsolebreakglass').join(', ')}`,
+    );
 
     say('Time passes: 61 minutes later the one-time schedule fires the revocation.');
     clock.advance(61 * 60_000);
@@ -65,7 +74,9 @@ async function main(): Promise<void> {
       console.log(`    started      ${a.started ?? '—'}   expires ${a.expires ?? 'never'}   revoked ${a.revoked.at ?? '—'}`);
       for (const e of record.evidence) console.log(`      · ${e.at}  ${e.summary}`);
     }
-    say(`Jira issue ${breakGlass.issueKey} is now "${sandbox.jira.issue(breakGlass.issueKey)?.status}" with ${sandbox.jira.commentTexts(breakGlass.issueKey).length} evidence comments.`);
+    say(
+      `Jira issue ${breakGlass.issueKey} is now "${sandbox.jira.issue(breakGlass.issueKey)?.status}" with ${sandbox.jira.commentTexts(breakGlass.issueKey).length} evidence comments.`,
+    );
   } finally {
     await runtime.close();
     await sandbox.close();

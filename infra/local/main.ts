@@ -13,7 +13,14 @@ import { startSandboxControl } from './sandbox/control.js';
 import { SANDBOX_PEOPLE, startSandbox } from './sandbox/index.js';
 
 const CONNECTOR_SETTINGS = ['JIRA_BASE_URL', 'SLACK_BOT_TOKEN', 'OKTA_ORG_URL'] as const;
-const REQUIRED_WITH_REAL_SERVICES = ['JIRA_BASE_URL', 'JIRA_EMAIL', 'JIRA_API_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'GRANTLINE_JIRA_WEBHOOK_SECRET'] as const;
+const REQUIRED_WITH_REAL_SERVICES = [
+  'JIRA_BASE_URL',
+  'JIRA_EMAIL',
+  'JIRA_API_TOKEN',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'GRANTLINE_JIRA_WEBHOOK_SECRET',
+] as const;
 
 async function main(): Promise<void> {
   const env = { ...process.env };
@@ -24,7 +31,8 @@ async function main(): Promise<void> {
 
   if (!sandboxMode) {
     const missing = REQUIRED_WITH_REAL_SERVICES.filter((k) => !env[k]);
-    if (missing.length > 0) throw new Error(`connected mode needs ${missing.join(', ')} (or unset JIRA_BASE_URL, SLACK_BOT_TOKEN and OKTA_ORG_URL for the sandbox)`);
+    if (missing.length > 0)
+      throw new Error(`connected mode needs ${missing.join(', ')} (or unset JIRA_BASE_URL, SLACK_BOT_TOKEN and OKTA_ORG_URL for the sandbox)`);
     // Locally the audit API has no IAM in front of it: it is never left open.
     if (!env.GRANTLINE_AUDIT_TOKEN) {
       env.GRANTLINE_AUDIT_TOKEN = randomBytes(16).toString('hex');

@@ -89,7 +89,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const workflow = new LocalWorkflow({ logger, ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}) });
   // The scheduler's target is the revoke task, as the EventBridge schedule's target is the revoke Lambda.
   let deps!: LifecycleDeps;
-  const scheduler = new LocalScheduler(store, clock, logger, (input) => tasks.Revoke(deps, input), () => sweepExpiries(deps, { overdueAfterMs: 0 }));
+  const scheduler = new LocalScheduler(
+    store,
+    clock,
+    logger,
+    (input) => tasks.Revoke(deps, input),
+    () => sweepExpiries(deps, { overdueAfterMs: 0 }),
+  );
   deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow };
   workflow.bind(deps);
 

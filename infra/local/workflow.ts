@@ -161,7 +161,9 @@ export class LocalWorkflow implements WorkflowRuntime {
       }
     };
     const retryIntervalOverrides =
-      this.options.retryIntervalMs === undefined ? undefined : Object.fromEntries(Object.keys(this.definition.States as object).map((s) => [s, this.options.retryIntervalMs!]));
+      this.options.retryIntervalMs === undefined
+        ? undefined
+        : Object.fromEntries(Object.keys(this.definition.States as object).map((s) => [s, this.options.retryIntervalMs!]));
     const execution = this.machine.run(
       { grantId },
       {
@@ -197,7 +199,9 @@ export class LocalWorkflow implements WorkflowRuntime {
 
 function tasksByState(definition: Record<string, unknown>): Record<string, TaskName> {
   const out: Record<string, TaskName> = {};
-  for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>)) {
+  for (const [name, state] of Object.entries(
+    definition.States as Record<string, { Type: string; Resource?: string; Parameters?: { FunctionName?: string } }>,
+  )) {
     if (state.Type !== 'Task') continue;
     const arn = state.Parameters?.FunctionName ?? state.Resource ?? '';
     const placeholder = arn.split(':function:grantline-local-')[1];

@@ -27,7 +27,10 @@ export const logger: Logger = new PowertoolsLogger({ serviceName: 'grantline' })
  * e.g. {"JIRA_EMAIL": "...", "JIRA_API_TOKEN": "..."}; they are merged over the environment.
  */
 export async function loadConfig(env: Record<string, string | undefined> = process.env): Promise<Config> {
-  const ids = (env.GRANTLINE_SECRET_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = (env.GRANTLINE_SECRET_IDS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const merged: Record<string, string | undefined> = { ...env };
   if (ids.length > 0) {
     const client = new SecretsManagerClient({});

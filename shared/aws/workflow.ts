@@ -1,5 +1,13 @@
 /** Step Functions as the workflow runtime: execution name = grant id; decisions complete the waiting task. */
-import { ExecutionAlreadyExists, InvalidToken, SendTaskSuccessCommand, SFNClient, StartExecutionCommand, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  InvalidToken,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  TaskDoesNotExist,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
 import type { WorkflowRuntime } from '../ports.js';
 
 export class StepFunctionsWorkflow implements WorkflowRuntime {
@@ -29,7 +37,12 @@ export class StepFunctionsWorkflow implements WorkflowRuntime {
       return 'delivered';
     } catch (err) {
       const name = (err as Error).name;
-      if (err instanceof TaskTimedOut || err instanceof TaskDoesNotExist || err instanceof InvalidToken || ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(name)) {
+      if (
+        err instanceof TaskTimedOut ||
+        err instanceof TaskDoesNotExist ||
+        err instanceof InvalidToken ||
+        ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(name)
+      ) {
         return 'expired';
       }
       throw err;

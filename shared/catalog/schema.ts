@@ -6,18 +6,18 @@
 import * as z from 'zod';
 import { isDuration } from '../duration.js';
 
-const email = z.string().trim().toLowerCase().pipe(z.email({ message: 'must be an email address' }));
+const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ message: 'must be an email address' }));
 const duration = z.string().refine(isDuration, { message: 'must be an ISO-8601 duration such as PT1H, PT24H or P30D, or "permanent"' });
 
 export const riskTiers = ['low', 'medium', 'high', 'critical'] as const;
 export const providers = ['okta', 'entra', 'google'] as const;
 
 const approvalStep = z.union(
-  [
-    z.enum(['auto', 'manager', 'app_owner']),
-    z.strictObject({ user: z.union([email, z.array(email).min(1)]) }),
-    z.strictObject({ group: z.string().min(1) }),
-  ],
+  [z.enum(['auto', 'manager', 'app_owner']), z.strictObject({ user: z.union([email, z.array(email).min(1)]) }), z.strictObject({ group: z.string().min(1) })],
   { error: 'unknown approver kind: use auto, manager, app_owner, {user: email or [emails]} or {group: name}' },
 );
 

@@ -75,7 +75,14 @@ const ALREADY_MEMBER = "One or more added object references already exist for th
 const NOT_REPLICATED = /(objects? being referenced|added object references|referenced objects?) do(es)? not exist/i;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** OAuth/MSAL error codes that mean the token endpoint or the network struggled, not that we were refused. */
-const TRANSIENT_AUTH_CODES = new Set(['network_error', 'endpoints_resolution_error', 'temporarily_unavailable', 'server_error', 'post_request_failed', 'request_timeout']);
+const TRANSIENT_AUTH_CODES = new Set([
+  'network_error',
+  'endpoints_resolution_error',
+  'temporarily_unavailable',
+  'server_error',
+  'post_request_failed',
+  'request_timeout',
+]);
 
 interface Target {
   userId?: string;
@@ -160,7 +167,10 @@ export class EntraIdentityProvider implements IdentityProvider {
     const action = `checking whether user ${userId} is a member of Microsoft Entra group ${groupId}`;
     const target = { groupId, userId };
     try {
-      await this.client.api(`/groups/${objectId(groupId, 'group')}/members/${objectId(userId, 'user')}`).select('id').get();
+      await this.client
+        .api(`/groups/${objectId(groupId, 'group')}/members/${objectId(userId, 'user')}`)
+        .select('id')
+        .get();
       return true;
     } catch (err) {
       if (statusOf(err) === 404 && (await this.groupExists(groupId, action))) return false;
@@ -237,7 +247,12 @@ export class EntraIdentityProvider implements IdentityProvider {
   private async managerEmail(userId: string, of: string): Promise<string | undefined> {
     const action = `looking up the manager of ${of} in Microsoft Entra ID`;
     try {
-      const manager = asObject(await this.client.api(`/users/${objectId(userId, 'user')}/manager`).select(['id', 'mail', 'userPrincipalName']).get());
+      const manager = asObject(
+        await this.client
+          .api(`/users/${objectId(userId, 'user')}/manager`)
+          .select(['id', 'mail', 'userPrincipalName'])
+          .get(),
+      );
       return (str(manager.mail) ?? str(manager.userPrincipalName))?.toLowerCase();
     } catch (err) {
       if (statusOf(err) === 404) return undefined; // no manager set
@@ -248,7 +263,10 @@ export class EntraIdentityProvider implements IdentityProvider {
   /** true/false for an existing/missing group; other failures are thrown, mapped. */
   private async groupExists(groupId: string, action: string): Promise<boolean> {
     try {
-      await this.client.api(`/groups/${objectId(groupId, 'group')}`).select('id').get();
+      await this.client
+        .api(`/groups/${objectId(groupId, 'group')}`)
+        .select('id')
+        .get();
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false;
@@ -265,7 +283,9 @@ export class EntraIdentityProvider implements IdentityProvider {
       const next = str(page['@odata.nextLink']);
       if (!next) return items;
       if (new URL(next).origin !== this.graphOrigin) {
-        throw new PermanentError(`Microsoft Graph returned a next-page link to another host (${new URL(next).origin}); Grantline only follows links on ${this.graphOrigin}.`);
+        throw new PermanentError(
+          `Microsoft Graph returned a next-page link to another host (${new URL(next).origin}); Grantline only follows links on ${this.graphOrigin}.`,
+        );
       }
       page = asObject(await this.client.api(next).get());
     }
@@ -293,7 +313,13 @@ export class EntraIdentityProvider implements IdentityProvider {
 }
 
 /** The one place where Graph, credential, transport and SDK failures become RetryableError or PermanentError. */
-export function toDomainError(err: unknown, action: string, target: Target, where: Pick<EntraOptions, 'tenantId' | 'clientId' | 'graphBaseUrl'>, missing?: 'user' | 'group'): Error {
+export function toDomainError(
+  err: unknown,
+  action: string,
+  target: Target,
+  where: Pick<EntraOptions, 'tenantId' | 'clientId' | 'graphBaseUrl'>,
+  missing?: 'user' | 'group',
+): Error {
   if (err instanceof RetryableError || err instanceof PermanentError) return err;
   if (err instanceof GraphClientError) {
     if (err.customError !== undefined) return credentialError(err.customError, action, where);
@@ -328,7 +354,13 @@ export function toDomainError(err: unknown, action: string, target: Target, wher
     );
   }
   if (status === 404) {
-    const kind = missing ?? (target.groupId !== undefined && target.userId === undefined ? 'group' : target.userId !== undefined && target.groupId === undefined ? 'user' : undefined);
+    const kind =
+      missing ??
+      (target.groupId !== undefined && target.userId === undefined
+        ? 'group'
+        : target.userId !== undefined && target.groupId === undefined
+          ? 'user'
+          : undefined);
     const what = kind === 'group' ? `no group with id ${target.groupId}` : kind === 'user' ? `no user with id ${target.userId}` : 'no such object';
     return new PermanentError(`Microsoft Entra ID has ${what} (found while ${action}).`, { cause: err });
   }
@@ -381,7 +413,10 @@ function credentialError(err: unknown, action: string, where: Pick<EntraOptions,
 class BoundedRetryHandler implements Middleware {
   private next: Middleware | undefined;
 
-  constructor(private readonly maxWaitMs: number, private readonly sleep: Sleep) {}
+  constructor(
+    private readonly maxWaitMs: number,
+    private readonly sleep: Sleep,
+  ) {}
 
   setNext(next: Middleware): void {
     this.next = next;
@@ -446,7 +481,10 @@ class ReportingCredential implements TokenCredential {
 
 /** The last middleware: sends the request with node:https (own CA and timeout) and hands back a fetch Response. */
 class HttpsTransport implements Middleware {
-  constructor(private readonly agent: Agent, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly agent: Agent,
+    private readonly timeoutMs: number,
+  ) {}
 
   async execute(context: Context): Promise<void> {
     const request: unknown = context.request;
@@ -487,9 +525,7 @@ class HttpsTransport implements Middleware {
         });
       });
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (err: Error & { code?: string }) =>
-        reject(req.reusedSocket && err.code === 'ECONNRESET' ? new ReusedSocketReset(err) : err),
-      );
+      req.on('error', (err: Error & { code?: string }) => reject(req.reusedSocket && err.code === 'ECONNRESET' ? new ReusedSocketReset(err) : err));
       req.end(body);
     });
   }

@@ -206,8 +206,10 @@ export class GoogleIdentityProvider implements IdentityProvider {
     let pageToken: string | undefined;
     do {
       const token = pageToken;
-      const page = await this.call('listing Google Workspace groups', {}, async () =>
-        (await this.directory.groups.list({ customer: this.customer, maxResults: 200, ...(token ? { pageToken: token } : {}) })).data,
+      const page = await this.call(
+        'listing Google Workspace groups',
+        {},
+        async () => (await this.directory.groups.list({ customer: this.customer, maxResults: 200, ...(token ? { pageToken: token } : {}) })).data,
       );
       for (const g of page.groups ?? []) {
         if (g.id) groups.push({ id: g.id, name: g.name || g.email || g.id, manageable: true });
@@ -229,8 +231,10 @@ export class GoogleIdentityProvider implements IdentityProvider {
     let pageToken: string | undefined;
     do {
       const token = pageToken;
-      const page = await this.call(action, { groupKey }, async () =>
-        (await this.directory.members.list({ groupKey, maxResults: 200, ...(token ? { pageToken: token } : {}) })).data,
+      const page = await this.call(
+        action,
+        { groupKey },
+        async () => (await this.directory.members.list({ groupKey, maxResults: 200, ...(token ? { pageToken: token } : {}) })).data,
       );
       for (const m of page.members ?? []) {
         if (m.type === 'USER' && m.email) members.push({ id: m.id ?? '', email: m.email.toLowerCase() });
@@ -345,12 +349,7 @@ function toIdpUser(id: string, user: admin_directory_v1.Schema$User, email: stri
 }
 
 /** The single place where Google/client/network failures become RetryableError or PermanentError. */
-function toDomainError(
-  err: unknown,
-  action: string,
-  target: Target,
-  ctx: { rootUrl: string; subject: string | undefined; timeoutMs: number },
-): Error {
+function toDomainError(err: unknown, action: string, target: Target, ctx: { rootUrl: string; subject: string | undefined; timeoutMs: number }): Error {
   if (err instanceof RetryableError || err instanceof PermanentError) return err;
   const f = readFailure(err);
   const cause = { cause: err };
@@ -374,11 +373,7 @@ function toDomainError(
       );
     }
     case 'server':
-      return new RetryableError(
-        `Google failed with HTTP ${f.status}${detail} while ${action}${after}; this is usually temporary.`,
-        retryAfterMs(f),
-        cause,
-      );
+      return new RetryableError(`Google failed with HTTP ${f.status}${detail} while ${action}${after}; this is usually temporary.`, retryAfterMs(f), cause);
     case 'refused': {
       const who = ctx.subject ? `the impersonated admin ${ctx.subject}` : 'the account the credentials act as';
       if (f.tokenEndpoint) {
@@ -387,9 +382,10 @@ function toDomainError(
           cause,
         );
       }
-      const lookup = target.userKey && EMAIL.test(target.userKey)
-        ? ` If the address is not in one of this Google Workspace account's domains, Google answers this way too: ${target.userKey} may simply not be a Workspace user here.`
-        : '';
+      const lookup =
+        target.userKey && EMAIL.test(target.userKey)
+          ? ` If the address is not in one of this Google Workspace account's domains, Google answers this way too: ${target.userKey} may simply not be a Workspace user here.`
+          : '';
       return new PermanentError(
         `Google refused the request while ${action}: HTTP ${f.status}${detail}. Check domain-wide delegation for the service account (scopes ${GOOGLE_DIRECTORY_SCOPES.join(', ')}) and that ${who} may manage these users and groups.${lookup}`,
         cause,
@@ -534,7 +530,7 @@ function serviceAccountJwt(serviceAccountKey: string | undefined, adminSubject: 
     key = JSON.parse(serviceAccountKey);
   } catch {
     // JSON.parse's message quotes the input: never echo a private key into logs or evidence.
-    throw new PermanentError('GOOGLE_SERVICE_ACCOUNT_KEY is not valid JSON; it must be the content of the service account\'s JSON key file.');
+    throw new PermanentError("GOOGLE_SERVICE_ACCOUNT_KEY is not valid JSON; it must be the content of the service account's JSON key file.");
   }
   const email = field(key, 'client_email');
   const privateKey = field(key, 'private_key');

@@ -16,7 +16,10 @@ import { OktaIdentityProvider } from './okta.js';
  * Called once per process: every provider goes through `limits` (one bucket per provider and family;
  * the runtimes pass limits kept in the table, so they hold across processes).
  */
-export function identityProviders(config: Config, limits: RateLimits = RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS)): Partial<Record<ProviderName, IdentityProvider>> {
+export function identityProviders(
+  config: Config,
+  limits: RateLimits = RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS),
+): Partial<Record<ProviderName, IdentityProvider>> {
   const providers: Partial<Record<ProviderName, IdentityProvider>> = {};
   if (config.OKTA_ORG_URL && config.OKTA_API_TOKEN) {
     providers.okta = new OktaIdentityProvider({ orgUrl: config.OKTA_ORG_URL, token: config.OKTA_API_TOKEN });

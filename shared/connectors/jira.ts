@@ -31,8 +31,7 @@ export interface AdfDoc {
   content: AdfNode[];
 }
 
-const text = (value: string, bold = false): AdfNode =>
-  bold ? { type: 'text', text: value, marks: [{ type: 'strong' }] } : { type: 'text', text: value };
+const text = (value: string, bold = false): AdfNode => (bold ? { type: 'text', text: value, marks: [{ type: 'strong' }] } : { type: 'text', text: value });
 
 /** Jira Cloud refuses a comment body over 32,767 characters (400); measured here on the ADF as sent, the stricter reading. */
 export const JIRA_COMMENT_LIMIT = 32_767;
@@ -118,9 +117,7 @@ export class JiraTicketing implements Ticketing {
   }
 
   async addComment(issueKey: string, comment: TicketComment): Promise<void> {
-    await call(`comment on ${issueKey}`, issueKey, () =>
-      this.client.issueComments.addComment({ issueIdOrKey: path(issueKey), comment: toAdf(comment) }),
-    );
+    await call(`comment on ${issueKey}`, issueKey, () => this.client.issueComments.addComment({ issueIdOrKey: path(issueKey), comment: toAdf(comment) }));
   }
 
   async hasComment(issueKey: string, ref: string): Promise<boolean> {
@@ -143,14 +140,10 @@ export class JiraTicketing implements Ticketing {
     const wanted = statusOrTransitionName.trim().toLowerCase();
     const action = `move ${issueKey} to "${statusOrTransitionName}"`;
     // One read gives both the current status and the transitions available from it.
-    const issue = await call(action, issueKey, () =>
-      this.client.issues.getIssue({ issueIdOrKey: path(issueKey), fields: ['status'], expand: 'transitions' }),
-    );
+    const issue = await call(action, issueKey, () => this.client.issues.getIssue({ issueIdOrKey: path(issueKey), fields: ['status'], expand: 'transitions' }));
     const transitions = issue.transitions ?? [];
     const current = statusName(issue.fields)?.toLowerCase();
-    const match =
-      transitions.find((t) => t.name?.toLowerCase() === wanted) ??
-      transitions.find((t) => t.to?.name?.toLowerCase() === wanted);
+    const match = transitions.find((t) => t.name?.toLowerCase() === wanted) ?? transitions.find((t) => t.to?.name?.toLowerCase() === wanted);
     if (current === wanted || (match?.to?.name !== undefined && match.to.name.toLowerCase() === current)) return true;
     const id = match?.id;
     if (!id) return false;

@@ -38,7 +38,11 @@ class BoundedWaitExecutor extends DefaultRequestExecutor {
   /** Total wait so far of the call a (retry) request belongs to. */
   private readonly waited = new WeakMap<object, number>();
 
-  constructor(private readonly maxWaitMs: number, requestTimeoutMs: number, private readonly sleep: Sleep) {
+  constructor(
+    private readonly maxWaitMs: number,
+    requestTimeoutMs: number,
+    private readonly sleep: Sleep,
+  ) {
     // requestTimeout > maxWaitMs so the SDK's own "retry delay would exceed requestTimeout" rejection
     // (a bare Error without the response) can never fire before our check.
     super({ maxRetries: 2, requestTimeout: maxWaitMs + requestTimeoutMs });
@@ -88,9 +92,7 @@ export class OktaIdentityProvider implements IdentityProvider {
   async findUserByEmail(email: string): Promise<IdpUser | undefined> {
     const wanted = email.trim().toLowerCase();
     const action = `looking up the Okta user with email ${wanted}`;
-    const found = await this.call(action, {}, async () =>
-      all(await this.client.userApi.listUsers({ search: `profile.email eq "${quoted(wanted)}"` })),
-    );
+    const found = await this.call(action, {}, async () => all(await this.client.userApi.listUsers({ search: `profile.email eq "${quoted(wanted)}"` })));
     const user = pickUser(
       found.filter((u) => u.profile?.email?.toLowerCase() === wanted),
       wanted,
@@ -107,9 +109,7 @@ export class OktaIdentityProvider implements IdentityProvider {
   }
 
   async isMember(groupId: string, userId: string): Promise<boolean> {
-    return this.call(`checking whether user ${userId} is in Okta group ${groupId}`, { userId }, () =>
-      this.inGroup(groupId, userId),
-    );
+    return this.call(`checking whether user ${userId} is in Okta group ${groupId}`, { userId }, () => this.inGroup(groupId, userId));
   }
 
   async addMember(groupId: string, userId: string): Promise<'added' | 'already_member'> {

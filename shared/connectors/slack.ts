@@ -150,10 +150,9 @@ export function slackError(err: unknown, method: string): GrantlineError {
     const data: Record<string, unknown> = { ...err.data };
     if (code === 'missing_scope') {
       const needed = typeof data.needed === 'string' ? data.needed : 'unknown';
-      return new PermanentError(
-        `The Slack app lacks the OAuth scope ${needed} needed for ${method}; add it under OAuth & Permissions and reinstall the app.`,
-        { cause: err },
-      );
+      return new PermanentError(`The Slack app lacks the OAuth scope ${needed} needed for ${method}; add it under OAuth & Permissions and reinstall the app.`, {
+        cause: err,
+      });
     }
     if (AUTH_ERRORS.has(code)) {
       return new PermanentError(`Slack refused the bot token for ${method} (${code}); check the configured Slack bot token.`, { cause: err });

@@ -26,7 +26,8 @@ export interface Page<T> {
 export function pageRequestFrom(query: Record<string, string | undefined>): PageRequest {
   const raw = query.limit?.trim();
   const limit = raw === undefined || raw === '' ? DEFAULT_PAGE_SIZE : /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw new MalformedRequestError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
+    throw new MalformedRequestError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   const cursor = query.cursor?.trim();
   return { limit, ...(cursor ? { cursor } : {}) };
 }
@@ -56,7 +57,8 @@ export function decodeCursor(cursor: string | undefined, attributes: readonly st
   }
   if (typeof key !== 'object' || key === null || Array.isArray(key)) return refuse();
   const entries = Object.entries(key as Record<string, unknown>);
-  const sameKeys = entries.length === attributes.length && entries.every(([k, v]) => attributes.includes(k) && typeof v === 'string' && v.length > 0 && v.length <= 1024);
+  const sameKeys =
+    entries.length === attributes.length && entries.every(([k, v]) => attributes.includes(k) && typeof v === 'string' && v.length > 0 && v.length <= 1024);
   if (!sameKeys || Object.entries(pinned).some(([k, v]) => (key as Key)[k] !== v)) return refuse();
   return key as Key;
 }

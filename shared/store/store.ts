@@ -234,7 +234,9 @@ export class Store {
       ExpressionAttributeValues: { ':pk': grantPk(grantId), ':prefix': 'EVENT#' },
       ConsistentRead: true,
     });
-    return items.map((item) => strip(item) as unknown as EvidenceEvent).sort((a, b) => a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key));
+    return items
+      .map((item) => strip(item) as unknown as EvidenceEvent)
+      .sort((a, b) => a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key));
   }
 
   // ---- approvals
@@ -268,9 +270,7 @@ export class Store {
   }
 
   async getApproval(grantId: string, step: number): Promise<Approval | undefined> {
-    const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: approvalSk(step) }, ConsistentRead: true }),
-    );
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: approvalSk(step) }, ConsistentRead: true }));
     return Item ? (strip(Item) as unknown as Approval) : undefined;
   }
 

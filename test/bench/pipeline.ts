@@ -23,7 +23,14 @@ export async function pipelineLatency(requests = Number(process.env.BENCH_PIPELI
       const email = `pipeline.hire${i}@example.com`;
       sandbox.okta.addUser({ email });
       const started = performance.now();
-      const filed = await client.fileRequest({ reporter: 'maria.manager@example.com', subject: email, app: 'Notion', role: 'member', duration: 'permanent', justification: 'onboarding' });
+      const filed = await client.fileRequest({
+        reporter: 'maria.manager@example.com',
+        subject: email,
+        app: 'Notion',
+        role: 'member',
+        duration: 'permanent',
+        justification: 'onboarding',
+      });
       if (filed.status !== 202) throw new Error(`request ${i} answered ${filed.status}: ${JSON.stringify(filed.body)}`);
       while (!sandbox.okta.members(GROUP).includes(email)) {
         if (performance.now() - started > 30_000) throw new Error(`request ${i}: ${email} never reached ${GROUP}`);

@@ -23,7 +23,11 @@ const CONCURRENCY = 64;
 async function provisioningUnderRateLimit(configuredPerSecond: number, grants: number, title: string): Promise<void> {
   // The membership family is the bottleneck; reads are generous, as in a real org.
   const okta = await startFakeOkta({
-    rateLimits: { membership: { limit: ALLOWED_PER_SECOND, windowMs: 1000 }, groups: { limit: 10_000, windowMs: 1000 }, users: { limit: 10_000, windowMs: 1000 } },
+    rateLimits: {
+      membership: { limit: ALLOWED_PER_SECOND, windowMs: 1000 },
+      groups: { limit: 10_000, windowMs: 1000 },
+      users: { limit: 10_000, windowMs: 1000 },
+    },
   });
   const groupId = okta.addGroup({ name: 'bench-group' });
   const userIds = Array.from({ length: grants }, (_, i) => okta.addUser({ email: `hire${i}@example.com` }));
@@ -65,7 +69,11 @@ function importTimes(): void {
   console.log('Connector SDK import time (fresh process, median of 3)');
   for (const mod of ['@slack/web-api', 'jira.js', '@okta/okta-sdk-nodejs', '@googleapis/admin', '@microsoft/microsoft-graph-client', '@azure/identity']) {
     const runs = [0, 1, 2].map(() => {
-      const out = execFileSync(process.execPath, ['-e', `const t=performance.now();import(${JSON.stringify(mod)}).then(()=>console.log(performance.now()-t))`], { encoding: 'utf8' });
+      const out = execFileSync(
+        process.execPath,
+        ['-e', `const t=performance.now();import(${JSON.stringify(mod)}).then(()=>console.log(performance.now()-t))`],
+        { encoding: 'utf8' },
+      );
       return Number(out.trim());
     });
     console.log(`  ${mod.padEnd(36)} ${runs.sort((a, b) => a - b)[1]!.toFixed(0)} ms`);

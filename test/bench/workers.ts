@@ -29,7 +29,11 @@ export async function provisioningAcrossWorkers(workers: number, opts: { grants:
   client.destroy();
 
   const okta = await startFakeOkta({
-    rateLimits: { membership: { limit: allowedPerSecond, windowMs: 1000 }, groups: { limit: 10_000, windowMs: 1000 }, users: { limit: 10_000, windowMs: 1000 } },
+    rateLimits: {
+      membership: { limit: allowedPerSecond, windowMs: 1000 },
+      groups: { limit: 10_000, windowMs: 1000 },
+      users: { limit: 10_000, windowMs: 1000 },
+    },
   });
   const groupId = okta.addGroup({ name: 'bench-group' });
   const userIds = Array.from({ length: grants }, (_, i) => okta.addUser({ email: `hire${i}@example.com` }));
@@ -43,7 +47,11 @@ export async function provisioningAcrossWorkers(workers: number, opts: { grants:
       const child = fork(WORKER, [], { execArgv: ['--import', 'tsx', '--no-warnings'], env: { ...process.env, BENCH_WORKER_SETUP: JSON.stringify(setup) } });
       children.push(child);
       const done = new Promise<void>((resolve, reject) => {
-        child.on('message', (m: FromWorker) => m.type === 'done' && (results.push(m), resolve()));
+        child.on('message', (m: FromWorker) => {
+          if (m.type !== 'done') return;
+          results.push(m);
+          resolve();
+        });
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bench worker exited with ${code}`))));
       });
       return { child, up: new Promise<void>((resolve) => child.on('message', (m: FromWorker) => m.type === 'ready' && resolve())), done };
@@ -51,7 +59,7 @@ export async function provisioningAcrossWorkers(workers: number, opts: { grants:
     await Promise.all(ready.map((w) => w.up));
     const requestsBefore = okta.fake.requests.length;
     started = performance.now();
-    ready.forEach((w, i) => w.child.send({ type: 'go', groupId, userIds: userIds.filter((_, n) => n % workers === i) } satisfies ToWorker));
+    for (const [i, w] of ready.entries()) w.child.send({ type: 'go', groupId, userIds: userIds.filter((_, n) => n % workers === i) } satisfies ToWorker);
     await Promise.all(ready.map((w) => w.done));
     const seconds = (performance.now() - started) / 1000;
 
@@ -66,7 +74,9 @@ export async function provisioningAcrossWorkers(workers: number, opts: { grants:
     console.log(`  limiter configured at  ${configuredPerSecond}/s (one bucket in dynalite for all processes)`);
     console.log(`  allowed rate           ${allowedPerSecond} membership changes/s (fixed 1 s windows, 429 above)`);
     console.log(`  members in the group   ${okta.members(groupId).length}`);
-    console.log(`  bucket writes          ${writes} (${(grants / Math.max(1, writes)).toFixed(1)} tokens per write), ${conflicts} lost to another process and retried`);
+    console.log(
+      `  bucket writes          ${writes} (${(grants / Math.max(1, writes)).toFixed(1)} tokens per write), ${conflicts} lost to another process and retried`,
+    );
     console.log(`  wall time              ${seconds.toFixed(1)} s`);
     console.log(
       `workers: ${workers}, share of allowed rate ${share.toFixed(2)}, 429s ${((okta.rateLimited() / Math.max(1, calls)) * 100).toFixed(1)}% of calls, failed ${failed}`,

@@ -45,7 +45,11 @@ afterEach((context) => {
 
 /** A run's path and, when it failed, what RecordFailure was given: the message of a failed path assertion. */
 const story = (run: ExecutionRecord) =>
-  [run.states.join(' > '), run.inputs.RecordFailure && `caught ${JSON.stringify((run.inputs.RecordFailure as { error?: unknown }).error)}`, run.error && `failed ${JSON.stringify(run.error)}`]
+  [
+    run.states.join(' > '),
+    run.inputs.RecordFailure && `caught ${JSON.stringify((run.inputs.RecordFailure as { error?: unknown }).error)}`,
+    run.error && `failed ${JSON.stringify(run.error)}`,
+  ]
     .filter(Boolean)
     .join(' — ');
 
@@ -68,12 +72,24 @@ describe('the access-request state machine through the bundled functions', { tim
 
     expect(click.status).toBe(200);
     expect(run.status, story(run)).toBe('SUCCEEDED');
-    expect(run.states, story(run)).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted']);
+    expect(run.states, story(run)).toEqual([
+      'Advance',
+      'Route',
+      'RequestApproval',
+      'Advance',
+      'Route',
+      'Provision',
+      'NeedsRevocation',
+      'ScheduleRevocation',
+      'Granted',
+    ]);
     expect(stack.sandbox.okta.members('00gfigmaeditor')).toContain(ENGINEER);
     expect(stack.sandbox.jira.issue(issueKey)?.status).toBe('Access granted');
     expect(stack.sandbox.jira.commentTexts(issueKey).join('\n')).toContain(MANAGER);
     // The schedule targets the revoke function, with the payload the revoke bundle takes.
-    expect([...stack.schedules.values()], JSON.stringify([...stack.schedules.values()])).toContainEqual(expect.objectContaining({ targetArn: stack.functionArn('revoke'), input: { grantId, reason: 'expired' } }));
+    expect([...stack.schedules.values()], JSON.stringify([...stack.schedules.values()])).toContainEqual(
+      expect.objectContaining({ targetArn: stack.functionArn('revoke'), input: { grantId, reason: 'expired' } }),
+    );
   });
 
   it('deny: the request closes without touching the group', async () => {
@@ -109,7 +125,7 @@ describe('the access-request state machine through the bundled functions', { tim
     expect(stack.sandbox.jira.commentTexts(issueKey).filter((c) => c.includes(`added ${NEW_HIRE}`))).toHaveLength(1);
   });
 
-  it('a permanent failure (an app-managed Okta group): caught as PermanentError with Lambda\'s Cause, the grant fails and Jira says why', async () => {
+  it("a permanent failure (an app-managed Okta group): caught as PermanentError with Lambda's Cause, the grant fails and Jira says why", async () => {
     stack.sandbox.okta.addGroup({ id: '00gfigmaviewer', name: 'Figma viewer (app-managed)', type: 'APP_GROUP' });
     const { grantId, issueKey } = await file({ reporter: MANAGER, subject: NEW_HIRE, app: 'Figma', role: 'viewer', duration: 'permanent' });
 

@@ -132,8 +132,12 @@ describe('bundles', () => {
   it('keeps identity-provider SDKs out of the functions that Slack and Jira wait on', () => {
     const IDP_SDKS = /node_modules\/(@okta\/|@googleapis\/|googleapis\/|google-auth-library\/|@azure\/|@microsoft\/microsoft-graph-client\/)/;
     const sdkPackages = (b: Bundle) => [...new Set(b.sources.filter((s) => IDP_SDKS.test(s)).map((s) => IDP_SDKS.exec(s)![1]!))].sort();
-    const withOkta = bundles.filter((b) => b.sources.some((s) => s.includes('node_modules/@okta/okta-sdk-nodejs/'))).map((b) => b.name).sort();
-    for (const name of ['jira-webhook', 'slack-interactions', 'slack-commands'] as const) expect(withOkta, `${name} must not bundle the Okta SDK`).not.toContain(name);
+    const withOkta = bundles
+      .filter((b) => b.sources.some((s) => s.includes('node_modules/@okta/okta-sdk-nodejs/')))
+      .map((b) => b.name)
+      .sort();
+    for (const name of ['jira-webhook', 'slack-interactions', 'slack-commands'] as const)
+      expect(withOkta, `${name} must not bundle the Okta SDK`).not.toContain(name);
     // Only the functions that change access carry any identity-provider SDK at all.
     const withAnyIdpSdk = Object.fromEntries(bundles.filter((b) => sdkPackages(b).length > 0).map((b) => [b.name, sdkPackages(b)]));
     // record-failure gives back an add made before the failure; sweep-expiries revokes overdue grants.
@@ -145,16 +149,29 @@ describe('bundles', () => {
 
   it('bundles each handler with the AWS SDK left to the runtime', () => {
     for (const b of bundles) {
-      expect(b.sources.some((s) => s.endsWith(`functions/${b.name}/handler.ts`)), b.name).toBe(true);
-      expect(b.sources.filter((s) => s.includes('node_modules/@aws-sdk/')), b.name).toEqual([]);
+      expect(
+        b.sources.some((s) => s.endsWith(`functions/${b.name}/handler.ts`)),
+        b.name,
+      ).toBe(true);
+      expect(
+        b.sources.filter((s) => s.includes('node_modules/@aws-sdk/')),
+        b.name,
+      ).toEqual([]);
       expect(existsSync(join(b.dir, 'node_modules')), b.name).toBe(false);
     }
   });
 
   it('loads each client library only in the functions that call it (jira.js, @slack/web-api), and no zod locale but English', () => {
-    const withPackage = (pkg: string) => bundles.filter((b) => b.sources.some((s) => s.includes(`node_modules/${pkg}/`))).map((b) => b.name).sort();
+    const withPackage = (pkg: string) =>
+      bundles
+        .filter((b) => b.sources.some((s) => s.includes(`node_modules/${pkg}/`)))
+        .map((b) => b.name)
+        .sort();
     // jira.js's own source maps point outside its folder, so it is recognised by its REST paths in the code.
-    const withJiraJs = bundles.filter((b) => readFileSync(join(b.dir, 'index.mjs'), 'utf8').includes('/rest/api/3/')).map((b) => b.name).sort();
+    const withJiraJs = bundles
+      .filter((b) => readFileSync(join(b.dir, 'index.mjs'), 'utf8').includes('/rest/api/3/'))
+      .map((b) => b.name)
+      .sort();
     // Evidence goes to Jira from every task but the Slack click; the audit routes and the review call neither.
     expect(withJiraJs).toEqual([
       ...['advance', 'expire-approval', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval'],
@@ -176,7 +193,10 @@ describe('bundles', () => {
       expect(readFileSync(join(b.dir, CATALOG_IN_PACKAGE), 'utf8'), b.name).toBe(catalog);
       expect(existsSync(join(b.dir, 'catalog.yaml')), b.name).toBe(false);
       // (The Okta SDK brings its own js-yaml, for its optional config file.)
-      expect(b.sources.filter((s) => s.includes('node_modules/yaml/')), b.name).toEqual([]);
+      expect(
+        b.sources.filter((s) => s.includes('node_modules/yaml/')),
+        b.name,
+      ).toEqual([]);
     }
   });
 
@@ -195,7 +215,10 @@ describe('bundles', () => {
 
 describe('error names in the bundles (what Step Functions matches Retry/Catch on)', () => {
   const asl = JSON.parse(readFileSync(join(REPO_ROOT, 'statemachines/access-request.asl.json'), 'utf8')) as {
-    States: Record<string, { Resource?: string; Parameters?: { FunctionName?: string }; Retry?: Array<{ ErrorEquals: string[] }>; Catch?: Array<{ ErrorEquals: string[] }> }>;
+    States: Record<
+      string,
+      { Resource?: string; Parameters?: { FunctionName?: string }; Retry?: Array<{ ErrorEquals: string[] }>; Catch?: Array<{ ErrorEquals: string[] }> }
+    >;
   };
   /** The function each Task state invokes, and the Grantline error names its Retry/Catch expect. */
   const taskExpectations = Object.entries(asl.States).flatMap(([state, s]) => {
@@ -225,11 +248,15 @@ describe('error names in the bundles (what Step Functions matches Retry/Catch on
       const file = join(out, 'errors.mjs');
       await writeFile(file, result.outputFiles[0]!.text);
       const bundled = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-      const classes = Object.entries(bundled).filter((e): e is [string, new (message: string) => Error] => typeof e[1] === 'function' && (e[1] as { prototype?: unknown }).prototype instanceof Error);
+      const classes = Object.entries(bundled).filter(
+        (e): e is [string, new (message: string) => Error] => typeof e[1] === 'function' && (e[1] as { prototype?: unknown }).prototype instanceof Error,
+      );
       // Prove the setup minifies: the classes themselves lost their names.
       expect(classes.filter(([exported, cls]) => cls.name !== exported).length).toBeGreaterThan(0);
       const concrete = classes.filter(([exported]) => exported !== 'GrantlineError');
-      expect(Object.fromEntries(concrete.map(([exported, cls]) => [exported, new cls('x').name]))).toEqual(Object.fromEntries(concrete.map(([exported]) => [exported, exported])));
+      expect(Object.fromEntries(concrete.map(([exported, cls]) => [exported, new cls('x').name]))).toEqual(
+        Object.fromEntries(concrete.map(([exported]) => [exported, exported])),
+      );
     } finally {
       await rm(out, { recursive: true, force: true });
     }

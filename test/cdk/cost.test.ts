@@ -43,7 +43,9 @@ function walk(asl: Asl, path: Path): string[] {
     if (state.Type === 'Succeed' || state.Type === 'Fail') break;
     if (state.Type === 'Choice') {
       const match: { Next: string } | undefined = state.Choices!.find((c) => {
-        const value = c.Variable.replace(/^\$\./, '').split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], data);
+        const value = c.Variable.replace(/^\$\./, '')
+          .split('.')
+          .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], data);
         return c.StringEquals !== undefined ? value === c.StringEquals : value === c.BooleanEquals;
       });
       name = match?.Next ?? state.Default;
@@ -82,9 +84,25 @@ describe('cost per grant, from the real state machine', () => {
 
   it('walks the paths through the states a grant really enters', () => {
     expect(walk(asl, PATHS['one approval step, time-bound']!)).toEqual([
-      'Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted',
+      'Advance',
+      'Route',
+      'RequestApproval',
+      'Advance',
+      'Route',
+      'Provision',
+      'NeedsRevocation',
+      'ScheduleRevocation',
+      'Granted',
     ]);
-    expect(walk(asl, PATHS['nobody decides (approval times out)']!)).toEqual(['Advance', 'Route', 'RequestApproval', 'ApprovalTimedOut', 'Advance', 'Route', 'Closed']);
+    expect(walk(asl, PATHS['nobody decides (approval times out)']!)).toEqual([
+      'Advance',
+      'Route',
+      'RequestApproval',
+      'ApprovalTimedOut',
+      'Advance',
+      'Route',
+      'Closed',
+    ]);
   });
 
   it.each(Object.entries(PATHS))('docs/deploy.md states the transitions and invocations of "%s"', (label, path) => {

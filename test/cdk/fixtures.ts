@@ -41,10 +41,9 @@ apps:
 `;
 
 /** The same with one app moved to Microsoft Entra ID. */
-export const OKTA_AND_ENTRA_CATALOG = OKTA_CATALOG.replace('    name: Figma\n', '    name: Figma\n    provider: entra\n').replace(
-  '        group: 00gfigmaeditor\n',
-  '        group: 3f2a6c1e-8b4d-4e7a-9c1f-2d5e8a7b6c40\n',
-).replace(
-  '  console:\n',
-  '  okta-app:\n    name: Okta app\n    owner: olga.okta@example.com\n    roles:\n      member:\n        group: 00goktamember\n        risk: low\n        approval: [auto]\n        durations: [permanent]\n        maxDuration: permanent\n  console:\n',
-);
+export const OKTA_AND_ENTRA_CATALOG = OKTA_CATALOG.replace('    name: Figma\n', '    name: Figma\n    provider: entra\n')
+  .replace('        group: 00gfigmaeditor\n', '        group: 3f2a6c1e-8b4d-4e7a-9c1f-2d5e8a7b6c40\n')
+  .replace(
+    '  console:\n',
+    '  okta-app:\n    name: Okta app\n    owner: olga.okta@example.com\n    roles:\n      member:\n        group: 00goktamember\n        risk: low\n        approval: [auto]\n        durations: [permanent]\n        maxDuration: permanent\n  console:\n',
+  );

@@ -71,7 +71,11 @@ describe('functions', () => {
       .map((d) => d.name)
       .sort();
     expect([...FUNCTION_NAMES].sort()).toEqual(folders);
-    expect(resourcesOfType(template, 'AWS::Lambda::Function').map(([id]) => id).sort()).toEqual(ALL.map((n) => ids[n].fn).sort());
+    expect(
+      resourcesOfType(template, 'AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(ALL.map((n) => ids[n].fn).sort());
   });
 
   it('runs every function on nodejs22.x, arm64, traced, with its own log group (retained, except by a failed first deploy)', () => {
@@ -141,7 +145,9 @@ describe('secrets', () => {
   });
 
   it('grants only secretsmanager:GetSecretValue', () => {
-    const actions = allStatements(template).flatMap(({ statement }) => actionsOf(statement)).filter((a) => a.startsWith('secretsmanager:'));
+    const actions = allStatements(template)
+      .flatMap(({ statement }) => actionsOf(statement))
+      .filter((a) => a.startsWith('secretsmanager:'));
     expect(new Set(actions)).toEqual(new Set(['secretsmanager:GetSecretValue']));
   });
 
@@ -153,7 +159,7 @@ describe('secrets', () => {
         expect(ids_, name).toBeUndefined();
         continue;
       }
-      const listed = readable.length === 1 ? [ids_] : ((ids_ as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].filter((p) => p !== ','));
+      const listed = readable.length === 1 ? [ids_] : (ids_ as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].filter((p) => p !== ',');
       expect(listed.map((l) => JSON.stringify(l)).sort(), name).toEqual(readable.map((r) => JSON.stringify(r)).sort());
     }
   });
@@ -181,13 +187,18 @@ describe('secrets', () => {
 
 describe('IAM least privilege', () => {
   it('grants no wildcard action anywhere (no dynamodb:*, no *)', () => {
-    const wildcards = allStatements(template).flatMap(({ role, statement }) => actionsOf(statement).filter((a) => a.includes('*')).map((a) => `${role}: ${a}`));
+    const wildcards = allStatements(template).flatMap(({ role, statement }) =>
+      actionsOf(statement)
+        .filter((a) => a.includes('*'))
+        .map((a) => `${role}: ${a}`),
+    );
     expect(wildcards).toEqual([]);
   });
 
   it('allows Resource "*" only for X-Ray and log delivery, which have no resource-level permissions', () => {
     const onStar = allStatements(template).filter(({ statement }) => resourcesOf(statement).includes('*'));
-    const allowed = /^(xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))$/;
+    const allowed =
+      /^(xray:(PutTraceSegments|PutTelemetryRecords|GetSamplingRules|GetSamplingTargets)|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))$/;
     for (const { role, statement } of onStar) {
       for (const action of actionsOf(statement)) expect(action, role).toMatch(allowed);
     }
@@ -211,15 +222,15 @@ describe('IAM least privilege', () => {
     for (const name of except('audit-grants', 'audit-grant', 'review-app', 'evidence-pending')) {
       const dynamo = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo, name).toHaveLength(1);
-      expect(new Set(actionsOf(dynamo[0]!)), name).toEqual(
-        new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
-      );
+      expect(new Set(actionsOf(dynamo[0]!)), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']));
       expect(JSON.stringify(resourcesOf(dynamo[0]!)), name).toBe(JSON.stringify(expectedResources));
     }
   });
 
   it('lets no role delete ledger items (a decided approval leaves its index by UpdateItem REMOVE)', () => {
-    const deleters = allStatements(template).filter(({ statement }) => actionsOf(statement).some((a) => /^dynamodb:(DeleteItem|BatchWriteItem|DeleteTable)$/.test(a)));
+    const deleters = allStatements(template).filter(({ statement }) =>
+      actionsOf(statement).some((a) => /^dynamodb:(DeleteItem|BatchWriteItem|DeleteTable)$/.test(a)),
+    );
     expect(deleters.map(({ role }) => role)).toEqual([]);
   });
 
@@ -234,16 +245,22 @@ describe('IAM least privilege', () => {
       // The ARN the function is told is the one it is allowed on.
       expect(same(environmentOf(template, ids[name].fn).GRANTLINE_STATE_MACHINE_ARN, sfn[0]!.Resource), name).toBe(true);
     }
-    expect(ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).some((a) => a.startsWith('states:')))).sort()).toEqual(
-      ['jira-webhook', 'request-approval', 'slack-commands', 'slack-interactions'],
-    );
+    expect(ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).some((a) => a.startsWith('states:')))).sort()).toEqual([
+      'jira-webhook',
+      'request-approval',
+      'slack-commands',
+      'slack-interactions',
+    ]);
   });
 
   it('lets the scheduler role invoke the revoke function and nothing else', () => {
     const schedulerRole = logicalIdOf(synth.stack.schedulerRole);
     const trust = resource(template, schedulerRole).Properties?.AssumeRolePolicyDocument as { Statement: Statement[] };
     expect(trust.Statement).toHaveLength(1);
-    expect(trust.Statement[0]).toMatchObject({ Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } } });
+    expect(trust.Statement[0]).toMatchObject({
+      Principal: { Service: 'scheduler.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+    });
     const statements = statementsOfRole(template, schedulerRole);
     const invoke = statements.filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
@@ -280,7 +297,11 @@ describe('IAM least privilege', () => {
     expect(resourcesOf(passRole)).toEqual([arnOf(logicalIdOf(synth.stack.schedulerRole))]);
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
     const groupName = resource(template, logicalIdOf(synth.stack.data.scheduleGroup)).Properties?.Name as string;
-    for (const [name, action] of [['schedule-revocation', 'scheduler:CreateSchedule'], ['revoke', 'scheduler:DeleteSchedule'], ['revoke-grant', 'scheduler:DeleteSchedule']] as const) {
+    for (const [name, action] of [
+      ['schedule-revocation', 'scheduler:CreateSchedule'],
+      ['revoke', 'scheduler:DeleteSchedule'],
+      ['revoke-grant', 'scheduler:DeleteSchedule'],
+    ] as const) {
       const s = statementsOf(name).find((st) => actionsOf(st).includes(action))!;
       expect(JSON.stringify(s.Resource), name).toContain(`:schedule/${groupName}/*`);
     }
@@ -297,7 +318,9 @@ describe('IAM least privilege', () => {
     const role = logicalIdOf(synth.stack.stateMachine.role);
     const invoke = statementsOfRole(template, role).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
-    const expected = (['advance', 'request-approval', 'expire-approval', 'provision', 'schedule-revocation', 'record-failure', 'revoke'] as const).map((n) => arnOf(ids[n].fn));
+    const expected = (['advance', 'request-approval', 'expire-approval', 'provision', 'schedule-revocation', 'record-failure', 'revoke'] as const).map((n) =>
+      arnOf(ids[n].fn),
+    );
     expect(JSON.stringify(resourcesOf(invoke[0]!))).toBe(JSON.stringify(expected));
   });
 });
@@ -340,7 +363,7 @@ describe('state machine', () => {
     expect(definition.States.Advance?.Resource).toBe(fakeArn(arnOf(ids.advance.fn)));
   });
 
-  it('names no partition itself: every ARN in the definition takes the deployment\'s partition', () => {
+  it("names no partition itself: every ARN in the definition takes the deployment's partition", () => {
     const asl = readFileSync(ASL_FILE, 'utf8');
     expect(asl).not.toMatch(/arn:aws[a-z-]*:/);
     expect(asl).toContain('"arn:${Partition}:states:::lambda:invoke.waitForTaskToken"');
@@ -415,7 +438,11 @@ describe('HTTP API', () => {
 
   it('serves the routes of the local server (minus /healthz), each on its function', () => {
     const local = ROUTES.filter((r) => r.path !== '/healthz').map((r) => `${r.method} ${r.path}`);
-    expect(routeTable().map((r) => r.routeKey).sort()).toEqual(local.sort());
+    expect(
+      routeTable()
+        .map((r) => r.routeKey)
+        .sort(),
+    ).toEqual(local.sort());
     expect(routeTable().sort((a, b) => String(a.routeKey).localeCompare(String(b.routeKey)))).toEqual([
       { routeKey: 'GET /evidence/pending', auth: 'AWS_IAM', fn: 'evidence-pending' },
       { routeKey: 'GET /grants', auth: 'AWS_IAM', fn: 'audit-grants' },
@@ -446,8 +473,18 @@ describe('scheduling, dead letters and alarms', () => {
     const rules = resourcesOfType(template, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
     expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)']);
     expect(rules.map((r) => r.Targets)).toEqual([
-      [expect.objectContaining({ Arn: arnOf(ids['flush-evidence'].fn), DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.flushEvidence)) } })],
-      [expect.objectContaining({ Arn: arnOf(ids['sweep-expiries'].fn), DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.sweepExpiries)) } })],
+      [
+        expect.objectContaining({
+          Arn: arnOf(ids['flush-evidence'].fn),
+          DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.flushEvidence)) },
+        }),
+      ],
+      [
+        expect.objectContaining({
+          Arn: arnOf(ids['sweep-expiries'].fn),
+          DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.sweepExpiries)) },
+        }),
+      ],
     ]);
   });
 

@@ -84,7 +84,9 @@ export function statementsOfRole(template: CfnTemplate, roleLogicalId: string): 
 }
 
 export function allStatements(template: CfnTemplate): Array<{ role: string; statement: Statement }> {
-  return resourcesOfType(template, 'AWS::IAM::Role').flatMap(([roleId]) => statementsOfRole(template, roleId).map((statement) => ({ role: roleId, statement })));
+  return resourcesOfType(template, 'AWS::IAM::Role').flatMap(([roleId]) =>
+    statementsOfRole(template, roleId).map((statement) => ({ role: roleId, statement })),
+  );
 }
 
 export const actionsOf = (s: Statement): string[] => asArray(s.Action);
@@ -93,9 +95,10 @@ export const resourcesOf = (s: Statement): unknown[] => asArray(s.Resource);
 /** Logical ids of each function's Lambda resource and role, from the constructs. */
 export function functionIds(synth: Pick<Synthesized, 'stack'>): Record<FunctionName, { fn: string; role: string }> {
   const { stack } = synth;
-  return Object.fromEntries(
-    Object.entries(stack.functions).map(([name, f]) => [name, { fn: logicalIdOf(f.fn), role: logicalIdOf(f.role) }]),
-  ) as Record<FunctionName, { fn: string; role: string }>;
+  return Object.fromEntries(Object.entries(stack.functions).map(([name, f]) => [name, { fn: logicalIdOf(f.fn), role: logicalIdOf(f.role) }])) as Record<
+    FunctionName,
+    { fn: string; role: string }
+  >;
 }
 
 /** The logical id of a construct's CloudFormation resource. */

@@ -56,8 +56,12 @@ describe('catalog at synth', () => {
     const error = (await attempt.catch((e: unknown) => e)) as CatalogInvalidError;
     expect(error.message).toMatch(/^Grantline synth stopped: catalog .*broken\.yaml is invalid/);
     expect(error.problems).toHaveLength(2);
-    expect(error.problems).toContain(`line ${lineOf(broken, 'night-shift')}, apps.console.roles.break-glass.approval[0].group: unknown approver group "night-shift" (define it under approverGroups)`);
-    expect(error.problems).toContain(`line ${lineOf(broken, 'P2D')}, apps.console.roles.break-glass.durations[1]: duration P2D is longer than maxDuration PT6H`);
+    expect(error.problems).toContain(
+      `line ${lineOf(broken, 'night-shift')}, apps.console.roles.break-glass.approval[0].group: unknown approver group "night-shift" (define it under approverGroups)`,
+    );
+    expect(error.problems).toContain(
+      `line ${lineOf(broken, 'P2D')}, apps.console.roles.break-glass.durations[1]: duration P2D is longer than maxDuration PT6H`,
+    );
   });
 
   it('stops the synth when the catalog file is missing, naming the path', async () => {
@@ -83,12 +87,18 @@ describe('deployment settings', () => {
   });
 
   it('takes the catalog path from context, then GRANTLINE_CATALOG, relative to where cdk runs', () => {
-    expect(readSettings(context({ catalog: 'ops/catalog.yaml' }), '/srv/grantline', { GRANTLINE_CATALOG: '/etc/other.yaml' }).infra.catalogPath).toBe('/srv/grantline/ops/catalog.yaml');
-    expect(readSettings(context({}), '/srv/grantline', { GRANTLINE_CATALOG: '/etc/grantline/catalog.yaml' }).infra.catalogPath).toBe('/etc/grantline/catalog.yaml');
+    expect(readSettings(context({ catalog: 'ops/catalog.yaml' }), '/srv/grantline', { GRANTLINE_CATALOG: '/etc/other.yaml' }).infra.catalogPath).toBe(
+      '/srv/grantline/ops/catalog.yaml',
+    );
+    expect(readSettings(context({}), '/srv/grantline', { GRANTLINE_CATALOG: '/etc/grantline/catalog.yaml' }).infra.catalogPath).toBe(
+      '/etc/grantline/catalog.yaml',
+    );
   });
 
   it('passes a JSON setting written as an object in cdk.json as JSON text', () => {
-    expect(readSettings(context({ GRANTLINE_RATE_LIMITS: { 'okta.membership': 5 } }), '/', {}).runtime).toEqual({ GRANTLINE_RATE_LIMITS: '{"okta.membership":5}' });
+    expect(readSettings(context({ GRANTLINE_RATE_LIMITS: { 'okta.membership': 5 } }), '/', {}).runtime).toEqual({
+      GRANTLINE_RATE_LIMITS: '{"okta.membership":5}',
+    });
   });
 
   it('refuses credentials in context: they belong in Secrets Manager', () => {
@@ -126,8 +136,12 @@ describe('identity-provider secrets follow the catalog', () => {
     const entra = ref(logicalIdOf(withEntra.stack.secrets.secrets.entra));
     const google = ref(logicalIdOf(withEntra.stack.secrets.secrets.google));
     const readers = (secret: unknown) =>
-      FUNCTION_NAMES.filter((n) => statementsOfRole(withEntra.template, ids[n].role).some((s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && resourcesOf(s).some((r) => same(r, secret))));
-    expect(readers(entra)).toEqual(['advance', 'provision', 'schedule-revocation', 'revoke', 'revoke-grant', 'review-app']);
+      FUNCTION_NAMES.filter((n) =>
+        statementsOfRole(withEntra.template, ids[n].role).some(
+          (s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && resourcesOf(s).some((r) => same(r, secret)),
+        ),
+      );
+    expect(readers(entra)).toEqual(['advance', 'provision', 'schedule-revocation', 'record-failure', 'revoke', 'sweep-expiries', 'revoke-grant', 'review-app']);
     expect(readers(google)).toEqual([]);
   });
 

@@ -19,7 +19,14 @@ afterEach(async () => {
 });
 
 async function grantedFigmaEditor(harness: Harness) {
-  const filed = await harness.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'P30D', justification: 'design' });
+  const filed = await harness.client.fileRequest({
+    reporter: ENGINEER,
+    subject: ENGINEER,
+    app: 'Figma',
+    role: 'editor',
+    duration: 'P30D',
+    justification: 'design',
+  });
   const grantId = String(filed.body.grantId);
   await harness.runtime.workflow.quiet(grantId);
   await harness.click(MANAGER, grantId, 0, 'approve');
@@ -93,7 +100,9 @@ describe('access reviews', () => {
         pathParameters: { id: grantId },
         requestContext: {
           http: { method: 'POST', path: `/grants/${grantId}/revoke`, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'awscurl' },
-          ...(userArn ? { authorizer: { iam: { accessKey: 'AKIA', accountId: '123456789012', callerId: 'AIDA', principalOrgId: null, userArn, userId: 'AIDA' } } } : {}),
+          ...(userArn
+            ? { authorizer: { iam: { accessKey: 'AKIA', accountId: '123456789012', callerId: 'AIDA', principalOrgId: null, userArn, userId: 'AIDA' } } }
+            : {}),
         },
         body: JSON.stringify(body),
         isBase64Encoded: false,
@@ -122,7 +131,9 @@ describe('access reviews', () => {
     h = await startHarness();
     const { grantId } = await grantedFigmaEditor(h);
 
-    const unauthenticated = await h.client.post(`/grants/${grantId}/revoke`, JSON.stringify({ reason: 'access_review', by: 'rita@example.com' }), { 'content-type': 'application/json' });
+    const unauthenticated = await h.client.post(`/grants/${grantId}/revoke`, JSON.stringify({ reason: 'access_review', by: 'rita@example.com' }), {
+      'content-type': 'application/json',
+    });
     const badReason = await h.client.post(`/grants/${grantId}/revoke`, JSON.stringify({ reason: 'because', by: 'rita@example.com' }), auth(h));
     const unknownApp = await h.client.audit('/reviews/photoshop');
 

@@ -68,7 +68,11 @@ describe('grantline grants over several pages', () => {
     expect(lines[0]).toBe('grant,jira,subject,requester,app_role,status,approved_by,group,requested_at,started_at,expires_at,revoked_at,revoke_reason');
     expect(lines.slice(1).map((l) => JSON.parse(l.split(',')[0]!) as string)).toEqual(expected);
     expect(lines[1]).toContain('"eli.engineer@example.com"');
-    expect(stderr.trimEnd().split('\n')).toEqual(['grantline: page 1, 4 grants, more to come', 'grantline: page 2, 8 grants, more to come', 'grantline: page 3, 11 grants, done']);
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      'grantline: page 1, 4 grants, more to come',
+      'grantline: page 2, 8 grants, more to come',
+      'grantline: page 3, 11 grants, done',
+    ]);
   }, 90_000);
 
   it('writes one JSON document over every page, equal to the whole set', async () => {

@@ -18,7 +18,14 @@ afterEach(async () => {
 });
 
 async function pendingFigmaRequest(harness: Harness) {
-  const filed = await harness.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'Design review' });
+  const filed = await harness.client.fileRequest({
+    reporter: ENGINEER,
+    subject: ENGINEER,
+    app: 'Figma',
+    role: 'editor',
+    duration: 'PT24H',
+    justification: 'Design review',
+  });
   const grantId = String(filed.body.grantId);
   await harness.runtime.workflow.quiet(grantId);
   return { grantId, issueKey: filed.issueKey };
@@ -26,7 +33,13 @@ async function pendingFigmaRequest(harness: Harness) {
 
 function clickBody(harness: Harness, email: string, grantId: string, overrides: Record<string, unknown> = {}) {
   const user = harness.sandbox.slack.users().find((u) => u.email === email)!;
-  const payload = { type: 'block_actions', team: { id: 'TSANDBOX' }, user: { id: user.id }, actions: [{ action_id: 'grantline_approve', value: `${grantId}:0` }], ...overrides };
+  const payload = {
+    type: 'block_actions',
+    team: { id: 'TSANDBOX' },
+    user: { id: user.id },
+    actions: [{ action_id: 'grantline_approve', value: `${grantId}:0` }],
+    ...overrides,
+  };
   return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
@@ -77,7 +90,11 @@ describe('Slack requests', () => {
     h = await startHarness({ env: { SLACK_TEAM_ID: 'TSANDBOX' } });
     const { grantId } = await pendingFigmaRequest(h);
 
-    const res = await h.client.postSlack('/webhooks/slack/interactions', clickBody(h, MANAGER, grantId, { team: { id: 'TOTHER' } }), Math.floor(h.clock.now().getTime() / 1000));
+    const res = await h.client.postSlack(
+      '/webhooks/slack/interactions',
+      clickBody(h, MANAGER, grantId, { team: { id: 'TOTHER' } }),
+      Math.floor(h.clock.now().getTime() / 1000),
+    );
 
     expect(res.status).toBe(403);
     await stillPending(h, grantId);
@@ -96,13 +113,22 @@ describe('Slack requests', () => {
     // Recorded in the ledger at once; the Jira comment follows outside Slack's 3-second window.
     h.clock.advance(FLUSH_AFTER_MS);
     expect(await flushEvidence(h.runtime.deps)).toBe(1);
-    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(/^Grantline: refused a decision by mallory\.intruder@example\.com: only maria\.manager@example\.com can decide this step/);
+    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(
+      /^Grantline: refused a decision by mallory\.intruder@example\.com: only maria\.manager@example\.com can decide this step/,
+    );
     const evidence = await h.runtime.deps.store.evidence(grantId);
     expect(evidence.filter((e) => e.type === 'approval_refused').map((e) => e.actor)).toEqual(['mallory.intruder@example.com']);
   });
 
   it('No self-approval: the requester cannot approve their own request even if named as approver', async () => {
-    h = await startHarness({ catalog: testCatalog((t) => t.replace('approval: [manager]\n        durations: [PT24H, P30D, permanent]', 'approval: [{ user: [eli.engineer@example.com, maria.manager@example.com] }]\n        durations: [PT24H, P30D, permanent]')) });
+    h = await startHarness({
+      catalog: testCatalog((t) =>
+        t.replace(
+          'approval: [manager]\n        durations: [PT24H, P30D, permanent]',
+          'approval: [{ user: [eli.engineer@example.com, maria.manager@example.com] }]\n        durations: [PT24H, P30D, permanent]',
+        ),
+      ),
+    });
     const { grantId } = await pendingFigmaRequest(h);
 
     const res = await h.click(ENGINEER, grantId, 0, 'approve');
@@ -143,7 +169,12 @@ describe('Jira webhooks', () => {
   it('Jira: a wrong shared secret gets 401; no grant, no comment', async () => {
     h = await startHarness();
     const { key } = h.sandbox.jira.createIssue({ summary: 'x', reporterEmail: ENGINEER });
-    const body = JSON.stringify({ issue: { key, fields: { customfield_10071: 'Figma', customfield_10072: 'editor', customfield_10073: 'PT24H', description: 'x', reporter: { emailAddress: ENGINEER } } } });
+    const body = JSON.stringify({
+      issue: {
+        key,
+        fields: { customfield_10071: 'Figma', customfield_10072: 'editor', customfield_10073: 'PT24H', description: 'x', reporter: { emailAddress: ENGINEER } },
+      },
+    });
 
     const res = await h.client.post('/webhooks/jira', body, { 'content-type': 'application/json', authorization: 'Bearer wrong-secret' });
 
@@ -155,7 +186,19 @@ describe('Jira webhooks', () => {
   it('Jira: a webhook signed with X-Hub-Signature (sha256 of the raw body) is accepted; a wrong one gets 401', async () => {
     h = await startHarness();
     const { key } = h.sandbox.jira.createIssue({ summary: 'x', reporterEmail: ENGINEER });
-    const body = JSON.stringify({ webhookEvent: 'jira:issue_created', issue: { key, fields: { customfield_10071: 'Notion', customfield_10072: 'member', customfield_10073: 'permanent', description: 'wiki', reporter: { emailAddress: ENGINEER } } } });
+    const body = JSON.stringify({
+      webhookEvent: 'jira:issue_created',
+      issue: {
+        key,
+        fields: {
+          customfield_10071: 'Notion',
+          customfield_10072: 'member',
+          customfield_10073: 'permanent',
+          description: 'wiki',
+          reporter: { emailAddress: ENGINEER },
+        },
+      },
+    });
     const secret = h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET;
 
     const forged = await h.client.post('/webhooks/jira', body, { 'content-type': 'application/json', 'x-hub-signature': signJiraBody('guess', body) });
@@ -169,13 +212,19 @@ describe('Jira webhooks', () => {
 
   it('Jira: malformed JSON gets 400 with a clear message', async () => {
     h = await startHarness();
-    const res = await h.client.post('/webhooks/jira', '{"issue": {', { 'content-type': 'application/json', authorization: `Bearer ${h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET}` });
+    const res = await h.client.post('/webhooks/jira', '{"issue": {', {
+      'content-type': 'application/json',
+      authorization: `Bearer ${h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET}`,
+    });
     expect(res).toEqual({ status: 400, body: { error: 'request body is not valid JSON' } });
   });
 
   it('Jira: a payload without an issue key gets 400 and names the field', async () => {
     h = await startHarness();
-    const res = await h.client.post('/webhooks/jira', JSON.stringify({ issue: { key: 'not a key' } }), { 'content-type': 'application/json', authorization: `Bearer ${h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET}` });
+    const res = await h.client.post('/webhooks/jira', JSON.stringify({ issue: { key: 'not a key' } }), {
+      'content-type': 'application/json',
+      authorization: `Bearer ${h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET}`,
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toContain('issue.key must be a Jira issue key');
   });
@@ -185,7 +234,9 @@ describe('Jira webhooks', () => {
     const res = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Photoshop', role: 'editor', duration: 'PT1H', justification: 'x' });
 
     expect(res.status).toBe(422);
-    expect(res.body.error).toBe('unknown app "Photoshop": choose one of Figma, Salesforce, Notion, Internal admin console, GitHub Enterprise, Looker, Legacy ERP');
+    expect(res.body.error).toBe(
+      'unknown app "Photoshop": choose one of Figma, Salesforce, Notion, Internal admin console, GitHub Enterprise, Looker, Legacy ERP',
+    );
     const [comment] = h.sandbox.jira.commentTexts(res.issueKey);
     expect(comment).toContain('Grantline could not accept this access request');
     expect(comment).toContain('unknown app "Photoshop"');
@@ -205,7 +256,14 @@ describe('Jira webhooks', () => {
 
   it('a duration over the maximum gets 422 naming the maximum, and a Jira comment', async () => {
     h = await startHarness();
-    const res = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Salesforce', role: 'admin', duration: 'P2D', justification: 'Audit' });
+    const res = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Salesforce',
+      role: 'admin',
+      duration: 'P2D',
+      justification: 'Audit',
+    });
 
     expect(res.status).toBe(422);
     expect(res.body.error).toBe('duration P2D (2 days) is longer than the maximum PT24H for Salesforce admin');
@@ -215,7 +273,18 @@ describe('Jira webhooks', () => {
   it('Duplicates: a repeated webhook for the same issue answers 2xx and starts nothing new', async () => {
     h = await startHarness();
     const { key } = h.sandbox.jira.createIssue({ summary: 'x', reporterEmail: ENGINEER });
-    const body = JSON.stringify({ issue: { key, fields: { customfield_10071: 'Notion', customfield_10072: 'member', customfield_10073: 'permanent', description: 'wiki', reporter: { emailAddress: ENGINEER } } } });
+    const body = JSON.stringify({
+      issue: {
+        key,
+        fields: {
+          customfield_10071: 'Notion',
+          customfield_10072: 'member',
+          customfield_10073: 'permanent',
+          description: 'wiki',
+          reporter: { emailAddress: ENGINEER },
+        },
+      },
+    });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${h.sandbox.env.GRANTLINE_JIRA_WEBHOOK_SECRET}` };
 
     const first = await h.client.post('/webhooks/jira', body, headers);
@@ -232,7 +301,14 @@ describe('Jira webhooks', () => {
     h = await startHarness();
     const sam = (await h.runtime.deps.idp('okta').findUserByEmail('sam.sec@example.com'))!;
     h.sandbox.okta.setUserStatus(sam.id, 'SUSPENDED');
-    const res = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', justification: 'INC-1' });
+    const res = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Internal admin console',
+      role: 'break-glass',
+      duration: 'PT1H',
+      justification: 'INC-1',
+    });
     const grantId = String(res.body.grantId);
     await h.runtime.workflow.quiet(grantId);
 
@@ -244,7 +320,14 @@ describe('Jira webhooks', () => {
 
   it('a deactivated subject cannot be granted access: denied with evidence', async () => {
     h = await startHarness();
-    const res = await h.client.fileRequest({ reporter: MANAGER, subject: 'dave.departed@example.com', app: 'Notion', role: 'member', duration: 'permanent', justification: 'x' });
+    const res = await h.client.fileRequest({
+      reporter: MANAGER,
+      subject: 'dave.departed@example.com',
+      app: 'Notion',
+      role: 'member',
+      duration: 'permanent',
+      justification: 'x',
+    });
     const run = await finished(h, String(res.body.grantId));
 
     expect(run.states).toEqual(['Advance', 'Route', 'Closed']);

@@ -34,7 +34,14 @@ describe('limits at intake (issue 7 #3)', () => {
   it('a 200,000-character justification gets 422 naming the field and the limit, and a Jira comment; nothing is recorded', async () => {
     h = await startHarness();
 
-    const res = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'x'.repeat(200_000) });
+    const res = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'x'.repeat(200_000),
+    });
 
     expect(res.status).toBe(422);
     expect(res.body.error).toBe('justification (Jira field description) is too long: 200,000 characters, the limit is 4,000');
@@ -50,7 +57,14 @@ describe('limits at intake (issue 7 #3)', () => {
     h = await startHarness();
     const longSubject = `${'a'.repeat(300)}@example.com`;
 
-    const res = await h.client.fileRequest({ reporter: ENGINEER, subject: longSubject, app: 'Figma', role: 'r'.repeat(500), duration: 'PT24H', justification: 'Design review' });
+    const res = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: longSubject,
+      app: 'Figma',
+      role: 'r'.repeat(500),
+      duration: 'PT24H',
+      justification: 'Design review',
+    });
 
     expect(res.status).toBe(422);
     expect(res.body.problems).toEqual([
@@ -67,7 +81,14 @@ describe('identities are normalised once at the edge (issue 7 #4)', () => {
   it('No self-approval: a manager filing as " maria.manager@example.com" (stray space) for a report cannot approve it; the app owner decides', async () => {
     h = await startHarness();
 
-    const filed = await h.client.fileRequest({ reporter: ` ${MANAGER}`, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'Design review' });
+    const filed = await h.client.fileRequest({
+      reporter: ` ${MANAGER}`,
+      subject: ENGINEER,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'Design review',
+    });
     const grantId = String(filed.body.grantId);
     await h.runtime.workflow.quiet(grantId);
     const click = await h.click(MANAGER, grantId, 0, 'approve');
@@ -84,7 +105,14 @@ describe('identities are normalised once at the edge (issue 7 #4)', () => {
   it('a subject in another case and with spaces is the same person: " Eli.Engineer@Example.com " is recorded as eli.engineer@example.com', async () => {
     h = await startHarness();
 
-    const filed = await h.client.fileRequest({ reporter: MANAGER, subject: ' Eli.Engineer@Example.com ', app: 'Figma', role: 'viewer', duration: 'permanent', justification: 'Design review' });
+    const filed = await h.client.fileRequest({
+      reporter: MANAGER,
+      subject: ' Eli.Engineer@Example.com ',
+      app: 'Figma',
+      role: 'viewer',
+      duration: 'permanent',
+      justification: 'Design review',
+    });
 
     expect(filed.status).toBe(202);
     expect((await h.runtime.deps.store.getGrant(String(filed.body.grantId)))?.subject).toBe(ENGINEER);
@@ -93,7 +121,14 @@ describe('identities are normalised once at the edge (issue 7 #4)', () => {
   it('a requester that is not an email address after trimming gets 422 and a Jira comment', async () => {
     h = await startHarness();
 
-    const res = await sendWebhook(h, { customfield_10070: ENGINEER, customfield_10071: 'Figma', customfield_10072: 'viewer', customfield_10073: 'permanent', description: 'x', reporter: { emailAddress: 'maria manager' } });
+    const res = await sendWebhook(h, {
+      customfield_10070: ENGINEER,
+      customfield_10071: 'Figma',
+      customfield_10072: 'viewer',
+      customfield_10073: 'permanent',
+      description: 'x',
+      reporter: { emailAddress: 'maria manager' },
+    });
 
     expect(res.status).toBe(422);
     expect(res.body.error).toBe('the requester "maria manager" is not an email address');

@@ -24,7 +24,14 @@ afterEach(async () => {
 describe('request → Slack approval → Okta group → Jira evidence → timed revocation', () => {
   it('a manager requests for a new hire; the app owner approves in Slack; access is granted and recorded', async () => {
     h = await startHarness();
-    const filed = await h.client.fileRequest({ reporter: MANAGER, subject: NEW_HIRE, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'Joins the design team' });
+    const filed = await h.client.fileRequest({
+      reporter: MANAGER,
+      subject: NEW_HIRE,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'Joins the design team',
+    });
     expect(filed.status).toBe(202);
     const grantId = String(filed.body.grantId);
 
@@ -73,7 +80,14 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
 
   it('time-bound access is removed at expiry; a second firing changes nothing', async () => {
     h = await startHarness();
-    const filed = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Salesforce', role: 'admin', duration: 'PT1H', justification: 'Quarter close' });
+    const filed = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Salesforce',
+      role: 'admin',
+      duration: 'PT1H',
+      justification: 'Quarter close',
+    });
     const grantId = String(filed.body.grantId);
     await h.runtime.workflow.quiet(grantId);
     await h.click(MANAGER, grantId, 0, 'approve');
@@ -108,11 +122,25 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
 
   it('the membership stays when another active grant still needs it', async () => {
     h = await startHarness();
-    const short = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'Sprint' });
+    const short = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'Sprint',
+    });
     await h.runtime.workflow.quiet(String(short.body.grantId));
     await h.click(MANAGER, String(short.body.grantId), 0, 'approve');
     await finished(h, String(short.body.grantId));
-    const lasting = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'permanent', justification: 'Joined design guild' });
+    const lasting = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'permanent',
+      justification: 'Joined design guild',
+    });
     await h.runtime.workflow.quiet(String(lasting.body.grantId));
     await h.click(MANAGER, String(lasting.body.grantId), 0, 'approve');
     await finished(h, String(lasting.body.grantId));
@@ -128,7 +156,14 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
   it('a membership that existed before the grant is never removed by it', async () => {
     h = await startHarness();
     h.sandbox.okta.addMembership(FIGMA_EDITOR, ENGINEER);
-    const filed = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'Formalise access' });
+    const filed = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'Formalise access',
+    });
     const grantId = String(filed.body.grantId);
     await h.runtime.workflow.quiet(grantId);
     await h.click(MANAGER, grantId, 0, 'approve');
@@ -141,11 +176,25 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
     expect(h.sandbox.jira.commentTexts(filed.issueKey).join('\n')).toContain('the membership existed before Grantline granted it, outside Grantline');
   });
 
-  it('GET /grants?user= returns the person\'s history with every evidence event', async () => {
+  it("GET /grants?user= returns the person's history with every evidence event", async () => {
     h = await startHarness();
-    const first = await h.client.fileRequest({ reporter: MANAGER, subject: NEW_HIRE, app: 'Notion', role: 'member', duration: 'permanent', justification: 'Wiki' });
+    const first = await h.client.fileRequest({
+      reporter: MANAGER,
+      subject: NEW_HIRE,
+      app: 'Notion',
+      role: 'member',
+      duration: 'permanent',
+      justification: 'Wiki',
+    });
     await finished(h, String(first.body.grantId));
-    const second = await h.client.fileRequest({ reporter: MANAGER, subject: NEW_HIRE, app: 'Figma', role: 'viewer', duration: 'permanent', justification: 'Specs' });
+    const second = await h.client.fileRequest({
+      reporter: MANAGER,
+      subject: NEW_HIRE,
+      app: 'Figma',
+      role: 'viewer',
+      duration: 'permanent',
+      justification: 'Specs',
+    });
     await finished(h, String(second.body.grantId));
 
     const res = await h.client.audit(`/grants?user=${encodeURIComponent('Nina.NewHire@example.com')}`);

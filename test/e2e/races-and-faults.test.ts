@@ -162,8 +162,22 @@ describe('lateness and early revocation', () => {
 describe('downstream faults', () => {
   it('Jira down while writing evidence: the evidence is kept in the ledger and delivered later', async () => {
     h = await startHarness();
-    h.sandbox.jira.fake.injectFault({ method: 'POST', path: /\/comment$/, status: 503, headers: { 'Retry-After': '30' }, body: { errorMessages: ['Service unavailable'], errors: {} }, times: 100 });
-    const filed = await h.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Notion', role: 'member', duration: 'permanent', justification: 'wiki' });
+    h.sandbox.jira.fake.injectFault({
+      method: 'POST',
+      path: /\/comment$/,
+      status: 503,
+      headers: { 'Retry-After': '30' },
+      body: { errorMessages: ['Service unavailable'], errors: {} },
+      times: 100,
+    });
+    const filed = await h.client.fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Notion',
+      role: 'member',
+      duration: 'permanent',
+      justification: 'wiki',
+    });
     const grantId = String(filed.body.grantId);
     await finished(h, grantId);
 
@@ -207,7 +221,14 @@ describe('restart', () => {
     const env = { ...sandbox.env, PORT: '0', DYNAMODB_ENDPOINT: `http://127.0.0.1:${(db.address() as AddressInfo).port}` };
 
     const before = await startLocalRuntime({ env, logger: silentLogger, catalog, tickMs: false });
-    const filed = await new SandboxClient(sandbox, before.url, env).fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H', justification: 'x' });
+    const filed = await new SandboxClient(sandbox, before.url, env).fileRequest({
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'x',
+    });
     const grantId = String(filed.body.grantId);
     await before.workflow.quiet(grantId);
     await before.close();

@@ -22,13 +22,27 @@ it('files a request, shows the Slack prompt, approves it and shows the group and
   const control = await startSandboxControl(h.sandbox, h.runtime, 0);
   closeControl = control.close;
 
-  const filed = await call(`${control.url}/sandbox/requests`, 'POST', { reporter: 'maria.manager@example.com', subject: 'nina.newhire@example.com', app: 'Looker', role: 'editor', duration: 'P30D', justification: 'dashboards' });
+  const filed = await call(`${control.url}/sandbox/requests`, 'POST', {
+    reporter: 'maria.manager@example.com',
+    subject: 'nina.newhire@example.com',
+    app: 'Looker',
+    role: 'editor',
+    duration: 'P30D',
+    justification: 'dashboards',
+  });
   expect(filed).toMatchObject({ status: 202, body: { issueKey: 'ACC-1', grantId: 'grant-ACC-1' } });
   await h.runtime.workflow.quiet('grant-ACC-1');
   const slack = await fetch(`${control.url}/sandbox/slack`).then((r) => r.json() as Promise<Array<{ to: string; text: string }>>);
-  expect(slack).toEqual([expect.objectContaining({ to: 'lena.looker@example.com', text: expect.stringContaining('requests Looker editor for nina.newhire@example.com') })]);
+  expect(slack).toEqual([
+    expect.objectContaining({ to: 'lena.looker@example.com', text: expect.stringContaining('requests Looker editor for nina.newhire@example.com') }),
+  ]);
 
-  const click = await call(`${control.url}/sandbox/clicks`, 'POST', { approver: 'lena.looker@example.com', grantId: 'grant-ACC-1', step: 0, decision: 'approve' });
+  const click = await call(`${control.url}/sandbox/clicks`, 'POST', {
+    approver: 'lena.looker@example.com',
+    grantId: 'grant-ACC-1',
+    step: 0,
+    decision: 'approve',
+  });
   expect(click.body.outcome).toBe('recorded');
 
   await eventually(async () => {

@@ -11,7 +11,14 @@ afterEach(async () => {
 
 function commandBody(harness: Harness, email: string, text: string, extra: Record<string, string> = {}): string {
   const user = harness.sandbox.slack.users().find((u) => u.email === email)!;
-  return new URLSearchParams({ command: '/access', text, user_id: user.id, team_id: 'TSANDBOX', response_url: 'https://hooks.slack.com/commands/x', ...extra }).toString();
+  return new URLSearchParams({
+    command: '/access',
+    text,
+    user_id: user.id,
+    team_id: 'TSANDBOX',
+    response_url: 'https://hooks.slack.com/commands/x',
+    ...extra,
+  }).toString();
 }
 
 function command(harness: Harness, email: string, text: string) {
@@ -30,7 +37,10 @@ describe('/access', () => {
     const res = await command(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki for onboarding');
 
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ response_type: 'ephemeral', text: 'Filed ACC-1: Notion member for nina.newhire@example.com (permanent). You will hear back here.' });
+    expect(res.body).toEqual({
+      response_type: 'ephemeral',
+      text: 'Filed ACC-1: Notion member for nina.newhire@example.com (permanent). You will hear back here.',
+    });
     const issue = h.sandbox.jira.issue('ACC-1')!;
     expect(issue.fields).toMatchObject({ customfield_10070: 'nina.newhire@example.com', customfield_10071: 'notion', customfield_10072: 'member' });
     await finished(h, 'grant-ACC-1');
@@ -49,7 +59,11 @@ describe('/access', () => {
 
   it('a forged command gets 401 and files nothing', async () => {
     h = await startHarness();
-    const res = await h.client.post('/webhooks/slack/commands', 'command=%2Faccess&text=notion+member+permanent+x', { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': '1', 'x-slack-signature': 'v0=00' });
+    const res = await h.client.post('/webhooks/slack/commands', 'command=%2Faccess&text=notion+member+permanent+x', {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': '1',
+      'x-slack-signature': 'v0=00',
+    });
     expect(res.status).toBe(401);
     expect(h.sandbox.jira.issue('ACC-1')).toBeUndefined();
   });
@@ -84,7 +98,9 @@ describe('/access', () => {
 
   it("Slack's trigger_id names the command: re-signed later with the same trigger_id, it files nothing new", async () => {
     h = await startHarness();
-    const body = commandBody(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki', { trigger_id: '13345224609.738474920.8088930838d88f008e0' });
+    const body = commandBody(h, 'maria.manager@example.com', 'notion member permanent for nina.newhire@example.com Company wiki', {
+      trigger_id: '13345224609.738474920.8088930838d88f008e0',
+    });
 
     await send(h, body);
     h.clock.advance(60_000);

@@ -32,9 +32,7 @@ afterEach(async () => {
   await graph.close();
 });
 
-
-const graphCalls = (method?: string) =>
-  graph.fake.requests.filter((r) => r.path.startsWith('/v1.0/') && (!method || r.method === method));
+const graphCalls = (method?: string) => graph.fake.requests.filter((r) => r.path.startsWith('/v1.0/') && (!method || r.method === method));
 const MEMBER_REF = /^\/v1\.0\/groups\/[^/]+\/members\/\$ref$/;
 const throttled = (retryAfter: string, status = 429) => ({
   ...graphError(status, status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', status === 429 ? 'Too many requests.' : 'Service unavailable.'),
@@ -44,7 +42,11 @@ const throttled = (retryAfter: string, status = 429) => ({
 /** A bare HTTPS call to the fake with a real token, bypassing the connector; resolves to the status code. */
 async function rawGraphCall(method: string, path: string): Promise<number> {
   const o = graph.connectorOptions();
-  const credential = new ClientSecretCredential(o.tenantId, o.clientId, o.clientSecret, { authorityHost: o.authorityHost, disableInstanceDiscovery: true, tlsOptions: { ca: o.ca } });
+  const credential = new ClientSecretCredential(o.tenantId, o.clientId, o.clientSecret, {
+    authorityHost: o.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: o.ca },
+  });
   const token = await credential.getToken('https://graph.microsoft.com/.default');
   return new Promise((resolve, reject) => {
     const req = request(`${graph.url}${path}`, { method, ca: o.ca, headers: { authorization: `Bearer ${token.token}` } }, (res) => {
@@ -163,10 +165,7 @@ describe('granting and revoking group membership', () => {
 
   it('treats removing a non-member as already done, after checking that the group exists', async () => {
     expect(await idp.removeMember(groupId, aliceId)).toBe('already_absent');
-    expect(graphCalls().map((r) => `${r.method} ${r.path}`)).toEqual([
-      `DELETE /v1.0/groups/${groupId}/members/${aliceId}/$ref`,
-      `GET /v1.0/groups/${groupId}`,
-    ]);
+    expect(graphCalls().map((r) => `${r.method} ${r.path}`)).toEqual([`DELETE /v1.0/groups/${groupId}/members/${aliceId}/$ref`, `GET /v1.0/groups/${groupId}`]);
   });
 
   it('refuses removal from a group that does not exist instead of calling it already done', async () => {
@@ -182,7 +181,9 @@ describe('granting and revoking group membership', () => {
     const ghost = '0b9e7c1d-1111-4222-8333-444455556666';
     const { err } = await failure(() => idp.addMember(groupId, ghost));
     expect(err).toBeInstanceOf(PermanentError);
-    expect((err as Error).message).toBe(`Microsoft Entra ID has no user with id ${ghost} (found while adding user ${ghost} to Microsoft Entra group ${groupId}).`);
+    expect((err as Error).message).toBe(
+      `Microsoft Entra ID has no user with id ${ghost} (found while adding user ${ghost} to Microsoft Entra group ${groupId}).`,
+    );
   });
 
   it('refuses an unknown group with a message naming the group', async () => {
@@ -277,7 +278,9 @@ describe('when Graph or the token endpoint refuses or struggles', () => {
     graph.fake.injectFault({ method: 'POST', path: MEMBER_REF, ...graphError(500, 'InternalServerError', 'An internal server error occurred.') });
     const { err } = await failure(() => idp.addMember(groupId, aliceId));
     expect(err).toBeInstanceOf(RetryableError);
-    expect((err as Error).message).toMatch(/^Microsoft Graph failed with HTTP 500 while adding user .* \(InternalServerError: An internal server error occurred\.\); this is usually temporary\.$/);
+    expect((err as Error).message).toMatch(
+      /^Microsoft Graph failed with HTTP 500 while adding user .* \(InternalServerError: An internal server error occurred\.\); this is usually temporary\.$/,
+    );
     expect(graphCalls('POST')).toHaveLength(1);
     expect(graph.members(groupId)).toEqual([]);
   });

@@ -4,7 +4,16 @@ import { ManualClock } from '../../shared/clock.js';
 import { parseConfig } from '../../shared/config.js';
 import { JIRA_COMMENT_LIMIT, JiraTicketing } from '../../shared/connectors/jira.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
-import { DELIVERY_LEASE_MS, deliverPending, FLUSH_AFTER_MS, flushEvidence, getPendingEvidence, recordEvidence, type EvidenceDeps, type EvidenceInput } from '../../shared/evidence.js';
+import {
+  DELIVERY_LEASE_MS,
+  deliverPending,
+  FLUSH_AFTER_MS,
+  flushEvidence,
+  getPendingEvidence,
+  recordEvidence,
+  type EvidenceDeps,
+  type EvidenceInput,
+} from '../../shared/evidence.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../../shared/ports.js';
 import { Store } from '../../shared/store/store.js';
@@ -128,9 +137,21 @@ describe('recordEvidence', () => {
   });
 
   it('a retried step (same key) records nothing new and posts nothing twice', async () => {
-    const first = await recordEvidence(deps, GRANT, { type: 'provisioned', actor: 'grantline', via: 'idp', summary: 'Added to the group', transitionTo: 'Granted' });
+    const first = await recordEvidence(deps, GRANT, {
+      type: 'provisioned',
+      actor: 'grantline',
+      via: 'idp',
+      summary: 'Added to the group',
+      transitionTo: 'Granted',
+    });
     clock.advance(60_000);
-    const retried = await recordEvidence(deps, GRANT, { type: 'provisioned', actor: 'grantline', via: 'idp', summary: 'Added to the group (retry)', transitionTo: 'Granted' });
+    const retried = await recordEvidence(deps, GRANT, {
+      type: 'provisioned',
+      actor: 'grantline',
+      via: 'idp',
+      summary: 'Added to the group (retry)',
+      transitionTo: 'Granted',
+    });
 
     expect(retried).toEqual(first);
     expect(await dynamo.store.evidence('grant-ACC-1')).toEqual([first]);
@@ -242,7 +263,11 @@ describe('Jira refuses the evidence for good (issue deleted)', () => {
     ticketing.failWith = new RetryableError('Jira answered 502');
     await recordEvidence(deps, GRANT, { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'for a deleted issue' });
     clock.advance(1_000);
-    await recordEvidence(deps, { id: 'grant-ACC-2', issueKey: 'ACC-2' }, { type: 'requested', actor: 'omar@example.com', via: 'jira', summary: 'for a live issue' });
+    await recordEvidence(
+      deps,
+      { id: 'grant-ACC-2', issueKey: 'ACC-2' },
+      { type: 'requested', actor: 'omar@example.com', via: 'jira', summary: 'for a live issue' },
+    );
 
     // Jira is back, but ACC-1 was deleted meanwhile.
     ticketing.failWith = undefined;
@@ -393,7 +418,7 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
   });
 });
 
-describe('Evidence lost (issue 7, defect 3): comments within Jira\'s limit, refusals retried small, undeliverable listed', () => {
+describe("Evidence lost (issue 7, defect 3): comments within Jira's limit, refusals retried small, undeliverable listed", () => {
   let jira: FakeJira;
   let jiraDeps: EvidenceDeps;
   let issueKey: string;
@@ -411,7 +436,11 @@ describe('Evidence lost (issue 7, defect 3): comments within Jira\'s limit, refu
     const justification = 'I need this for the quarter close. '.repeat(6_000);
     expect(justification.length).toBeGreaterThan(200_000);
 
-    await recordEvidence(jiraDeps, { id: 'grant-long', issueKey }, { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'nina requested billing admin', details: { Justification: justification } });
+    await recordEvidence(
+      jiraDeps,
+      { id: 'grant-long', issueKey },
+      { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'nina requested billing admin', details: { Justification: justification } },
+    );
 
     const [comment] = jira.commentTexts(issueKey);
     expect(jira.comments(issueKey)).toHaveLength(1);
@@ -424,9 +453,18 @@ describe('Evidence lost (issue 7, defect 3): comments within Jira\'s limit, refu
   });
 
   it('a comment Jira refuses (400) is posted once more in its minimal form', async () => {
-    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, status: 400, body: { errorMessages: [], errors: { comment: 'INVALID_INPUT' } } });
+    jira.fake.injectFault({
+      method: 'POST',
+      path: `/rest/api/3/issue/${issueKey}/comment`,
+      status: 400,
+      body: { errorMessages: [], errors: { comment: 'INVALID_INPUT' } },
+    });
 
-    await recordEvidence(jiraDeps, { id: 'grant-x', issueKey }, { type: 'approved', key: 'approved#0', actor: 'alice@example.com', via: 'slack', summary: 'approved by alice', details: { Step: '1 of 1' } });
+    await recordEvidence(
+      jiraDeps,
+      { id: 'grant-x', issueKey },
+      { type: 'approved', key: 'approved#0', actor: 'alice@example.com', via: 'slack', summary: 'approved by alice', details: { Step: '1 of 1' } },
+    );
 
     expect(jira.commentTexts(issueKey)).toEqual(['Grantline: approved by alice\n- Grant: grant-x\n- Event: approved#0\nEvidence id: grant-x/approved#0']);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
@@ -461,7 +499,9 @@ describe('Evidence lost (issue 7, defect 3): comments within Jira\'s limit, refu
       pending: [],
       undeliverable: [expect.objectContaining({ grantId: 'grant-refused', issueKey, key: 'requested', summary: 'refused twice' })],
     });
-    await expect(getPendingEvidence({ config, store: dynamo.store }, request('audit-token', 'elsewhere:abc'))).rejects.toThrow('cursor is not one this route gave');
+    await expect(getPendingEvidence({ config, store: dynamo.store }, request('audit-token', 'elsewhere:abc'))).rejects.toThrow(
+      'cursor is not one this route gave',
+    );
     expect(jira.commentTexts(issueKey)).toEqual([]);
   });
 });

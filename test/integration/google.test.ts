@@ -44,7 +44,6 @@ afterEach(async () => {
   await google.close();
 });
 
-
 const requestsTo = (method: string, path: RegExp) => google.fake.requests.filter((r) => r.method === method && path.test(r.path));
 
 describe('looking people up', () => {
@@ -78,7 +77,9 @@ describe('looking people up', () => {
   it('explains a 403 for an address outside the account without blaming only the delegation', async () => {
     const { err } = await failure(() => idp.findUserByEmail('someone@gmail.com'));
     expect(err).toBeInstanceOf(PermanentError);
-    expect(err.message).toMatch(/^Google refused the request while looking up the Google Workspace user someone@gmail\.com: HTTP 403 \(forbidden: Not Authorized to access this resource\/api\)\. Check domain-wide delegation/);
+    expect(err.message).toMatch(
+      /^Google refused the request while looking up the Google Workspace user someone@gmail\.com: HTTP 403 \(forbidden: Not Authorized to access this resource\/api\)\. Check domain-wide delegation/,
+    );
     expect(err.message).toMatch(/someone@gmail\.com may simply not be a Workspace user here\.$/);
   });
 });
@@ -154,7 +155,9 @@ describe('granting and revoking group membership', () => {
     for (const call of [() => idp.addMember(missing, aliceId), () => idp.removeMember(missing, aliceId), () => idp.isMember(missing, aliceId)]) {
       const { err } = await failure(call);
       expect(err).toBeInstanceOf(PermanentError);
-      expect(err.message).toMatch(/^Google Workspace has no group deleted-group@example\.com \(found while .*\)\. Check the group id or email mapped in the catalog\.$/);
+      expect(err.message).toMatch(
+        /^Google Workspace has no group deleted-group@example\.com \(found while .*\)\. Check the group id or email mapped in the catalog\.$/,
+      );
     }
     expect(google.fake.requests.filter((r) => r.method === 'DELETE' || r.method === 'POST').length).toBeLessThanOrEqual(2);
   });
@@ -162,9 +165,7 @@ describe('granting and revoking group membership', () => {
   it('refuses an unknown user with a message naming the user', async () => {
     const { err } = await failure(() => idp.addMember(groupId, '100000000000000000001'));
     expect(err).toBeInstanceOf(PermanentError);
-    expect(err.message).toBe(
-      `Google Workspace has no user 100000000000000000001 (found while adding user 100000000000000000001 to Google group ${groupId}).`,
-    );
+    expect(err.message).toBe(`Google Workspace has no user 100000000000000000001 (found while adding user 100000000000000000001 to Google group ${groupId}).`);
     expect(google.members(groupId)).toEqual([]);
   });
 });
@@ -174,7 +175,9 @@ describe('when Google refuses or struggles', () => {
     const wrong = provider({ auth: staticToken('revoked-token') });
     const { err } = await failure(() => wrong.findUserByEmail('alice.smith@example.com'));
     expect(err).toBeInstanceOf(PermanentError);
-    expect(err.message).toMatch(/^Google refused the request while looking up the Google Workspace user alice\.smith@example\.com: HTTP 401 \(authError: Request had invalid authentication credentials\./);
+    expect(err.message).toMatch(
+      /^Google refused the request while looking up the Google Workspace user alice\.smith@example\.com: HTTP 401 \(authError: Request had invalid authentication credentials\./,
+    );
     expect(err.message).toMatch(/Check domain-wide delegation for the service account \(scopes .*admin\.directory\.group\.member/);
     expect(google.fake.requests).toHaveLength(1); // no retry, no refresh attempt
   });
@@ -201,7 +204,11 @@ describe('when Google refuses or struggles', () => {
   });
 
   it('hands a 429 with Retry-After: 120 back at once as retryable, with the wait', async () => {
-    google.fake.injectFault({ path: `${DIRECTORY}/users/`, ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '120' } }), times: 10 });
+    google.fake.injectFault({
+      path: `${DIRECTORY}/users/`,
+      ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '120' } }),
+      times: 10,
+    });
     const { err } = await failure(() => idp.findUserByEmail('alice.smith@example.com'));
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as RetryableError).retryAfterMs).toBe(120_000);
@@ -211,14 +218,21 @@ describe('when Google refuses or struggles', () => {
   });
 
   it('waits out a short Retry-After inside the call, then succeeds', async () => {
-    google.fake.injectFault({ path: `${DIRECTORY}/users/`, ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '1' } }) });
+    google.fake.injectFault({
+      path: `${DIRECTORY}/users/`,
+      ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '1' } }),
+    });
     expect((await idp.findUserByEmail('alice.smith@example.com'))?.id).toBe(aliceId);
     expect(time.sleeps).toEqual([1_000]);
     expect(google.fake.requests).toHaveLength(2);
   });
 
   it('retries a 5xx once within the wait budget and succeeds', async () => {
-    google.fake.injectFault({ method: 'GET', path: `${DIRECTORY}/groups/${groupId}/members/`, ...googleError(503, 'The service is currently unavailable.', 'backendError') });
+    google.fake.injectFault({
+      method: 'GET',
+      path: `${DIRECTORY}/groups/${groupId}/members/`,
+      ...googleError(503, 'The service is currently unavailable.', 'backendError'),
+    });
     expect(await idp.isMember(groupId, aliceId)).toBe(false);
     expect(requestsTo('GET', /\/members\//)).toHaveLength(2);
   });
@@ -295,7 +309,15 @@ describe('configuration', () => {
       /^GOOGLE_SERVICE_ACCOUNT_KEY is not valid JSON; .*file\.$/,
     );
     expect(
-      () => new GoogleIdentityProvider({ serviceAccountKey: JSON.stringify({ type: 'service_account', client_email: 'sa@p.iam.gserviceaccount.com', private_key: '-----BEGIN PRIVATE KEY-----\\nMII\\n-----END PRIVATE KEY-----\\n' }), adminSubject: 'admin@example.com' }),
+      () =>
+        new GoogleIdentityProvider({
+          serviceAccountKey: JSON.stringify({
+            type: 'service_account',
+            client_email: 'sa@p.iam.gserviceaccount.com',
+            private_key: '-----BEGIN PRIVATE KEY-----\\nMII\\n-----END PRIVATE KEY-----\\n',
+          }),
+          adminSubject: 'admin@example.com',
+        }),
     ).not.toThrow();
   });
 
@@ -336,6 +358,8 @@ describe('listMembers', () => {
   it('an unknown group is a PermanentError naming the group', async () => {
     const { err } = await failure(() => idp.listMembers('no-such-group@example.com'));
     expect(err).toBeInstanceOf(PermanentError);
-    expect(err.message).toContain('Google Workspace has no group no-such-group@example.com (found while listing the members of Google group no-such-group@example.com)');
+    expect(err.message).toContain(
+      'Google Workspace has no group no-such-group@example.com (found while listing the members of Google group no-such-group@example.com)',
+    );
   });
 });

@@ -198,9 +198,13 @@ describe('evidence comments as strict as Jira Cloud takes them (issue 7)', () =>
       headers: { authorization: `Basic ${Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64')}`, 'content-type': 'application/json' },
       body: JSON.stringify({ body }),
     });
-  const paragraph = (text: string, marks?: Array<{ type: string }>) => ({ type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text, ...(marks ? { marks } : {}) }] }] });
+  const paragraph = (text: string, marks?: Array<{ type: string }>) => ({
+    type: 'doc',
+    version: 1,
+    content: [{ type: 'paragraph', content: [{ type: 'text', text, ...(marks ? { marks } : {}) }] }],
+  });
 
-  it('the simulated Jira refuses a body over 32,767 characters with Jira\'s error shape, and an invalid ADF document', async () => {
+  it("the simulated Jira refuses a body over 32,767 characters with Jira's error shape, and an invalid ADF document", async () => {
     const key = newIssue();
     const tooLong = await post(key, paragraph('x'.repeat(JIRA_COMMENT_LIMIT)));
     expect(tooLong.status).toBe(400);
@@ -213,7 +217,14 @@ describe('evidence comments as strict as Jira Cloud takes them (issue 7)', () =>
   it('cuts the longest text of a comment to fit, saying how much was cut, and keeps the rest whole', async () => {
     const key = newIssue();
     const long = `${'a'.repeat(150_000)}😀${'b'.repeat(50_000)}`;
-    await ticketing.addComment(key, { title: 'Grantline: requested', facts: [{ label: 'Justification', value: long }, { label: 'Grant', value: 'g-1' }], ref: 'g-1/requested' });
+    await ticketing.addComment(key, {
+      title: 'Grantline: requested',
+      facts: [
+        { label: 'Justification', value: long },
+        { label: 'Grant', value: 'g-1' },
+      ],
+      ref: 'g-1/requested',
+    });
 
     const [text] = jira.commentTexts(key);
     expect(JSON.stringify(jira.comments(key)[0]).length).toBeLessThanOrEqual(JIRA_COMMENT_LIMIT);
@@ -227,7 +238,8 @@ describe('evidence comments as strict as Jira Cloud takes them (issue 7)', () =>
   it('hasComment finds a comment by its ref on any page, and not a ref that only appears in a field value', async () => {
     const key = newIssue();
     await ticketing.addComment(key, { title: 'first', facts: [], ref: 'g-1/requested' });
-    for (let i = 0; i < 25; i++) await ticketing.addComment(key, { title: `later ${i}`, facts: [{ label: 'Note', value: 'g-1/approved#0' }], ref: `g-1/other#${i}` });
+    for (let i = 0; i < 25; i++)
+      await ticketing.addComment(key, { title: `later ${i}`, facts: [{ label: 'Note', value: 'g-1/approved#0' }], ref: `g-1/other#${i}` });
 
     expect(await ticketing.hasComment(key, 'g-1/requested')).toBe(true);
     expect(await ticketing.hasComment(key, 'g-1/other#24')).toBe(true);
@@ -300,7 +312,12 @@ describe('syncFieldOptions: request fields offer exactly the catalog (grantline 
     const put = jira.fake.requests.slice(before).find((r) => r.method === 'PUT');
     // Only the option that changes, and no value: an unchanged option is never rewritten (or renamed).
     expect(put?.body).toEqual({ options: [{ id: expect.any(String), disabled: true }] });
-    expect(jira.fieldOptions(field).filter((o) => !o.disabled).map((o) => o.value)).toEqual(['Figma', 'Notion']);
+    expect(
+      jira
+        .fieldOptions(field)
+        .filter((o) => !o.disabled)
+        .map((o) => o.value),
+    ).toEqual(['Figma', 'Notion']);
   });
 
   it('reads every page when the field has more options than one page holds', async () => {

@@ -28,11 +28,16 @@ afterEach(async () => {
   await okta.close();
 });
 
-
 const rateLimited = (resetInSeconds: number) => ({
   status: 429,
   headers: { 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': String(Math.floor(Date.now() / 1000) + resetInSeconds) },
-  body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.', errorLink: 'E0000047', errorId: 'oae1', errorCauses: [] },
+  body: {
+    errorCode: 'E0000047',
+    errorSummary: 'API call exceeded rate limit due to too many requests.',
+    errorLink: 'E0000047',
+    errorId: 'oae1',
+    errorCauses: [],
+  },
 });
 
 describe('looking people up', () => {
@@ -97,7 +102,12 @@ describe('reading an account by id (strongly consistent)', () => {
   });
 
   it('maps failures of the read like every other call', async () => {
-    okta.fake.injectFault({ method: 'GET', path: `/api/v1/users/${aliceId}`, status: 500, body: { errorCode: 'E0000009', errorSummary: 'Internal Server Error', errorLink: 'E0000009', errorId: 'oae3', errorCauses: [] } });
+    okta.fake.injectFault({
+      method: 'GET',
+      path: `/api/v1/users/${aliceId}`,
+      status: 500,
+      body: { errorCode: 'E0000009', errorSummary: 'Internal Server Error', errorLink: 'E0000009', errorId: 'oae3', errorCauses: [] },
+    });
     const { err } = await failure(() => idp.getUser(aliceId));
     expect(err).toBeInstanceOf(RetryableError);
     expect(err.message).toMatch(/^Okta failed with HTTP 500 while reading the Okta user /);

@@ -51,7 +51,14 @@ function grant(n: number, overrides: Partial<Grant> = {}): Grant {
   };
 }
 
-const request = (query: Record<string, string>): HttpRequest => ({ method: 'GET', path: '/grants', headers: { authorization: `Bearer ${TOKEN}` }, query, pathParams: {}, rawBody: '' });
+const request = (query: Record<string, string>): HttpRequest => ({
+  method: 'GET',
+  path: '/grants',
+  headers: { authorization: `Bearer ${TOKEN}` },
+  query,
+  pathParams: {},
+  rawBody: '',
+});
 
 interface GrantsPage {
   count: number;
@@ -121,13 +128,7 @@ describe('GET /grants paging', () => {
     expect((await page({ app: 'billing', limit: '500' })).count).toBe(101);
   });
 
-  it.each([
-    ['0'],
-    ['501'],
-    ['ten'],
-    ['-1'],
-    ['2.5'],
-  ])('refuses limit=%s with 400', async (limit) => {
+  it.each([['0'], ['501'], ['ten'], ['-1'], ['2.5']])('refuses limit=%s with 400', async (limit) => {
     await expect(getGrants({ config, store: dynamo.store }, request({ app: 'billing', limit }))).rejects.toMatchObject({ status: 400 });
   });
 
@@ -166,7 +167,17 @@ describe('GET /grants paging', () => {
 describe('store list pages', () => {
   it('pages evidence deliveries waiting for Jira, oldest first, and checks the cursor', async () => {
     for (let n = 1; n <= 7; n++) {
-      const event: EvidenceEvent = { grantId: `grant-ACC-${n}`, issueKey: `ACC-${n}`, key: 'requested', type: 'requested', actor: 'nina@example.com', via: 'jira', at: `2026-01-05T09:00:0${n}.000Z`, summary: 'Access requested', details: {} };
+      const event: EvidenceEvent = {
+        grantId: `grant-ACC-${n}`,
+        issueKey: `ACC-${n}`,
+        key: 'requested',
+        type: 'requested',
+        actor: 'nina@example.com',
+        via: 'jira',
+        at: `2026-01-05T09:00:0${n}.000Z`,
+        summary: 'Access requested',
+        details: {},
+      };
       await dynamo.store.ensureDelivery(event, event.at);
     }
     const seen: string[] = [];
@@ -191,7 +202,15 @@ describe('store list pages', () => {
 });
 
 describe('approvals without DeleteItem', () => {
-  const pending = (approvers: string[]): Approval => ({ grantId: 'grant-ACC-1', step: 0, status: 'pending', approvers, taskToken: 'token-1', messages: [], requestedAt: '2026-01-05T09:00:00.000Z' });
+  const pending = (approvers: string[]): Approval => ({
+    grantId: 'grant-ACC-1',
+    step: 0,
+    status: 'pending',
+    approvers,
+    taskToken: 'token-1',
+    messages: [],
+    requestedAt: '2026-01-05T09:00:00.000Z',
+  });
   const decision = { status: 'approved', by: 'alice@example.com', at: '2026-01-05T09:05:00.000Z', channel: 'slack' } as const;
   const assignment = async (approver: string) =>
     (await dynamo.client.send(new GetCommand({ TableName: dynamo.store.table, Key: { pk: 'GRANT#grant-ACC-1', sk: `ASSIGN#0#${approver}` } }))).Item;

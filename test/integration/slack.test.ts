@@ -26,7 +26,9 @@ interface Button {
 }
 const blocksOf = (m: FakeSlackMessage) => m.blocks as Array<{ type: string; block_id?: string; elements?: unknown[] }>;
 const buttons = (m: FakeSlackMessage) =>
-  blocksOf(m).filter((b) => b.type === 'actions').flatMap((b) => (b.elements ?? []) as Button[]);
+  blocksOf(m)
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => (b.elements ?? []) as Button[]);
 const visibleText = (m: FakeSlackMessage) => JSON.stringify(m.blocks);
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {

@@ -167,7 +167,13 @@ describe('approvals', () => {
     const winner = winners[0];
 
     const stored = await store.getApproval('grant-ACC-1', 0);
-    expect(stored).toMatchObject({ status: winner?.status, decidedBy: winner?.decidedBy, decidedAt: winner?.decidedAt, channel: winner?.channel, taskToken: 'token-1' });
+    expect(stored).toMatchObject({
+      status: winner?.status,
+      decidedBy: winner?.decidedBy,
+      decidedAt: winner?.decidedAt,
+      channel: winner?.channel,
+      taskToken: 'token-1',
+    });
     // The stored decision is one of the two as a whole, never alice's vote with bob's name.
     expect([
       { status: 'approved', decidedBy: 'alice@example.com', channel: 'slack' },
@@ -194,7 +200,9 @@ describe('evidence', () => {
     const first = event({ key: 'approved#0', type: 'approved', actor: 'alice@example.com', via: 'slack', summary: 'Approved by alice' });
     expect(await store.appendEvidence(first)).toBe(true);
     expect(
-      await store.appendEvidence(event({ key: 'approved#0', type: 'denied', actor: 'bob@example.com', via: 'jira', summary: 'Denied by bob', at: '2026-01-05T09:10:00.000Z' })),
+      await store.appendEvidence(
+        event({ key: 'approved#0', type: 'denied', actor: 'bob@example.com', via: 'jira', summary: 'Denied by bob', at: '2026-01-05T09:10:00.000Z' }),
+      ),
     ).toBe(false);
 
     expect(await store.evidence('grant-ACC-1')).toEqual([first]);

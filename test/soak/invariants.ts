@@ -45,12 +45,24 @@ export function checkFinalStates({ records, expectations }: CheckInput): Violati
   for (const expected of expectations) {
     const grant = byId.get(expected.grantId)?.grant;
     if (!grant) {
-      violations.push({ grantId: expected.grantId, invariant: 'final_state', detail: `the webhook answered with this grant id but GET /grants/${expected.grantId} finds none` });
+      violations.push({
+        grantId: expected.grantId,
+        invariant: 'final_state',
+        detail: `the webhook answered with this grant id but GET /grants/${expected.grantId} finds none`,
+      });
     } else if (IN_PROGRESS.includes(grant.status)) {
-      violations.push({ grantId: grant.id, invariant: 'final_state', detail: `stuck in ${grant.status}${grant.currentStep !== undefined ? ` at step ${grant.currentStep}` : ''} (${expected.scenario})` });
+      violations.push({
+        grantId: grant.id,
+        invariant: 'final_state',
+        detail: `stuck in ${grant.status}${grant.currentStep !== undefined ? ` at step ${grant.currentStep}` : ''} (${expected.scenario})`,
+      });
     } else if (!expected.outcomes.includes(grant.status)) {
       const why = grant.failure ?? grant.denialReason;
-      violations.push({ grantId: grant.id, invariant: 'final_state', detail: `${expected.scenario}: expected ${expected.outcomes.join(' or ')}, ended ${grant.status}${why ? `: ${why}` : ''}` });
+      violations.push({
+        grantId: grant.id,
+        invariant: 'final_state',
+        detail: `${expected.scenario}: expected ${expected.outcomes.join(' or ')}, ended ${grant.status}${why ? `: ${why}` : ''}`,
+      });
     }
   }
   return violations;
@@ -107,12 +119,20 @@ export function checkEvidence(record: SoakRecord, comments: string[]): Violation
       const step = event.key.split('#')[1];
       const asked = positionOf.get(`approval_requested#${step}`);
       if (asked !== undefined && first < asked) {
-        violations.push({ grantId, invariant: 'evidence', detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} before the approval request it refers to` });
+        violations.push({
+          grantId,
+          invariant: 'evidence',
+          detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} before the approval request it refers to`,
+        });
       }
       continue;
     }
     if (first < previous.index) {
-      violations.push({ grantId, invariant: 'evidence', detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} before "${previous.summary}", out of the ledger's order` });
+      violations.push({
+        grantId,
+        invariant: 'evidence',
+        detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} before "${previous.summary}", out of the ledger's order`,
+      });
     }
     previous = { index: first, summary: event.summary };
   }
@@ -136,13 +156,22 @@ export function checkSegregation(record: SoakRecord): Violation[] {
   const deciders = new Set([grant.decidedBy, ...(record.answers.approvedBy ?? []).map((a) => a.by)].map(normalEmail).filter((e) => e.includes('@')));
   const violations: Violation[] = [];
   for (const decider of deciders) {
-    if (decider === requester) violations.push({ grantId: grant.id, invariant: 'segregation', detail: `decided by its requester ${decider} (requester recorded as ${JSON.stringify(grant.requester)})` });
+    if (decider === requester)
+      violations.push({
+        grantId: grant.id,
+        invariant: 'segregation',
+        detail: `decided by its requester ${decider} (requester recorded as ${JSON.stringify(grant.requester)})`,
+      });
     else if (decider === subject) violations.push({ grantId: grant.id, invariant: 'segregation', detail: `decided by its subject ${decider}` });
   }
   for (const approval of record.answers.approvedBy ?? []) {
     const named = grant.steps?.[approval.step - 1]?.approvers.map(normalEmail);
     if (named && !named.includes(normalEmail(approval.by))) {
-      violations.push({ grantId: grant.id, invariant: 'segregation', detail: `step ${approval.step} approved by ${approval.by}, whom the policy did not name (${named.join(', ')})` });
+      violations.push({
+        grantId: grant.id,
+        invariant: 'segregation',
+        detail: `step ${approval.step} approved by ${approval.by}, whom the policy did not name (${named.join(', ')})`,
+      });
     }
   }
   return violations;
@@ -158,7 +187,13 @@ export function checkExpiry(record: SoakRecord, now: number): Violation[] {
   }
   const late = grant.revokedAt ? Date.parse(grant.revokedAt) - expiry : 0;
   if (grant.status === 'revoked' && late > LATE_REVOCATION_GRACE_MS) {
-    return [{ grantId: grant.id, invariant: 'expiry', detail: `was active ${Math.round(late / 1000)} s past its expiry ${grant.expiresAt} (revoked ${grant.revokedAt})` }];
+    return [
+      {
+        grantId: grant.id,
+        invariant: 'expiry',
+        detail: `was active ${Math.round(late / 1000)} s past its expiry ${grant.expiresAt} (revoked ${grant.revokedAt})`,
+      },
+    ];
   }
   return [];
 }

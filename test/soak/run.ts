@@ -62,7 +62,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await runtime.start();
     const grantline = new Grantline(new SandboxClient(sandbox, runtime.url, sandbox.env), sandbox.env.GRANTLINE_AUDIT_TOKEN!, runtime.url);
     startBackgroundFaults(sandbox, rng.fork(1));
-    const disruptions = new Disruptions(runtime, sandbox, rng.fork(2), options, log, (detail) => problems.push({ grantId: '(runtime)', invariant: 'drive', detail }));
+    const disruptions = new Disruptions(runtime, sandbox, rng.fork(2), options, log, (detail) =>
+      problems.push({ grantId: '(runtime)', invariant: 'drive', detail }),
+    );
 
     const expectations: Expectation[] = [];
     const context: ScenarioContext = {

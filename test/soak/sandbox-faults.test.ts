@@ -82,7 +82,13 @@ describe('sandbox faults', () => {
     injectFault(sandbox, { service: 'slack', kind: 'dm_refused', user: 'sam.sec@example.com' });
     const idOf = (email: string) => sandbox!.slack.users().find((u) => u.email === email)!.id;
     const post = async (channel: string) =>
-      (await (await fetch(`${sandbox!.slack.apiUrl}chat.postMessage`, { method: 'POST', headers: { authorization: `Bearer ${sandbox!.slack.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ channel, text: 'hi' }) })).json()) as { ok: boolean; error?: string };
+      (await (
+        await fetch(`${sandbox!.slack.apiUrl}chat.postMessage`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${sandbox!.slack.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ channel, text: 'hi' }),
+        })
+      ).json()) as { ok: boolean; error?: string };
 
     expect(await post(idOf('sam.sec@example.com'))).toEqual({ ok: false, error: 'channel_not_found' });
     expect((await post(idOf('sasha.sec@example.com'))).ok).toBe(true);

@@ -268,7 +268,11 @@ class ScenarioPlayer {
       if (eligible.length === 0) return;
       const decision = decisionAt(step);
       const clicks = [this.ctx.grantline.click(this.rng.pick(eligible), grantId, step, decision)];
-      if (opts.withStrangers) clicks.push(this.ctx.grantline.click(STRANGER, grantId, step, 'approve'), this.ctx.grantline.click(normalEmail(form.subject), grantId, step, 'approve'));
+      if (opts.withStrangers)
+        clicks.push(
+          this.ctx.grantline.click(STRANGER, grantId, step, 'approve'),
+          this.ctx.grantline.click(normalEmail(form.subject), grantId, step, 'approve'),
+        );
       await Promise.all(clicks);
       if (decision === 'deny') return;
     }
@@ -298,7 +302,14 @@ class ScenarioPlayer {
   }
 
   private formFor(role: SoakRole, subject: string, duration = this.rng.pick(role.durations)): RequestForm {
-    return { reporter: subject, subject, app: role.appName, role: role.role, duration, justification: `soak scenario ${this.planned.index} (${this.planned.kind})` };
+    return {
+      reporter: subject,
+      subject,
+      app: role.appName,
+      role: role.role,
+      duration,
+      justification: `soak scenario ${this.planned.index} (${this.planned.kind})`,
+    };
   }
 
   private employee(): string {

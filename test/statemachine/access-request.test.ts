@@ -95,7 +95,14 @@ describe('access-request state machine', () => {
   it('provisioning 429-then-success: Okta rate limit is retried and the grant completes once', async () => {
     h = await startHarness();
     const reset = String(Math.floor(Date.now() / 1000) + 120); // too far to wait in-process: the state machine retries
-    h.sandbox.okta.fake.injectFault({ method: 'PUT', path: '/api/v1/groups/', status: 429, headers: { 'X-Rate-Limit-Reset': reset }, body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' }, times: 2 });
+    h.sandbox.okta.fake.injectFault({
+      method: 'PUT',
+      path: '/api/v1/groups/',
+      status: 429,
+      headers: { 'X-Rate-Limit-Reset': reset },
+      body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' },
+      times: 2,
+    });
     const { grantId, issueKey } = await file(h, { app: 'Notion', role: 'member', duration: 'permanent' });
 
     const run = await waitDone(h, grantId);

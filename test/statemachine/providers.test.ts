@@ -17,7 +17,13 @@ const providers = [
     duration: 'PT24H',
     group: '00gfigmaeditor',
     rateLimit: (h: Harness) =>
-      h.sandbox.okta.fake.injectFault({ method: 'PUT', path: '/api/v1/groups/', status: 429, headers: { 'X-Rate-Limit-Reset': String(Math.floor(Date.now() / 1000) + 120) }, body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' } }),
+      h.sandbox.okta.fake.injectFault({
+        method: 'PUT',
+        path: '/api/v1/groups/',
+        status: 429,
+        headers: { 'X-Rate-Limit-Reset': String(Math.floor(Date.now() / 1000) + 120) },
+        body: { errorCode: 'E0000047', errorSummary: 'API call exceeded rate limit due to too many requests.' },
+      }),
   },
   {
     provider: 'entra',
@@ -26,7 +32,13 @@ const providers = [
     duration: 'PT24H',
     group: '3f2a6c1e-8b4d-4e7a-9c1f-2d5e8a7b6c40',
     rateLimit: (h: Harness) =>
-      h.sandbox.graph.fake.injectFault({ method: 'POST', path: /\/members\/\$ref$/, status: 429, headers: { 'Retry-After': '120' }, body: { error: { code: 'TooManyRequests', message: 'Too many requests' } } }),
+      h.sandbox.graph.fake.injectFault({
+        method: 'POST',
+        path: /\/members\/\$ref$/,
+        status: 429,
+        headers: { 'Retry-After': '120' },
+        body: { error: { code: 'TooManyRequests', message: 'Too many requests' } },
+      }),
   },
   {
     provider: 'google',
@@ -35,7 +47,19 @@ const providers = [
     duration: 'PT6H',
     group: 'looker-editors@example.com',
     rateLimit: (h: Harness) =>
-      h.sandbox.google.fake.injectFault({ method: 'POST', path: /\/members$/, status: 429, headers: { 'Retry-After': '120' }, body: { error: { code: 429, message: 'Rate Limit Exceeded', errors: [{ message: 'Rate Limit Exceeded', domain: 'usageLimits', reason: 'rateLimitExceeded' }] } } }),
+      h.sandbox.google.fake.injectFault({
+        method: 'POST',
+        path: /\/members$/,
+        status: 429,
+        headers: { 'Retry-After': '120' },
+        body: {
+          error: {
+            code: 429,
+            message: 'Rate Limit Exceeded',
+            errors: [{ message: 'Rate Limit Exceeded', domain: 'usageLimits', reason: 'rateLimitExceeded' }],
+          },
+        },
+      }),
   },
 ] as const;
 

@@ -29,7 +29,6 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { startDynamo, type TestDynamo } from './dynamo.js';
 import { LocalLambda, StepFunctionsTaskError } from './lambda-harness.js';
 
-
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
 
@@ -68,7 +67,13 @@ export class CfnResolver {
   }
 
   private ref(name: string): string {
-    const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com', 'AWS::StackName': 'Grantline' };
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::Region': REGION,
+      'AWS::AccountId': ACCOUNT,
+      'AWS::URLSuffix': 'amazonaws.com',
+      'AWS::StackName': 'Grantline',
+    };
     const value = pseudo[name] ?? this.refs[name];
     if (value !== undefined) return value;
     if (!this.resources[name]) throw new Error(`Ref to unknown ${name}`);
@@ -276,7 +281,13 @@ class AwsStandIn {
       if (req.method === 'POST') {
         if (this.schedules.has(name)) return send(409, { message: `Schedule ${name} already exists.` }, 'ConflictException');
         const t = json.Target as { Arn: string; Input?: string };
-        this.schedules.set(name, { name, groupName: json.GroupName as string, expression: String(json.ScheduleExpression), targetArn: t.Arn, input: t.Input ? JSON.parse(t.Input) : undefined });
+        this.schedules.set(name, {
+          name,
+          groupName: json.GroupName as string,
+          expression: String(json.ScheduleExpression),
+          targetArn: t.Arn,
+          input: t.Input ? JSON.parse(t.Input) : undefined,
+        });
         return send(200, { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${String(json.GroupName ?? 'default')}/${name}` });
       }
       if (req.method === 'DELETE') {
@@ -317,7 +328,12 @@ function routeOf(method: string, path: string): { fn: FunctionName; routeKey: st
       })}$`,
     );
     const match = pattern.exec(path);
-    if (match) return { fn: route.function, routeKey: `${route.method} ${route.path}`, pathParameters: Object.fromEntries(keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)])) };
+    if (match)
+      return {
+        fn: route.function,
+        routeKey: `${route.method} ${route.path}`,
+        pathParameters: Object.fromEntries(keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)])),
+      };
   }
   return undefined;
 }
@@ -404,7 +420,15 @@ export interface BundledStackOptions {
 }
 
 /** Endpoint settings of the deployment (not credentials): pointed at the sandbox's simulated services. */
-const SANDBOX_ENDPOINT_SETTINGS = ['JIRA_BASE_URL', 'SLACK_API_URL', 'OKTA_ORG_URL', 'GRAPH_BASE_URL', 'AZURE_AUTHORITY_HOST', 'GRAPH_EXTRA_CA_FILE', 'GOOGLE_ADMIN_ROOT_URL'];
+const SANDBOX_ENDPOINT_SETTINGS = [
+  'JIRA_BASE_URL',
+  'SLACK_API_URL',
+  'OKTA_ORG_URL',
+  'GRAPH_BASE_URL',
+  'AZURE_AUTHORITY_HOST',
+  'GRAPH_EXTRA_CA_FILE',
+  'GOOGLE_ADMIN_ROOT_URL',
+];
 
 export async function startBundledStack(synth: CliSynth, options: BundledStackOptions = {}): Promise<BundledStack> {
   const { template } = synth;
@@ -489,7 +513,8 @@ export async function startBundledStack(synth: CliSynth, options: BundledStackOp
     for (;;) {
       const record = workflow.executions.get(grantId);
       if (record && done(record)) return record;
-      if (Date.now() > deadline) throw new Error(`execution ${grantId} not ${what} within ${timeoutMs} ms (states: ${record?.states.join(' > ') ?? 'not started'})`);
+      if (Date.now() > deadline)
+        throw new Error(`execution ${grantId} not ${what} within ${timeoutMs} ms (states: ${record?.states.join(' > ') ?? 'not started'})`);
       await new Promise((r) => setTimeout(r, 10));
     }
   };

@@ -113,7 +113,6 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   }
 }
 
-
 /** The core's dependencies with the ledger in dynalite and every other port faked. */
 export function unitDeps(parts: { store: Store; clock: Clock; directory: IdentityProvider; ports: Recorder; logger?: Logger }): LifecycleDeps {
   const { store, clock, directory, ports } = parts;

@@ -21,7 +21,8 @@ let initError;
 try {
   const mod = await import(pathToFileURL(file).href);
   handler = mod[exportName];
-  if (typeof handler !== 'function') initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${handlerSpec} is undefined or not exported`, trace: [] };
+  if (typeof handler !== 'function')
+    initError = { errorType: 'Runtime.HandlerNotFound', errorMessage: `${handlerSpec} is undefined or not exported`, trace: [] };
 } catch (err) {
   initError = toLambdaError(err);
 }

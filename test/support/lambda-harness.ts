@@ -140,7 +140,9 @@ export class LocalLambda {
     child.stderr?.on('data', keep);
     const ready = new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`${name}: the execution environment exited (${code}) before it was ready: ${this.logs.slice(-5).join(' | ')}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`${name}: the execution environment exited (${code}) before it was ready: ${this.logs.slice(-5).join(' | ')}`)),
+      );
     });
     ready.catch(() => undefined);
     const env: Environment = { child, ready, busy: false };

@@ -79,16 +79,32 @@ describe('planning', () => {
     expect((await advance(deps, id)).next).toBe('end');
 
     const reason = `${ELI}'s okta account is deactivated or suspended`;
-    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'denied', denialReason: reason, decidedBy: 'policy', decidedAt: '2026-03-02T09:00:00.000Z' });
+    expect(await dynamo.store.getGrant(id)).toMatchObject({
+      status: 'denied',
+      denialReason: reason,
+      decidedBy: 'policy',
+      decidedAt: '2026-03-02T09:00:00.000Z',
+    });
     const [denied] = await events(id, 'denied');
-    expect(denied).toMatchObject({ key: 'denied#policy', actor: 'policy', via: 'policy', summary: `denied: ${reason}`, transitionTo: deps.config.JIRA_STATUS_DENIED });
+    expect(denied).toMatchObject({
+      key: 'denied#policy',
+      actor: 'policy',
+      via: 'policy',
+      summary: `denied: ${reason}`,
+      transitionTo: deps.config.JIRA_STATUS_DENIED,
+    });
     expect(denied?.details).toEqual({ Reason: reason });
     expect(dmsToEli()).toEqual([`Your request ACC-1 for Figma editor was denied: ${reason}.`]);
   });
 
   it('a role removed from the catalog since the request is denied', async () => {
     const id = await request('ACC-1');
-    deps = { ...deps, catalog: testCatalog((t) => t.replace('      editor:\n        description: Edit files in team projects', '      designer:\n        description: Edit files in team projects')) };
+    deps = {
+      ...deps,
+      catalog: testCatalog((t) =>
+        t.replace('      editor:\n        description: Edit files in team projects', '      designer:\n        description: Edit files in team projects'),
+      ),
+    };
 
     expect((await advance(deps, id)).next).toBe('end');
 
@@ -311,7 +327,9 @@ describe('a click', () => {
 
     const refused = await events(id, 'approval_refused');
     expect(refused.map((e) => e.actor)).toEqual(['slack user U-anon', ELI, OMAR]);
-    expect(refused[0]?.summary).toBe('refused a decision by Slack user U-anon: Grantline cannot see your email address in Slack, so it cannot check that you are the approver');
+    expect(refused[0]?.summary).toBe(
+      'refused a decision by Slack user U-anon: Grantline cannot see your email address in Slack, so it cannot check that you are the approver',
+    );
     expect(refused[2]?.details).toEqual({ Attempted: 'denied', Step: '1' });
     expect(ports.comments.filter((c) => c.includes('refused'))).toEqual([]);
     expect((await dynamo.store.getApproval(id, 0))?.status).toBe('pending');
@@ -324,7 +342,10 @@ describe('a click', () => {
     await advance(deps, id);
     await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
 
-    expect(await click(id, 'nina.newhire@example.com')).toMatchObject({ outcome: 'refused', reason: 'you cannot approve a request you made or that gives you access' });
+    expect(await click(id, 'nina.newhire@example.com')).toMatchObject({
+      outcome: 'refused',
+      reason: 'you cannot approve a request you made or that gives you access',
+    });
   });
 
   it('a second click is told who decided first', async () => {
@@ -351,7 +372,10 @@ describe('a click', () => {
       },
     });
 
-    const answer = await decide({ ...deps, store: racing }, { grantId: id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' });
+    const answer = await decide(
+      { ...deps, store: racing },
+      { grantId: id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' },
+    );
 
     expect(answer).toEqual({ outcome: 'already_decided', reason: `this request was already denied by ${MARIA}` });
     expect(await events(id, 'approved')).toEqual([]);
@@ -397,7 +421,10 @@ describe('two approval steps', () => {
     await advance(deps, id);
     await requestApproval(deps, { grantId: id, step: 1, taskToken: 't1' });
 
-    expect(await click(id, OMAR, 'approved', 1)).toEqual({ outcome: 'refused', reason: 'you approved an earlier step; a different person must decide this one' });
+    expect(await click(id, OMAR, 'approved', 1)).toEqual({
+      outcome: 'refused',
+      reason: 'you approved an earlier step; a different person must decide this one',
+    });
     expect((await dynamo.store.getApproval(id, 1))?.status).toBe('pending');
   });
 });

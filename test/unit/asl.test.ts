@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { grantIdFor, scheduleNameFor } from '../../shared/grants/model.js';
 import { loadDefinition } from '../../infra/local/workflow.js';
 
-type State = { Type: string; Resource?: string; Retry?: Array<{ ErrorEquals: string[] }>; Catch?: Array<{ ErrorEquals: string[]; Next: string }>; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Parameters?: Record<string, unknown> };
+type State = {
+  Type: string;
+  Resource?: string;
+  Retry?: Array<{ ErrorEquals: string[] }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  Parameters?: Record<string, unknown>;
+};
 const raw = readFileSync(new URL('../../statemachines/access-request.asl.json', import.meta.url), 'utf8');
 const states = (JSON.parse(raw) as { States: Record<string, State> }).States;
 const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
@@ -56,7 +64,10 @@ describe('the access-request definition', () => {
     const throttles = ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'];
     for (const name of ['Advance', 'RequestApproval', 'Provision']) {
       const retried = new Set(states[name]!.Retry?.flatMap((r) => r.ErrorEquals));
-      expect([...lambdaFaults, ...throttles].filter((e) => !retried.has(e)), name).toEqual([]);
+      expect(
+        [...lambdaFaults, ...throttles].filter((e) => !retried.has(e)),
+        name,
+      ).toEqual([]);
     }
   });
 });

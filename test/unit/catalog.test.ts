@@ -271,7 +271,9 @@ apps:
 
 describe('formatProblem', () => {
   it('puts line and path in front of the message', () => {
-    expect(formatProblem({ line: 12, path: 'apps.figma.owner', message: 'must be an email address' })).toBe('line 12, apps.figma.owner: must be an email address');
+    expect(formatProblem({ line: 12, path: 'apps.figma.owner', message: 'must be an email address' })).toBe(
+      'line 12, apps.figma.owner: must be an email address',
+    );
   });
   it('omits what it does not know', () => {
     expect(formatProblem({ path: 'apps', message: 'required' })).toBe('apps: required');

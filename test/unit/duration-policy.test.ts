@@ -197,8 +197,15 @@ describe('planApprovals', () => {
   });
 
   it('manager from the identity provider without a label says "the identity provider"', () => {
-    const plan = planApprovals(policyCatalog, role('editor'), { requester: 'rita@example.com', subject: 'rita@example.com', managerFromIdp: 'mark@example.com' });
-    expect(plan).toEqual({ kind: 'steps', steps: [{ kind: 'manager', approvers: ['mark@example.com'], reason: 'manager of rita@example.com (from the identity provider)' }] });
+    const plan = planApprovals(policyCatalog, role('editor'), {
+      requester: 'rita@example.com',
+      subject: 'rita@example.com',
+      managerFromIdp: 'mark@example.com',
+    });
+    expect(plan).toEqual({
+      kind: 'steps',
+      steps: [{ kind: 'manager', approvers: ['mark@example.com'], reason: 'manager of rita@example.com (from the identity provider)' }],
+    });
   });
 
   it('the identity provider manager wins over the catalog managers: map', () => {
@@ -246,7 +253,11 @@ describe('planApprovals', () => {
   it('No self-approval: a manager requesting for themselves (catalog fallback) is routed to the app owner', () => {
     const plan = planApprovals(policyCatalog, role('editor'), { requester: 'maria.manager@example.com', subject: 'nina.newhire@example.com' });
     expect(plan.kind === 'steps' ? plan.steps : plan).toEqual([
-      { kind: 'manager', approvers: ['owner@example.com'], reason: 'the manager (maria.manager@example.com) is the requester or subject, so the app owner decides' },
+      {
+        kind: 'manager',
+        approvers: ['owner@example.com'],
+        reason: 'the manager (maria.manager@example.com) is the requester or subject, so the app owner decides',
+      },
     ]);
   });
 
@@ -259,7 +270,11 @@ describe('planApprovals', () => {
   });
 
   it('No self-approval: the manager who is also the app owner cannot approve for their report (denied)', () => {
-    const plan = planApprovals(policyCatalog, role('editor'), { requester: 'owner@example.com', subject: 'rita@example.com', managerFromIdp: 'owner@example.com' });
+    const plan = planApprovals(policyCatalog, role('editor'), {
+      requester: 'owner@example.com',
+      subject: 'rita@example.com',
+      managerFromIdp: 'owner@example.com',
+    });
     expect(plan.kind).toBe('denied');
     expect(plan.kind === 'denied' ? plan.reason : '').toContain('no eligible approver');
   });
@@ -293,7 +308,12 @@ describe('planApprovals', () => {
   });
 
   it('several steps in order: manager then app owner produce two steps in that order', () => {
-    const plan = planApprovals(policyCatalog, role('admin'), { requester: 'rita@example.com', subject: 'rita@example.com', managerFromIdp: 'mark@example.com', providerLabel: 'Okta' });
+    const plan = planApprovals(policyCatalog, role('admin'), {
+      requester: 'rita@example.com',
+      subject: 'rita@example.com',
+      managerFromIdp: 'mark@example.com',
+      providerLabel: 'Okta',
+    });
     expect(plan).toEqual({
       kind: 'steps',
       steps: [
@@ -304,7 +324,11 @@ describe('planApprovals', () => {
   });
 
   it('a later step with no eligible approver denies the whole request, naming that step', () => {
-    const plan = planApprovals(policyCatalog, role('admin'), { requester: 'owner@example.com', subject: 'rita@example.com', managerFromIdp: 'mark@example.com' });
+    const plan = planApprovals(policyCatalog, role('admin'), {
+      requester: 'owner@example.com',
+      subject: 'rita@example.com',
+      managerFromIdp: 'mark@example.com',
+    });
     expect(plan).toEqual({
       kind: 'denied',
       reason: 'approval step 2 (app_owner) has no eligible approver: owner of Tool; the requester and the subject cannot approve',
@@ -319,7 +343,10 @@ describe('planApprovals', () => {
   });
 
   it('the sample catalog: break-glass goes to security on-call, legacy ERP clerk to its owner', () => {
-    const breakGlass = planApprovals(sample, mustResolve(sample, 'admin-console', 'break-glass'), { requester: 'rita@example.com', subject: 'rita@example.com' });
+    const breakGlass = planApprovals(sample, mustResolve(sample, 'admin-console', 'break-glass'), {
+      requester: 'rita@example.com',
+      subject: 'rita@example.com',
+    });
     expect(breakGlass).toEqual({
       kind: 'steps',
       steps: [{ kind: 'group', approvers: ['sam.sec@example.com', 'sasha.sec@example.com'], reason: 'member of approver group security-oncall' }],

@@ -16,9 +16,7 @@ const errorClasses = Object.entries(errors as Record<string, unknown>).filter(
 const asl = JSON.parse(readFileSync(new URL('../../statemachines/access-request.asl.json', import.meta.url), 'utf8')) as {
   States: Record<string, { Retry?: Array<{ ErrorEquals: string[] }>; Catch?: Array<{ ErrorEquals: string[] }> }>;
 };
-const aslErrorNames = [
-  ...new Set(Object.values(asl.States).flatMap((s) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r) => r.ErrorEquals))),
-];
+const aslErrorNames = [...new Set(Object.values(asl.States).flatMap((s) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r) => r.ErrorEquals)))];
 
 describe('error names', () => {
   it('every exported error class has its own literal name, the one it is exported as', () => {

@@ -170,7 +170,14 @@ describe('recording', () => {
 describe('GET /evidence/pending, page by page', () => {
   const config = parseConfig({});
   const get = (query: Record<string, string>): Promise<HttpResponse> =>
-    getPendingEvidence({ config, store: dynamo.store }, { method: 'GET', path: '/evidence/pending', headers: {}, query, pathParams: {}, rawBody: '' } as HttpRequest);
+    getPendingEvidence({ config, store: dynamo.store }, {
+      method: 'GET',
+      path: '/evidence/pending',
+      headers: {},
+      query,
+      pathParams: {},
+      rawBody: '',
+    } as HttpRequest);
 
   it('walks the waiting list, then the refused list, then ends', async () => {
     ports.addComment = async () => {

@@ -66,8 +66,12 @@ describe('validateRequest', () => {
   });
 
   it('a duration that is not offered or not a duration lists the allowed durations', () => {
-    expect(validateRequest(catalog, request({ duration: 'PT2H' }))).toEqual(['duration PT2H is not offered for Salesforce admin; choose one of PT1H, PT6H, PT24H']);
-    expect(validateRequest(catalog, request({ duration: 'a while' }))).toEqual(['duration "a while" is not an ISO-8601 duration; choose one of PT1H, PT6H, PT24H']);
+    expect(validateRequest(catalog, request({ duration: 'PT2H' }))).toEqual([
+      'duration PT2H is not offered for Salesforce admin; choose one of PT1H, PT6H, PT24H',
+    ]);
+    expect(validateRequest(catalog, request({ duration: 'a while' }))).toEqual([
+      'duration "a while" is not an ISO-8601 duration; choose one of PT1H, PT6H, PT24H',
+    ]);
   });
 
   it('missing app, role or duration says what to choose', () => {
@@ -108,7 +112,11 @@ describe('fieldText', () => {
     const nested = (depth: number): unknown => (depth === 0 ? { type: 'text', text: 'deep' } : { type: 'paragraph', content: [nested(depth - 1)] });
     expect(fieldText({ type: 'doc', content: [nested(98)] }, 'description')).toBe('deep');
     expect(() => fieldText({ type: 'doc', content: [nested(100)] }, 'description')).toThrow(
-      expect.objectContaining({ name: 'MalformedRequestError', status: 400, message: 'description is nested more than 100 levels deep; Grantline reads at most 100' }),
+      expect.objectContaining({
+        name: 'MalformedRequestError',
+        status: 400,
+        message: 'description is nested more than 100 levels deep; Grantline reads at most 100',
+      }),
     );
   });
 
@@ -121,7 +129,9 @@ describe('fieldText', () => {
   });
 
   it('reads a user by email address', () => {
-    expect(fieldText({ accountId: '5b10a2844c20165700ede21g', emailAddress: 'nina.newhire@example.com', displayName: 'Nina New' })).toBe('nina.newhire@example.com');
+    expect(fieldText({ accountId: '5b10a2844c20165700ede21g', emailAddress: 'nina.newhire@example.com', displayName: 'Nina New' })).toBe(
+      'nina.newhire@example.com',
+    );
   });
 
   it('falls back to name, then key', () => {

@@ -58,7 +58,9 @@ describe('API Gateway events', () => {
     expect(thrown).toBeInstanceOf(ConfigurationError);
     expect(result.statusCode).toBe(503);
     expect(result.body).not.toContain('SLACK');
-    expect(logged).toEqual([['configuration error', { setting: 'SLACK_SIGNING_SECRET', error: 'configuration SLACK_SIGNING_SECRET is required here but not set' }]]);
+    expect(logged).toEqual([
+      ['configuration error', { setting: 'SLACK_SIGNING_SECRET', error: 'configuration SLACK_SIGNING_SECRET is required here but not set' }],
+    ]);
     // A malformed setting is the operator's problem too, not the caller's 422.
     expect(() => parseConfig({ PORT: 'eighty' })).toThrow(ConfigurationError);
   });

@@ -28,11 +28,23 @@ beforeEach(async () => {
 afterEach(async () => dynamo.close());
 
 async function approvedFigmaEditor(duration = 'PT24H') {
-  const grant = await submitRequest(deps, { issueKey: 'ACC-1', requester: ELI, subject: ELI, app: 'figma', role: 'editor', duration, justification: 'design', source: 'jira' });
+  const grant = await submitRequest(deps, {
+    issueKey: 'ACC-1',
+    requester: ELI,
+    subject: ELI,
+    app: 'figma',
+    role: 'editor',
+    duration,
+    justification: 'design',
+    source: 'jira',
+  });
   expect((await advance(deps, grant.id)).next).toBe('approval');
   await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-1' });
   clock.advance(10 * 60_000);
-  expect(await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' })).toEqual({ outcome: 'recorded', decision: 'approved' });
+  expect(await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' })).toEqual({
+    outcome: 'recorded',
+    decision: 'approved',
+  });
   clock.advance(5_000);
   expect((await advance(deps, grant.id)).next).toBe('provision');
   return grant.id;
@@ -58,7 +70,16 @@ describe('grant lifecycle', () => {
   });
 
   it('a re-driven approval keeps its original deadline instead of starting the clock again', async () => {
-    const grant = await submitRequest(deps, { issueKey: 'ACC-2', requester: ELI, subject: ELI, app: 'salesforce', role: 'admin', duration: 'PT1H', justification: 'close', source: 'jira' });
+    const grant = await submitRequest(deps, {
+      issueKey: 'ACC-2',
+      requester: ELI,
+      subject: ELI,
+      app: 'salesforce',
+      role: 'admin',
+      duration: 'PT1H',
+      justification: 'close',
+      source: 'jira',
+    });
     await advance(deps, grant.id);
     await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-a' });
     clock.advance(3 * 3_600_000); // the catalog gives Salesforce admin 4 hours
@@ -95,17 +116,35 @@ describe('grant lifecycle', () => {
     const id = await approvedFigmaEditor();
     const cause = JSON.stringify({ errorType: 'PermanentError', errorMessage: 'Okta has no group with id 00gfigmaeditor (found while adding).', trace: [] });
     await recordFailure(deps, { grantId: id, error: { Error: 'PermanentError', Cause: cause } });
-    expect(ports.comments.at(-1)).toBe('Grantline: could not complete the request: Okta has no group with id 00gfigmaeditor (found while adding). Nothing was granted');
+    expect(ports.comments.at(-1)).toBe(
+      'Grantline: could not complete the request: Okta has no group with id 00gfigmaeditor (found while adding). Nothing was granted',
+    );
     expect((await dynamo.store.getGrant(id))?.failure).toBe('Okta has no group with id 00gfigmaeditor (found while adding)');
   });
 
   it('one approver Slack refuses: the others are asked, the refusal is in the evidence, and the request goes on (issue 7 defect 6)', async () => {
     ports.refusesDm.add('U-sasha.sec@example.com');
-    const grant = await submitRequest(deps, { issueKey: 'ACC-7', requester: ELI, subject: ELI, app: 'admin-console', role: 'break-glass', duration: 'PT1H', justification: 'incident', source: 'jira' });
+    const grant = await submitRequest(deps, {
+      issueKey: 'ACC-7',
+      requester: ELI,
+      subject: ELI,
+      app: 'admin-console',
+      role: 'break-glass',
+      duration: 'PT1H',
+      justification: 'incident',
+      source: 'jira',
+    });
     await advance(deps, grant.id);
 
     await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-7' });
-    const answer = await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: 'sam.sec@example.com', clickerRef: 'U-sam', via: 'slack' });
+    const answer = await decide(deps, {
+      grantId: grant.id,
+      step: 0,
+      decision: 'approved',
+      clickerEmail: 'sam.sec@example.com',
+      clickerRef: 'U-sam',
+      via: 'slack',
+    });
 
     expect(answer).toEqual({ outcome: 'recorded', decision: 'approved' });
     expect((await dynamo.store.getApproval(grant.id, 0))?.messages.map((m) => m.approver)).toEqual(['sam.sec@example.com']);
@@ -117,14 +156,34 @@ describe('grant lifecycle', () => {
   it('when no approver can be reached the approval task fails for good instead of waiting for a click that cannot come', async () => {
     ports.refusesDm.add('U-sam.sec@example.com');
     ports.refusesDm.add('U-sasha.sec@example.com');
-    const grant = await submitRequest(deps, { issueKey: 'ACC-8', requester: ELI, subject: ELI, app: 'admin-console', role: 'break-glass', duration: 'PT1H', justification: 'incident', source: 'jira' });
+    const grant = await submitRequest(deps, {
+      issueKey: 'ACC-8',
+      requester: ELI,
+      subject: ELI,
+      app: 'admin-console',
+      role: 'break-glass',
+      duration: 'PT1H',
+      justification: 'incident',
+      source: 'jira',
+    });
     await advance(deps, grant.id);
 
-    await expect(requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-8' })).rejects.toThrow('none of the approvers of step 1 can be reached in Slack');
+    await expect(requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-8' })).rejects.toThrow(
+      'none of the approvers of step 1 can be reached in Slack',
+    );
   });
 
   it('a click on a request that is no longer waiting (it failed) is refused and recorded, and changes nothing', async () => {
-    const grant = await submitRequest(deps, { issueKey: 'ACC-9', requester: ELI, subject: ELI, app: 'figma', role: 'editor', duration: 'PT24H', justification: 'design', source: 'jira' });
+    const grant = await submitRequest(deps, {
+      issueKey: 'ACC-9',
+      requester: ELI,
+      subject: ELI,
+      app: 'figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'design',
+      source: 'jira',
+    });
     await advance(deps, grant.id);
     await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 'token-9' });
     await recordFailure(deps, { grantId: grant.id, error: { Error: 'PermanentError', Cause: 'Slack is gone' } });

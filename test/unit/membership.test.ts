@@ -67,7 +67,16 @@ afterEach(async () => dynamo.close());
 
 /** A Figma editor grant for Eli, approved by his manager and ready to provision. */
 async function approved(issueKey: string, subject = ELI): Promise<string> {
-  const grant = await submitRequest(deps, { issueKey, requester: ELI, subject, app: 'figma', role: 'editor', duration: 'PT24H', justification: 'design', source: 'jira' });
+  const grant = await submitRequest(deps, {
+    issueKey,
+    requester: ELI,
+    subject,
+    app: 'figma',
+    role: 'editor',
+    duration: 'PT24H',
+    justification: 'design',
+    source: 'jira',
+  });
   await advance(deps, grant.id);
   await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: `token-${issueKey}` });
   await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' });
@@ -222,8 +231,17 @@ describe('accounts read by id (issue 7 defect 9)', () => {
     expect(directory.members()).toEqual([]);
   });
 
-  it("an approval by an approver suspended before the workflow moved on does not count: the request is denied", async () => {
-    const grant = await submitRequest(deps, { issueKey: 'ACC-1', requester: ELI, subject: ELI, app: 'figma', role: 'editor', duration: 'PT24H', justification: 'design', source: 'jira' });
+  it('an approval by an approver suspended before the workflow moved on does not count: the request is denied', async () => {
+    const grant = await submitRequest(deps, {
+      issueKey: 'ACC-1',
+      requester: ELI,
+      subject: ELI,
+      app: 'figma',
+      role: 'editor',
+      duration: 'PT24H',
+      justification: 'design',
+      source: 'jira',
+    });
     await advance(deps, grant.id);
     await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 't' });
     await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' });

@@ -90,7 +90,7 @@ describe('provisioning an identity-provider group', () => {
     });
   });
 
-  it("a second grant for the same membership names the grant it shares it with", async () => {
+  it('a second grant for the same membership names the grant it shares it with', async () => {
     const first = await approvedGrant(deps, { issueKey: 'ACC-1' });
     const second = await approvedGrant(deps, { issueKey: 'ACC-2' });
     await provision(deps, first);
@@ -239,9 +239,18 @@ describe('recording a failure', () => {
 
     await recordFailure(deps, { grantId: id, error: { Error: 'PermanentError', Cause: 'Okta has no group 00gfigmaeditor. \n' } });
 
-    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'failed', failure: 'Okta has no group 00gfigmaeditor', updatedAt: '2026-03-02T09:00:01.000Z' });
+    expect(await dynamo.store.getGrant(id)).toMatchObject({
+      status: 'failed',
+      failure: 'Okta has no group 00gfigmaeditor',
+      updatedAt: '2026-03-02T09:00:01.000Z',
+    });
     const event = await lastEvent(id, 'provisioning_failed');
-    expect(event).toMatchObject({ actor: 'grantline', via: 'okta', at: '2026-03-02T09:00:01.000Z', summary: 'could not complete the request: Okta has no group 00gfigmaeditor. Nothing was granted' });
+    expect(event).toMatchObject({
+      actor: 'grantline',
+      via: 'okta',
+      at: '2026-03-02T09:00:01.000Z',
+      summary: 'could not complete the request: Okta has no group 00gfigmaeditor. Nothing was granted',
+    });
     expect(event?.details).toEqual({ Error: 'PermanentError', 'State before failure': 'approved', 'Group membership': 'already_absent' });
     expect(dmsToEli().at(-1)).toBe('Your request ACC-1 could not be completed: Okta has no group 00gfigmaeditor. Nothing was granted.');
   });
@@ -309,5 +318,36 @@ describe('recording a failure', () => {
 
   it('an unknown grant is ignored', async () => {
     await expect(recordFailure(deps, { grantId: 'no-such-grant', error: {} })).resolves.toBeUndefined();
+  });
+});
+
+describe('races with other tasks', () => {
+  it('a grant activated and revoked by others while this worker provisioned is not scheduled for revocation again', async () => {
+    const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
+    const racing = Object.assign(Object.create(dynamo.store) as typeof dynamo.store, {
+      updateGrant: async (...args: Parameters<typeof dynamo.store.updateGrant>) => {
+        await dynamo.store.updateGrant(...args);
+        await dynamo.store.updateGrant(id, ['active'], { status: 'revoked', revokeReason: 'early_release' });
+        return undefined;
+      },
+    });
+
+    expect(await provision({ ...deps, store: racing }, id)).toEqual({ grantId: id, scheduleRevocation: false, expiresAt: '2026-03-03T09:00:00.000Z' });
+  });
+
+  it('a failure recorded after the grant became active anyway does not tell the requester it failed', async () => {
+    const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
+    const racing = Object.assign(Object.create(dynamo.store) as typeof dynamo.store, {
+      // The provisioning retry activates the grant between the failure's evidence and its write.
+      updateGrant: async (...args: Parameters<typeof dynamo.store.updateGrant>) => {
+        await provision(deps, id);
+        return dynamo.store.updateGrant(...args);
+      },
+    });
+
+    await recordFailure({ ...deps, store: racing }, { grantId: id, error: { Error: 'States.Timeout' } });
+
+    expect((await dynamo.store.getGrant(id))?.status).toBe('active');
+    expect(dmsToEli().filter((t) => t.includes('could not be completed'))).toEqual([]);
   });
 });

@@ -263,7 +263,10 @@ describe('rate-limited providers', () => {
   it('the by-id account read (getUser) waits in the users family like the email lookup', async () => {
     const time = virtualTime();
     const limits = new RateLimits({ 'okta.users': 1 }, time);
-    const idp = rateLimited(fakeProvider(async () => 'added'), limits);
+    const idp = rateLimited(
+      fakeProvider(async () => 'added'),
+      limits,
+    );
     await idp.findUserByEmail('a@example.com');
     await idp.getUser('00u1');
     await idp.getUser('00u1'); // burst 2 spent: the third call of the family waits a full second
@@ -280,7 +283,10 @@ describe('rate-limited providers', () => {
   it('permanent errors and long waits are not retried here (the state machine retries later)', async () => {
     const time = virtualTime();
     const limits = new RateLimits({}, time);
-    const idp = rateLimited(fakeProvider(async () => Promise.reject(new RetryableError('reset in 10 minutes', 600_000))), limits);
+    const idp = rateLimited(
+      fakeProvider(async () => Promise.reject(new RetryableError('reset in 10 minutes', 600_000))),
+      limits,
+    );
     await expect(idp.addMember('g', 'u')).rejects.toThrow('reset in 10 minutes');
   });
 

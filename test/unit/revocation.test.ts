@@ -166,7 +166,10 @@ describe('revoking', () => {
 
     const second = await activeGrant('ACC-2');
     await revoke(deps, { grantId: second, reason: 'access_review', actor: 'rita.reviewer@example.com' });
-    expect(await lastEvent(second, 'revoked')).toMatchObject({ actor: 'rita.reviewer@example.com', summary: `removed ${ELI} from okta group ${GROUP} (access review)` });
+    expect(await lastEvent(second, 'revoked')).toMatchObject({
+      actor: 'rita.reviewer@example.com',
+      summary: `removed ${ELI} from okta group ${GROUP} (access review)`,
+    });
   });
 
   it('a permanent grant revoked has no scheduled time in the evidence or on the grant', async () => {
@@ -283,5 +286,30 @@ describe('revoking', () => {
     expect(await revoke(deps, { grantId: id, reason: 'early_release' })).toEqual({ grantId: id, outcome: 'removed' });
     expect((await dynamo.store.getGrant(id))?.revokedAt).toBe('2026-03-02T09:00:00.000Z');
     expect((await lastEvent(id, 'revoked'))?.details['Revoked at']).toBe('2026-03-02T09:00:00.000Z');
+  });
+});
+
+describe('a grant that is not active', () => {
+  it('released early, then its schedule step runs late: no schedule is made', async () => {
+    const id = await activeGrant('ACC-1');
+    await revoke(deps, { grantId: id, reason: 'early_release' });
+
+    expect(await scheduleRevocation(deps, id)).toEqual({ scheduled: false });
+    expect(ports.schedules.size).toBe(0);
+  });
+
+  it('approved and half-provisioned (the add happened, the write did not): a revoke leaves the access to the provisioning retry', async () => {
+    const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
+    const crashing = Object.assign(Object.create(dynamo.store) as typeof dynamo.store, {
+      updateGrant: async () => {
+        throw new Error('process killed');
+      },
+    });
+    await expect(provision({ ...deps, store: crashing }, id)).rejects.toThrow('process killed');
+
+    expect(await revoke(deps, { grantId: id, reason: 'access_review' })).toEqual({ grantId: id, outcome: 'not_active' });
+
+    expect(members()).toEqual(['u-eli']);
+    expect(await lastEvent(id, 'revoked')).toBeUndefined();
   });
 });

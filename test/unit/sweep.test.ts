@@ -35,7 +35,16 @@ afterEach(async () => dynamo.close());
 
 /** An active, scheduled Figma editor grant for Eli (PT24H). */
 async function activeGrant(issueKey: string): Promise<string> {
-  const grant = await submitRequest(deps, { issueKey, requester: ELI, subject: ELI, app: 'figma', role: 'editor', duration: 'PT24H', justification: 'design', source: 'jira' });
+  const grant = await submitRequest(deps, {
+    issueKey,
+    requester: ELI,
+    subject: ELI,
+    app: 'figma',
+    role: 'editor',
+    duration: 'PT24H',
+    justification: 'design',
+    source: 'jira',
+  });
   await advance(deps, grant.id);
   await requestApproval(deps, { grantId: grant.id, step: 0, taskToken: 't' });
   await decide(deps, { grantId: grant.id, step: 0, decision: 'approved', clickerEmail: MARIA, clickerRef: 'U-maria', via: 'slack' });
@@ -125,7 +134,10 @@ describe('the expiry sweeper, what it reports', () => {
     await sweepExpiries(deps);
 
     expect(errors).toEqual([
-      { message: 'expiry sweeper repaired missing revocations', extra: { revoked: [], rescheduled: [], failed: [{ grantId: id, error: 'Okta answered 503' }] } },
+      {
+        message: 'expiry sweeper repaired missing revocations',
+        extra: { revoked: [], rescheduled: [], failed: [{ grantId: id, error: 'Okta answered 503' }] },
+      },
     ]);
   });
 

@@ -45,7 +45,9 @@ export async function startSandboxControl(sandbox: Sandbox, runtime: LocalRuntim
     })
     .route('GET', '/sandbox/slack', () => ({
       status: 200,
-      body: sandbox.slack.messages().map((m) => ({ to: sandbox.slack.users().find((u) => u.id === m.user)?.email, text: m.text, ts: m.ts, updated: m.updatedAt ?? null })),
+      body: sandbox.slack
+        .messages()
+        .map((m) => ({ to: sandbox.slack.users().find((u) => u.id === m.user)?.email, text: m.text, ts: m.ts, updated: m.updatedAt ?? null })),
     }))
     .route('GET', '/sandbox/groups/:provider/:groupId', (req) => ({
       status: 200,

@@ -123,7 +123,14 @@ interface GroupRecord {
 const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const DEFAULT_PERMISSIONS = ['GroupMember.ReadWrite.All', 'User.Read.All'];
 const READ_USERS = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
-const READ_GROUPS = ['GroupMember.Read.All', 'GroupMember.ReadWrite.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
+const READ_GROUPS = [
+  'GroupMember.Read.All',
+  'GroupMember.ReadWrite.All',
+  'Group.Read.All',
+  'Group.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+];
 const WRITE_MEMBERS = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
 const ROLE_GROUP_WRITE = 'RoleManagement.ReadWrite.Directory';
 const MAX_TOP = 999;
@@ -135,7 +142,19 @@ export const GRAPH_ALREADY_MEMBER_MESSAGE = "One or more added object references
 /** Graph's documented answer while a newly created group has not replicated yet. */
 export const GRAPH_REPLICATION_DELAY_MESSAGE = 'The source resource object or one of the objects being referenced do not exist.';
 
-const USER_DEFAULT_PROPS = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
+const USER_DEFAULT_PROPS = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+];
 
 export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeGraph> {
   const cert = readFileSync(new URL('./certs/graph-localhost.crt', import.meta.url), 'utf8');
@@ -154,8 +173,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   const tokens = new Map<string, { expiresAt: number; roles: string[] }>();
   let issued = 0;
 
-  const userById = (key: string) =>
-    users.get(key.toLowerCase()) ?? [...users.values()].find((u) => u.userPrincipalName.toLowerCase() === key.toLowerCase());
+  const userById = (key: string) => users.get(key.toLowerCase()) ?? [...users.values()].find((u) => u.userPrincipalName.toLowerCase() === key.toLowerCase());
   const userByMail = (mail: string) => [...users.values()].find((u) => u.mail.toLowerCase() === mail.toLowerCase());
 
   const userJson = (u: UserRecord): Record<string, unknown> => {
@@ -192,10 +210,16 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   /** $select as Graph applies it: only the named properties (an unknown name is a 400). */
   const selected = (req: FakeRequest, json: Record<string, unknown>, defaults?: string[]): Record<string, unknown> => {
     const select = req.query.get('$select');
-    const props = select ? select.split(',').map((p) => p.trim()).filter(Boolean) : (defaults ?? Object.keys(json));
+    const props = select
+      ? select
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)
+      : (defaults ?? Object.keys(json));
     const out: Record<string, unknown> = {};
     for (const prop of props) {
-      if (!(prop in json)) throw new GraphAnswer(graphError(400, 'Request_BadRequest', `Could not find a property named '${prop}' on type 'microsoft.graph.directoryObject'.`));
+      if (!(prop in json))
+        throw new GraphAnswer(graphError(400, 'Request_BadRequest', `Could not find a property named '${prop}' on type 'microsoft.graph.directoryObject'.`));
       out[prop] = json[prop];
     }
     return out;
@@ -213,7 +237,13 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
     }
     const top = Math.min(asked, maxPageSize);
     const skipToken = req.query.get('$skiptoken');
-    const start = skipToken ? Number(Buffer.from(skipToken, 'base64url').toString('utf8').replace(/^offset:/, '')) : 0;
+    const start = skipToken
+      ? Number(
+          Buffer.from(skipToken, 'base64url')
+            .toString('utf8')
+            .replace(/^offset:/, ''),
+        )
+      : 0;
     if (!Number.isInteger(start) || start < 0) return graphError(400, 'Request_BadRequest', 'Invalid skip token.');
     const body: Record<string, unknown> = { '@odata.context': context(entitySet, req), value: items.slice(start, start + top) };
     if (start + top < items.length) {
@@ -230,37 +260,41 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   const denied = () => graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
 
   /** Bearer token and application permission check around every Graph route. */
-  const graph = (need: string[], handler: (req: FakeRequest, roles: string[]) => FakeResponse | Promise<FakeResponse>): RouteHandler => async (req) => {
-    const auth = req.headers.authorization ?? '';
-    const bearer = /^Bearer (.+)$/i.exec(auth)?.[1];
-    let res: FakeResponse;
-    if (!bearer) res = graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.');
-    else {
-      const token = tokens.get(bearer);
-      if (!token) res = graphError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
-      else if (token.expiresAt <= Date.now()) res = graphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
-      else if (!need.some((p) => token.roles.includes(p))) res = denied();
+  const graph =
+    (need: string[], handler: (req: FakeRequest, roles: string[]) => FakeResponse | Promise<FakeResponse>): RouteHandler =>
+    async (req) => {
+      const auth = req.headers.authorization ?? '';
+      const bearer = /^Bearer (.+)$/i.exec(auth)?.[1];
+      let res: FakeResponse;
+      if (!bearer) res = graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.');
       else {
-        try {
-          res = await handler(req, token.roles);
-        } catch (err) {
-          if (!(err instanceof GraphAnswer)) throw err;
-          res = err.response;
+        const token = tokens.get(bearer);
+        if (!token) res = graphError(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
+        else if (token.expiresAt <= Date.now()) res = graphError(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.');
+        else if (!need.some((p) => token.roles.includes(p))) res = denied();
+        else {
+          try {
+            res = await handler(req, token.roles);
+          } catch (err) {
+            if (!(err instanceof GraphAnswer)) throw err;
+            res = err.response;
+          }
         }
       }
-    }
-    const requestId = randomUUID();
-    return {
-      ...res,
-      headers: {
-        'request-id': requestId,
-        'client-request-id': String(req.headers['client-request-id'] ?? requestId),
-        'x-ms-ags-diagnostic': JSON.stringify({ ServerInfo: { DataCenter: 'Sandbox', Slice: 'E', Ring: '0', ScaleUnit: '000', RoleInstance: 'fake' } }),
-        ...(res.body !== undefined ? { 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' } : {}),
-        ...res.headers,
-      },
+      const requestId = randomUUID();
+      return {
+        ...res,
+        headers: {
+          'request-id': requestId,
+          'client-request-id': String(req.headers['client-request-id'] ?? requestId),
+          'x-ms-ags-diagnostic': JSON.stringify({ ServerInfo: { DataCenter: 'Sandbox', Slice: 'E', Ring: '0', ScaleUnit: '000', RoleInstance: 'fake' } }),
+          ...(res.body !== undefined
+            ? { 'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' }
+            : {}),
+          ...res.headers,
+        },
+      };
     };
-  };
 
   /** Shared checks of membership writes; the groups Graph cannot change answer as Graph does. */
   const writableGroup = (groupId: string, roles: string[]): GroupRecord | FakeResponse => {
@@ -268,14 +302,22 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
     if (!group) return notFound(groupId);
     if (group.isAssignableToRole && !roles.includes(ROLE_GROUP_WRITE)) return denied();
     if (group.onPremisesSyncEnabled) {
-      return graphError(400, 'Request_BadRequest', 'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.');
+      return graphError(
+        400,
+        'Request_BadRequest',
+        'Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.',
+      );
     }
     if (group.mailEnabled && !group.groupTypes.includes('Unified')) {
       return graphError(400, 'Request_BadRequest', 'Cannot Update a mail-enabled security groups and or distribution list.');
     }
     if (group.groupTypes.includes('DynamicMembership')) {
       // Graph refuses manual changes to dynamic groups; the exact wording is not documented.
-      return graphError(400, 'Request_BadRequest', 'Insufficient privileges to complete the operation. The group has dynamic membership: members cannot be added or removed manually.');
+      return graphError(
+        400,
+        'Request_BadRequest',
+        'Insufficient privileges to complete the operation. The group has dynamic membership: members cannot be added or removed manually.',
+      );
     }
     return group;
   };
@@ -284,7 +326,13 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
     // ------------------------------------------------------------ Microsoft identity platform
     .route('GET', '/:tenant/v2.0/.well-known/openid-configuration', (req) => {
       const tenant = req.params.tenant ?? '';
-      if (tenant.toLowerCase() !== tenantId.toLowerCase()) return aadError(400, 'invalid_tenant', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      if (tenant.toLowerCase() !== tenantId.toLowerCase())
+        return aadError(
+          400,
+          'invalid_tenant',
+          90002,
+          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        );
       const base = `${fake.url}/${tenantId}`;
       return {
         status: 200,
@@ -318,125 +366,229 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       const tenant = req.params.tenant ?? '';
       const form = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, string>;
       if (tenant.toLowerCase() !== tenantId.toLowerCase()) {
-        return aadError(400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+        return aadError(
+          400,
+          'invalid_request',
+          90002,
+          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        );
       }
       if (form.grant_type !== 'client_credentials') {
         return aadError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${form.grant_type ?? ''}'.`);
       }
       if (form.client_id !== clientId) {
-        return aadError(400, 'unauthorized_client', 700016, `Application with identifier '${form.client_id ?? ''}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`);
+        return aadError(
+          400,
+          'unauthorized_client',
+          700016,
+          `Application with identifier '${form.client_id ?? ''}' was not found in the directory '${tenantId}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
+        );
       }
       if (form.client_secret !== clientSecret) {
-        return aadError(401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
+        return aadError(
+          401,
+          'invalid_client',
+          7000215,
+          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+        );
       }
       if (!(form.scope ?? '').split(' ').includes(GRAPH_SCOPE)) {
-        return aadError(400, 'invalid_scope', 1002012, `The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+        return aadError(
+          400,
+          'invalid_scope',
+          1002012,
+          `The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+        );
       }
       const expiresIn = 3599;
-      const access = jwtLike({ aud: 'https://graph.microsoft.com', tid: tenantId, appid: clientId, roles: permissions, exp: Math.floor(Date.now() / 1000) + expiresIn });
+      const access = jwtLike({
+        aud: 'https://graph.microsoft.com',
+        tid: tenantId,
+        appid: clientId,
+        roles: permissions,
+        exp: Math.floor(Date.now() / 1000) + expiresIn,
+      });
       tokens.set(access, { expiresAt: Date.now() + expiresIn * 1000, roles: [...permissions] });
       issued += 1;
-      return { status: 200, headers: { 'cache-control': 'no-store, no-cache' }, body: { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: access } };
+      return {
+        status: 200,
+        headers: { 'cache-control': 'no-store, no-cache' },
+        body: { token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: access },
+      };
     })
     // ------------------------------------------------------------ Graph: users
-    .route('GET', '/v1.0/users', graph(READ_USERS, (req) => {
-      let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
-      const filter = req.query.get('$filter');
-      if (filter) {
-        const matcher = compileFilter(filter);
-        if (!matcher) return graphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${filter}'.`);
-        list = list.filter((u) => matcher(userJson(u)));
-      }
-      return page(req, 'users', list.map((u) => selected(req, userJson(u), USER_DEFAULT_PROPS)));
-    }))
-    .route('GET', '/v1.0/users/:userId', graph(READ_USERS, (req) => {
-      const user = userById(req.params.userId ?? '');
-      if (!user) return notFound(req.params.userId ?? '');
-      const json = selected(req, userJson(user), USER_DEFAULT_PROPS);
-      return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#users/$entity`, ...json } };
-    }))
-    .route('GET', '/v1.0/users/:userId/manager', graph(READ_USERS, (req) => {
-      const user = userById(req.params.userId ?? '');
-      if (!user) return notFound(req.params.userId ?? '');
-      const manager = user.managerId ? users.get(user.managerId.toLowerCase()) : undefined;
-      if (!manager) return notFound('manager');
-      const json = selected(req, userJson(manager), USER_DEFAULT_PROPS);
-      return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': '#microsoft.graph.user', ...json } };
-    }))
-    .route('DELETE', '/v1.0/users/:userId', graph(['User.ReadWrite.All', 'Directory.ReadWrite.All'], (req) => {
-      const user = userById(req.params.userId ?? '');
-      if (!user) return notFound(req.params.userId ?? '');
-      deleteUser(user.id);
-      return { status: 204 };
-    }))
+    .route(
+      'GET',
+      '/v1.0/users',
+      graph(READ_USERS, (req) => {
+        let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
+        const filter = req.query.get('$filter');
+        if (filter) {
+          const matcher = compileFilter(filter);
+          if (!matcher) return graphError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: '${filter}'.`);
+          list = list.filter((u) => matcher(userJson(u)));
+        }
+        return page(
+          req,
+          'users',
+          list.map((u) => selected(req, userJson(u), USER_DEFAULT_PROPS)),
+        );
+      }),
+    )
+    .route(
+      'GET',
+      '/v1.0/users/:userId',
+      graph(READ_USERS, (req) => {
+        const user = userById(req.params.userId ?? '');
+        if (!user) return notFound(req.params.userId ?? '');
+        const json = selected(req, userJson(user), USER_DEFAULT_PROPS);
+        return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#users/$entity`, ...json } };
+      }),
+    )
+    .route(
+      'GET',
+      '/v1.0/users/:userId/manager',
+      graph(READ_USERS, (req) => {
+        const user = userById(req.params.userId ?? '');
+        if (!user) return notFound(req.params.userId ?? '');
+        const manager = user.managerId ? users.get(user.managerId.toLowerCase()) : undefined;
+        if (!manager) return notFound('manager');
+        const json = selected(req, userJson(manager), USER_DEFAULT_PROPS);
+        return {
+          status: 200,
+          body: { '@odata.context': `${fake.url}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': '#microsoft.graph.user', ...json },
+        };
+      }),
+    )
+    .route(
+      'DELETE',
+      '/v1.0/users/:userId',
+      graph(['User.ReadWrite.All', 'Directory.ReadWrite.All'], (req) => {
+        const user = userById(req.params.userId ?? '');
+        if (!user) return notFound(req.params.userId ?? '');
+        deleteUser(user.id);
+        return { status: 204 };
+      }),
+    )
     // ------------------------------------------------------------ Graph: groups
-    .route('GET', '/v1.0/groups', graph(READ_GROUPS, (req) => {
-      if (req.query.get('$filter')) return graphError(400, 'Request_UnsupportedQuery', 'The sandbox does not support $filter on groups.');
-      return page(req, 'groups', [...groups.values()].map((g) => selected(req, groupJson(g))));
-    }))
-    .route('GET', '/v1.0/groups/:groupId', graph(READ_GROUPS, (req) => {
-      const group = groups.get((req.params.groupId ?? '').toLowerCase());
-      if (!group) return notFound(req.params.groupId ?? '');
-      const json = selected(req, groupJson(group));
-      return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#groups/$entity`, ...json } };
-    }))
-    .route('GET', '/v1.0/groups/:groupId/members', graph(READ_GROUPS, (req) => {
-      const group = groups.get((req.params.groupId ?? '').toLowerCase());
-      if (!group) return notFound(req.params.groupId ?? '');
-      const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
-      return page(req, 'directoryObjects', members.map((u) => ({ '@odata.type': '#microsoft.graph.user', ...selected(req, userJson(u), USER_DEFAULT_PROPS) })));
-    }))
+    .route(
+      'GET',
+      '/v1.0/groups',
+      graph(READ_GROUPS, (req) => {
+        if (req.query.get('$filter')) return graphError(400, 'Request_UnsupportedQuery', 'The sandbox does not support $filter on groups.');
+        return page(
+          req,
+          'groups',
+          [...groups.values()].map((g) => selected(req, groupJson(g))),
+        );
+      }),
+    )
+    .route(
+      'GET',
+      '/v1.0/groups/:groupId',
+      graph(READ_GROUPS, (req) => {
+        const group = groups.get((req.params.groupId ?? '').toLowerCase());
+        if (!group) return notFound(req.params.groupId ?? '');
+        const json = selected(req, groupJson(group));
+        return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#groups/$entity`, ...json } };
+      }),
+    )
+    .route(
+      'GET',
+      '/v1.0/groups/:groupId/members',
+      graph(READ_GROUPS, (req) => {
+        const group = groups.get((req.params.groupId ?? '').toLowerCase());
+        if (!group) return notFound(req.params.groupId ?? '');
+        const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
+        return page(
+          req,
+          'directoryObjects',
+          members.map((u) => ({ '@odata.type': '#microsoft.graph.user', ...selected(req, userJson(u), USER_DEFAULT_PROPS) })),
+        );
+      }),
+    )
     // The OData cast of the members collection: only the members that are users (registered before
     // /members/:memberId, which would otherwise take "microsoft.graph.user" for a member id).
-    .route('GET', '/v1.0/groups/:groupId/members/microsoft.graph.user', graph(READ_GROUPS, (req) => {
-      const group = groups.get((req.params.groupId ?? '').toLowerCase());
-      if (!group) return notFound(req.params.groupId ?? '');
-      const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
-      return page(req, 'users', members.map((u) => selected(req, userJson(u), USER_DEFAULT_PROPS)));
-    }))
-    .route('GET', '/v1.0/groups/:groupId/members/:memberId', graph(READ_GROUPS, (req) => {
-      const group = groups.get((req.params.groupId ?? '').toLowerCase());
-      if (!group) return notFound(req.params.groupId ?? '');
-      const memberId = (req.params.memberId ?? '').toLowerCase();
-      const user = group.members.has(memberId) ? users.get(memberId) : undefined;
-      if (!user) return notFound(req.params.memberId ?? '');
-      const json = selected(req, userJson(user), USER_DEFAULT_PROPS);
-      return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': '#microsoft.graph.user', ...json } };
-    }))
-    .route('POST', '/v1.0/groups/:groupId/members/$ref', graph(WRITE_MEMBERS, (req, roles) => {
-      const group = writableGroup(req.params.groupId ?? '', roles);
-      if ('status' in group) return group;
-      const ref = typeof req.body === 'object' && req.body !== null ? (req.body as Record<string, unknown>)['@odata.id'] : undefined;
-      const memberId = typeof ref === 'string' ? /\/v1\.0\/(?:directoryObjects|users)\/([^/?#]+)$/.exec(ref)?.[1] : undefined;
-      if (!memberId) return graphError(400, 'Request_BadRequest', 'Invalid URL format specified in payload.');
-      if (now() < group.replicatedAt) return graphError(400, 'Request_BadRequest', GRAPH_REPLICATION_DELAY_MESSAGE);
-      const user = users.get(memberId.toLowerCase());
-      if (!user) return notFound(memberId);
-      if (group.members.has(user.id)) return graphError(400, 'Request_BadRequest', GRAPH_ALREADY_MEMBER_MESSAGE);
-      group.members.add(user.id);
-      return { status: 204 };
-    }))
-    .route('DELETE', '/v1.0/groups/:groupId/members/:memberId/$ref', graph(WRITE_MEMBERS, (req, roles) => {
-      const group = writableGroup(req.params.groupId ?? '', roles);
-      if ('status' in group) return group;
-      const memberId = (req.params.memberId ?? '').toLowerCase();
-      // Not a member and no such user get the same answer: 404 Request_ResourceNotFound naming the member.
-      if (!group.members.delete(memberId)) return notFound(req.params.memberId ?? '');
-      return { status: 204 };
-    }))
-    .route('DELETE', '/v1.0/groups/:groupId/members/:memberId', graph(WRITE_MEMBERS, (req) => {
-      // The documented trap: without /$ref Graph addresses the member object itself and DELETES THE USER.
-      // (The fake does not ask for User.ReadWrite.All here, so a connector using this path is caught in tests.)
-      const group = groups.get((req.params.groupId ?? '').toLowerCase());
-      if (!group) return notFound(req.params.groupId ?? '');
-      const memberId = (req.params.memberId ?? '').toLowerCase();
-      if (!group.members.has(memberId)) return notFound(req.params.memberId ?? '');
-      deleteUser(memberId);
-      return { status: 204 };
-    }))
-    .route('GET', '/v1.0/organization', graph(['Organization.Read.All', 'Directory.Read.All', 'User.Read.All'], (req) =>
-      page(req, 'organization', [{ id: tenantId, displayName: 'Grantline Sandbox', verifiedDomains: [{ name: 'example.com', isDefault: true }] }]),
-    ));
+    .route(
+      'GET',
+      '/v1.0/groups/:groupId/members/microsoft.graph.user',
+      graph(READ_GROUPS, (req) => {
+        const group = groups.get((req.params.groupId ?? '').toLowerCase());
+        if (!group) return notFound(req.params.groupId ?? '');
+        const members = [...group.members].map((id) => users.get(id)).filter((u): u is NonNullable<typeof u> => u !== undefined);
+        return page(
+          req,
+          'users',
+          members.map((u) => selected(req, userJson(u), USER_DEFAULT_PROPS)),
+        );
+      }),
+    )
+    .route(
+      'GET',
+      '/v1.0/groups/:groupId/members/:memberId',
+      graph(READ_GROUPS, (req) => {
+        const group = groups.get((req.params.groupId ?? '').toLowerCase());
+        if (!group) return notFound(req.params.groupId ?? '');
+        const memberId = (req.params.memberId ?? '').toLowerCase();
+        const user = group.members.has(memberId) ? users.get(memberId) : undefined;
+        if (!user) return notFound(req.params.memberId ?? '');
+        const json = selected(req, userJson(user), USER_DEFAULT_PROPS);
+        return {
+          status: 200,
+          body: { '@odata.context': `${fake.url}/v1.0/$metadata#directoryObjects/$entity`, '@odata.type': '#microsoft.graph.user', ...json },
+        };
+      }),
+    )
+    .route(
+      'POST',
+      '/v1.0/groups/:groupId/members/$ref',
+      graph(WRITE_MEMBERS, (req, roles) => {
+        const group = writableGroup(req.params.groupId ?? '', roles);
+        if ('status' in group) return group;
+        const ref = typeof req.body === 'object' && req.body !== null ? (req.body as Record<string, unknown>)['@odata.id'] : undefined;
+        const memberId = typeof ref === 'string' ? /\/v1\.0\/(?:directoryObjects|users)\/([^/?#]+)$/.exec(ref)?.[1] : undefined;
+        if (!memberId) return graphError(400, 'Request_BadRequest', 'Invalid URL format specified in payload.');
+        if (now() < group.replicatedAt) return graphError(400, 'Request_BadRequest', GRAPH_REPLICATION_DELAY_MESSAGE);
+        const user = users.get(memberId.toLowerCase());
+        if (!user) return notFound(memberId);
+        if (group.members.has(user.id)) return graphError(400, 'Request_BadRequest', GRAPH_ALREADY_MEMBER_MESSAGE);
+        group.members.add(user.id);
+        return { status: 204 };
+      }),
+    )
+    .route(
+      'DELETE',
+      '/v1.0/groups/:groupId/members/:memberId/$ref',
+      graph(WRITE_MEMBERS, (req, roles) => {
+        const group = writableGroup(req.params.groupId ?? '', roles);
+        if ('status' in group) return group;
+        const memberId = (req.params.memberId ?? '').toLowerCase();
+        // Not a member and no such user get the same answer: 404 Request_ResourceNotFound naming the member.
+        if (!group.members.delete(memberId)) return notFound(req.params.memberId ?? '');
+        return { status: 204 };
+      }),
+    )
+    .route(
+      'DELETE',
+      '/v1.0/groups/:groupId/members/:memberId',
+      graph(WRITE_MEMBERS, (req) => {
+        // The documented trap: without /$ref Graph addresses the member object itself and DELETES THE USER.
+        // (The fake does not ask for User.ReadWrite.All here, so a connector using this path is caught in tests.)
+        const group = groups.get((req.params.groupId ?? '').toLowerCase());
+        if (!group) return notFound(req.params.groupId ?? '');
+        const memberId = (req.params.memberId ?? '').toLowerCase();
+        if (!group.members.has(memberId)) return notFound(req.params.memberId ?? '');
+        deleteUser(memberId);
+        return { status: 204 };
+      }),
+    )
+    .route(
+      'GET',
+      '/v1.0/organization',
+      graph(['Organization.Read.All', 'Directory.Read.All', 'User.Read.All'], (req) =>
+        page(req, 'organization', [{ id: tenantId, displayName: 'Grantline Sandbox', verifiedDomains: [{ name: 'example.com', isDefault: true }] }]),
+      ),
+    );
 
   function deleteUser(id: string): void {
     users.delete(id);
@@ -534,7 +686,10 @@ export function graphError(status: number, code: string, message: string): FakeR
 function aadError(status: number, error: string, code: number, description: string): FakeResponse {
   const traceId = randomUUID();
   const correlationId = randomUUID();
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   return {
     status,
     body: {

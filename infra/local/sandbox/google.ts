@@ -123,7 +123,12 @@ export function googleError(
 
 /** The 403 Google sends when a per-user rate limit is exceeded (not an authorization failure). */
 export function userRateLimitExceeded(headers?: Record<string, string>): FakeResponse {
-  return googleError(403, 'Quota exceeded for quota metric \'Queries\' and limit \'Queries per minute per user\' of service \'admin.googleapis.com\'.', 'userRateLimitExceeded', headers ? { headers } : {});
+  return googleError(
+    403,
+    "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'admin.googleapis.com'.",
+    'userRateLimitExceeded',
+    headers ? { headers } : {},
+  );
 }
 
 export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): Promise<FakeGoogleAdmin> {
@@ -198,24 +203,25 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
     };
   };
 
-  const notFound = (what: 'userKey' | 'groupKey' | 'memberKey' | 'customer') =>
-    googleError(404, `Resource Not Found: ${what}`, 'notFound');
+  const notFound = (what: 'userKey' | 'groupKey' | 'memberKey' | 'customer') => googleError(404, `Resource Not Found: ${what}`, 'notFound');
   const notAuthorized = () => googleError(403, 'Not Authorized to access this resource/api', 'forbidden');
   const badRequest = (message = 'Bad Request') => googleError(400, message, message === 'Bad Request' ? 'badRequest' : 'invalid');
 
   /** Bearer check around every route, as Google's front end does before the API sees the request. */
-  const google = (handler: RouteHandler): RouteHandler => async (req) => {
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      const res = googleError(
-        401,
-        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
-        'authError',
-        { location: 'Authorization', locationType: 'header' },
-      );
-      return { ...res, headers: { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' } };
-    }
-    return handler(req);
-  };
+  const google =
+    (handler: RouteHandler): RouteHandler =>
+    async (req) => {
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        const res = googleError(
+          401,
+          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+          'authError',
+          { location: 'Authorization', locationType: 'header' },
+        );
+        return { ...res, headers: { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' } };
+      }
+      return handler(req);
+    };
 
   /** The account is addressed by `customer` (my_customer or its id) or by one of its domains. */
   const scopeCheck = (req: FakeRequest): FakeResponse | undefined => {
@@ -235,7 +241,11 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
     const token = req.query.get('pageToken');
     let start = 0;
     if (token) {
-      const decoded = Number(Buffer.from(token, 'base64url').toString('utf8').replace(/^offset:/, ''));
+      const decoded = Number(
+        Buffer.from(token, 'base64url')
+          .toString('utf8')
+          .replace(/^offset:/, ''),
+      );
       if (!Number.isInteger(decoded) || decoded < 0) return googleError(400, 'Invalid Input: pageToken', 'invalid');
       start = decoded;
     }
@@ -267,94 +277,146 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
   };
 
   fake
-    .route('GET', `${API}/users`, google((req) => {
-      const scope = scopeCheck(req);
-      if (scope) return scope;
-      const domain = req.query.get('domain');
-      const list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u).filter((u) => !domain || lower(u.primaryEmail).endsWith(`@${lower(domain)}`));
-      const paged = page(req, list, MAX_USERS_PAGE, 100);
-      if ('status' in paged) return paged;
-      return {
-        status: 200,
-        body: { kind: 'admin#directory#users', etag: etag(), users: paged.items.map(userJson), ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}) },
-      };
-    }))
-    .route('GET', `${API}/users/:userKey`, google((req) => {
-      const key = req.params.userKey ?? '';
-      const user = userByKey(key);
-      if (user) return { status: 200, body: userJson(user) };
-      if (key.includes('@') && !ownDomain(key)) return notAuthorized();
-      return notFound('userKey');
-    }))
-    .route('GET', `${API}/groups`, google((req) => {
-      if (req.query.get('userKey')) return badRequest('Bad Request'); // not modelled
-      const scope = scopeCheck(req);
-      if (scope) return scope;
-      const paged = page(req, [...groups.values()], MAX_GROUPS_PAGE, MAX_GROUPS_PAGE);
-      if ('status' in paged) return paged;
-      return {
-        status: 200,
-        body: { kind: 'admin#directory#groups', etag: etag(), groups: paged.items.map(groupJson), ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}) },
-      };
-    }))
-    .route('GET', `${API}/groups/:groupKey`, google((req) => {
-      const group = groupByKey(req.params.groupKey ?? '');
-      return group ? { status: 200, body: groupJson(group) } : notFound('groupKey');
-    }))
-    .route('GET', `${API}/groups/:groupKey/members`, google((req) => {
-      const group = groupByKey(req.params.groupKey ?? '');
-      if (!group) return notFound('groupKey');
-      const paged = page(req, [...group.members.values()], MAX_GROUPS_PAGE, MAX_GROUPS_PAGE);
-      if ('status' in paged) return paged;
-      return {
-        status: 200,
-        body: { kind: 'admin#directory#members', etag: etag(), members: paged.items.map(memberJson), ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}) },
-      };
-    }))
-    .route('POST', `${API}/groups/:groupKey/members`, google((req) => {
-      const group = groupByKey(req.params.groupKey ?? '');
-      if (!group) return notFound('groupKey');
-      const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
-      const byEmail = typeof body.email === 'string' ? body.email : undefined;
-      const byId = typeof body.id === 'string' ? body.id : undefined;
-      if (!byEmail && !byId) return googleError(400, 'Missing required field: member', 'required');
-      const role = body.role === undefined ? 'MEMBER' : body.role;
-      if (role !== 'MEMBER' && role !== 'MANAGER' && role !== 'OWNER') return googleError(400, 'Invalid Input: role', 'invalid');
-      const key = byEmail ?? byId ?? '';
-      const user = userByKey(key);
-      const sub = user ? undefined : groupByKey(key);
-      let email: string;
-      if (user) email = user.primaryEmail;
-      else if (sub) email = sub.email;
-      else if (byEmail && !ownDomain(byEmail)) email = byEmail; // an external member
-      else return notFound('memberKey');
-      if (sub?.id === group.id) return googleError(400, 'Invalid Input: memberKey', 'invalid');
-      if (group.members.has(lower(email))) return googleError(409, 'Member already exists.', 'duplicate');
-      const record: MemberRecord = { id: user?.id ?? sub?.id ?? numericId(), email, role, etag: etag() };
-      group.members.set(lower(email), record);
-      group.etag = etag();
-      return { status: 200, body: memberJson(record) };
-    }))
-    .route('GET', `${API}/groups/:groupKey/members/:memberKey`, google((req) => {
-      const target = memberTarget(req);
-      if ('status' in target) return target;
-      return { status: 200, body: memberJson(target.group.members.get(target.key)!) };
-    }))
-    .route('DELETE', `${API}/groups/:groupKey/members/:memberKey`, google((req) => {
-      const target = memberTarget(req);
-      if ('status' in target) return target;
-      target.group.members.delete(target.key);
-      target.group.etag = etag();
-      return { status: 204 };
-    }))
-    .route('GET', `${API}/groups/:groupKey/hasMember/:memberKey`, google((req) => {
-      const group = groupByKey(req.params.groupKey ?? '');
-      if (!group) return notFound('groupKey');
-      // hasMember only accepts users of the account (a group or external email is "Invalid Input").
-      const user = userByKey(req.params.memberKey ?? '');
-      if (!user) return googleError(400, 'Invalid Input: memberKey', 'invalid');
-      return { status: 200, body: { isMember: isNestedMember(group, user.primaryEmail) } };
-    }));
+    .route(
+      'GET',
+      `${API}/users`,
+      google((req) => {
+        const scope = scopeCheck(req);
+        if (scope) return scope;
+        const domain = req.query.get('domain');
+        const list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u).filter((u) => !domain || lower(u.primaryEmail).endsWith(`@${lower(domain)}`));
+        const paged = page(req, list, MAX_USERS_PAGE, 100);
+        if ('status' in paged) return paged;
+        return {
+          status: 200,
+          body: {
+            kind: 'admin#directory#users',
+            etag: etag(),
+            users: paged.items.map(userJson),
+            ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}),
+          },
+        };
+      }),
+    )
+    .route(
+      'GET',
+      `${API}/users/:userKey`,
+      google((req) => {
+        const key = req.params.userKey ?? '';
+        const user = userByKey(key);
+        if (user) return { status: 200, body: userJson(user) };
+        if (key.includes('@') && !ownDomain(key)) return notAuthorized();
+        return notFound('userKey');
+      }),
+    )
+    .route(
+      'GET',
+      `${API}/groups`,
+      google((req) => {
+        if (req.query.get('userKey')) return badRequest('Bad Request'); // not modelled
+        const scope = scopeCheck(req);
+        if (scope) return scope;
+        const paged = page(req, [...groups.values()], MAX_GROUPS_PAGE, MAX_GROUPS_PAGE);
+        if ('status' in paged) return paged;
+        return {
+          status: 200,
+          body: {
+            kind: 'admin#directory#groups',
+            etag: etag(),
+            groups: paged.items.map(groupJson),
+            ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}),
+          },
+        };
+      }),
+    )
+    .route(
+      'GET',
+      `${API}/groups/:groupKey`,
+      google((req) => {
+        const group = groupByKey(req.params.groupKey ?? '');
+        return group ? { status: 200, body: groupJson(group) } : notFound('groupKey');
+      }),
+    )
+    .route(
+      'GET',
+      `${API}/groups/:groupKey/members`,
+      google((req) => {
+        const group = groupByKey(req.params.groupKey ?? '');
+        if (!group) return notFound('groupKey');
+        const paged = page(req, [...group.members.values()], MAX_GROUPS_PAGE, MAX_GROUPS_PAGE);
+        if ('status' in paged) return paged;
+        return {
+          status: 200,
+          body: {
+            kind: 'admin#directory#members',
+            etag: etag(),
+            members: paged.items.map(memberJson),
+            ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}),
+          },
+        };
+      }),
+    )
+    .route(
+      'POST',
+      `${API}/groups/:groupKey/members`,
+      google((req) => {
+        const group = groupByKey(req.params.groupKey ?? '');
+        if (!group) return notFound('groupKey');
+        const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+        const byEmail = typeof body.email === 'string' ? body.email : undefined;
+        const byId = typeof body.id === 'string' ? body.id : undefined;
+        if (!byEmail && !byId) return googleError(400, 'Missing required field: member', 'required');
+        const role = body.role === undefined ? 'MEMBER' : body.role;
+        if (role !== 'MEMBER' && role !== 'MANAGER' && role !== 'OWNER') return googleError(400, 'Invalid Input: role', 'invalid');
+        const key = byEmail ?? byId ?? '';
+        const user = userByKey(key);
+        const sub = user ? undefined : groupByKey(key);
+        let email: string;
+        if (user) email = user.primaryEmail;
+        else if (sub) email = sub.email;
+        else if (byEmail && !ownDomain(byEmail))
+          email = byEmail; // an external member
+        else return notFound('memberKey');
+        if (sub?.id === group.id) return googleError(400, 'Invalid Input: memberKey', 'invalid');
+        if (group.members.has(lower(email))) return googleError(409, 'Member already exists.', 'duplicate');
+        const record: MemberRecord = { id: user?.id ?? sub?.id ?? numericId(), email, role, etag: etag() };
+        group.members.set(lower(email), record);
+        group.etag = etag();
+        return { status: 200, body: memberJson(record) };
+      }),
+    )
+    .route(
+      'GET',
+      `${API}/groups/:groupKey/members/:memberKey`,
+      google((req) => {
+        const target = memberTarget(req);
+        if ('status' in target) return target;
+        return { status: 200, body: memberJson(target.group.members.get(target.key)!) };
+      }),
+    )
+    .route(
+      'DELETE',
+      `${API}/groups/:groupKey/members/:memberKey`,
+      google((req) => {
+        const target = memberTarget(req);
+        if ('status' in target) return target;
+        target.group.members.delete(target.key);
+        target.group.etag = etag();
+        return { status: 204 };
+      }),
+    )
+    .route(
+      'GET',
+      `${API}/groups/:groupKey/hasMember/:memberKey`,
+      google((req) => {
+        const group = groupByKey(req.params.groupKey ?? '');
+        if (!group) return notFound('groupKey');
+        // hasMember only accepts users of the account (a group or external email is "Invalid Input").
+        const user = userByKey(req.params.memberKey ?? '');
+        if (!user) return googleError(400, 'Invalid Input: memberKey', 'invalid');
+        return { status: 200, body: { isMember: isNestedMember(group, user.primaryEmail) } };
+      }),
+    );
 
   await fake.listen(opts.port ?? 0);
 

@@ -169,7 +169,13 @@ export class SandboxClient {
   }
 
   /** Clicks Approve or Deny on an approval message as the given Slack user, signed as Slack signs it. */
-  async click(clickerEmail: string, grantId: string, step: number, decision: 'approve' | 'deny', opts: { timestamp?: number } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  async click(
+    clickerEmail: string,
+    grantId: string,
+    step: number,
+    decision: 'approve' | 'deny',
+    opts: { timestamp?: number } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const user = this.sandbox.slack.users().find((u) => u.email === clickerEmail.toLowerCase());
     if (!user) throw new Error(`no Slack user ${clickerEmail} in the sandbox`);
     const payload = {
@@ -177,7 +183,9 @@ export class SandboxClient {
       team: { id: 'TSANDBOX' },
       api_app_id: 'ASANDBOX',
       user: { id: user.id, username: user.name },
-      actions: [{ action_id: decision === 'approve' ? APPROVE_ACTION_ID : DENY_ACTION_ID, block_id: 'grantline_decision', value: `${grantId}:${step}`, type: 'button' }],
+      actions: [
+        { action_id: decision === 'approve' ? APPROVE_ACTION_ID : DENY_ACTION_ID, block_id: 'grantline_decision', value: `${grantId}:${step}`, type: 'button' },
+      ],
     };
     return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
   }

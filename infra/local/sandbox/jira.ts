@@ -116,9 +116,7 @@ const COMMENT_PAGE = 10;
 /** Jira's timestamp format: 2024-05-01T10:00:00.000+0000 */
 const jiraTime = (): string => new Date().toISOString().replace('Z', '+0000');
 
-export async function startFakeJira(
-  opts: { port?: number; email?: string; apiToken?: string; projectKey?: string } = {},
-): Promise<FakeJira> {
+export async function startFakeJira(opts: { port?: number; email?: string; apiToken?: string; projectKey?: string } = {}): Promise<FakeJira> {
   const email = opts.email ?? 'grantline-bot@example.com';
   const apiToken = opts.apiToken ?? 'fake-jira-api-token';
   const defaultProject = opts.projectKey ?? 'ACC';
@@ -141,8 +139,7 @@ export async function startFakeJira(
   };
   project(defaultProject);
 
-  const userByEmail = (address: string) =>
-    [...users.values()].find((u) => u.email.toLowerCase() === address.toLowerCase());
+  const userByEmail = (address: string) => [...users.values()].find((u) => u.email.toLowerCase() === address.toLowerCase());
 
   const addUser: FakeJira['addUser'] = (u) => {
     const existing = u.accountId ? users.get(u.accountId) : userByEmail(u.email);
@@ -169,7 +166,9 @@ export async function startFakeJira(
     const p = project(i.projectKey);
     let key = i.key ?? '';
     if (key) p.next = Math.max(p.next, Number(key.split('-')[1] ?? 0) + 1);
-    else do key = `${i.projectKey}-${p.next++}`; while (issues.has(key));
+    else
+      do key = `${i.projectKey}-${p.next++}`;
+      while (issues.has(key));
     const now = jiraTime();
     const issue: Issue = {
       id: String(nextIssueId++),
@@ -260,9 +259,7 @@ export async function startFakeJira(
     (handler: (req: FakeRequest) => FakeResponse) =>
     async (req: FakeRequest): Promise<FakeResponse> => {
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return req.headers.authorization === expectedAuth
-        ? handler(req)
-        : jiraError(401, ['Client must be authenticated to access this resource.']);
+      return req.headers.authorization === expectedAuth ? handler(req) : jiraError(401, ['Client must be authenticated to access this resource.']);
     };
   const withIssue = (handler: (req: FakeRequest, issue: Issue) => FakeResponse) =>
     authed((req) => {
@@ -296,8 +293,7 @@ export async function startFakeJira(
       }
       return handler(req, field);
     });
-  const optionsIn = (body: unknown): Array<Record<string, unknown>> =>
-    isRecord(body) && Array.isArray(body.options) ? body.options.filter(isRecord) : [];
+  const optionsIn = (body: unknown): Array<Record<string, unknown>> => (isRecord(body) && Array.isArray(body.options) ? body.options.filter(isRecord) : []);
   /** Jira's PageBean: startAt/maxResults from the query, maxResults capped at `cap`. */
   const pageOf = <T>(req: FakeRequest, items: T[], cap: number) => {
     const int = (name: string, fallback: number) => {
@@ -382,7 +378,11 @@ export async function startFakeJira(
         return { status: 200, body: { options: updated.map(optionJson) } };
       }),
     )
-    .route('GET', '/rest/api/3/myself', authed(() => ({ status: 200, body: userJson(users.get(botAccountId)!) })))
+    .route(
+      'GET',
+      '/rest/api/3/myself',
+      authed(() => ({ status: 200, body: userJson(users.get(botAccountId)!) })),
+    )
     .route(
       'GET',
       '/rest/api/3/user',
@@ -390,9 +390,7 @@ export async function startFakeJira(
         const accountId = req.query.get('accountId');
         if (!accountId) return jiraError(400, ['The accountId query parameter needs to be provided.']);
         const user = users.get(accountId);
-        return user
-          ? { status: 200, body: userJson(user) }
-          : jiraError(404, [`Specified user does not exist or you do not have required permissions`]);
+        return user ? { status: 200, body: userJson(user) } : jiraError(404, [`Specified user does not exist or you do not have required permissions`]);
       }),
     )
     .route(
@@ -402,9 +400,7 @@ export async function startFakeJira(
         const query = (req.query.get('query') ?? '').toLowerCase();
         if (!query) return jiraError(400, ["One of 'query', 'accountId' or 'property' query parameters must be provided."]);
         // Prefix match on email and display name; hidden emails still match, they are just not returned.
-        const found = [...users.values()].filter(
-          (u) => u.active && (u.email.toLowerCase().startsWith(query) || u.displayName.toLowerCase().startsWith(query)),
-        );
+        const found = [...users.values()].filter((u) => u.active && (u.email.toLowerCase().startsWith(query) || u.displayName.toLowerCase().startsWith(query)));
         return { status: 200, body: found.map(userJson) };
       }),
     )
@@ -430,7 +426,10 @@ export async function startFakeJira(
         return { status: 201, body: { id: issue.id, key: issue.key, self: `${fake.url}/rest/api/3/issue/${issue.id}` } };
       }),
     )
-    .route('GET', '/rest/api/3/issue/:key', withIssue((req, issue) => ({ status: 200, body: issueJson(issue, (req.query.get('expand') ?? '').split(',')) })),
+    .route(
+      'GET',
+      '/rest/api/3/issue/:key',
+      withIssue((req, issue) => ({ status: 200, body: issueJson(issue, (req.query.get('expand') ?? '').split(',')) })),
     )
     .route(
       'GET',
@@ -440,7 +439,10 @@ export async function startFakeJira(
         if (!['created', '+created', '-created'].includes(orderBy)) return jiraError(400, [`Invalid orderBy: ${orderBy}`]);
         const ordered = orderBy === '-created' ? [...issue.comments].reverse() : issue.comments;
         const { values, ...page } = pageOf(req, ordered, COMMENT_PAGE);
-        return { status: 200, body: { startAt: page.startAt, maxResults: page.maxResults, total: page.total, comments: values.map((c) => commentJson(issue, c)) } };
+        return {
+          status: 200,
+          body: { startAt: page.startAt, maxResults: page.maxResults, total: page.total, comments: values.map((c) => commentJson(issue, c)) },
+        };
       }),
     )
     .route(
@@ -537,8 +539,26 @@ export function adfToText(node: unknown): string {
 }
 
 const ADF_NODES = new Set([
-  'paragraph', 'text', 'hardBreak', 'bulletList', 'orderedList', 'listItem', 'heading', 'blockquote', 'codeBlock', 'rule',
-  'panel', 'table', 'tableRow', 'tableHeader', 'tableCell', 'mention', 'emoji', 'date', 'status', 'inlineCard',
+  'paragraph',
+  'text',
+  'hardBreak',
+  'bulletList',
+  'orderedList',
+  'listItem',
+  'heading',
+  'blockquote',
+  'codeBlock',
+  'rule',
+  'panel',
+  'table',
+  'tableRow',
+  'tableHeader',
+  'tableCell',
+  'mention',
+  'emoji',
+  'date',
+  'status',
+  'inlineCard',
 ]);
 const ADF_MARKS = new Set(['strong', 'em', 'code', 'strike', 'underline', 'link', 'subsup', 'textColor']);
 
@@ -550,7 +570,10 @@ function isAdfDoc(body: unknown): boolean {
   if (!isRecord(body) || body.type !== 'doc' || body.version !== 1 || !Array.isArray(body.content)) return false;
   const valid = (node: unknown): boolean => {
     if (!isRecord(node) || typeof node.type !== 'string' || !ADF_NODES.has(node.type)) return false;
-    if (node.marks !== undefined && !(Array.isArray(node.marks) && node.marks.every((m) => isRecord(m) && typeof m.type === 'string' && ADF_MARKS.has(m.type)))) {
+    if (
+      node.marks !== undefined &&
+      !(Array.isArray(node.marks) && node.marks.every((m) => isRecord(m) && typeof m.type === 'string' && ADF_MARKS.has(m.type)))
+    ) {
       return false;
     }
     if (node.type === 'text') return typeof node.text === 'string' && node.text.length > 0 && node.content === undefined;

@@ -6,15 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpFake, type FakeRequest, type FakeResponse, type RouteHandler } from './http-fake.js';
 
-export type OktaUserStatus =
-  | 'STAGED'
-  | 'PROVISIONED'
-  | 'ACTIVE'
-  | 'RECOVERY'
-  | 'PASSWORD_EXPIRED'
-  | 'LOCKED_OUT'
-  | 'SUSPENDED'
-  | 'DEPROVISIONED';
+export type OktaUserStatus = 'STAGED' | 'PROVISIONED' | 'ACTIVE' | 'RECOVERY' | 'PASSWORD_EXPIRED' | 'LOCKED_OUT' | 'SUSPENDED' | 'DEPROVISIONED';
 export type OktaGroupType = 'OKTA_GROUP' | 'APP_GROUP' | 'BUILT_IN';
 
 export interface FakeOktaUserInput {
@@ -139,33 +131,33 @@ export async function startFakeOkta(
     },
   });
 
-  const userByIdOrLogin = (key: string) =>
-    users.get(key) ?? [...users.values()].find((u) => u.profile.login.toLowerCase() === key.toLowerCase());
-  const userByEmail = (email: string) =>
-    [...users.values()].find((u) => u.profile.email.toLowerCase() === email.toLowerCase());
+  const userByIdOrLogin = (key: string) => users.get(key) ?? [...users.values()].find((u) => u.profile.login.toLowerCase() === key.toLowerCase());
+  const userByEmail = (email: string) => [...users.values()].find((u) => u.profile.email.toLowerCase() === email.toLowerCase());
 
   /** Auth, rate limiting and Okta's standard headers around every route. */
-  const okta = (handler: RouteHandler): RouteHandler => async (req) => {
-    const nowMs = Date.now();
-    const family = familyOf(req);
-    const { limit, windowMs } = limits[family];
-    const window = windows[family];
-    if (nowMs >= window.endsAt) Object.assign(window, { endsAt: (Math.floor(nowMs / windowMs) + 1) * windowMs, used: 0 });
-    window.used += 1;
-    const headers = {
-      'X-Okta-Request-Id': randomId('req', 20),
-      'X-Rate-Limit-Limit': String(limit),
-      'X-Rate-Limit-Remaining': String(Math.max(0, limit - window.used)),
-      'X-Rate-Limit-Reset': String(Math.ceil(window.endsAt / 1000)),
+  const okta =
+    (handler: RouteHandler): RouteHandler =>
+    async (req) => {
+      const nowMs = Date.now();
+      const family = familyOf(req);
+      const { limit, windowMs } = limits[family];
+      const window = windows[family];
+      if (nowMs >= window.endsAt) Object.assign(window, { endsAt: (Math.floor(nowMs / windowMs) + 1) * windowMs, used: 0 });
+      window.used += 1;
+      const headers = {
+        'X-Okta-Request-Id': randomId('req', 20),
+        'X-Rate-Limit-Limit': String(limit),
+        'X-Rate-Limit-Remaining': String(Math.max(0, limit - window.used)),
+        'X-Rate-Limit-Reset': String(Math.ceil(window.endsAt / 1000)),
+      };
+      let res: FakeResponse;
+      if (req.headers.authorization !== `SSWS ${token}`) res = oktaError(401, 'E0000011', 'Invalid token provided');
+      else if (window.used > limit) {
+        rateLimited429s += 1;
+        res = oktaError(429, 'E0000047', 'API call exceeded rate limit due to too many requests.');
+      } else res = await handler(req);
+      return { ...res, headers: { ...headers, ...res.headers } };
     };
-    let res: FakeResponse;
-    if (req.headers.authorization !== `SSWS ${token}`) res = oktaError(401, 'E0000011', 'Invalid token provided');
-    else if (window.used > limit) {
-      rateLimited429s += 1;
-      res = oktaError(429, 'E0000047', 'API call exceeded rate limit due to too many requests.');
-    } else res = await handler(req);
-    return { ...res, headers: { ...headers, ...res.headers } };
-  };
 
   /** Okta's cursor pagination: `limit` + `after`, with rel="self"/rel="next" Link headers. */
   const page = <T extends { id: string }>(req: FakeRequest, all: T[], toJson: (item: T) => unknown): FakeResponse => {
@@ -203,56 +195,92 @@ export async function startFakeOkta(
   };
 
   fake
-    .route('GET', '/api/v1/users', okta((req) => {
-      const search = req.query.get('search') ?? req.query.get('filter');
-      const q = req.query.get('q')?.toLowerCase();
-      let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
-      if (search) {
-        const matcher = compileSearch(search);
-        if (!matcher) return oktaError(400, 'E0000031', 'Invalid search criteria.', [`Unsupported expression: ${search}`]);
-        list = list.filter((u) => matcher(userJson(u)));
-      } else {
-        // Without search/filter, Okta leaves out deactivated users.
-        list = list.filter((u) => u.status !== 'DEPROVISIONED');
-        if (q) list = list.filter((u) => [u.profile.firstName, u.profile.lastName, u.profile.email].some((v) => v.toLowerCase().startsWith(q)));
-      }
-      return page(req, list, userJson);
-    }))
-    .route('GET', '/api/v1/users/:userId', okta((req) => {
-      const user = userByIdOrLogin(req.params.userId ?? '');
-      return user ? { status: 200, body: userJson(user) } : userNotFound(req.params.userId ?? '');
-    }))
-    .route('GET', '/api/v1/users/:userId/groups', okta((req) => {
-      const user = userByIdOrLogin(req.params.userId ?? '');
-      if (!user) return userNotFound(req.params.userId ?? '');
-      return page(req, [...groups.values()].filter((g) => g.members.has(user.id)), groupJson);
-    }))
-    .route('GET', '/api/v1/groups', okta((req) => page(req, [...groups.values()], groupJson)))
-    .route('GET', '/api/v1/groups/:groupId', okta((req) => {
-      const group = groups.get(req.params.groupId ?? '');
-      return group ? { status: 200, body: groupJson(group) } : groupNotFound(req.params.groupId ?? '');
-    }))
-    .route('GET', '/api/v1/groups/:groupId/users', okta((req) => {
-      const group = groups.get(req.params.groupId ?? '');
-      if (!group) return groupNotFound(req.params.groupId ?? '');
-      const members = [...group.members].map((id) => users.get(id)).filter((u): u is UserRecord => u !== undefined);
-      return page(req, members, userJson);
-    }))
-    .route('PUT', '/api/v1/groups/:groupId/users/:userId', okta((req) => {
-      const target = membershipTarget(req);
-      if ('status' in target) return target;
-      if (!target.group.members.has(target.user.id)) {
-        target.group.members.add(target.user.id);
-        target.group.lastMembershipUpdated = now();
-      }
-      return { status: 204 };
-    }))
-    .route('DELETE', '/api/v1/groups/:groupId/users/:userId', okta((req) => {
-      const target = membershipTarget(req);
-      if ('status' in target) return target;
-      if (target.group.members.delete(target.user.id)) target.group.lastMembershipUpdated = now();
-      return { status: 204 };
-    }));
+    .route(
+      'GET',
+      '/api/v1/users',
+      okta((req) => {
+        const search = req.query.get('search') ?? req.query.get('filter');
+        const q = req.query.get('q')?.toLowerCase();
+        let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
+        if (search) {
+          const matcher = compileSearch(search);
+          if (!matcher) return oktaError(400, 'E0000031', 'Invalid search criteria.', [`Unsupported expression: ${search}`]);
+          list = list.filter((u) => matcher(userJson(u)));
+        } else {
+          // Without search/filter, Okta leaves out deactivated users.
+          list = list.filter((u) => u.status !== 'DEPROVISIONED');
+          if (q) list = list.filter((u) => [u.profile.firstName, u.profile.lastName, u.profile.email].some((v) => v.toLowerCase().startsWith(q)));
+        }
+        return page(req, list, userJson);
+      }),
+    )
+    .route(
+      'GET',
+      '/api/v1/users/:userId',
+      okta((req) => {
+        const user = userByIdOrLogin(req.params.userId ?? '');
+        return user ? { status: 200, body: userJson(user) } : userNotFound(req.params.userId ?? '');
+      }),
+    )
+    .route(
+      'GET',
+      '/api/v1/users/:userId/groups',
+      okta((req) => {
+        const user = userByIdOrLogin(req.params.userId ?? '');
+        if (!user) return userNotFound(req.params.userId ?? '');
+        return page(
+          req,
+          [...groups.values()].filter((g) => g.members.has(user.id)),
+          groupJson,
+        );
+      }),
+    )
+    .route(
+      'GET',
+      '/api/v1/groups',
+      okta((req) => page(req, [...groups.values()], groupJson)),
+    )
+    .route(
+      'GET',
+      '/api/v1/groups/:groupId',
+      okta((req) => {
+        const group = groups.get(req.params.groupId ?? '');
+        return group ? { status: 200, body: groupJson(group) } : groupNotFound(req.params.groupId ?? '');
+      }),
+    )
+    .route(
+      'GET',
+      '/api/v1/groups/:groupId/users',
+      okta((req) => {
+        const group = groups.get(req.params.groupId ?? '');
+        if (!group) return groupNotFound(req.params.groupId ?? '');
+        const members = [...group.members].map((id) => users.get(id)).filter((u): u is UserRecord => u !== undefined);
+        return page(req, members, userJson);
+      }),
+    )
+    .route(
+      'PUT',
+      '/api/v1/groups/:groupId/users/:userId',
+      okta((req) => {
+        const target = membershipTarget(req);
+        if ('status' in target) return target;
+        if (!target.group.members.has(target.user.id)) {
+          target.group.members.add(target.user.id);
+          target.group.lastMembershipUpdated = now();
+        }
+        return { status: 204 };
+      }),
+    )
+    .route(
+      'DELETE',
+      '/api/v1/groups/:groupId/users/:userId',
+      okta((req) => {
+        const target = membershipTarget(req);
+        if ('status' in target) return target;
+        if (target.group.members.delete(target.user.id)) target.group.lastMembershipUpdated = now();
+        return { status: 204 };
+      }),
+    );
 
   const addGroup = (input: FakeOktaGroupInput): string => {
     const id = input.id ?? randomId('00g', 17);

@@ -102,7 +102,17 @@ export async function startFakeSlack(opts: { port?: number; token?: string } = {
 
   const methods: Record<string, { scope?: string; run: (a: Args) => Answer }> = {
     'api.test': { run: (a) => ({ ok: true, args: a }) },
-    'auth.test': { run: () => ({ ok: true, url: 'https://grantline-sandbox.slack.com/', team: 'Grantline Sandbox', team_id: 'TGRANTLINE', user: 'grantline', user_id: BOT_USER_ID, bot_id: BOT_ID }) },
+    'auth.test': {
+      run: () => ({
+        ok: true,
+        url: 'https://grantline-sandbox.slack.com/',
+        team: 'Grantline Sandbox',
+        team_id: 'TGRANTLINE',
+        user: 'grantline',
+        user_id: BOT_USER_ID,
+        bot_id: BOT_ID,
+      }),
+    },
     'users.lookupByEmail': {
       scope: 'users:read.email',
       run: (a) => {
@@ -122,7 +132,10 @@ export async function startFakeSlack(opts: { port?: number; token?: string } = {
     'conversations.open': {
       scope: 'im:write',
       run: (a) => {
-        const ids = (str(a.users) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const ids = (str(a.users) ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         if (ids.length !== 1) return fail(ids.length === 0 ? 'users_list_not_supplied' : 'not_supported_by_fake');
         const user = users.get(ids[0]!);
         if (!user) return fail('user_not_found');
