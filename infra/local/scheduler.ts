@@ -13,8 +13,8 @@ import type { Store } from '../../shared/store/store.js';
 import { scheduleNameFor } from '../../shared/grants/model.js';
 import type { SweepResult } from '../../shared/sweep.js';
 
-/** Revocations fired at once per batch. */
-const PARALLEL_FIRINGS = 10;
+/** Revocations in flight at once: one slow identity provider or Jira answer holds up only its own. */
+const PARALLEL_FIRINGS = 20;
 
 export class LocalScheduler implements RevocationScheduler {
   private running: Promise<number> | undefined;
@@ -53,19 +53,19 @@ export class LocalScheduler implements RevocationScheduler {
     let fired = 0;
     const due = await this.store.dueSchedules(now);
     // Several at a time, as EventBridge fires them: one slow identity provider must not make the rest late.
-    for (let i = 0; i < due.length; i += PARALLEL_FIRINGS) {
-      await Promise.all(
-        due.slice(i, i + PARALLEL_FIRINGS).map(async (schedule) => {
-          try {
-            await this.target({ grantId: schedule.grantId, reason: 'expired' });
-            await this.store.deleteSchedule(schedule.name);
-            fired += 1;
-          } catch (err) {
-            this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
-          }
-        }),
-      );
-    }
+    let next = 0;
+    const fireNext = async (): Promise<void> => {
+      for (let schedule = due[next++]; schedule; schedule = due[next++]) {
+        try {
+          await this.target({ grantId: schedule.grantId, reason: 'expired' });
+          await this.store.deleteSchedule(schedule.name);
+          fired += 1;
+        } catch (err) {
+          this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL_FIRINGS }, fireNext));
     const swept = await this.sweep();
     return fired + swept.revoked.length;
   }
