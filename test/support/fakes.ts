@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../../shared/logger.js';
 import { submitRequest } from '../../shared/intake.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { Store } from '../../shared/store/store.js';
-import { testCatalog } from './harness.js';
+import { testCatalog } from './catalog.js';
 import type { ApprovalOutcome, Chat, IdentityProvider, IdpUser, RevocationScheduler, Ticketing, WorkflowRuntime } from '../../shared/ports.js';
 
 export const ELI = 'eli.engineer@example.com';

@@ -2,13 +2,15 @@
  * Starts the sandbox's simulated Jira, Slack and Okta and the local runtime against them, as
  * `npm start` does, with a hand-moved clock and fast retries.
  */
-import { readFileSync } from 'node:fs';
-import { parseCatalog } from '../../shared/catalog/load.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
 import { ManualClock } from '../../shared/clock.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.js';
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
+import { testCatalog } from './catalog.js';
+
+// Kept here too: most tests take the catalog from the harness.
+export { testCatalog };
 
 export interface Harness {
   sandbox: Sandbox;
@@ -19,13 +21,6 @@ export interface Harness {
   /** Clicks with a signature timestamp from the harness clock. */
   click(email: string, grantId: string, step: number, decision: 'approve' | 'deny'): Promise<{ status: number; body: Record<string, unknown> }>;
   close(): Promise<void>;
-}
-
-export function testCatalog(overrides: (text: string) => string = (t) => t): Catalog {
-  const text = overrides(readFileSync(new URL('../../catalog.yaml', import.meta.url), 'utf8'));
-  const parsed = parseCatalog(text);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  return parsed.catalog;
 }
 
 export async function startHarness(opts: { catalog?: Catalog; env?: Record<string, string>; logger?: Logger } = {}): Promise<Harness> {
