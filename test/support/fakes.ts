@@ -3,7 +3,7 @@
  * keeps group members in memory, and a recorder for Jira, Slack, the scheduler and the workflow.
  */
 import { advance, decide, requestApproval } from '../../shared/approval.js';
-import type { Clock } from '../../shared/clock.js';
+import { ManualClock, type Clock } from '../../shared/clock.js';
 import { parseConfig } from '../../shared/config.js';
 import { PermanentError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
@@ -11,6 +11,7 @@ import { submitRequest } from '../../shared/intake.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { Store } from '../../shared/store/store.js';
 import { testCatalog } from './catalog.js';
+import { startDynamo, type TestDynamo } from './dynamo.js';
 import type { ApprovalOutcome, Chat, IdentityProvider, IdpUser, RevocationScheduler, Ticketing, WorkflowRuntime } from '../../shared/ports.js';
 
 export const ELI = 'eli.engineer@example.com';
@@ -111,6 +112,18 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
     this.completed.push({ token, decision: output.decision });
     return 'delivered' as const;
   }
+}
+
+/** A fresh ledger (dynalite, closed by the caller), a clock at a fixed time, a directory and a recorder, wired as the core's dependencies. */
+export async function startUnitWorld<D extends IdentityProvider = Directory>(
+  options: { directory?: D; logger?: Logger } = {},
+): Promise<{ dynamo: TestDynamo; clock: ManualClock; directory: D; ports: Recorder; deps: LifecycleDeps }> {
+  const dynamo = await startDynamo();
+  const clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
+  const directory = options.directory ?? (new Directory() as unknown as D);
+  const ports = new Recorder();
+  const deps = unitDeps({ store: dynamo.store, clock, directory, ports, ...(options.logger ? { logger: options.logger } : {}) });
+  return { dynamo, clock, directory, ports, deps };
 }
 
 /** The core's dependencies with the ledger in dynalite and every other port faked. */

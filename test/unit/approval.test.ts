@@ -5,13 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { advance, decide, expireApproval, requestApproval } from '../../shared/approval.js';
-import { ManualClock } from '../../shared/clock.js';
+import type { ManualClock } from '../../shared/clock.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import type { EvidenceEvent } from '../../shared/grants/model.js';
 import { submitRequest } from '../../shared/intake.js';
 import type { LifecycleDeps } from '../../shared/services.js';
-import { startDynamo, type TestDynamo } from '../support/dynamo.js';
-import { Directory, ELI, MARIA, Recorder, unitDeps } from '../support/fakes.js';
+import type { TestDynamo } from '../support/dynamo.js';
+import { type Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
 import { testCatalog } from '../support/harness.js';
 
 const OMAR = 'omar.owner@example.com';
@@ -25,11 +25,7 @@ let ports: Recorder;
 let deps: LifecycleDeps;
 
 beforeEach(async () => {
-  dynamo = await startDynamo();
-  clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
-  directory = new Directory();
-  ports = new Recorder();
-  deps = unitDeps({ store: dynamo.store, clock, directory, ports });
+  ({ dynamo, clock, directory, ports, deps } = await startUnitWorld());
 });
 afterEach(async () => dynamo.close());
 

@@ -3,14 +3,14 @@
  * timing rules an auditor checks, and the task functions' own idempotency.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/clock.js';
+import type { ManualClock } from '../../shared/clock.js';
 import { submitRequest } from '../../shared/intake.js';
 import { advance, decide, requestApproval } from '../../shared/approval.js';
 import { provision, recordFailure } from '../../shared/provisioning.js';
 import { revoke, scheduleRevocation } from '../../shared/revocation.js';
 import type { LifecycleDeps } from '../../shared/services.js';
-import { startDynamo, type TestDynamo } from '../support/dynamo.js';
-import { Directory, ELI, MARIA, Recorder, unitDeps } from '../support/fakes.js';
+import type { TestDynamo } from '../support/dynamo.js';
+import { type Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
 
 let dynamo: TestDynamo;
 let clock: ManualClock;
@@ -19,11 +19,7 @@ let ports: Recorder;
 let deps: LifecycleDeps;
 
 beforeEach(async () => {
-  dynamo = await startDynamo();
-  clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
-  directory = new Directory();
-  ports = new Recorder();
-  deps = unitDeps({ store: dynamo.store, clock, directory, ports });
+  ({ dynamo, clock, directory, ports, deps } = await startUnitWorld());
 });
 afterEach(async () => dynamo.close());
 

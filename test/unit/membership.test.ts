@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { advance, decide, requestApproval } from '../../shared/approval.js';
-import { ManualClock } from '../../shared/clock.js';
+import type { ManualClock } from '../../shared/clock.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { submitRequest } from '../../shared/intake.js';
 import type { MembershipKey, MembershipRecord } from '../../shared/grants/model.js';
@@ -14,8 +14,8 @@ import { joinMembership, leaveMembership, membershipKeyOf, STALE_REMOVAL_MS } fr
 import { provision, recordFailure } from '../../shared/provisioning.js';
 import { revoke } from '../../shared/revocation.js';
 import type { LifecycleDeps } from '../../shared/services.js';
-import { startDynamo, type TestDynamo } from '../support/dynamo.js';
-import { Directory, ELI, MARIA, Recorder, unitDeps } from '../support/fakes.js';
+import type { TestDynamo } from '../support/dynamo.js';
+import { Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
 
 const GROUP = '00gfigmaeditor';
 
@@ -57,11 +57,7 @@ let ports: Recorder;
 let deps: LifecycleDeps;
 
 beforeEach(async () => {
-  dynamo = await startDynamo();
-  clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
-  directory = new InterleavedDirectory();
-  ports = new Recorder();
-  deps = unitDeps({ store: dynamo.store, clock, directory, ports });
+  ({ dynamo, clock, directory, ports, deps } = await startUnitWorld({ directory: new InterleavedDirectory() }));
 });
 afterEach(async () => dynamo.close());
 

@@ -4,14 +4,14 @@
  * Written against the mutants `npm run mutate` found surviving.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/clock.js';
+import type { ManualClock } from '../../shared/clock.js';
 import type { EvidenceEvent } from '../../shared/grants/model.js';
 import { scheduleNameFor } from '../../shared/grants/model.js';
 import { provision } from '../../shared/provisioning.js';
 import { revoke, scheduleRevocation } from '../../shared/revocation.js';
 import type { LifecycleDeps } from '../../shared/services.js';
-import { startDynamo, type TestDynamo } from '../support/dynamo.js';
-import { approvedGrant, Directory, ELI, Recorder, unitDeps } from '../support/fakes.js';
+import type { TestDynamo } from '../support/dynamo.js';
+import { approvedGrant, type Directory, ELI, type Recorder, startUnitWorld } from '../support/fakes.js';
 
 const GROUP = '00gfigmaeditor';
 const ERIN = 'erin.erp@example.com';
@@ -23,11 +23,7 @@ let ports: Recorder;
 let deps: LifecycleDeps;
 
 beforeEach(async () => {
-  dynamo = await startDynamo();
-  clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
-  directory = new Directory();
-  ports = new Recorder();
-  deps = unitDeps({ store: dynamo.store, clock, directory, ports });
+  ({ dynamo, clock, directory, ports, deps } = await startUnitWorld());
 });
 afterEach(async () => dynamo.close());
 

@@ -5,15 +5,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { advance, decide, requestApproval } from '../../shared/approval.js';
-import { ManualClock } from '../../shared/clock.js';
+import type { ManualClock } from '../../shared/clock.js';
 import { submitRequest } from '../../shared/intake.js';
 import type { Logger } from '../../shared/logger.js';
 import { provision } from '../../shared/provisioning.js';
 import { revoke, scheduleRevocation } from '../../shared/revocation.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import { OVERDUE_AFTER_MS, sweepExpiries } from '../../shared/sweep.js';
-import { startDynamo, type TestDynamo } from '../support/dynamo.js';
-import { Directory, ELI, MARIA, Recorder, unitDeps } from '../support/fakes.js';
+import type { TestDynamo } from '../support/dynamo.js';
+import { type Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
 
 let dynamo: TestDynamo;
 let clock: ManualClock;
@@ -23,13 +23,9 @@ let errors: Array<{ message: string; extra: unknown }>;
 let deps: LifecycleDeps;
 
 beforeEach(async () => {
-  dynamo = await startDynamo();
-  clock = new ManualClock(new Date('2026-03-02T09:00:00.000Z'));
-  directory = new Directory();
-  ports = new Recorder();
   errors = [];
   const logger: Logger = { debug() {}, info() {}, warn() {}, error: (message, extra) => void errors.push({ message, extra }) };
-  deps = unitDeps({ store: dynamo.store, clock, directory, ports, logger });
+  ({ dynamo, clock, directory, ports, deps } = await startUnitWorld({ logger }));
 });
 afterEach(async () => dynamo.close());
 
