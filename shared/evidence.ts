@@ -53,13 +53,22 @@ export async function recordEvidence(
     details: Object.fromEntries(Object.entries(input.details ?? {}).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
     ...(input.transitionTo ? { transitionTo: input.transitionTo } : {}),
   };
-  // The delivery record first: an event is never in the ledger without one, whatever crashes when.
-  await deps.store.ensureDelivery(event, deps.clock.now().toISOString());
-  const fresh = await deps.store.appendEvidence(event);
-  const recorded = fresh ? event : ((await deps.store.getEvidence(grant.id, event.key)) ?? event);
+  const earlier = await deps.store.getEvidence(grant.id, event.key);
+  let recorded = earlier;
+  if (!earlier) {
+    // The delivery record first, in the grant's next slot: an event is never in the ledger without
+    // one, whatever crashes when, and the slot fixes its place in the ledger's order.
+    const seq = await deps.store.reserveDelivery(event, deps.clock.now().toISOString());
+    if (await deps.store.appendEvidence({ ...event, seq })) recorded = { ...event, seq };
+    else {
+      // A concurrent writer of the same step recorded it first, under its own slot: ours holds nothing.
+      await deps.store.markDelivered({ grantId: grant.id, key: event.key, seq }, 'void');
+      recorded = await deps.store.getEvidence(grant.id, event.key);
+    }
+  }
   // The Slack click path defers delivery (Slack allows 3 s): the next workflow step delivers it.
   if (options.deliverNow !== false) await deliverPending(deps, grant.id);
-  return recorded;
+  return recorded ?? event;
 }
 
 /**
@@ -119,11 +128,16 @@ async function deliverInOrder(deps: EvidenceDeps, grantId: string, owner: string
   let delivered = 0;
   for (const delivery of await deps.store.pendingDeliveriesOf(grantId)) {
     const event = await deps.store.getEvidence(grantId, delivery.key);
+    if (event && event.seq !== delivery.seq) {
+      // A slot whose writer lost the race for the event (or died and was retried under a new slot).
+      await deps.store.markDelivered(delivery, 'void');
+      continue;
+    }
     if (!event) {
       // Written just before its event: wait for it (order is kept), unless its writer died long ago.
       const orphaned = deps.clock.now().getTime() - new Date(delivery.createdAt).getTime() > ORPHAN_AFTER_MS;
       if (!orphaned) return { delivered, drained: false };
-      await deps.store.markDelivered(grantId, delivery.key, 'undeliverable');
+      await deps.store.markDelivered(delivery, 'void');
       continue;
     }
     const outcome = await deliver(deps, event, delivery, owner);
@@ -146,21 +160,21 @@ async function deliver(
     if (!posted) {
       // Renewed just before posting, so the lease outlasts the post: nobody else can take it over meanwhile.
       if (!(await claim(deps, event.grantId, owner))) return 'lease_lost';
-      await deps.store.markPosting(event.grantId, event.key);
+      await deps.store.markPosting(delivery);
       await postComment(deps, event, ref);
     }
     if (event.transitionTo) {
-      if (delivery.status !== 'commented') await deps.store.markCommented(event.grantId, event.key);
+      if (delivery.status !== 'commented') await deps.store.markCommented(delivery);
       const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo);
       if (!moved) deps.logger.warn('Jira has no transition to the configured status', { issueKey: event.issueKey, status: event.transitionTo });
     }
-    await deps.store.markDelivered(event.grantId, event.key);
+    await deps.store.markDelivered(delivery);
     return 'delivered';
   } catch (err) {
     if (err instanceof PermanentError) {
       // Jira will never take it (issue deleted, no permission): the ledger keeps the evidence.
       deps.logger.error('evidence cannot be delivered to Jira; kept in the ledger', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });
-      await deps.store.markDelivered(event.grantId, event.key, 'undeliverable');
+      await deps.store.markDelivered(delivery, 'undeliverable');
       return 'undeliverable';
     }
     deps.logger.warn('Jira unavailable; evidence kept for later delivery', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });

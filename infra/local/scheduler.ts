@@ -9,7 +9,7 @@ import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RevocationScheduler } from '../../shared/ports.js';
-import type { Store } from '../../shared/store/store.js';
+import type { ScheduleItem, Store } from '../../shared/store/store.js';
 import { scheduleNameFor } from '../../shared/grants/model.js';
 import type { SweepResult } from '../../shared/sweep.js';
 
@@ -17,7 +17,11 @@ import type { SweepResult } from '../../shared/sweep.js';
 const PARALLEL_FIRINGS = 20;
 
 export class LocalScheduler implements RevocationScheduler {
-  private running: Promise<number> | undefined;
+  /** Firings started and not finished, by schedule name: a later tick leaves them to run. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly waitingForSlot: Array<() => void> = [];
+  private running = 0;
+  private sweeping: Promise<SweepResult> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -37,36 +41,50 @@ export class LocalScheduler implements RevocationScheduler {
     await this.store.deleteSchedule(scheduleNameFor(grantId));
   }
 
-  /** Fires every due schedule once; returns how many fired successfully. */
-  tick(): Promise<number> {
-    this.running ??= this.fireDue().finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  /** Waits for a firing in progress (the runtime's ticker calls tick). */
-  async stop(): Promise<void> {
-    await this.running?.catch(() => undefined);
-  }
-
-  private async fireDue(): Promise<number> {
-    const now = this.clock.now().toISOString();
-    let fired = 0;
-    const due = await this.store.dueSchedules(now);
-    // Several at a time, as EventBridge fires them: one slow identity provider must not make the rest late.
-    let next = 0;
-    const fireNext = async (): Promise<void> => {
-      for (let schedule = due[next++]; schedule; schedule = due[next++]) {
-        try {
-          await this.target({ grantId: schedule.grantId, reason: 'expired' });
-          await this.store.deleteSchedule(schedule.name);
-          fired += 1;
-        } catch (err) {
-          this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL_FIRINGS }, fireNext));
-    const swept = await this.sweep();
+  /**
+   * Fires every due schedule not already firing, then runs the sweeper; returns how many revocations
+   * this tick completed. Each tick waits only for what it started: a revocation stuck behind a slow
+   * Jira or identity provider does not hold back schedules that fall due after it.
+   */
+  async tick(): Promise<number> {
+    const due = await this.store.dueSchedules(this.clock.now().toISOString());
+    const started = due.filter((schedule) => !this.inFlight.has(schedule.name)).map((schedule) => this.fire(schedule));
+    const fired = (await Promise.all(started)).filter(Boolean).length;
+    this.sweeping ??= this.sweep().finally(() => (this.sweeping = undefined));
+    const swept = await this.sweeping;
     return fired + swept.revoked.length;
+  }
+
+  /** Waits for the firings and sweep in progress (the runtime's ticker calls tick). */
+  async stop(): Promise<void> {
+    await Promise.all([...this.inFlight.values(), this.sweeping?.catch(() => undefined)]);
+  }
+
+  private fire(schedule: ScheduleItem): Promise<boolean> {
+    const firing = this.withSlot(async () => {
+      try {
+        await this.target({ grantId: schedule.grantId, reason: 'expired' });
+        await this.store.deleteSchedule(schedule.name);
+        return true;
+      } catch (err) {
+        this.logger.warn('scheduled revocation failed; it stays scheduled and is retried', { grantId: schedule.grantId, error: errorMessage(err) });
+        return false;
+      }
+    }).finally(() => this.inFlight.delete(schedule.name));
+    this.inFlight.set(schedule.name, firing);
+    return firing;
+  }
+
+  /** At most PARALLEL_FIRINGS at once, as EventBridge's concurrency into one function is bounded. */
+  private async withSlot<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= PARALLEL_FIRINGS) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
+    else this.running += 1;
+    try {
+      return await work();
+    } finally {
+      const next = this.waitingForSlot.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
   }
 }

@@ -120,6 +120,8 @@ export interface EvidenceEvent {
   grantId: string;
   /** Unique per grant and deterministic, so a retried step writes nothing new. */
   key: string;
+  /** Its place in the grant's ledger: the order of its comments on the Jira issue (absent on events recorded before numbering). */
+  seq?: number;
   type: EvidenceType;
   at: string;
   /** Who acted: an email, or "grantline" / "policy" / "scheduler". */

@@ -25,6 +25,8 @@ const INDEX_ATTRS = ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk',
 export interface Delivery {
   grantId: string;
   key: string;
+  /** The event's place in the grant's ledger (absent on records written before numbering). */
+  seq?: number;
   at: string;
   /** When the delivery record was written: it precedes its event, which may still be on its way. */
   createdAt: string;
@@ -32,14 +34,35 @@ export interface Delivery {
   status: 'pending' | 'posting' | 'commented' | 'delivered';
   /** How many posts were started. */
   attempts: number;
-  /** Set once delivered: undeliverable when Jira refused the event for good (kept in the ledger only). */
-  outcome?: 'delivered' | 'undeliverable';
+  /**
+   * Set once delivered: undeliverable when Jira refused the event for good (kept in the ledger only);
+   * void when the slot holds no event (a concurrent writer recorded it under another number, or the
+   * writer died before recording it).
+   */
+  outcome?: 'delivered' | 'undeliverable' | 'void';
+}
+
+/** What names a delivery record: numbered slots, and the keyed records written before numbering. */
+export type DeliveryRef = Pick<Delivery, 'grantId' | 'key' | 'seq'>;
+
+const SEQ_DIGITS = 6;
+function deliverySk(delivery: Pick<Delivery, 'key' | 'seq'>): string {
+  return delivery.seq === undefined ? `DELIVERY#${delivery.key}` : `DELIVERY#${String(delivery.seq).padStart(SEQ_DIGITS, '0')}`;
+}
+
+/**
+ * The ledger's order: by sequence number. Events recorded before numbering come first, by time and,
+ * within one millisecond, in the lifecycle's order.
+ */
+function ledgerOrder(a: { seq?: number; at: string; key: string }, b: { seq?: number; at: string; key: string }): number {
+  return (a.seq ?? 0) - (b.seq ?? 0) || a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key);
 }
 
 function toDelivery(item: Record<string, unknown>): Delivery {
   return {
     grantId: String(item.grantId),
     key: String(item.key),
+    ...(item.seq === undefined ? {} : { seq: Number(item.seq) }),
     at: String(item.at),
     createdAt: String(item.createdAt ?? item.at),
     status: item.status as Delivery['status'],
@@ -166,6 +189,42 @@ export class Store {
     return items.map(stripGrant);
   }
 
+  /**
+   * One page of an app role's active grants, oldest request first (access reviews): the app index read
+   * on from the cursor, filtered in DynamoDB, until `limit` grants are found, the app's grants end, or
+   * ten reads (10 MB) are spent on a long history of revoked grants (a short page, with a cursor
+   * further on). The cursor is a key of this app's partition, checked like the other lists' (else 400).
+   */
+  async activeGrantsOfAppRolePage(app: string, role: string, page: PageRequest): Promise<Page<Grant>> {
+    const value = `APP#${app}`;
+    let start: Record<string, unknown> | undefined = decodeCursor(page.cursor, ['pk', 'sk', 'gsi2pk', 'gsi2sk'], { gsi2pk: value, sk: 'GRANT' });
+    const found: Record<string, unknown>[] = [];
+    for (let reads = 0; reads < 10 && found.length < page.limit; reads++) {
+      const result = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byApp',
+          KeyConditionExpression: 'gsi2pk = :v',
+          FilterExpression: '#status = :active AND sk = :grant AND #role = :role',
+          ExpressionAttributeNames: { '#status': 'status', '#role': 'role' },
+          ExpressionAttributeValues: { ':v': value, ':active': 'active', ':grant': 'GRANT', ':role': role },
+          ExclusiveStartKey: start,
+        }),
+      );
+      found.push(...((result.Items ?? []) as Record<string, unknown>[]));
+      start = result.LastEvaluatedKey;
+      if (!start) break;
+    }
+    if (found.length > page.limit) {
+      // Cut at the limit: the next page starts after the last grant given out, not after the last one read.
+      found.length = page.limit;
+      const last = found[page.limit - 1]!;
+      start = { pk: last.pk, sk: last.sk, gsi2pk: last.gsi2pk, gsi2sk: last.gsi2sk };
+    }
+    const nextCursor = encodeCursor(start);
+    return { items: found.map(stripGrant), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
   activeGrantsIn(provider: string, groupId: string, email: string): Promise<Grant[]> {
     return this.queryGrants('active', 'gsi3pk', activeKey(provider, groupId, email));
   }
@@ -234,9 +293,7 @@ export class Store {
       ExpressionAttributeValues: { ':pk': grantPk(grantId), ':prefix': 'EVENT#' },
       ConsistentRead: true,
     });
-    return items
-      .map((item) => strip(item) as unknown as EvidenceEvent)
-      .sort((a, b) => a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key));
+    return items.map((item) => strip(item) as unknown as EvidenceEvent).sort(ledgerOrder);
   }
 
   // ---- approvals
@@ -345,28 +402,46 @@ export class Store {
 
   // ---- Jira delivery of evidence: one record per event, kept after delivery as the receipt
 
-  /** Creates the event's delivery record once; a retried step finds it (pending or delivered) and adds nothing. */
-  async ensureDelivery(event: EvidenceEvent, createdAt: string): Promise<void> {
-    await this.conditional(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          pk: grantPk(event.grantId),
-          sk: `DELIVERY#${event.key}`,
-          grantId: event.grantId,
-          key: event.key,
-          at: event.at,
-          createdAt,
-          status: 'pending',
-          gsi4pk: 'UNDELIVERED',
-          gsi4sk: `${event.at}#${event.grantId}#${event.key}`,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+  /**
+   * Takes the grant's next sequence number for an event and writes its delivery record there. The
+   * numbers are the ledger's order: a slot is written only once every lower one exists (a writer
+   * that finds its number taken moves to the next), so whoever sees slot n + 1 also sees slot n,
+   * and a poster that posts in slot order posts in the ledger's order whatever runs concurrently.
+   */
+  async reserveDelivery(event: Pick<EvidenceEvent, 'grantId' | 'key' | 'at'>, createdAt: string): Promise<number> {
+    const taken = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': grantPk(event.grantId), ':prefix': 'DELIVERY#' },
+      ProjectionExpression: 'seq',
+      ConsistentRead: true,
+    });
+    let seq = Math.max(0, ...taken.map((item) => Number(item.seq ?? 0))) + 1;
+    for (;;) {
+      const written = await this.conditional(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: grantPk(event.grantId),
+            sk: deliverySk({ seq, key: event.key }),
+            grantId: event.grantId,
+            key: event.key,
+            seq,
+            at: event.at,
+            createdAt,
+            status: 'pending',
+            gsi4pk: 'UNDELIVERED',
+            gsi4sk: `${createdAt}#${event.grantId}#${String(seq).padStart(SEQ_DIGITS, '0')}`,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      if (written) return seq;
+      seq += 1;
+    }
   }
 
-  /** Undelivered evidence of one grant, oldest first. */
+  /** Undelivered evidence of one grant, in the ledger's order. */
   async pendingDeliveriesOf(grantId: string): Promise<Delivery[]> {
     const items = await this.queryAll({
       TableName: this.table,
@@ -377,7 +452,7 @@ export class Store {
     return items
       .map(toDelivery)
       .filter((d) => d.status !== 'delivered')
-      .sort((a, b) => a.at.localeCompare(b.at) || lifecycleOrder(a.key) - lifecycleOrder(b.key));
+      .sort(ledgerOrder);
   }
 
   /** Undelivered evidence of every grant, oldest first. */
@@ -400,11 +475,11 @@ export class Store {
   }
 
   /** The comment is on the issue: a retry after a failed transition must not post it again. */
-  async markCommented(grantId: string, key: string): Promise<void> {
+  async markCommented(delivery: DeliveryRef): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
+        Key: { pk: grantPk(delivery.grantId), sk: deliverySk(delivery) },
         UpdateExpression: 'SET #status = :s',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':s': 'commented' },
@@ -412,25 +487,29 @@ export class Store {
     );
   }
 
-  /** An undeliverable event stays listed (UNDELIVERABLE) for `grantline evidence pending`; a delivered one leaves the index. */
-  async markDelivered(grantId: string, key: string, outcome: 'delivered' | 'undeliverable' = 'delivered'): Promise<void> {
+  /**
+   * An undeliverable event stays listed (UNDELIVERABLE) for `grantline evidence pending`; a delivered
+   * one leaves the index, as does a void slot (its event was recorded under another number, or never).
+   */
+  async markDelivered(delivery: DeliveryRef, outcome: NonNullable<Delivery['outcome']> = 'delivered'): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
-        UpdateExpression: outcome === 'delivered' ? 'SET #status = :s, outcome = :o REMOVE gsi4pk, gsi4sk' : 'SET #status = :s, outcome = :o, gsi4pk = :index',
+        Key: { pk: grantPk(delivery.grantId), sk: deliverySk(delivery) },
+        UpdateExpression:
+          outcome === 'undeliverable' ? 'SET #status = :s, outcome = :o, gsi4pk = :index' : 'SET #status = :s, outcome = :o REMOVE gsi4pk, gsi4sk',
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':s': 'delivered', ':o': outcome, ...(outcome === 'delivered' ? {} : { ':index': 'UNDELIVERABLE' }) },
+        ExpressionAttributeValues: { ':s': 'delivered', ':o': outcome, ...(outcome === 'undeliverable' ? { ':index': 'UNDELIVERABLE' } : {}) },
       }),
     );
   }
 
   /** Write-ahead, just before the comment is posted: from now on a retry first looks for the comment on the issue. */
-  async markPosting(grantId: string, key: string): Promise<void> {
+  async markPosting(delivery: DeliveryRef): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: grantPk(grantId), sk: `DELIVERY#${key}` },
+        Key: { pk: grantPk(delivery.grantId), sk: deliverySk(delivery) },
         UpdateExpression: 'SET #status = :s, attempts = if_not_exists(attempts, :zero) + :one',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':s': 'posting', ':zero': 0, ':one': 1 },

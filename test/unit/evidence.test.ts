@@ -108,6 +108,7 @@ describe('recording', () => {
       via: 'jira',
       summary: 'requested',
       details: { App: 'Figma' },
+      seq: 1,
     });
     expect(await dynamo.store.evidence('grant-1')).toEqual([event]);
     expect(ports.comments).toEqual(['Grantline: requested']);
@@ -166,6 +167,64 @@ describe('recording', () => {
     expect((await dynamo.store.pendingDeliveriesOf('grant-1')).map((d) => d.key)).toEqual(['requested']);
   });
 });
+
+describe('the ledger order is the order on the issue, whoever records concurrently', () => {
+  it('an event dated earlier but recorded later (a revocation that began before a schedule was recorded) is listed and posted after it', async () => {
+    const began = clock.now().toISOString();
+    clock.advance(1_000);
+    await recordEvidence(deps, GRANT, { type: 'revocation_scheduled', actor: 'grantline', via: 'scheduler', summary: 'scheduled' });
+
+    await recordEvidence(deps, GRANT, { type: 'revoked', actor: 'alice.admin@example.com', via: 'okta', summary: 'removed', at: began });
+
+    expect((await dynamo.store.evidence('grant-1')).map((e) => e.summary)).toEqual(['scheduled', 'removed']);
+    expect(ports.comments).toEqual(['Grantline: scheduled', 'Grantline: removed']);
+  });
+
+  it('an event whose writer is still on its way holds back the ones recorded after it, then both are posted in order', async () => {
+    const store = storeWithHeldAppend(dynamo.store);
+    const first = recordEvidence({ ...deps, store: store.store }, GRANT, {
+      type: 'approval_refused',
+      key: 'approval_refused#0:stranger',
+      actor: 'sam',
+      via: 'slack',
+      summary: 'refused',
+    });
+    await store.reached;
+
+    await recordEvidence(deps, GRANT, { type: 'approved', key: 'approved#0', actor: 'maria', via: 'slack', summary: 'approved' });
+    expect(ports.comments).toEqual([]);
+
+    store.release();
+    await first;
+    expect(ports.comments).toEqual(['Grantline: refused', 'Grantline: approved']);
+    expect((await dynamo.store.evidence('grant-1')).map((e) => e.summary)).toEqual(['refused', 'approved']);
+  });
+
+  it('a slot left by a writer that died before recording its event does not hold back the retried step', async () => {
+    await dynamo.store.reserveDelivery({ grantId: 'grant-1', key: 'requested', at: clock.now().toISOString() }, clock.now().toISOString());
+
+    await recordEvidence(deps, GRANT, { type: 'requested', actor: 'a', via: 'jira', summary: 'requested' });
+
+    expect(ports.comments).toEqual(['Grantline: requested']);
+    expect(await dynamo.store.pendingDeliveriesOf('grant-1')).toEqual([]);
+    expect(await dynamo.store.deliveriesPage('UNDELIVERABLE', { limit: 10 })).toEqual({ items: [] });
+  });
+});
+
+/** The ledger as a writer paused between taking its slot and writing its event, until released. */
+function storeWithHeldAppend(inner: EvidenceDeps['store']) {
+  let arrived!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((r) => (arrived = r));
+  const gate = new Promise<void>((r) => (release = r));
+  const store: EvidenceDeps['store'] = Object.create(inner);
+  store.appendEvidence = async (event) => {
+    arrived();
+    await gate;
+    return inner.appendEvidence(event);
+  };
+  return { store, reached, release };
+}
 
 describe('GET /evidence/pending, page by page', () => {
   const config = parseConfig({});
