@@ -115,19 +115,32 @@ program
   .command('review')
   .argument('<app>', 'app key from the catalog')
   .description("an access review of one app: each role's grants, members outside Grantline, grants whose membership was removed elsewhere")
+  .option('--page-size <n>', 'grants and members outside Grantline per request (1-500)', '500')
   .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
   .option('--token <token>', 'audit bearer token (local runtime; in AWS sign the request with SigV4, e.g. awscurl)', process.env.GRANTLINE_AUDIT_TOKEN)
-  .action(async (app: string, opts: { url: string; token?: string }) => {
-    const body = await callGrantline<{ roles: RoleReview[] }>(opts, `/reviews/${encodeURIComponent(app)}`);
-    for (const r of body.roles) {
-      console.log(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
-      for (const g of r.grants)
-        console.log(
-          `  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`,
-        );
-      for (const email of r.outsideGrantline) console.log(`  OUTSIDE   ${email}: in the group with no active Grantline grant`);
-      for (const id of r.missingFromGroup) console.log(`  MISSING   ${id}: active grant, but the member was removed outside Grantline`);
-    }
+  .action(async (app: string, opts: { pageSize: string; url: string; token?: string }) => {
+    // Follows nextCursor; a role over several pages keeps one heading, its lines written page by page.
+    let heading: string | undefined;
+    await eachPage<{ roles: RoleReview[] }>(
+      opts,
+      `/reviews/${encodeURIComponent(app)}?limit=${encodeURIComponent(opts.pageSize)}`,
+      'grants and members outside Grantline',
+      (p) => p.roles.reduce((n, r) => n + r.grants.length + r.outsideGrantline.length, 0),
+      async (page) => {
+        const lines: string[] = [];
+        for (const r of page.roles) {
+          if (r.role !== heading) lines.push(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
+          heading = r.role;
+          for (const g of r.grants)
+            lines.push(
+              `  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`,
+            );
+          for (const email of r.outsideGrantline) lines.push(`  OUTSIDE   ${email}: in the group with no active Grantline grant`);
+          for (const id of r.missingFromGroup) lines.push(`  MISSING   ${id}: active grant, but the member was removed outside Grantline`);
+        }
+        if (lines.length > 0) await write(`${lines.join('\n')}\n`);
+      },
+    );
   });
 
 program

@@ -2,9 +2,13 @@
  * Access reviews reconcile the identity provider's group members against the ledger, and a
  * reviewer's revocation goes through the same path as expiry (evidence, Jira, schedule deleted).
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { toHttpRequest } from '../../shared/aws/lambda.js';
+import type { Grant } from '../../shared/grants/model.js';
 import { postRevoke, type RoleReview } from '../../shared/review.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { finished } from '../support/wait.js';
@@ -142,4 +146,110 @@ describe('access reviews', () => {
     expect(unknownApp.status).toBe(404);
     expect(h.sandbox.okta.members('00gfigmaeditor')).toContain(ENGINEER);
   });
+});
+
+const CLI = fileURLToPath(new URL('../../bin/grantline.mjs', import.meta.url));
+const run = promisify(execFile);
+
+/** An active Figma grant written straight to the ledger (the review reads the ledger and the group, not the workflow). */
+function activeGrant(n: number, role: 'editor' | 'viewer', subject: string): Grant {
+  const id = `grant-REV-${n}`;
+  return {
+    id,
+    issueKey: `REV-${n}`,
+    requester: subject,
+    subject,
+    app: 'figma',
+    appName: 'Figma',
+    role,
+    appOwner: 'dana.design@example.com',
+    risk: 'medium',
+    provider: 'okta',
+    groupId: role === 'editor' ? '00gfigmaeditor' : '00gfigmaviewer',
+    manual: false,
+    duration: 'P30D',
+    justification: 'design',
+    approvalTimeoutSeconds: 3600,
+    status: 'active',
+    currentStep: 0,
+    decidedBy: MANAGER,
+    grantedAt: '2026-01-05T10:00:00.000Z',
+    requestedAt: new Date(Date.UTC(2026, 0, 5, 9, 0, (n * 7) % 60, n)).toISOString(),
+    executionName: id,
+    source: 'jira',
+    updatedAt: '2026-01-05T10:00:00.000Z',
+  };
+}
+
+/**
+ * Figma: 7 editor grants (5 of them members, 2 removed from the group by hand), 4 editors and 2 viewers
+ * added to the groups outside Grantline: 13 entries, more than one page of 3.
+ */
+async function largeFigmaReview(harness: Harness) {
+  const member = (group: string, email: string) => {
+    harness.sandbox.okta.addUser({ email });
+    harness.sandbox.okta.addMembership(group, email);
+  };
+  const grants = Array.from({ length: 7 }, (_, i) => activeGrant(i + 1, 'editor', `holder${i}@example.com`));
+  for (const g of grants) await harness.runtime.deps.store.createGrant(g);
+  for (const g of grants.slice(0, 5)) member('00gfigmaeditor', g.subject);
+  const outsideEditors = ['zed0@example.com', 'zed1@example.com', 'zed2@example.com', 'zed3@example.com'];
+  const outsideViewers = ['vic0@example.com', 'vic1@example.com'];
+  for (const email of outsideEditors) member('00gfigmaeditor', email);
+  for (const email of outsideViewers) member('00gfigmaviewer', email);
+  return { grants: grants.map((g) => g.id), missing: grants.slice(5).map((g) => g.id), outside: [...outsideViewers, ...outsideEditors] }; // in catalog order: viewer, then editor
+}
+
+describe('access reviews over several pages', () => {
+  it('grantline review follows the cursors: every grant and every member outside Grantline once, a progress line per page on stderr', async () => {
+    h = await startHarness();
+    const expected = await largeFigmaReview(h);
+
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [CLI, 'review', 'figma', '--page-size', '3', '--url', h.runtime.url, '--token', h.sandbox.env.GRANTLINE_AUDIT_TOKEN!],
+      { timeout: 60_000 },
+    );
+
+    const lines = stdout.trimEnd().split('\n');
+    const granted = lines.filter((l) => l.startsWith('  granted ')).map((l) => l.trim().split(/\s+/)[2]);
+    const outside = lines.filter((l) => l.startsWith('  OUTSIDE ')).map((l) => l.trim().split(/\s+/)[1]!.replace(/:$/, ''));
+    const missing = lines.filter((l) => l.startsWith('  MISSING ')).map((l) => l.trim().split(/\s+/)[1]!.replace(/:$/, ''));
+    expect([...granted].sort()).toEqual([...expected.grants].sort());
+    expect(outside).toEqual(expected.outside);
+    expect([...missing].sort()).toEqual(expected.missing);
+    // One heading per role, however many pages the role spans.
+    expect(lines.filter((l) => !l.startsWith('  '))).toEqual(['figma/viewer  okta group 00gfigmaviewer', 'figma/editor  okta group 00gfigmaeditor']);
+    expect(lines.indexOf('figma/editor  okta group 00gfigmaeditor')).toBeLessThan(lines.findIndex((l) => l.includes('zed0@')));
+
+    const progress = stderr.trimEnd().split('\n');
+    expect(progress.length).toBeGreaterThan(4);
+    for (const [i, line] of progress.entries()) {
+      expect(line).toMatch(
+        new RegExp(`^grantline: page ${i + 1}, \\d+ grants and members outside Grantline, ${i === progress.length - 1 ? 'done' : 'more to come'}$`),
+      );
+    }
+    expect(progress.at(-1)).toMatch(/, 13 grants and members outside Grantline, done$/);
+  }, 90_000);
+
+  it('each page of GET /reviews/{app} holds at most the limit; a forged cursor and a limit over 500 are 400s', async () => {
+    h = await startHarness();
+    await largeFigmaReview(h);
+
+    const first = await h.client.audit('/reviews/figma?limit=3');
+    const second = await h.client.audit(`/reviews/figma?limit=3&cursor=${encodeURIComponent(String(first.body.nextCursor))}`);
+    const forged = Buffer.from(JSON.stringify({ a: 'figma', r: 'admin', p: 'grants' }), 'utf8').toString('base64url');
+
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual(expect.objectContaining({ app: 'figma', reviewedAt: expect.any(String), nextCursor: expect.any(String) }));
+    const size = (body: Record<string, unknown>) => (body.roles as RoleReview[]).reduce((n, r) => n + r.grants.length + r.outsideGrantline.length, 0);
+    expect(size(first.body)).toBe(3);
+    expect(second.status).toBe(200);
+    expect(size(second.body)).toBeLessThanOrEqual(3);
+    expect((await h.client.audit(`/reviews/figma?cursor=${forged}`)).status).toBe(400);
+    expect((await h.client.audit('/reviews/figma?cursor=bm90IGEgY3Vyc29y')).status).toBe(400);
+    expect((await h.client.audit(`/reviews/salesforce?cursor=${encodeURIComponent(String(first.body.nextCursor))}`)).status).toBe(400);
+    expect((await h.client.audit('/reviews/figma?limit=501')).status).toBe(400);
+    expect((await h.client.audit('/reviews/figma?limit=500')).body.nextCursor).toBeUndefined();
+  }, 90_000);
 });
