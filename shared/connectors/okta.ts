@@ -1,11 +1,14 @@
 /**
  * Okta adapter for the IdentityProvider port, on the official @okta/okta-sdk-nodejs v8 client
- * (SSWS API token). Group changes are limited to OKTA_GROUP groups, as Okta itself requires.
+ * (SSWS API token): its generated group and user APIs, request executor, HTTP layer and paging,
+ * loaded without the rest of the SDK (./okta-sdk.ts). Group changes are limited to OKTA_GROUP
+ * groups, as Okta itself requires.
  */
-import { Client, DefaultRequestExecutor, type Collection, type Group, type User } from '@okta/okta-sdk-nodejs';
+import type { Collection, Group, User } from '@okta/okta-sdk-nodejs';
 import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
+import { DefaultRequestExecutor, oktaSdk, type OktaSdk } from './okta-sdk.js';
 
 export interface OktaOptions {
   /** e.g. https://acme.okta.com (plain http is accepted, for the local sandbox). */
@@ -75,17 +78,16 @@ interface Target {
 
 export class OktaIdentityProvider implements IdentityProvider {
   readonly name = 'okta' as const;
-  private readonly client: Client;
+  private readonly client: OktaSdk;
 
   constructor(private readonly options: OktaOptions) {
-    this.client = new Client({
+    // SSWS only, with no response cache (the SDK's default cache keeps every GET of a single resource
+    // forever in a warm process: a user's status or a group's type would go stale; access decisions
+    // must read live data), and no OKTA_CLIENT_* variable or okta.yaml file can change either.
+    this.client = oktaSdk({
       orgUrl: options.orgUrl,
       token: options.token,
-      authorizationMode: 'SSWS', // explicit, so an OKTA_CLIENT_AUTHORIZATIONMODE env var or okta.yaml cannot switch it
       requestExecutor: new BoundedWaitExecutor(options.maxWaitMs ?? 10_000, options.requestTimeoutMs ?? 30_000, options.sleep ?? realSleep),
-      // The default cache keeps every GET of a single resource forever in a warm process: a user's
-      // status or a group's type would go stale. Access decisions must read live data.
-      cacheMiddleware: null,
     });
   }
 
