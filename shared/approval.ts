@@ -32,12 +32,14 @@ export interface NextStep {
 
 export async function advance(deps: LifecycleDeps, grantId: string): Promise<NextStep> {
   let grant = await loadGrant(deps.store, grantId);
-  // Decisions are recorded during Slack's 3-second window without waiting on Jira: deliver them now.
-  await deliverPending(deps, grantId);
   if (grant.status === 'requested') grant = await plan(deps, grant);
   if (grant.status === 'pending_approval') grant = await afterDecision(deps, grant);
   const next: NextStep['next'] =
     grant.status === 'pending_approval' ? 'approval' : grant.status === 'approved' || grant.status === 'active' ? 'provision' : 'end';
+  // What was recorded so far (the request, a Slack decision recorded within Slack's 3 seconds, an
+  // automatic approval) reaches Jira now, or, on the way to the access, with the provisioning's own
+  // evidence right after the add: the access waits on nothing Jira does.
+  if (next !== 'provision') await deliverPending(deps, grantId);
   const step = grant.currentStep ?? 0;
   return {
     grantId,
@@ -56,7 +58,7 @@ async function remainingApprovalSeconds(deps: LifecycleDeps, grant: Grant, step:
 }
 
 async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
-  await recordEvidence(deps, grant, requestedEvidence(grant));
+  await recordEvidence(deps, grant, requestedEvidence(grant), { deliverNow: false });
   let managerFromIdp: string | undefined;
   if (grant.provider) {
     const user = await currentAccount(deps.idp(grant.provider), grant.subject);
@@ -77,14 +79,12 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   if (decision.kind === 'auto') {
     // Evidence first: only the workflow approves automatically, and a crash before the state change
     // is retried with the evidence's own time, so the ledger never has the change without its evidence.
-    const recorded = await recordEvidence(deps, grant, {
-      type: 'auto_approved',
-      actor: 'policy',
-      via: 'policy',
-      at: now,
-      summary: `approved automatically by policy`,
-      details: { Reason: decision.reason },
-    });
+    const recorded = await recordEvidence(
+      deps,
+      grant,
+      { type: 'auto_approved', actor: 'policy', via: 'policy', at: now, summary: `approved automatically by policy`, details: { Reason: decision.reason } },
+      { deliverNow: false },
+    );
     const at = recorded.at;
     return (
       (await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: at, decidedBy: 'policy', updatedAt: at })) ??

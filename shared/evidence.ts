@@ -53,12 +53,12 @@ export async function recordEvidence(
     details: Object.fromEntries(Object.entries(input.details ?? {}).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
     ...(input.transitionTo ? { transitionTo: input.transitionTo } : {}),
   };
-  const earlier = await deps.store.getEvidence(grant.id, event.key);
-  let recorded = earlier;
-  if (!earlier) {
+  const ledger = await deps.store.evidenceLedger(grant.id);
+  let recorded = ledger.events.get(event.key);
+  if (!recorded) {
     // The delivery record first, in the grant's next slot: an event is never in the ledger without
     // one, whatever crashes when, and the slot fixes its place in the ledger's order.
-    const seq = await deps.store.reserveDelivery(event, deps.clock.now().toISOString());
+    const seq = await deps.store.reserveDelivery(event, deps.clock.now().toISOString(), Math.max(0, ...ledger.deliveries.map((d) => d.seq ?? 0)));
     if (await deps.store.appendEvidence({ ...event, seq })) recorded = { ...event, seq };
     else {
       // A concurrent writer of the same step recorded it first, under its own slot: ours holds nothing.
@@ -72,7 +72,7 @@ export async function recordEvidence(
 }
 
 /**
- * How long a poster holds a grant's deliveries without renewing. It is renewed before each post, so
+ * How long a poster holds a grant's deliveries without renewing. It is renewed before a post once half of it has run, so
  * it must outlast one post (the Jira adapter gives up on a call after 10 s); a poster that dies
  * holds the grant's undelivered evidence back this long.
  */
@@ -102,32 +102,47 @@ export const ORPHAN_AFTER_MS = 2 * 60_000;
  * is kept). While another worker holds the grant's lease this posts nothing: that worker posts them.
  */
 export async function deliverPending(deps: EvidenceDeps, grantId: string): Promise<number> {
-  const owner = randomUUID();
+  const lease: Lease = { grantId, owner: randomUUID(), takenAt: 0 };
   let delivered = 0;
   for (;;) {
-    if (!(await claim(deps, grantId, owner))) return delivered;
+    if (!(await claim(deps, lease))) return delivered;
     let drained: boolean;
     try {
-      const run = await deliverInOrder(deps, grantId, owner);
+      const run = await deliverInOrder(deps, lease);
       delivered += run.delivered;
       drained = run.drained;
     } finally {
-      await deps.store.releaseDeliveries(grantId, owner);
+      await deps.store.releaseDeliveries(grantId, lease.owner);
     }
     // An event recorded while this worker held the lease was left to it: look once more after letting go.
     if (!drained || (await deps.store.pendingDeliveriesOf(grantId)).length === 0) return delivered;
   }
 }
 
-function claim(deps: EvidenceDeps, grantId: string, owner: string): Promise<boolean> {
-  const now = deps.clock.now();
-  return deps.store.claimDeliveries(grantId, owner, now.toISOString(), new Date(now.getTime() + DELIVERY_LEASE_MS).toISOString());
+interface Lease {
+  grantId: string;
+  owner: string;
+  /** When it was last taken or renewed (injected clock, ms). */
+  takenAt: number;
 }
 
-async function deliverInOrder(deps: EvidenceDeps, grantId: string, owner: string): Promise<{ delivered: number; drained: boolean }> {
+async function claim(deps: EvidenceDeps, lease: Lease): Promise<boolean> {
+  const now = deps.clock.now();
+  const taken = await deps.store.claimDeliveries(lease.grantId, lease.owner, now.toISOString(), new Date(now.getTime() + DELIVERY_LEASE_MS).toISOString());
+  if (taken) lease.takenAt = now.getTime();
+  return taken;
+}
+
+/** Renewed once half of it has run, before a post: it then outlasts the post, so nobody takes it over meanwhile. */
+async function keep(deps: EvidenceDeps, lease: Lease): Promise<boolean> {
+  return deps.clock.now().getTime() - lease.takenAt < DELIVERY_LEASE_MS / 2 || claim(deps, lease);
+}
+
+async function deliverInOrder(deps: EvidenceDeps, lease: Lease): Promise<{ delivered: number; drained: boolean }> {
   let delivered = 0;
-  for (const delivery of await deps.store.pendingDeliveriesOf(grantId)) {
-    const event = await deps.store.getEvidence(grantId, delivery.key);
+  const ledger = await deps.store.evidenceLedger(lease.grantId);
+  for (const delivery of ledger.deliveries.filter((d) => d.status !== 'delivered')) {
+    const event = ledger.events.get(delivery.key);
     if (event && event.seq !== delivery.seq) {
       // A slot whose writer lost the race for the event (or died and was retried under a new slot).
       await deps.store.markDelivered(delivery, 'void');
@@ -140,7 +155,7 @@ async function deliverInOrder(deps: EvidenceDeps, grantId: string, owner: string
       await deps.store.markDelivered(delivery, 'void');
       continue;
     }
-    const outcome = await deliver(deps, event, delivery, owner);
+    const outcome = await deliver(deps, event, delivery, lease);
     if (outcome === 'retry_later' || outcome === 'lease_lost') return { delivered, drained: false };
     if (outcome === 'delivered') delivered += 1;
   }
@@ -151,15 +166,14 @@ async function deliver(
   deps: EvidenceDeps,
   event: EvidenceEvent,
   delivery: Delivery,
-  owner: string,
+  lease: Lease,
 ): Promise<'delivered' | 'undeliverable' | 'retry_later' | 'lease_lost'> {
   const ref = evidenceRef(event);
   try {
     // 'posting': an earlier post may have reached Jira before its poster crashed or lost the answer.
     const posted = delivery.status === 'commented' || (delivery.status === 'posting' && (await deps.ticketing.hasComment(event.issueKey, ref)));
     if (!posted) {
-      // Renewed just before posting, so the lease outlasts the post: nobody else can take it over meanwhile.
-      if (!(await claim(deps, event.grantId, owner))) return 'lease_lost';
+      if (!(await keep(deps, lease))) return 'lease_lost';
       await deps.store.markPosting(delivery);
       await postComment(deps, event, ref);
     }

@@ -12,7 +12,7 @@ import { required, type Config } from './config.js';
 import { durationMs, normaliseDuration } from './duration.js';
 import { MAX_EMAIL_LENGTH, normalizeEmail } from './email.js';
 import { MalformedRequestError, ValidationError } from './errors.js';
-import { recordEvidence, type EvidenceInput } from './evidence.js';
+import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
 import { grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
 import { durationProblem } from './policy.js';
@@ -135,8 +135,10 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
     await deps.workflow.start(id);
     return existing;
   }
-  await recordEvidence(deps, grant, requestedEvidence(grant));
+  // The workflow starts before the comment is posted: the access waits on nothing Jira does.
+  await recordEvidence(deps, grant, requestedEvidence(grant), { deliverNow: false });
   await deps.workflow.start(id);
+  await deliverPending(deps, id);
   return grant;
 }
 

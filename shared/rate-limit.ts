@@ -29,8 +29,10 @@ export interface FamilyLimit {
   /** Requests per second the provider allows for this family. */
   perSecond: number;
   /**
-   * Requests that may go at once after a quiet period (default 2: nearly even spacing, while a
-   * timer that fires late does not cost throughput; 20 ms worth above 100 requests a second).
+   * Requests that may go at once after a quiet period. Default: one second's worth, at least 2. The
+   * providers count in windows of a minute (Okta), 10 s (Graph) or 100 s (Google), so a second's
+   * worth at once stays inside every window, and the few calls one grant makes go without waiting;
+   * a busy family is still spaced at the rate.
    */
   burst?: number;
 }
@@ -168,8 +170,7 @@ export class TokenBucket {
     private readonly states: BucketStates = new MemoryBucketStates(),
     options: BucketOptions = {},
   ) {
-    // Default 2, or 20 ms worth of requests for a family allowed thousands a second (2 would make every take a restart).
-    this.burst = Math.max(1, limit.burst ?? Math.max(2, Math.ceil(limit.perSecond / 50)));
+    this.burst = Math.max(1, limit.burst ?? Math.max(2, Math.ceil(limit.perSecond)));
     this.lease = Math.max(1, options.lease ?? 5);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? realSleep;

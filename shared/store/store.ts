@@ -407,16 +407,10 @@ export class Store {
    * numbers are the ledger's order: a slot is written only once every lower one exists (a writer
    * that finds its number taken moves to the next), so whoever sees slot n + 1 also sees slot n,
    * and a poster that posts in slot order posts in the ledger's order whatever runs concurrently.
+   * `after`: the highest slot the caller saw taken (evidenceLedger).
    */
-  async reserveDelivery(event: Pick<EvidenceEvent, 'grantId' | 'key' | 'at'>, createdAt: string): Promise<number> {
-    const taken = await this.queryAll({
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': grantPk(event.grantId), ':prefix': 'DELIVERY#' },
-      ProjectionExpression: 'seq',
-      ConsistentRead: true,
-    });
-    let seq = Math.max(0, ...taken.map((item) => Number(item.seq ?? 0))) + 1;
+  async reserveDelivery(event: Pick<EvidenceEvent, 'grantId' | 'key' | 'at'>, createdAt: string, after: number): Promise<number> {
+    let seq = after + 1;
     for (;;) {
       const written = await this.conditional(
         new PutCommand({
@@ -439,6 +433,24 @@ export class Store {
       if (written) return seq;
       seq += 1;
     }
+  }
+
+  /** A grant's events and delivery records in one read (they sort next to each other): what recording and posting need. */
+  async evidenceLedger(grantId: string): Promise<{ events: Map<string, EvidenceEvent>; deliveries: Delivery[] }> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': grantPk(grantId), ':from': 'DELIVERY#', ':to': 'EVENT#\uffff' },
+      ConsistentRead: true,
+    });
+    const events = new Map<string, EvidenceEvent>();
+    const deliveries: Delivery[] = [];
+    for (const item of items) {
+      const sk = String(item.sk);
+      if (sk.startsWith('EVENT#')) events.set(String(item.key), strip(item) as unknown as EvidenceEvent);
+      else if (sk.startsWith('DELIVERY#')) deliveries.push(toDelivery(item));
+    }
+    return { events, deliveries: deliveries.sort(ledgerOrder) };
   }
 
   /** Undelivered evidence of one grant, in the ledger's order. */

@@ -178,7 +178,7 @@ describe('store list pages', () => {
         summary: 'Access requested',
         details: {},
       };
-      await dynamo.store.reserveDelivery(event, event.at);
+      await dynamo.store.reserveDelivery(event, event.at, 0);
     }
     const seen: string[] = [];
     let cursor: string | undefined;

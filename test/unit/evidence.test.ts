@@ -201,7 +201,7 @@ describe('the ledger order is the order on the issue, whoever records concurrent
   });
 
   it('a slot left by a writer that died before recording its event does not hold back the retried step', async () => {
-    await dynamo.store.reserveDelivery({ grantId: 'grant-1', key: 'requested', at: clock.now().toISOString() }, clock.now().toISOString());
+    await dynamo.store.reserveDelivery({ grantId: 'grant-1', key: 'requested', at: clock.now().toISOString() }, clock.now().toISOString(), 0);
 
     await recordEvidence(deps, GRANT, { type: 'requested', actor: 'a', via: 'jira', summary: 'requested' });
 
