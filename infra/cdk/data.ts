@@ -7,6 +7,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
+import { EXPIRY_ATTRIBUTE } from '../../shared/store/idempotency.js';
 import { INDEXES } from '../../shared/store/table.js';
 
 export interface GrantlineDataProps {
@@ -27,6 +28,8 @@ export class GrantlineData extends Construct {
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
+      // Only Slack command receipts carry it (shared/store/idempotency.ts): evidence and grants never expire.
+      timeToLiveAttribute: EXPIRY_ATTRIBUTE,
       // RETAIN, not RETAIN_ON_UPDATE_OR_DELETE: deletion protection would refuse the DeleteTable of a
       // rolled-back first deployment and leave the stack in ROLLBACK_FAILED. The ledger keeps both guards.
       removalPolicy: RemovalPolicy.RETAIN,

@@ -2,10 +2,12 @@
  * Receipts of Slack `/access` commands, so a command that arrives twice (replayed within the
  * 5-minute signature window, or retried) files one Jira issue and one grant.
  *
- * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, issueKey? }
+ * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, issueKey?, expiresAtEpoch }
  *   written with attribute_not_exists before the Jira issue is created; issueKey is added once
  *   the issue exists. A receipt without issueKey means an earlier attempt stopped (or is still
- *   working) between the two: it is never filed a second time.
+ *   working) between the two: it is never filed a second time. DynamoDB's time to live removes a
+ *   receipt a day after the command (Slack refuses a replay after 5 minutes): receipts are the only
+ *   items that carry `expiresAtEpoch`, so nothing of the ledger ever expires.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -24,7 +26,7 @@ export class CommandReceipts {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: commandPk(key), sk: 'COMMAND', key, receivedAt },
+          Item: { pk: commandPk(key), sk: 'COMMAND', key, receivedAt, [EXPIRY_ATTRIBUTE]: Math.floor(Date.parse(receivedAt) / 1000) + RECEIPT_KEPT_S },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -51,3 +53,9 @@ export class CommandReceipts {
 }
 
 const commandPk = (key: string) => `COMMAND#${key}`;
+
+/** A day: far beyond Slack's 5-minute replay window and any retry of the command. */
+const RECEIPT_KEPT_S = 24 * 60 * 60;
+
+/** The table's time-to-live attribute (infra/cdk/data.ts): only command receipts have it. */
+export const EXPIRY_ATTRIBUTE = 'expiresAtEpoch';

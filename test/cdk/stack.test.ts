@@ -403,6 +403,11 @@ describe('ledger table', () => {
     expect(table.Properties?.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
   });
 
+  it('expires only Slack command receipts, by their own attribute', () => {
+    const table = resource(template, logicalIdOf(synth.stack.data.table));
+    expect(table.Properties?.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAtEpoch', Enabled: true });
+  });
+
   it('has the keys and indexes of shared/store/table.ts', () => {
     const props = resource(template, logicalIdOf(synth.stack.data.table)).Properties!;
     expect(props.KeySchema).toEqual([

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Approval, EvidenceEvent, Grant } from '../../shared/grants/model.js';
 import type { Store } from '../../shared/store/store.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
@@ -294,5 +295,17 @@ describe('schedules', () => {
     expect(await store.dueSchedules('2026-01-05T18:00:00.000Z')).toEqual([evening]);
     // Deleting a schedule that is gone is not an error.
     await store.deleteSchedule('grant-ACC-1');
+  });
+});
+
+describe('Slack command receipts', () => {
+  it('expire a day after the command, through the table time to live; ledger items carry no expiry', async () => {
+    await store.commands.claim('trigger-1', '2026-01-05T09:00:00.000Z');
+    await store.appendEvidence(event({ grantId: 'grant-ACC-1' }));
+
+    const items = (await dynamo.client.send(new ScanCommand({ TableName: store.table }))).Items ?? [];
+    const receipt = items.find((i) => i.pk?.S === 'COMMAND#trigger-1');
+    expect(receipt?.expiresAtEpoch).toEqual({ N: String(Date.parse('2026-01-06T09:00:00.000Z') / 1000) });
+    expect(items.filter((i) => i.expiresAtEpoch)).toHaveLength(1);
   });
 });
