@@ -5,7 +5,12 @@
  */
 import type { IdentityProvider, IdpUser } from './ports.js';
 
-export async function currentAccount(idp: IdentityProvider, email: string): Promise<IdpUser | undefined> {
+export async function currentAccount(idp: IdentityProvider, email: string, knownId?: string): Promise<IdpUser | undefined> {
+  // The id found earlier for this grant saves the search, while it still names this email's account.
+  if (knownId) {
+    const known = await idp.getUser(knownId);
+    if (known && known.email.toLowerCase() === email.toLowerCase()) return known;
+  }
   const found = await idp.findUserByEmail(email);
   if (!found) return undefined;
   const current = await idp.getUser(found.id);

@@ -60,12 +60,16 @@ async function remainingApprovalSeconds(deps: LifecycleDeps, grant: Grant, step:
 async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   await recordEvidence(deps, grant, requestedEvidence(grant), { deliverNow: false });
   let managerFromIdp: string | undefined;
+  let idpUserId: string | undefined;
   if (grant.provider) {
     const user = await currentAccount(deps.idp(grant.provider), grant.subject);
     const ineligible = ineligibility(user, grant.subject, grant.provider);
     if (ineligible) return deny(deps, grant, { reason: ineligible, by: 'policy', via: 'policy' });
     managerFromIdp = normalizeEmail(user?.managerEmail);
+    idpUserId = user?.id;
   }
+  // The account's id goes with the grant, so provisioning reads it by id without searching again.
+  const account = idpUserId ? { idpUserId } : {};
   const resolved = resolveRole(deps.catalog, grant.app, grant.role);
   if (!resolved) return deny(deps, grant, { reason: `${grant.app} ${grant.role} is no longer in the catalog`, by: 'policy', via: 'policy' });
   const decision = planApprovals(deps.catalog, resolved, {
@@ -87,7 +91,7 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
     );
     const at = recorded.at;
     return (
-      (await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: at, decidedBy: 'policy', updatedAt: at })) ??
+      (await deps.store.updateGrant(grant.id, ['requested'], { status: 'approved', decidedAt: at, decidedBy: 'policy', updatedAt: at, ...account })) ??
       loadGrant(deps.store, grant.id)
     );
   }
@@ -97,7 +101,7 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
     return deny(deps, grant, { reason: `approval step ${empty + 1} has no eligible approver: ${steps[empty]!.reason}`, by: 'policy', via: 'policy' });
   }
   return (
-    (await deps.store.updateGrant(grant.id, ['requested'], { status: 'pending_approval', steps, currentStep: 0, updatedAt: now })) ??
+    (await deps.store.updateGrant(grant.id, ['requested'], { status: 'pending_approval', steps, currentStep: 0, updatedAt: now, ...account })) ??
     loadGrant(deps.store, grant.id)
   );
 }

@@ -47,7 +47,7 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
   }
 
   // Read by id, not by search: an account suspended a moment ago must not be granted.
-  const user = await currentAccount(deps.idp(grant.provider), grant.subject);
+  const user = await currentAccount(deps.idp(grant.provider), grant.subject, grant.idpUserId);
   const ineligible = ineligibility(user, grant.subject, grant.provider);
   if (ineligible || !user) throw new PermanentError(ineligible ?? `${grant.subject} has no ${grant.provider} account`);
   const { preexisting, otherHolders, answer } = await joinMembership(deps, membershipKeyOf(grant, user.id), grant.subject, grant.id);

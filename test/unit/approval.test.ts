@@ -7,16 +7,19 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { advance, decide, expireApproval, requestApproval } from '../../shared/approval.js';
 import type { ManualClock } from '../../shared/clock.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
-import type { EvidenceEvent } from '../../shared/grants/model.js';
+import type { Approval, EvidenceEvent } from '../../shared/grants/model.js';
 import { submitRequest } from '../../shared/intake.js';
+import type { ApprovalOutcome, ApprovalPrompt, ChatMessageRef } from '../../shared/ports.js';
+import { provision } from '../../shared/provisioning.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { TestDynamo } from '../support/dynamo.js';
-import { type Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
+import { approvedGrant, type Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
 import { testCatalog } from '../support/harness.js';
 
 const OMAR = 'omar.owner@example.com';
 const SAM = 'sam.sec@example.com';
 const SASHA = 'sasha.sec@example.com';
+const NINA = 'nina.newhire@example.com';
 
 let dynamo: TestDynamo;
 let clock: ManualClock;
@@ -140,6 +143,18 @@ describe('planning', () => {
     );
   });
 
+  it('a role the owner grants by hand needs no identity-provider account: the owner is asked', async () => {
+    const contractor = 'carl.contractor@example.com';
+    const id = await request('ACC-1', 'legacy-erp', 'clerk', 'P30D', contractor);
+
+    expect(await advance(deps, id)).toMatchObject({ next: 'approval', step: 0 });
+
+    expect(await dynamo.store.getGrant(id)).toMatchObject({
+      status: 'pending_approval',
+      steps: [{ kind: 'app_owner', approvers: ['erin.erp@example.com'], reason: 'owner of Legacy ERP' }],
+    });
+  });
+
   it('advancing a grant twice plans it once', async () => {
     const id = await request('ACC-1');
     await advance(deps, id);
@@ -254,6 +269,65 @@ describe('asking in Slack', () => {
     await expect(requestApproval(deps, { grantId: auto, step: 0, taskToken: 't' })).rejects.toThrow(PermanentError);
   });
 
+  it('the DM tells the approver who asks, for whom, what, for how long and why', async () => {
+    directory.users[NINA] = { id: 'u-nina', email: NINA, active: true };
+    const prompts: Array<{ userId: string; prompt: ApprovalPrompt }> = [];
+    const post = ports.postApprovalRequest.bind(ports);
+    ports.postApprovalRequest = async (userId: string, prompt: ApprovalPrompt) => {
+      prompts.push({ userId, prompt });
+      return post(userId);
+    };
+    const id = await request('ACC-1', 'figma', 'editor', 'PT24H', NINA);
+    await advance(deps, id);
+
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+
+    expect(prompts).toEqual([
+      {
+        userId: `U-${MARIA}`,
+        prompt: {
+          grantId: id,
+          step: 0,
+          issueKey: 'ACC-1',
+          requesterEmail: ELI,
+          subjectEmail: NINA,
+          app: 'Figma',
+          role: 'editor',
+          duration: 'PT24H',
+          justification: 'design',
+          risk: 'medium',
+        },
+      },
+    ]);
+  });
+
+  it('a task for the second step while the first is still open fails for good and asks nobody', async () => {
+    const id = await request('ACC-1', 'salesforce', 'admin', 'PT1H');
+    await advance(deps, id);
+
+    await expect(requestApproval(deps, { grantId: id, step: 1, taskToken: 't1' })).rejects.toThrow(
+      new PermanentError(`grant ${id} is pending_approval at step 0, not waiting for approval step 1`),
+    );
+    expect(await dynamo.store.getApproval(id, 1)).toBeUndefined();
+    expect(await events(id, 'approval_requested')).toEqual([]);
+  });
+
+  it('a task that starts while an earlier attempt is creating the approval takes it over: the click releases the newer task', async () => {
+    const id = await request('ACC-1');
+    await advance(deps, id);
+    const racing = Object.assign(Object.create(dynamo.store) as TestDynamo['store'], {
+      createApproval: async (approval: Approval) => {
+        await dynamo.store.createApproval({ ...approval, taskToken: 'earlier' });
+        return dynamo.store.createApproval(approval);
+      },
+    });
+
+    await requestApproval({ ...deps, store: racing }, { grantId: id, step: 0, taskToken: 'newer' });
+    await click(id, MARIA);
+
+    expect(ports.completed).toEqual([{ token: 'newer', decision: 'approved' }]);
+  });
+
   it('a re-driven wait keeps the deadline, and one already past waits a second', async () => {
     const id = await request('ACC-1');
     await advance(deps, id);
@@ -344,6 +418,50 @@ describe('a click', () => {
     });
   });
 
+  it('the requester of a request for someone else cannot approve it', async () => {
+    directory.users[NINA] = { id: 'u-nina', email: NINA, active: true };
+    const id = await request('ACC-1', 'figma', 'editor', 'PT24H', NINA);
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+
+    expect(await click(id, ELI)).toEqual({ outcome: 'refused', reason: 'you cannot approve a request you made or that gives you access' });
+  });
+
+  it('a denial is dated when it was clicked, not when the workflow closed the request', async () => {
+    const id = await waiting();
+    clock.advance(60_000);
+    await click(id, MARIA, 'denied');
+    clock.advance(300_000);
+
+    await advance(deps, id);
+
+    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'denied', decidedBy: MARIA, decidedAt: '2026-03-02T09:01:00.000Z' });
+  });
+
+  it('a decision whose evidence was lost in a crash is recorded by the next step, dated when it was clicked', async () => {
+    const id = await waiting();
+    clock.advance(60_000);
+    // The click's ledger write, then the crash before its evidence.
+    await dynamo.store.decideApproval(id, 0, { status: 'denied', by: MARIA, at: clock.now().toISOString(), channel: 'slack' });
+    clock.advance(300_000);
+
+    await advance(deps, id);
+
+    expect(await events(id, 'denied')).toMatchObject([
+      { key: 'denied#0', actor: MARIA, at: '2026-03-02T09:01:00.000Z', summary: `denied by ${MARIA} in Slack (step 1 of 1)` },
+    ]);
+  });
+
+  it('a click on a step nobody has been asked about yet is refused and changes nothing', async () => {
+    const id = await request('ACC-1', 'salesforce', 'admin', 'PT1H');
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't0' });
+
+    expect(await click(id, OMAR, 'approved', 1)).toEqual({ outcome: 'refused', reason: 'this request is unknown to Grantline' });
+    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'pending_approval', currentStep: 0 });
+    expect(ports.completed).toEqual([]);
+  });
+
   it('a second click is told who decided first', async () => {
     const id = await waiting();
     await click(id, MARIA);
@@ -379,6 +497,107 @@ describe('a click', () => {
 
   it('a click on a request Grantline does not know is refused', async () => {
     expect(await click('no-such-grant', MARIA)).toEqual({ outcome: 'refused', reason: 'this request is unknown to Grantline' });
+  });
+});
+
+describe('after the decision', () => {
+  it('every approver\'s DM is replaced by the outcome', async () => {
+    const shown: Array<{ ref: ChatMessageRef; prompt: ApprovalPrompt; outcome: ApprovalOutcome }> = [];
+    ports.showOutcome = async (ref: ChatMessageRef, prompt: ApprovalPrompt, outcome: ApprovalOutcome) => {
+      shown.push({ ref, prompt, outcome });
+    };
+    const id = await request('ACC-1', 'admin-console', 'break-glass', 'PT1H');
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+    await click(id, SAM);
+
+    await advance(deps, id);
+
+    expect(shown.map((s) => s.ref)).toEqual([
+      { channel: `D-U-${SAM}`, ts: '1.1' },
+      { channel: `D-U-${SASHA}`, ts: '1.1' },
+    ]);
+    expect(shown[1]?.prompt).toMatchObject({ grantId: id, issueKey: 'ACC-1', subjectEmail: ELI, app: 'Internal admin console', role: 'break-glass' });
+    expect(shown[1]?.outcome).toEqual({ kind: 'approved', by: SAM, at: '2026-03-02T09:00:00.000Z' });
+  });
+
+  it('an approval the workflow acted on stands: a re-driven execution after the approver is suspended does not deny', async () => {
+    const id = await request('ACC-1');
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+    await click(id, MARIA);
+    await advance(deps, id);
+    directory.users[MARIA] = { ...directory.users[MARIA]!, active: false };
+
+    expect((await advance(deps, id)).next).toBe('provision');
+
+    expect((await dynamo.store.getGrant(id))?.status).toBe('approved');
+    expect(await events(id, 'denied')).toEqual([]);
+    expect(ports.outcomes).toHaveLength(1);
+  });
+
+  it('a re-driven execution of a grant already active goes on to provisioning, which keeps its end scheduled', async () => {
+    const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
+    await provision(deps, id);
+    expect((await dynamo.store.getGrant(id))?.status).toBe('active');
+
+    expect((await advance(deps, id)).next).toBe('provision');
+  });
+});
+
+describe('two executions of one request at once', () => {
+  /** The ledger as one execution sees it when the other runs its whole step just before this one's write of the grant. */
+  function overtaken(grantId: string): LifecycleDeps {
+    let raced = false;
+    const store = Object.assign(Object.create(dynamo.store) as TestDynamo['store'], {
+      updateGrant: async (...args: Parameters<TestDynamo['store']['updateGrant']>) => {
+        if (!raced) {
+          raced = true;
+          await advance(deps, grantId);
+        }
+        return dynamo.store.updateGrant(...args);
+      },
+    });
+    return { ...deps, store };
+  }
+
+  it('planning an automatic approval: both go on to provisioning, approved once', async () => {
+    const id = await request('ACC-1', 'figma', 'viewer', 'permanent');
+
+    expect(await advance(overtaken(id), id)).toMatchObject({ next: 'provision' });
+
+    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'approved', decidedBy: 'policy' });
+    expect(await events(id, 'auto_approved')).toHaveLength(1);
+  });
+
+  it('planning approval steps: both wait for the same approver', async () => {
+    const id = await request('ACC-1');
+
+    expect(await advance(overtaken(id), id)).toMatchObject({ next: 'approval', step: 0 });
+
+    expect((await dynamo.store.getGrant(id))?.steps).toEqual([{ kind: 'manager', approvers: [MARIA], reason: `manager of ${ELI} (from okta)` }]);
+  });
+
+  it('closing an approved request: both go on to provisioning', async () => {
+    const id = await request('ACC-1');
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+    await click(id, MARIA);
+
+    expect(await advance(overtaken(id), id)).toMatchObject({ next: 'provision' });
+
+    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'approved', decidedBy: MARIA });
+  });
+
+  it('closing a denied request: both end, and the requester is told once', async () => {
+    const id = await request('ACC-1');
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+    await click(id, MARIA, 'denied');
+
+    expect(await advance(overtaken(id), id)).toMatchObject({ next: 'end' });
+
+    expect(dmsToEli()).toEqual([`Your request ACC-1 for Figma editor was denied: denied by ${MARIA} (step 1).`]);
   });
 });
 
@@ -447,6 +666,21 @@ describe('no decision in time', () => {
     expect((await advance(deps, id)).next).toBe('end');
     expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'denied', denialReason: 'no decision within 1 day (step 1)', decidedBy: 'grantline' });
     expect(ports.outcomes).toEqual([{ kind: 'expired', at: '2026-03-03T09:00:00.000Z' }]);
+  });
+
+  it('a timeout whose evidence was lost in a crash is recorded by the next step, dated at the deadline', async () => {
+    const id = await request('ACC-1');
+    await advance(deps, id);
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+    clock.advance(86_400_000);
+    // The timeout's ledger write, then the crash before its evidence.
+    await dynamo.store.decideApproval(id, 0, { status: 'expired', by: 'grantline', at: clock.now().toISOString(), channel: 'timeout' });
+    clock.advance(300_000);
+
+    await advance(deps, id);
+
+    expect(await events(id, 'approval_expired')).toMatchObject([{ key: 'approval_expired#0', at: '2026-03-03T09:00:00.000Z' }]);
+    expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'denied', decidedAt: '2026-03-03T09:00:00.000Z' });
   });
 
   it('a timeout that loses the race to a decision changes nothing', async () => {

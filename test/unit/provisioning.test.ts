@@ -39,6 +39,29 @@ function dmsToEli(): string[] {
 }
 
 describe('provisioning an identity-provider group', () => {
+  it('reads the account found at approval by id, without searching again', async () => {
+    const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
+    expect((await dynamo.store.getGrant(id))?.idpUserId).toBe('u-eli');
+    let searches = 0;
+    const search = directory.findUserByEmail.bind(directory);
+    directory.findUserByEmail = async (email) => (searches++, search(email));
+
+    await provision(deps, id);
+
+    expect(searches).toBe(0);
+    expect(members()).toEqual(['u-eli']);
+  });
+
+  it('an account replaced since the approval (same email, new id): the new account is granted', async () => {
+    const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
+    directory.users[ELI] = { ...directory.users[ELI]!, id: 'u-eli-2' };
+
+    await provision(deps, id);
+
+    expect(members()).toEqual(['u-eli-2']);
+    expect((await dynamo.store.getGrant(id))?.idpUserId).toBe('u-eli-2');
+  });
+
   it('adds the person, starts the clock at the grant, and tells the issue and the requester', async () => {
     const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
     clock.advance(60_000);
@@ -298,7 +321,10 @@ describe('recording a failure', () => {
 
     await recordFailure(deps, { grantId: id, error: { Error: 'PermanentError', Cause: 'gone' } });
 
-    expect((await lastEvent(id, 'provisioning_failed'))?.details).toEqual({ Error: 'PermanentError', 'State before failure': 'approved' });
+    const event = await lastEvent(id, 'provisioning_failed');
+    expect(event?.summary).toBe('could not complete the request: gone. Nothing was granted');
+    expect(event?.details).toEqual({ Error: 'PermanentError', 'State before failure': 'approved', 'Group membership': 'already_absent' });
+    expect(members()).toEqual([]);
   });
 
   it('an active grant is not failed, and its access stays', async () => {
