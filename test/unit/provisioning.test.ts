@@ -44,7 +44,10 @@ describe('provisioning an identity-provider group', () => {
     expect((await dynamo.store.getGrant(id))?.idpUserId).toBe('u-eli');
     let searches = 0;
     const search = directory.findUserByEmail.bind(directory);
-    directory.findUserByEmail = async (email) => (searches++, search(email));
+    directory.findUserByEmail = async (email) => {
+      searches += 1;
+      return search(email);
+    };
 
     await provision(deps, id);
 
