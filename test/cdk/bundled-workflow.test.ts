@@ -1,40 +1,21 @@
-/**
- * What ships, run: the state machine definition the stack deploys (statemachines/access-request.asl.json
- * with the template's DefinitionSubstitutions) executed by aws-local-stepfunctions, its Task states
- * invoking the functions `cdk synth` bundled (cdk.out asset folders), each in Lambda-like node
- * processes with the environment the template gives it (test/support/bundled-stack.ts). Requests come
- * in through the bundled Jira webhook, clicks through the bundled Slack handler, as in AWS.
- *
- * Each test asserts on the states entered and on what a user sees: the Okta group, the Jira issue.
- * One CLI synth for the file; the functions stay warm across the tests, as Lambdas do.
- */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../infra/cdk/paths.js';
-import { rm } from 'node:fs/promises';
 import { startBundledStack, type BundledStack, type ExecutionRecord } from '../support/bundled-stack.js';
 import { LocalLambda } from '../support/lambda-harness.js';
-import { cliSynth, readSynth } from './cli-synth.js';
+import { sharedCliSynth } from './cli-synth.js';
 
 const NEW_HIRE = 'nina.newhire@example.com';
 const MANAGER = 'maria.manager@example.com';
 const ENGINEER = 'eli.engineer@example.com';
 
-/** While working on this file, GRANTLINE_TEST_CDK_OUT=<folder of an earlier synth with the context below> skips the synth. */
-const reused = process.env.GRANTLINE_TEST_CDK_OUT;
-const outdir = reused ?? join(REPO_ROOT, 'cdk.out', `test-bundled-workflow-${process.pid}`);
 let stack: BundledStack;
 
 beforeAll(async () => {
-  // The sandbox's Slack team and Jira project; the connector URLs are pointed at loopback at run time.
-  const context = { JIRA_BASE_URL: 'https://acme.atlassian.net', OKTA_ORG_URL: 'https://acme.okta.com', SLACK_TEAM_ID: 'TSANDBOX', JIRA_PROJECT_KEY: 'ACC' };
-  const synth = reused ? readSynth(reused) : await cliSynth(outdir, context);
+  const synth = await sharedCliSynth();
   stack = await startBundledStack(synth, { retryIntervalMs: 10, ...(process.env.GRANTLINE_TEST_LAMBDA_LOGS ? { onLog: (l) => console.log(l) } : {}) });
 }, 300_000);
 
 afterAll(async () => {
   await stack?.close();
-  if (!reused) await rm(outdir, { recursive: true, force: true });
 }, 60_000);
 
 afterEach((context) => {

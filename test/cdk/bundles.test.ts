@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ASL_SUBSTITUTIONS, FUNCTION_NAMES, type FunctionName } from '../../infra/cdk/functions.js';
 import { ESM_REQUIRE_BANNER } from '../../infra/cdk/grantline-function.js';
 import { CATALOG_IN_PACKAGE } from '../../infra/cdk/paths.js';
@@ -22,10 +22,10 @@ import { BUNDLE_BUDGET_FILE, REPO_ROOT } from '../../infra/cdk/paths.js';
 import { catalogJson } from '../../shared/catalog/catalog.js';
 import { loadCatalog } from '../../shared/catalog/load.js';
 import { isAwsErrorName } from '../support/error-names.js';
-import { TEST_CONTEXT, type CfnTemplate } from './support.js';
+import { type CliSynth, sharedCliSynth } from './cli-synth.js';
+import type { CfnTemplate } from './support.js';
 
 const run = promisify(execFile);
-const outdir = join(REPO_ROOT, 'cdk.out', `test-cli-synth-${process.pid}`);
 
 interface Bundle {
   name: FunctionName;
@@ -40,44 +40,20 @@ let synthError: unknown;
 let template: CfnTemplate | undefined;
 let bundles: Bundle[] = [];
 
-/** The environment of an operator's shell with no AWS credentials or account at all. */
-function credentialFreeEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!/^(AWS_|CDK_DEFAULT_|GRANTLINE_)/.test(key)) env[key] = value;
-  return {
-    ...env,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SHARED_CREDENTIALS_FILE: join(outdir, 'no-credentials'),
-    AWS_CONFIG_FILE: join(outdir, 'no-config'),
-    CDK_DISABLE_VERSION_CHECK: 'true',
-    CDK_DISABLE_CLI_TELEMETRY: 'true',
-  };
-}
-
-const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase());
+let outdir = '';
 
 beforeAll(async () => {
-  // Act: the CLI synth, bundling every function with esbuild (never Docker).
-  const context = Object.entries(TEST_CONTEXT).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  // Act: the CLI synth of this test run (one for every file that needs it), bundling with esbuild, never Docker.
+  let synth: CliSynth;
   try {
-    await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir, ...context], {
-      cwd: REPO_ROOT,
-      env: credentialFreeEnv(),
-      timeout: 150_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    synth = await sharedCliSynth();
   } catch (err) {
     synthError = err;
     return;
   }
-  template = JSON.parse(readFileSync(join(outdir, 'Grantline.template.json'), 'utf8')) as CfnTemplate;
+  ({ outdir, template } = synth);
   bundles = FUNCTION_NAMES.map((name) => {
-    const entry = Object.values(template!.Resources).find(
-      (r) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['aws:cdk:path'] === `Grantline/${pascal(name)}/Function/Resource`,
-    );
-    const asset = entry?.Metadata?.['aws:asset:path'];
-    if (typeof asset !== 'string') throw new Error(`no bundled asset for ${name}`);
-    const dir = join(outdir, asset);
+    const { dir } = synth.functions[name];
     const size = (file: string) => statSync(join(dir, file)).size;
     const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
     return {
@@ -89,11 +65,7 @@ beforeAll(async () => {
       sources: map.sources,
     };
   });
-}, 180_000);
-
-afterAll(async () => {
-  await rm(outdir, { recursive: true, force: true });
-});
+}, 300_000);
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`.padStart(9);
 

@@ -7,9 +7,12 @@
  * resolves from the repository's node_modules, as Lambda's runtime provides the AWS SDK.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { inject } from 'vitest';
 import { FUNCTION_NAMES, type FunctionName } from '../../infra/cdk/functions.js';
 import { REPO_ROOT } from '../../infra/cdk/paths.js';
 import type { CfnResource, CfnTemplate } from './support.js';
@@ -49,6 +52,50 @@ function credentialFreeEnv(outdir: string): NodeJS.ProcessEnv {
 }
 
 const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase());
+
+/** The context of the shared synth: the sandbox's Slack team and Jira project (connector URLs are pointed at loopback at run time). */
+export const SANDBOX_CONTEXT = {
+  JIRA_BASE_URL: 'https://acme.atlassian.net',
+  OKTA_ORG_URL: 'https://acme.okta.com',
+  SLACK_TEAM_ID: 'TSANDBOX',
+  JIRA_PROJECT_KEY: 'ACC',
+};
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Where this test run's shared CLI synth goes (test/support/global-setup.ts removes it at the end). */
+    sharedSynthDir: string;
+  }
+}
+
+/**
+ * One CLI synth per test run, for every test file that needs one (it takes a minute of both cores):
+ * the first file to ask makes it, under a lock directory; the others wait for it. A failed synth is
+ * reported to each of them. GRANTLINE_TEST_CDK_OUT=<folder of an earlier synth> skips it while working.
+ */
+export async function sharedCliSynth(): Promise<CliSynth> {
+  const reused = process.env.GRANTLINE_TEST_CDK_OUT;
+  if (reused) return readSynth(reused);
+  const outdir = inject('sharedSynthDir');
+  const done = `${outdir}.done`;
+  const failed = `${outdir}.failed`;
+  try {
+    await mkdir(`${outdir}.lock`);
+  } catch {
+    // Another file is making it: wait for the outcome.
+    while (!existsSync(done) && !existsSync(failed)) await sleep(500);
+    if (existsSync(failed)) throw new Error(`the shared cdk synth failed: ${await readFile(failed, 'utf8')}`);
+    return readSynth(outdir);
+  }
+  try {
+    const synth = await cliSynth(outdir, SANDBOX_CONTEXT);
+    await writeFile(done, '');
+    return synth;
+  } catch (err) {
+    await writeFile(failed, String((err as Error).stack ?? err));
+    throw err;
+  }
+}
 
 /** Runs the CLI synth (bundling every function with esbuild, never Docker) into `outdir` and reads what it made. */
 export async function cliSynth(outdir: string, context: Record<string, string>): Promise<CliSynth> {
