@@ -133,9 +133,14 @@ async function claim(deps: EvidenceDeps, lease: Lease): Promise<boolean> {
   return taken;
 }
 
-/** Renewed once half of it has run, before a post: it then outlasts the post, so nobody takes it over meanwhile. */
+/**
+ * Renewed once half of it has run, before a post: it then outlasts the post, so nobody takes it over meanwhile.
+ * Once it has lapsed it is not taken again: another poster may have taken it, posted and let go
+ * meanwhile, and what this one read of the ledger is stale.
+ */
 async function keep(deps: EvidenceDeps, lease: Lease): Promise<boolean> {
-  return deps.clock.now().getTime() - lease.takenAt < DELIVERY_LEASE_MS / 2 || claim(deps, lease);
+  const held = deps.clock.now().getTime() - lease.takenAt;
+  return held < DELIVERY_LEASE_MS / 2 || (held <= DELIVERY_LEASE_MS && claim(deps, lease));
 }
 
 async function deliverInOrder(deps: EvidenceDeps, lease: Lease): Promise<{ delivered: number; drained: boolean }> {
