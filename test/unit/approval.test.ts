@@ -9,8 +9,8 @@ import type { ManualClock } from '../../shared/clock.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import type { Approval, EvidenceEvent } from '../../shared/grants/model.js';
 import { submitRequest } from '../../shared/intake.js';
-import type { ApprovalOutcome, ApprovalPrompt, ChatMessageRef } from '../../shared/ports.js';
-import { provision } from '../../shared/provisioning.js';
+import type { ApprovalOutcome, ApprovalPrompt, Chat, ChatMessageRef } from '../../shared/ports.js';
+import { provision, recordFailure } from '../../shared/provisioning.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { TestDynamo } from '../support/dynamo.js';
 import { approvedGrant, type Directory, ELI, MARIA, type Recorder, startUnitWorld } from '../support/fakes.js';
@@ -39,6 +39,18 @@ async function request(issueKey: string, app = 'figma', role = 'editor', duratio
 
 async function events(grantId: string, type: string): Promise<EvidenceEvent[]> {
   return (await dynamo.store.evidence(grantId)).filter((e) => e.type === type);
+}
+
+/** A request whose comment Jira did not take (503) at intake; Jira is back afterwards. */
+async function requestWhileJiraIsDown(...args: Parameters<typeof request>): Promise<string> {
+  const addComment = ports.addComment.bind(ports);
+  ports.addComment = async () => {
+    throw new RetryableError('Jira answered 503');
+  };
+  const id = await request(...args);
+  ports.addComment = addComment;
+  expect(ports.comments).toEqual([]);
+  return id;
 }
 
 function dmsToEli(): string[] {
@@ -155,6 +167,30 @@ describe('planning', () => {
     });
   });
 
+  it('an automatic approval goes to provisioning without waiting on Jira: the issue hears of it after the add', async () => {
+    const id = await requestWhileJiraIsDown('ACC-1', 'figma', 'viewer', 'permanent');
+    const commentsAtAdd: string[][] = [];
+    const add = directory.addMember.bind(directory);
+    directory.addMember = async (groupId: string, userId: string) => {
+      commentsAtAdd.push([...ports.comments]);
+      return add(groupId, userId);
+    };
+
+    expect((await advance(deps, id)).next).toBe('provision');
+    await provision(deps, id);
+
+    expect(commentsAtAdd).toEqual([[]]);
+    expect(ports.comments.slice(0, 2)).toEqual([`Grantline: ${ELI} requested Figma viewer for ${ELI}`, 'Grantline: approved automatically by policy']);
+  });
+
+  it('a request Jira could not take at intake reaches the issue once the workflow waits for approval', async () => {
+    const id = await requestWhileJiraIsDown('ACC-1');
+
+    expect((await advance(deps, id)).next).toBe('approval');
+
+    expect(ports.comments).toEqual([`Grantline: ${ELI} requested Figma editor for ${ELI}`]);
+  });
+
   it('advancing a grant twice plans it once', async () => {
     const id = await request('ACC-1');
     await advance(deps, id);
@@ -269,18 +305,31 @@ describe('asking in Slack', () => {
     await expect(requestApproval(deps, { grantId: auto, step: 0, taskToken: 't' })).rejects.toThrow(PermanentError);
   });
 
+  it('a task for a request that failed before its approvers were asked asks nobody', async () => {
+    const id = await request('ACC-1');
+    await advance(deps, id);
+    await recordFailure(deps, { grantId: id, error: { Error: 'PermanentError', Cause: 'Jira is gone' } });
+
+    await expect(requestApproval(deps, { grantId: id, step: 0, taskToken: 't' })).rejects.toThrow(
+      new PermanentError(`grant ${id} is failed at step 0, not waiting for approval step 0`),
+    );
+    expect(await dynamo.store.getApproval(id, 0)).toBeUndefined();
+    expect(await events(id, 'approval_requested')).toEqual([]);
+  });
+
   it('the DM tells the approver who asks, for whom, what, for how long and why', async () => {
     directory.users[NINA] = { id: 'u-nina', email: NINA, active: true };
     const prompts: Array<{ userId: string; prompt: ApprovalPrompt }> = [];
-    const post = ports.postApprovalRequest.bind(ports);
-    ports.postApprovalRequest = async (userId: string, prompt: ApprovalPrompt) => {
-      prompts.push({ userId, prompt });
-      return post(userId);
-    };
+    const chat: Chat = Object.assign(Object.create(ports) as Recorder, {
+      postApprovalRequest: async (userId: string, prompt: ApprovalPrompt) => {
+        prompts.push({ userId, prompt });
+        return ports.postApprovalRequest(userId);
+      },
+    });
     const id = await request('ACC-1', 'figma', 'editor', 'PT24H', NINA);
     await advance(deps, id);
 
-    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
+    await requestApproval({ ...deps, chat }, { grantId: id, step: 0, taskToken: 't' });
 
     expect(prompts).toEqual([
       {
@@ -501,7 +550,7 @@ describe('a click', () => {
 });
 
 describe('after the decision', () => {
-  it('every approver\'s DM is replaced by the outcome', async () => {
+  it('the outcome replaces the buttons on every approver DM', async () => {
     const shown: Array<{ ref: ChatMessageRef; prompt: ApprovalPrompt; outcome: ApprovalOutcome }> = [];
     ports.showOutcome = async (ref: ChatMessageRef, prompt: ApprovalPrompt, outcome: ApprovalOutcome) => {
       shown.push({ ref, prompt, outcome });
