@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
@@ -79,9 +79,11 @@ export async function sharedCliSynth(): Promise<CliSynth> {
   const outdir = inject('sharedSynthDir');
   const done = `${outdir}.done`;
   const failed = `${outdir}.failed`;
+  await mkdir(dirname(outdir), { recursive: true });
   try {
     await mkdir(`${outdir}.lock`);
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     // Another file is making it: wait for the outcome.
     while (!existsSync(done) && !existsSync(failed)) await sleep(500);
     if (existsSync(failed)) throw new Error(`the shared cdk synth failed: ${await readFile(failed, 'utf8')}`);
