@@ -63,7 +63,8 @@ export interface EntraOptions {
   sleep?: Sleep;
 }
 
-const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+/** The client-credentials scope for a Graph root: its origin with /.default. */
+export const graphScope = (graphOrigin: string): string => `${new URL(graphOrigin).origin}/.default`;
 const PERMISSIONS = 'GroupMember.ReadWrite.All and User.Read.All';
 /** Graph's answer to adding an existing member (400 Request_BadRequest); nothing else means "already a member". */
 const ALREADY_MEMBER = "One or more added object references already exist for the following modified properties: 'members'.";
@@ -114,7 +115,9 @@ export class EntraIdentityProvider implements IdentityProvider {
         ...(options.authorityHost ? { authorityHost: options.authorityHost, disableInstanceDiscovery: true } : {}),
         ...(ca ? { tlsOptions: { ca } } : {}),
       });
-    const authProvider = new TokenCredentialAuthenticationProvider(new ReportingCredential(credential), { scopes: [GRAPH_SCOPE] });
+    // The token's audience is the Graph root in use: a sovereign cloud's Graph (graph.microsoft.us,
+    // microsoftgraph.chinacloudapi.cn) refuses a token issued for the public cloud's.
+    const authProvider = new TokenCredentialAuthenticationProvider(new ReportingCredential(credential), { scopes: [graphScope(this.graphOrigin)] });
 
     // A custom chain (instead of initWithMiddleware({ authProvider })) for two reasons: the retry
     // policy below, and the transport (see the file comment). Order as in the SDK's default chain.

@@ -47,7 +47,7 @@ async function rawGraphCall(method: string, path: string): Promise<number> {
     disableInstanceDiscovery: true,
     tlsOptions: { ca: o.ca },
   });
-  const token = await credential.getToken('https://graph.microsoft.com/.default');
+  const token = await credential.getToken(`${graph.url}/.default`);
   return new Promise((resolve, reject) => {
     const req = request(`${graph.url}${path}`, { method, ca: o.ca, headers: { authorization: `Bearer ${token.token}` } }, (res) => {
       res.resume();
@@ -211,6 +211,21 @@ describe('granting and revoking group membership', () => {
 });
 
 describe('when Graph or the token endpoint refuses or struggles', () => {
+  it('asks for a token for the configured Graph root, as a sovereign cloud requires (the public cloud scope is refused there)', async () => {
+    // The fake is its own cloud: its Graph root is its own URL, as graph.microsoft.us is for US Government.
+    await idp.testConnection();
+    const tokenCalls = graph.fake.requests.filter((r) => r.path.endsWith('/oauth2/v2.0/token'));
+    expect(tokenCalls.map((r) => new URLSearchParams(r.rawBody).get('scope'))).toEqual([`${graph.url}/.default`]);
+
+    const o = graph.connectorOptions();
+    const publicCloud = new ClientSecretCredential(o.tenantId, o.clientId, o.clientSecret, {
+      authorityHost: o.authorityHost,
+      disableInstanceDiscovery: true,
+      tlsOptions: { ca: o.ca },
+    });
+    await expect(publicCloud.getToken('https://graph.microsoft.com/.default')).rejects.toThrow(/AADSTS1002012/);
+  });
+
   it('reports a wrong client secret as a permanent refusal, before any Graph call', async () => {
     const wrong = new EntraIdentityProvider({ ...graph.connectorOptions(), clientSecret: 'not-the-secret' });
     const { err } = await failure(() => wrong.findUserByEmail('alice.smith@example.com'));

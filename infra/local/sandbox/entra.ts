@@ -120,7 +120,6 @@ interface GroupRecord {
   members: Set<string>;
 }
 
-const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const DEFAULT_PERMISSIONS = ['GroupMember.ReadWrite.All', 'User.Read.All'];
 const READ_USERS = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 const READ_GROUPS = [
@@ -392,7 +391,8 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
           `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
         );
       }
-      if (!(form.scope ?? '').split(' ').includes(GRAPH_SCOPE)) {
+      // This fake is its own cloud (as a sovereign one is): tokens are for its own Graph root.
+      if (!(form.scope ?? '').split(' ').includes(`${fake.url}/.default`)) {
         return aadError(
           400,
           'invalid_scope',
@@ -402,7 +402,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       }
       const expiresIn = 3599;
       const access = jwtLike({
-        aud: 'https://graph.microsoft.com',
+        aud: fake.url,
         tid: tenantId,
         appid: clientId,
         roles: permissions,
