@@ -44,7 +44,10 @@ catalog
   .command('sync')
   .argument('[file]', 'catalog file', process.env.GRANTLINE_CATALOG ?? 'catalog.yaml')
   .description('check every mapped group exists in its identity provider, and list groups no role maps (uses the provider settings in the environment)')
-  .option('--jira', "also make the Jira request fields (JIRA_FIELD_APP, JIRA_FIELD_ROLE) offer exactly the catalog's apps and roles")
+  .option(
+    '--jira',
+    "also make the Jira request fields (JIRA_FIELD_APP, JIRA_FIELD_ROLE, JIRA_FIELD_DURATION) offer exactly the catalog's apps, roles and durations",
+  )
   .action(async (file: string, opts: { jira?: boolean }) => {
     const { loadCatalog } = await import('../shared/catalog/load.js');
     const { jiraFieldValues, syncReport } = await import('../shared/catalog/sync.js');
@@ -63,6 +66,7 @@ catalog
       for (const [field, wanted] of [
         [config.JIRA_FIELD_APP, values.apps],
         [config.JIRA_FIELD_ROLE, values.roles],
+        [config.JIRA_FIELD_DURATION, values.durations],
       ] as const) {
         const change = await jira.syncFieldOptions(field, wanted);
         console.log(

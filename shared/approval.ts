@@ -1,6 +1,7 @@
 /**
  * Approval: from a recorded request to a decision. Plans the approval steps from the catalog,
- * asks each step's approvers in Slack, takes their decisions (only a named approver of the current
+ * asks each step's approvers in Slack (and in Jira Service Management with JIRA_FIELD_APPROVERS:
+ * shared/jsm-approvals.ts), takes their decisions (only a named approver of the current
  * step, never the requester or subject, the first decision wins) and closes the request as approved
  * or denied. Every function re-reads the ledger and changes state only by conditional writes.
  */
@@ -13,8 +14,9 @@ import { errorMessage, PermanentError, RetryableError } from './errors.js';
 import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
 import { loadGrant } from './grants/load.js';
 import { requestedEvidence } from './intake.js';
+import { answerInJira, approversEvidence, putApproversOnIssue } from './jsm-approvals.js';
 import type { Approval, ApprovalStepPlan, Grant } from './grants/model.js';
-import { tellRequester } from './notify.js';
+import { tellOutcome } from './notify.js';
 import { planApprovals } from './policy.js';
 import type { ApprovalOutcome, ApprovalPrompt, IdentityProvider } from './ports.js';
 import type { LifecycleDeps, Services } from './services.js';
@@ -133,6 +135,8 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
   const step = grant.currentStep ?? 0;
   const approval = await deps.store.getApproval(grant.id, step);
   if (!approval || approval.status === 'pending') return grant;
+  // Before the evidence, whose transition may move the issue out of the approval status, where JSM still takes an answer.
+  await answerInJira(deps, grant, approval);
   await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, approval));
   await showOutcome(deps, grant, approval);
   const now = deps.clock.now().toISOString();
@@ -188,7 +192,8 @@ async function finishDenied(deps: LifecycleDeps, grant: Grant, reason: string, b
     decidedBy: by,
     updatedAt: deps.clock.now().toISOString(),
   });
-  if (updated) await tellRequester(deps, grant, `Your request ${grant.issueKey} for ${grant.appName} ${grant.role} was denied: ${reason}.`);
+  // The approvers' own messages already show the decision (showOutcome).
+  if (updated) await tellOutcome(deps, grant, `Your request ${grant.issueKey} for ${grant.appName} ${grant.role} was denied: ${reason}.`);
   return updated ?? loadGrant(deps.store, grant.id);
 }
 
@@ -226,7 +231,9 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
   else if ((await deps.store.createApproval(approval)) === 'exists') await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
 
   const { messages, unreachable } = await askApprovers(deps, grant, approval);
-  if (messages.length === 0) {
+  // JSM approvals (JIRA_FIELD_APPROVERS): after Slack, so a Jira fault never holds back the Slack prompts.
+  const jira = approversEvidence(deps.config, await putApproversOnIssue(deps, grant, approval), approval.approvers);
+  if (messages.length === 0 && !jira.decidableInJira) {
     throw new PermanentError(
       `none of the approvers of step ${input.step + 1} can be reached in Slack (${unreachable.map((u) => `${u.approver}: ${u.why}`).join('; ')})`,
     );
@@ -244,8 +251,10 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
       Why: planStep.reason,
       Deadline: `${deadline} (denied if nobody decides by then)`,
       'Not reachable in Slack': unreachable.map((u) => `${u.approver} (${u.why})`).join(', ') || undefined,
+      ...jira.details,
     },
-    ...(input.step === 0 ? { transitionTo: deps.config.JIRA_STATUS_AWAITING_APPROVAL } : {}),
+    // JSM opens an approval each time the issue enters the approval status: every step goes there when asked in Jira.
+    ...(input.step === 0 || jira.askedInJira ? { transitionTo: deps.config.JIRA_STATUS_AWAITING_APPROVAL } : {}),
   });
 }
 
@@ -262,8 +271,23 @@ async function askApprovers(
   const prompt = promptFor(grant, approval.step);
   const messages = [...approval.messages];
   const unreachable: Array<{ approver: string; why: string }> = [];
+  // A role with an approval channel: the request is posted there once, with the buttons, and an
+  // approver group's members read it there instead of each getting a DM; named approvers still get one.
+  const channel = resolveRole(deps.catalog, grant.app, grant.role)?.role.approvalChannel;
+  const channelKey = `channel:${channel}`;
+  if (channel && !messages.some((m) => m.approver === channelKey)) {
+    try {
+      messages.push({ approver: channelKey, ...(await deps.chat.postApprovalRequest(channel, prompt)) });
+      await deps.store.setApprovalMessages(grant.id, approval.step, messages);
+    } catch (err) {
+      if (err instanceof RetryableError) throw err;
+      deps.logger.warn('the approval channel cannot be posted to; asking the approvers directly', { grantId: grant.id, channel, error: errorMessage(err) });
+      unreachable.push({ approver: `channel ${channel}`, why: `Slack refused the message: ${errorMessage(err)}` });
+    }
+  }
+  const seenInChannel = messages.some((m) => m.approver === channelKey) && grant.steps?.[approval.step]?.kind === 'group';
   for (const approver of approval.approvers) {
-    if (messages.some((m) => m.approver === approver)) continue;
+    if (seenInChannel || messages.some((m) => m.approver === approver)) continue;
     let why: string;
     try {
       const userId = await deps.chat.userIdByEmail(approver);
@@ -288,7 +312,10 @@ export async function expireApproval(deps: LifecycleDeps, input: { grantId: stri
   const grant = await loadGrant(deps.store, input.grantId);
   const now = deps.clock.now().toISOString();
   const decided = await deps.store.decideApproval(grant.id, input.step, { status: 'expired', by: 'grantline', at: now, channel: 'timeout' });
-  if (decided) await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, decided));
+  if (decided) {
+    await answerInJira(deps, grant, decided);
+    await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, decided));
+  }
 }
 
 /**
@@ -326,7 +353,7 @@ function decisionEvidence(config: Config, grant: Grant, approval: Approval): Evi
   };
 }
 
-// ---------------------------------------------------------------- Decisions (Slack)
+// ---------------------------------------------------------------- Decisions (Slack, or Jira through shared/jsm-approvals.ts)
 
 export interface DecisionInput {
   grantId: string;
@@ -358,8 +385,9 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
   const now = deps.clock.now().toISOString();
   const who = input.clickerEmail; // normalised at the edge (shared/email.ts)
 
+  const surface = input.via === 'jira' ? 'Jira' : 'Slack';
   const refusal = !who
-    ? 'Grantline cannot see your email address in Slack, so it cannot check that you are the approver'
+    ? `Grantline cannot see your email address in ${surface}, so it cannot check that you are the approver`
     : who === grant.requester || who === grant.subject
       ? 'you cannot approve a request you made or that gives you access'
       : !approval.approvers.includes(who)
@@ -370,30 +398,36 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
             approval.status === 'pending' && (grant.status !== 'pending_approval' || grant.currentStep !== input.step)
             ? `this request is no longer waiting for a decision (it is ${grant.status.replace('_', ' ')})`
             : undefined;
-  if (refusal) {
-    await recordEvidence(
+  // Every decision not taken is recorded (who, where, why): a refused one, and one that came after the step closed.
+  const recordRefusal = (reason: string) =>
+    recordEvidence(
       deps,
       grant,
       {
         type: 'approval_refused',
         key: `approval_refused#${input.step}#${input.clickerRef}#${now}`,
-        actor: who ?? `slack user ${input.clickerRef}`,
+        actor: who ?? `${input.via} user ${input.clickerRef}`,
         via: input.via,
         at: now,
-        summary: `refused a decision by ${who ?? `Slack user ${input.clickerRef}`}: ${refusal}`,
+        summary: `refused a decision by ${who ?? `${surface} user ${input.clickerRef}`}: ${reason}`,
         details: { Attempted: input.decision, Step: String(input.step + 1) },
       },
       { deliverNow: false },
     );
+  if (refusal) {
+    await recordRefusal(refusal);
     return { outcome: 'refused', reason: refusal };
   }
   if (approval.status !== 'pending') {
+    await recordRefusal(describeClosed(approval));
     return { outcome: 'already_decided', reason: describeClosed(approval) };
   }
   const won = await deps.store.decideApproval(grant.id, input.step, { status: input.decision, by: who!, at: now, channel: input.via });
   if (!won) {
     const latest = await deps.store.getApproval(grant.id, input.step);
-    return { outcome: 'already_decided', reason: latest ? describeClosed(latest) : 'this request was already decided' };
+    const reason = latest ? describeClosed(latest) : 'this request was already decided';
+    await recordRefusal(reason);
+    return { outcome: 'already_decided', reason };
   }
   const finalApproval = input.decision === 'approved' && input.step + 1 >= (grant.steps?.length ?? 1);
   await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, won), { deliverNow: false });
@@ -435,7 +469,12 @@ async function showOutcome(deps: LifecycleDeps, grant: Grant, approval: Approval
   const outcome: ApprovalOutcome =
     approval.status === 'expired'
       ? { kind: 'expired', at: approval.decidedAt ?? '' }
-      : { kind: approval.status === 'approved' ? 'approved' : 'denied', by: approval.decidedBy ?? '', at: approval.decidedAt ?? '' };
+      : {
+          kind: approval.status === 'approved' ? 'approved' : 'denied',
+          by: approval.decidedBy ?? '',
+          at: approval.decidedAt ?? '',
+          ...(approval.channel === 'jira' ? { via: 'jira' as const } : {}),
+        };
   for (const message of approval.messages) {
     try {
       await deps.chat.showOutcome({ channel: message.channel, ts: message.ts }, promptFor(grant, approval.step), outcome);

@@ -23,6 +23,8 @@ export const configSchema = z.object({
   GRANTLINE_SCHEDULER_ROLE_ARN: nonEmpty,
   GRANTLINE_SCHEDULE_GROUP: z.string().default('grantline'),
   GRANTLINE_SCHEDULE_DLQ_ARN: nonEmpty,
+  /** The function that files requests submitted in Slack (invoked asynchronously by the Slack interactions function). */
+  GRANTLINE_FILE_REQUEST_FUNCTION: nonEmpty,
   /** Comma-separated Secrets Manager ids whose JSON values are merged over the environment (AWS). */
   GRANTLINE_SECRET_IDS: z.string().optional(),
 
@@ -37,11 +39,27 @@ export const configSchema = z.object({
   JIRA_FIELD_ROLE: z.string().default('customfield_10072'),
   JIRA_FIELD_DURATION: z.string().default('customfield_10073'),
   JIRA_FIELD_JUSTIFICATION: z.string().default('description'),
+  /**
+   * Jira Service Management's "Approvers" field (a multi-user picker, e.g. customfield_10003). When
+   * set, each approval step is also asked in JSM: Grantline puts the step's approvers (and its own
+   * account) in this field, and a decision made in JSM reaches it through the "Approval completed"
+   * automation rule (docs/jira-setup.md §6). Unset: approvals are asked in Slack only.
+   */
+  JIRA_FIELD_APPROVERS: nonEmpty,
   /** Statuses (or transition names) the issue is moved to; empty disables that transition. */
   JIRA_STATUS_AWAITING_APPROVAL: z.string().default('Waiting for approval'),
   JIRA_STATUS_GRANTED: z.string().default('Access granted'),
   JIRA_STATUS_DENIED: z.string().default('Declined'),
   JIRA_STATUS_REVOKED: z.string().default('Done'),
+  /**
+   * Resolution set when the transition's screen has the Resolution field (stock JSM: every
+   * transition into a resolved status requires it), matched case-insensitively against what the
+   * screen offers; one it does not offer fails naming the setting. "Done" and "Won't Do" are among
+   * Jira Cloud's default resolutions; JSM sites often also have "Declined".
+   */
+  JIRA_RESOLUTION_GRANTED: z.string().trim().default('Done'),
+  JIRA_RESOLUTION_DENIED: z.string().trim().default("Won't Do"),
+  JIRA_RESOLUTION_REVOKED: z.string().trim().default('Done'),
 
   SLACK_API_URL: optionalUrl,
   SLACK_BOT_TOKEN: nonEmpty,

@@ -6,21 +6,26 @@
  * - one poster per issue at a time: a worker posts a grant's events only while it holds the grant's
  *   delivery lease (a conditional write with an expiry from the injected clock); everyone else
  *   leaves them to it. A lease whose holder died lapses and is taken over.
- * - write-ahead: an event is marked `posting` before its comment is sent, and each comment carries
- *   the event's id; a later post of a `posting` event (the answer was lost, or the poster died)
- *   first looks for that id on the issue and only marks it delivered when Jira has it.
+ * - write-ahead: an event is marked `posting` before its comments are sent, and each comment carries
+ *   its own id; a later post of a `posting` event (the answer was lost, or the poster died) first
+ *   looks for each id on the issue, posts only the ones Jira does not have, and marks the event
+ *   delivered only when Jira has them all.
+ * An event's comments (commentsFor): the full evidence, internal (agents only), then, for the steps
+ * the requester waits on, a short public notice in plain words (shared/notices.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { authorizeAuditor } from './audit.js';
 import { errorMessage, MalformedRequestError, PermanentError } from './errors.js';
+import type { Config } from './config.js';
 import type { EvidenceEvent, EvidenceType, Grant } from './grants/model.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
-import type { TicketComment } from './ports.js';
+import { noticeText } from './notices.js';
+import type { TicketComment, TransitionOptions } from './ports.js';
 import type { Services } from './services.js';
 import { pageRequestFrom } from './store/page.js';
 import type { Delivery } from './store/store.js';
 
-export type EvidenceDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger'>;
+export type EvidenceDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger' | 'config'>;
 
 export interface EvidenceInput {
   type: EvidenceType;
@@ -173,18 +178,21 @@ async function deliver(
   delivery: Delivery,
   lease: Lease,
 ): Promise<'delivered' | 'undeliverable' | 'retry_later' | 'lease_lost'> {
-  const ref = evidenceRef(event);
   try {
-    // 'posting': an earlier post may have reached Jira before its poster crashed or lost the answer.
-    const posted = delivery.status === 'commented' || (delivery.status === 'posting' && (await deps.ticketing.hasComment(event.issueKey, ref)));
-    if (!posted) {
-      if (!(await keep(deps, lease))) return 'lease_lost';
-      await deps.store.markPosting(delivery);
-      await postComment(deps, event, ref);
+    if (delivery.status !== 'commented') {
+      let marked = false;
+      for (const outgoing of commentsFor(event)) {
+        // 'posting': an earlier post may have reached Jira before its poster crashed or lost the answer.
+        if (delivery.status === 'posting' && (await deps.ticketing.hasComment(event.issueKey, outgoing.comment.ref))) continue;
+        if (!(await keep(deps, lease))) return 'lease_lost';
+        if (!marked) await deps.store.markPosting(delivery);
+        marked = true;
+        await postComment(deps, event, outgoing);
+      }
     }
     if (event.transitionTo) {
       if (delivery.status !== 'commented') await deps.store.markCommented(delivery);
-      const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo);
+      const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo, transitionOptions(deps.config, event.type));
       if (!moved) deps.logger.warn('Jira has no transition to the configured status', { issueKey: event.issueKey, status: event.transitionTo });
     }
     await deps.store.markDelivered(delivery);
@@ -201,15 +209,65 @@ async function deliver(
   }
 }
 
-/** A comment Jira refuses (4xx) is posted once more in the smallest form that still says what happened. */
-async function postComment(deps: EvidenceDeps, event: EvidenceEvent, ref: string): Promise<void> {
+/** One comment an event puts on the issue, carrying its own ref, and what happens when Jira refuses it for good (4xx). */
+export interface OutgoingComment {
+  comment: TicketComment & { ref: string };
+  /** Posted instead (the evidence's minimal form), or 'skip': logged, and the event's delivery goes on. */
+  whenRefused: TicketComment | 'skip';
+}
+
+/**
+ * What an event puts on the issue, in this order: the full evidence, internal (it names approvers,
+ * groups and errors), then the requester's public notice when the step has one.
+ */
+export function commentsFor(event: EvidenceEvent): OutgoingComment[] {
+  const ref = evidenceRef(event);
+  const notice = noticeText(event);
+  return [
+    { comment: { ...commentFor(event), ref }, whenRefused: { ...minimalCommentFor(event), ref } },
+    // A courtesy: one Jira refuses must not keep the evidence's transition from happening.
+    ...(notice ? [{ comment: { title: notice, facts: [], internal: false, ref: noticeRef(event) }, whenRefused: 'skip' as const }] : []),
+  ];
+}
+
+/**
+ * A comment Jira refuses (4xx) is posted once more in the smallest form that still says what
+ * happened, or, for a notice (already minimal), left out with an error in the log.
+ */
+async function postComment(deps: EvidenceDeps, event: EvidenceEvent, outgoing: OutgoingComment): Promise<void> {
   try {
-    await deps.ticketing.addComment(event.issueKey, { ...commentFor(event), ref });
+    await deps.ticketing.addComment(event.issueKey, outgoing.comment);
   } catch (err) {
     if (!(err instanceof PermanentError)) throw err;
-    deps.logger.warn('Jira refused the evidence comment; posting a minimal one', { issueKey: event.issueKey, key: event.key, error: errorMessage(err) });
-    await deps.ticketing.addComment(event.issueKey, { ...minimalCommentFor(event), ref });
+    const about = { issueKey: event.issueKey, key: event.key, error: errorMessage(err) };
+    if (outgoing.whenRefused === 'skip') {
+      deps.logger.error("Jira refused the requester's notice; the evidence is on the issue", about);
+      return;
+    }
+    deps.logger.warn('Jira refused the evidence comment; posting a minimal one', about);
+    await deps.ticketing.addComment(event.issueKey, outgoing.whenRefused);
   }
+}
+
+type ResolutionSetting = 'JIRA_RESOLUTION_GRANTED' | 'JIRA_RESOLUTION_DENIED' | 'JIRA_RESOLUTION_REVOKED';
+
+/** The moment a step's transition stands for (granted, denied, removed) picks its resolution: JSM asks for one on the way to a resolved status. */
+const RESOLUTION_SETTING: Partial<Record<EvidenceType, ResolutionSetting>> = {
+  provisioned: 'JIRA_RESOLUTION_GRANTED',
+  manual_task: 'JIRA_RESOLUTION_GRANTED',
+  denied: 'JIRA_RESOLUTION_DENIED',
+  approval_expired: 'JIRA_RESOLUTION_DENIED',
+  revoked: 'JIRA_RESOLUTION_REVOKED',
+  revocation_kept_membership: 'JIRA_RESOLUTION_REVOKED',
+  manual_removal_task: 'JIRA_RESOLUTION_REVOKED',
+};
+
+/** The resolution a step's transition sets (when its screen has the field), and the setting that names it. */
+export function transitionOptions(config: Pick<Config, ResolutionSetting>, type: EvidenceType): TransitionOptions {
+  const setting = RESOLUTION_SETTING[type];
+  if (!setting) return {};
+  const resolution = config[setting];
+  return { ...(resolution ? { resolution } : {}), resolutionSetting: setting };
 }
 
 /** The id each evidence comment carries on the issue: grant and event key. */
@@ -217,8 +275,14 @@ export function evidenceRef(event: Pick<EvidenceEvent, 'grantId' | 'key'>): stri
   return `${event.grantId}/${event.key}`;
 }
 
+/** The id of the event's public notice: the evidence id and "/notice". */
+export function noticeRef(event: Pick<EvidenceEvent, 'grantId' | 'key'>): string {
+  return `${evidenceRef(event)}/notice`;
+}
+
 export function commentFor(event: EvidenceEvent): TicketComment {
   return {
+    internal: true,
     title: `Grantline: ${event.summary}`,
     facts: [
       ...Object.entries(event.details).map(([label, value]) => ({ label, value })),
@@ -233,6 +297,7 @@ export function commentFor(event: EvidenceEvent): TicketComment {
 export function minimalCommentFor(event: EvidenceEvent): TicketComment {
   const title = `Grantline: ${event.summary}`;
   return {
+    internal: true,
     title: title.length > MINIMAL_TITLE ? `${title.slice(0, MINIMAL_TITLE)}… (cut; full text in the Grantline ledger)` : title,
     facts: [
       { label: 'Grant', value: event.grantId },

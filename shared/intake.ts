@@ -15,7 +15,9 @@ import { MalformedRequestError, ValidationError } from './errors.js';
 import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
 import { grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
+import { APPROVAL_COMPLETED_EVENT, receiveApprovalCompleted } from './jsm-approvals.js';
 import { durationProblem } from './policy.js';
+import type { RequestFields } from './ports.js';
 import type { Services } from './services.js';
 
 export type IntakeDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'catalog' | 'ticketing' | 'workflow'>;
@@ -45,14 +47,8 @@ export const FIELD_LIMITS = {
 /** Real ADF nests a handful of levels; deeper input is refused before recursion can exhaust the stack. */
 export const MAX_FIELD_DEPTH = 100;
 
-export interface AccessRequest {
+export interface AccessRequest extends RequestFields {
   issueKey: string;
-  requester: string;
-  subject: string;
-  app: string;
-  role: string;
-  duration: string;
-  justification: string;
   source: Grant['source'];
 }
 
@@ -63,6 +59,8 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
     throw new MalformedRequestError(`not a Jira issue payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
   }
   const { key: issueKey, fields } = parsed.data.issue;
+  // A decision made in Jira Service Management (the "Approval completed" rule): not a new request.
+  if (parsed.data.webhookEvent === APPROVAL_COMPLETED_EVENT) return receiveApprovalCompleted(deps, issueKey);
 
   const existing = await deps.store.getGrant(grantIdFor(issueKey));
   if (existing) {
@@ -72,6 +70,12 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
   }
 
   const requester = await requesterEmail(deps, fields);
+  if (requester && deps.config.JIRA_EMAIL && normalizeEmail(requester) === normalizeEmail(deps.config.JIRA_EMAIL)) {
+    // Filed by Grantline itself from the Slack form, without Modify Reporter: the automation rule
+    // fires for it too, but only the filing job knows the real requester, and it records the grant.
+    deps.logger.info('issue filed by Grantline from Slack: the filing job records it', { issueKey });
+    return json(202, { grantId: grantIdFor(issueKey), status: 'filed_by_grantline' });
+  }
   try {
     const read = (name: string) => fieldText(fields[name], name);
     const input = {
@@ -165,43 +169,52 @@ export function requestedEvidence(grant: Grant): EvidenceInput {
 }
 
 export function validateRequest(catalog: Catalog, input: AccessRequest, labels: Record<string, string> = {}): string[] {
-  const problems: string[] = [];
+  return requestProblems(catalog, input, labels).map((p) => p.message);
+}
+
+/** The request's fields a problem can be about (the Slack form shows each problem under its field). */
+export type RequestField = keyof typeof FIELD_LIMITS;
+
+/** Everything wrong with a request, each problem with the field it is about. */
+export function requestProblems(catalog: Catalog, input: AccessRequest, labels: Record<string, string> = {}): Array<{ field: RequestField; message: string }> {
+  const problems: Array<{ field: RequestField; message: string }> = [];
+  const problem = (field: RequestField, message: string) => problems.push({ field, message });
   const label = (name: string) => (labels[name] ? `${name} (Jira field ${labels[name]})` : name);
   // Over-long fields are reported alone: the other messages quote the values.
   for (const [name, limit] of Object.entries(FIELD_LIMITS)) {
-    const length = input[name as keyof typeof FIELD_LIMITS].length;
-    if (length > limit) problems.push(`${label(name)} is too long: ${count(length)} characters, the limit is ${count(limit)}`);
+    const length = input[name as RequestField].length;
+    if (length > limit) problem(name as RequestField, `${label(name)} is too long: ${count(length)} characters, the limit is ${count(limit)}`);
   }
   if (problems.length > 0) return problems;
-  if (!input.requester) problems.push('the requester has no visible email address in Jira; ask an admin to make it visible to the Grantline account');
-  else if (!normalizeEmail(input.requester)) problems.push(`the requester "${input.requester}" is not an email address`);
-  if (!input.subject) problems.push(`${label('subject')} is missing: give the email of the person who needs access`);
-  else if (!normalizeEmail(input.subject)) problems.push(`${label('subject')} "${input.subject}" is not an email address`);
-  if (!input.justification.trim()) problems.push(`${label('justification')} is missing: say why the access is needed`);
+  if (!input.requester) problem('requester', 'the requester has no visible email address in Jira; ask an admin to make it visible to the Grantline account');
+  else if (!normalizeEmail(input.requester)) problem('requester', `the requester "${input.requester}" is not an email address`);
+  if (!input.subject) problem('subject', `${label('subject')} is missing: give the email of the person who needs access`);
+  else if (!normalizeEmail(input.subject)) problem('subject', `${label('subject')} "${input.subject}" is not an email address`);
+  if (!input.justification.trim()) problem('justification', `${label('justification')} is missing: say why the access is needed`);
   if (!input.app) {
-    problems.push(`${label('app')} is missing: choose one of ${appNames(catalog)}`);
+    problem('app', `${label('app')} is missing: choose one of ${appNames(catalog)}`);
     return problems;
   }
   const appKey = findAppKey(catalog, input.app);
   if (!appKey) {
-    problems.push(`unknown app "${input.app}": choose one of ${appNames(catalog)}`);
+    problem('app', `unknown app "${input.app}": choose one of ${appNames(catalog)}`);
     return problems;
   }
   const app = catalog.apps[appKey]!;
   const roles = Object.keys(app.roles).join(', ');
   if (!input.role) {
-    problems.push(`${label('role')} is missing: ${app.name} offers ${roles}`);
+    problem('role', `${label('role')} is missing: ${app.name} offers ${roles}`);
     return problems;
   }
   const resolved = resolveRole(catalog, appKey, input.role.trim().toLowerCase());
   if (!resolved) {
-    problems.push(`unknown role "${input.role}" for ${app.name}: choose one of ${roles}`);
+    problem('role', `unknown role "${input.role}" for ${app.name}: choose one of ${roles}`);
     return problems;
   }
-  if (!input.duration) problems.push(`${label('duration')} is missing: ${app.name} ${resolved.roleKey} allows ${resolved.role.durations.join(', ')}`);
+  if (!input.duration) problem('duration', `${label('duration')} is missing: ${app.name} ${resolved.roleKey} allows ${resolved.role.durations.join(', ')}`);
   else {
-    const problem = durationProblem(resolved, input.duration);
-    if (problem) problems.push(problem);
+    const tooLong = durationProblem(resolved, input.duration);
+    if (tooLong) problem('duration', tooLong);
   }
   return problems;
 }
@@ -240,6 +253,8 @@ async function tellRequester(deps: IntakeDeps, issueKey: string, problems: strin
       title: 'Grantline could not accept this access request',
       facts: problems.map((p, i) => ({ label: `Problem ${i + 1}`, value: p })),
       note: 'Nothing was granted. Correct the request fields and save the issue, or open a new request.',
+      // For the requester, who must fix the request: public (problems name only the request's own fields and the catalog).
+      internal: false,
     });
   } catch (err) {
     deps.logger.warn('could not comment on the rejected request', { issueKey, error: (err as Error).message });

@@ -1,13 +1,42 @@
+/**
+ * Telling people the outcome of a request in Slack: the requester (in the thread of the message
+ * that said their request was filed, when it was made in Slack), the person the access is for when
+ * that is someone else, and, for outcomes after the decision (granted, failed), every approver
+ * asked, in the thread of the approval message they got. A notice never fails the step that sends it.
+ */
 import { errorMessage } from './errors.js';
 import type { Grant } from './grants/model.js';
+import type { ChatMessageRef } from './ports.js';
 import type { Services } from './services.js';
 
-/** A Slack DM to the requester; never fails the step that sends it. */
-export async function tellRequester(deps: Pick<Services, 'chat' | 'logger'>, grant: Grant, text: string): Promise<void> {
+type NotifyDeps = Pick<Services, 'chat' | 'logger' | 'store'>;
+
+export async function tellOutcome(deps: NotifyDeps, grant: Grant, text: string, opts: { approvers?: boolean } = {}): Promise<void> {
+  const thread = await quietly(deps, grant, 'the requester', () => deps.store.requestThread(grant.id));
+  await tellPerson(deps, grant, grant.requester, text, thread ?? undefined);
+  if (grant.subject !== grant.requester) await tellPerson(deps, grant, grant.subject, text);
+  if (!opts.approvers) return;
+  for (let step = 0; step < (grant.steps?.length ?? 0); step++) {
+    const approval = await quietly(deps, grant, 'the approvers', () => deps.store.getApproval(grant.id, step));
+    for (const message of approval?.messages ?? []) {
+      await quietly(deps, grant, message.approver, () => deps.chat.notify({ channel: message.channel, ts: message.ts }, text));
+    }
+  }
+}
+
+async function tellPerson(deps: NotifyDeps, grant: Grant, email: string, text: string, thread?: ChatMessageRef): Promise<void> {
+  await quietly(deps, grant, email, async () => {
+    if (thread) return deps.chat.notify(thread, text);
+    const userId = await deps.chat.userIdByEmail(email);
+    return userId ? deps.chat.notify(userId, text) : undefined;
+  });
+}
+
+async function quietly<T>(deps: NotifyDeps, grant: Grant, who: string, send: () => Promise<T>): Promise<T | undefined> {
   try {
-    const userId = await deps.chat.userIdByEmail(grant.requester);
-    if (userId) await deps.chat.notify(userId, text);
+    return await send();
   } catch (err) {
-    deps.logger.warn('could not notify the requester in Slack', { grantId: grant.id, error: errorMessage(err) });
+    deps.logger.warn('could not tell the outcome in Slack', { grantId: grant.id, who, error: errorMessage(err) });
+    return undefined;
   }
 }

@@ -58,20 +58,38 @@ export interface TicketComment {
   note?: string;
   /** An id the comment carries on the ticket (evidence: `<grantId>/<event key>`), for hasComment. */
   ref?: string;
+  /**
+   * true: agents only (Jira Service Management's internal note). false: public, so the requester
+   * sees it in the portal and is emailed it. Required: on a JSM issue a comment is public unless it says otherwise.
+   */
+  internal: boolean;
 }
 
 export interface NewTicket {
   summary: string;
+  /**
+   * The requester. Made the issue's reporter when Jira lets Grantline set it (Modify Reporter
+   * permission); otherwise Grantline's account is the reporter and the description names them.
+   */
   reporterEmail: string;
-  fields: Record<string, unknown>;
+  /**
+   * Plain text by Jira field id (a user field given as an email). The adapter shapes each value as
+   * the field's type takes it (select option, document, account); an empty value is not sent.
+   */
+  fields: Record<string, string>;
+  /** The setting that names each field id (e.g. customfield_10071 → JIRA_FIELD_APP), so an error can say what to fix. */
+  fieldSettings?: Record<string, string>;
 }
 
 export interface Ticketing {
   addComment(issueKey: string, comment: TicketComment): Promise<void>;
   /** Whether the issue already has a comment carrying `ref` (a post whose answer was lost to a crash or a timeout). */
   hasComment(issueKey: string, ref: string): Promise<boolean>;
-  /** Moves the issue through the transition whose name or target status name matches; false when none does. */
-  transition(issueKey: string, statusOrTransitionName: string): Promise<boolean>;
+  /**
+   * Moves the issue through the transition whose name or target status name matches; false when none does.
+   * Fills the fields the transition's screen requires from `options`; PermanentError when it requires one Grantline cannot fill.
+   */
+  transition(issueKey: string, statusOrTransitionName: string, options?: TransitionOptions): Promise<boolean>;
   /** Email of a Jira account (reporter), when Jira lets us see it. */
   userEmail(accountId: string): Promise<string | undefined>;
   createIssue(ticket: NewTicket): Promise<{ key: string }>;
@@ -83,6 +101,39 @@ export interface Ticketing {
    * field does not exist or is not a select list.
    */
   syncFieldOptions(fieldId: string, values: string[]): Promise<FieldOptionsChange>;
+  /**
+   * Jira Service Management approvals. Sets the issue's Approvers field (`fieldId`, a multi-user
+   * picker) to the Jira accounts whose visible email is exactly one of `emails`, plus Grantline's
+   * own account (so Grantline can answer the approval when the decision is made in Slack).
+   * `missing`: the emails Jira has no such account for (left out of the field).
+   */
+  setApprovers(issueKey: string, fieldId: string, emails: string[]): Promise<{ missing: string[] }>;
+  /** Every JSM approval of the issue (GET /rest/servicedeskapi/request/{key}/approval, all pages), oldest first. */
+  approvals(issueKey: string): Promise<JsmApproval[]>;
+  /**
+   * Answers a JSM approval as Grantline's account. 'already_answered' when the approval was
+   * completed (or Grantline had answered) before: the first decision wins, in Jira as in Grantline.
+   */
+  answerApproval(issueKey: string, approvalId: string, decision: 'approve' | 'decline'): Promise<'answered' | 'already_answered'>;
+}
+
+/** One approval of a Jira Service Management request, as JSM reports it. */
+export interface JsmApproval {
+  id: string;
+  /** 'pending' until enough approvers have answered (any value JSM adds later reads as pending). */
+  finalDecision: 'pending' | 'approved' | 'declined';
+  approvers: JsmApprover[];
+  /** When JSM completed it (ISO-8601), once it has a final decision. */
+  completedAt?: string;
+}
+
+export interface JsmApprover {
+  accountId: string;
+  /** As JSM shows it; absent when the person's profile hides it (look it up with userEmail). */
+  email?: string;
+  decision: 'pending' | 'approved' | 'declined';
+  /** Grantline's own Jira account (an approver so that it can mirror a decision made in Slack). */
+  grantline: boolean;
 }
 
 /** What syncFieldOptions did, as option values: created, re-enabled, disabled, left as they were. */
@@ -91,6 +142,14 @@ export interface FieldOptionsChange {
   enabled: string[];
   disabled: string[];
   unchanged: string[];
+}
+
+/** What a transition's screen may require (stock JSM: a Resolution on the way to a resolved status). */
+export interface TransitionOptions {
+  /** Resolution name, e.g. "Done"; sent only when the transition's screen has the Resolution field. */
+  resolution?: string;
+  /** The setting that gives `resolution`, named in the error when the screen requires one and none is set. */
+  resolutionSetting?: string;
 }
 
 export interface ApprovalPrompt {
@@ -112,8 +171,8 @@ export interface ChatMessageRef {
 }
 
 export type ApprovalOutcome =
-  | { kind: 'approved'; by: string; at: string }
-  | { kind: 'denied'; by: string; at: string }
+  | { kind: 'approved'; by: string; at: string; via?: 'slack' | 'jira' }
+  | { kind: 'denied'; by: string; at: string; via?: 'slack' | 'jira' }
   | { kind: 'expired'; at: string }
   | { kind: 'withdrawn'; reason: string };
 
@@ -122,12 +181,77 @@ export interface Chat {
   userIdByEmail(email: string): Promise<string | undefined>;
   /** Email of a Slack user (users.info); undefined when not visible. Callers fail closed on undefined. */
   emailOfUser(userId: string): Promise<string | undefined>;
-  /** DMs the approver an Approve/Deny message. Button values carry `${grantId}:${step}` only, never a task token. */
-  postApprovalRequest(approverUserId: string, prompt: ApprovalPrompt): Promise<ChatMessageRef>;
+  /**
+   * Posts an Approve/Deny message: to a person (a user id: their DM with the app) or to a channel (a
+   * channel id, the role's approvalChannel). Button values carry `${grantId}:${step}` only, never a task token.
+   */
+  postApprovalRequest(to: string, prompt: ApprovalPrompt): Promise<ChatMessageRef>;
   /** Replaces the approval message with the outcome and removes the buttons. */
   showOutcome(ref: ChatMessageRef, prompt: ApprovalPrompt, outcome: ApprovalOutcome): Promise<void>;
-  /** A plain DM (e.g. telling a clicker why the click was refused, or the requester the result). */
-  notify(userId: string, text: string): Promise<void>;
+  /**
+   * A plain message: a DM to a user id, or a reply in the thread of a message Grantline sent (the
+   * requester's "Filed …", an approval message). Returns the message, to reply to later.
+   */
+  notify(to: string | ChatMessageRef, text: string): Promise<ChatMessageRef>;
+  /** Opens the request form for the person who typed the command (Slack views.open; the trigger is valid for 3 s, once). */
+  openRequestForm(triggerId: string, form: RequestForm): Promise<void>;
+  /** Redraws an open request form (an app or role was chosen); `hash` makes Slack refuse a stale redraw. */
+  updateRequestForm(viewId: string, hash: string | undefined, form: RequestForm): Promise<void>;
+}
+
+/**
+ * The request form (Slack modal): the catalog's apps; the roles of the chosen app; the durations of
+ * the chosen role. Choosing an app or a role redraws the form. The fields' ids are REQUEST_FORM.
+ */
+export interface RequestForm {
+  apps: FormChoice[];
+  roles: FormChoice[];
+  durations: FormChoice[];
+  /** What is chosen so far (prefilled from `/access <app> <role>`, or chosen in the form). */
+  app?: string;
+  role?: string;
+}
+
+export interface FormChoice {
+  value: string;
+  label: string;
+}
+
+/**
+ * Ids of the request form: the contract between the chat adapter (which draws the form) and the
+ * interaction handler (which reads what was submitted). The role and duration fields' block ids are
+ * suffixed with the app (and role) they list, so a new choice starts them empty.
+ */
+export const REQUEST_FORM = {
+  callbackId: 'grantline_request',
+  app: 'grantline_app',
+  role: 'grantline_role',
+  duration: 'grantline_duration',
+  justification: 'grantline_justification',
+  subject: 'grantline_subject',
+} as const;
+
+/** Work done after Slack has been answered (Slack allows 3 s): in AWS an asynchronous Lambda invoke, locally in the background. */
+export interface Jobs {
+  /** Files a request submitted in the Slack form: the Jira issue, then the grant; the person is told the outcome in Slack. */
+  fileRequest(job: FilingJob): Promise<void>;
+}
+
+/** What a person asks for, as typed or chosen (emails of the requester and of the person the access is for). */
+export interface RequestFields {
+  requester: string;
+  subject: string;
+  app: string;
+  role: string;
+  duration: string;
+  justification: string;
+}
+
+export interface FilingJob extends RequestFields {
+  /** The submission's receipt key (the form's view id): a second run of the job files nothing twice. */
+  receiptKey: string;
+  /** Slack user who submitted the form (told the outcome). */
+  slackUserId: string;
 }
 
 export interface RevocationScheduler {

@@ -9,7 +9,7 @@ import { recordEvidence } from './evidence.js';
 import { loadGrant } from './grants/load.js';
 import type { Grant, GrantStatus } from './grants/model.js';
 import { joinMembership, leaveMembership, membershipKeyOf } from './membership.js';
-import { tellRequester } from './notify.js';
+import { tellOutcome } from './notify.js';
 import { expiryFor } from './policy.js';
 import type { LifecycleDeps } from './services.js';
 
@@ -42,7 +42,9 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
       },
     });
     const active = await activate(deps, grant, recorded.at, {});
-    await tellRequester(deps, grant, `Your request ${grant.issueKey} was approved; ${grant.appOwner} will set up ${grant.appName} ${grant.role} by hand.`);
+    await tellOutcome(deps, grant, `Your request ${grant.issueKey} was approved; ${grant.appOwner} will set up ${grant.appName} ${grant.role} by hand.`, {
+      approvers: true,
+    });
     return resultOf(active);
   }
 
@@ -77,7 +79,7 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
   });
   const active = await activate(deps, grant, recorded.at, { idpUserId: user.id, preexistingMembership: preexisting });
   const until = active.expiresAt ? ` until ${active.expiresAt}` : '';
-  await tellRequester(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${until} (${grant.issueKey}).`);
+  await tellOutcome(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${until} (${grant.issueKey}).`, { approvers: true });
   return resultOf(active);
 }
 
@@ -123,7 +125,7 @@ export async function recordFailure(deps: LifecycleDeps, input: { grantId: strin
     details: { Error: input.error.Error ?? 'unknown', 'State before failure': grant.status, 'Group membership': givenBack },
   });
   const updated = await deps.store.updateGrant(grant.id, UNFINISHED, { status: 'failed', failure: cause, updatedAt: recorded.at });
-  if (updated) await tellRequester(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. ${outcome}.`);
+  if (updated) await tellOutcome(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. ${outcome}.`, { approvers: true });
 }
 
 /** A grant the workflow has not finished: the only ones a failure can close. */

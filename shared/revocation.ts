@@ -32,8 +32,8 @@ export async function scheduleRevocation(deps: LifecycleDeps, grantId: string): 
 export const REVOKE_REASONS = ['expired', 'early_release', 'access_review', 'offboarding', 'no_schedule'] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 
-/** How each reason reads in the evidence. */
-const REASON_TEXT: Record<RevokeReason, string> = {
+/** How each reason reads in the evidence (shared/notices.ts ENDED_BECAUSE says each in the requester's words). */
+export const REASON_TEXT: Record<RevokeReason, string> = {
   expired: 'expired',
   early_release: 'early release',
   access_review: 'access review',

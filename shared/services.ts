@@ -6,7 +6,7 @@ import type { Catalog } from './catalog/schema.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { Chat, IdentityProvider, ProviderName, RevocationScheduler, Ticketing, WorkflowRuntime } from './ports.js';
+import type { Chat, IdentityProvider, Jobs, ProviderName, RevocationScheduler, Ticketing, WorkflowRuntime } from './ports.js';
 import type { Store } from './store/store.js';
 
 export interface Services {
@@ -20,6 +20,7 @@ export interface Services {
   idp: (name: ProviderName) => IdentityProvider;
   scheduler: RevocationScheduler;
   workflow: WorkflowRuntime;
+  jobs: Jobs;
 }
 
 /** What the state-machine tasks receive. */

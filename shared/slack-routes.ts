@@ -1,29 +1,61 @@
 /**
- * Slack ingress: button clicks (interactions) and the /access command. Verify, record, acknowledge:
- * Slack allows 3 s, so the slow work (updating messages, provisioning) happens in the workflow.
+ * Slack ingress: Approve/Deny clicks, the `/access` command and the request form it opens. Verify,
+ * record, acknowledge: Slack allows 3 s, so the slow work happens after the answer (approvals and
+ * provisioning in the workflow, filing a submitted form in the filing job).
  */
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { decide } from './approval.js';
 import { verifySlackRequest } from './auth.js';
 import type { Clock } from './clock.js';
 import { required, type Config } from './config.js';
 import { normalizeEmail } from './email.js';
-import { ForbiddenError, MalformedRequestError, ValidationError } from './errors.js';
+import { ForbiddenError, MalformedRequestError, errorMessage } from './errors.js';
+import { requestForm } from './filing.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
-import { submitRequest, validateRequest, type IntakeDeps } from './intake.js';
-import { decide } from './approval.js';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID } from './ports.js';
+import { requestProblems, type RequestField } from './intake.js';
+import { APPROVE_ACTION_ID, DENY_ACTION_ID, REQUEST_FORM } from './ports.js';
 import type { Services } from './services.js';
 
-export type SlackDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'chat' | 'ticketing' | 'workflow'>;
+export type SlackDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'catalog' | 'chat' | 'ticketing' | 'workflow' | 'jobs'>;
 
-const interactionPayload = z.object({
-  type: z.literal('block_actions'),
-  team: z.object({ id: z.string() }).optional(),
+/** An input's state in a view: a select's option, a user picker's user, or a text input's text. */
+const inputState = z.object({
+  selected_option: z
+    .object({ value: z.string() })
+    .nullish()
+    .transform((v) => v ?? undefined),
+  selected_user: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
+  value: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? undefined),
+});
+const view = z.object({
+  id: z.string().min(1),
+  hash: z.string().optional(),
+  callback_id: z.string().optional(),
+  state: z.object({ values: z.record(z.string(), z.record(z.string(), inputState)) }).optional(),
+});
+type SlackView = z.output<typeof view>;
+type ViewValues = NonNullable<SlackView['state']>['values'];
+
+const sender = {
+  team: z.object({ id: z.string() }).nullish(),
   api_app_id: z.string().optional(),
   user: z.object({ id: z.string().min(1) }),
-  actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
-});
+};
+const interactionPayload = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('block_actions'),
+    ...sender,
+    actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
+    view: view.optional(),
+  }),
+  z.object({ type: z.literal('view_submission'), ...sender, view }),
+]);
 
 function verifiedForm(deps: { config: Config; clock: Clock }, req: HttpRequest): URLSearchParams {
   verifySlackRequest({ signingSecret: required(deps.config, 'SLACK_SIGNING_SECRET'), headers: req.headers, rawBody: req.rawBody, clock: deps.clock });
@@ -45,11 +77,16 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   }
   const parsed = interactionPayload.safeParse(raw);
   if (!parsed.success) {
-    // Other interaction types (view submissions, shortcuts) are not ours to handle: acknowledge and ignore.
+    // Other interaction types (shortcuts, closed views) are not ours to handle: acknowledge and ignore.
     return { status: 200 };
   }
   const payload = parsed.data;
-  checkWorkspace(deps.config, payload.team?.id, payload.api_app_id);
+  checkWorkspace(deps.config, payload.team?.id ?? undefined, payload.api_app_id);
+  const ourForm = payload.view?.callback_id === REQUEST_FORM.callbackId;
+  if (payload.type === 'view_submission') return ourForm ? submitForm(deps, payload.user.id, payload.view) : { status: 200 };
+  if (ourForm && payload.view && payload.actions.some((a) => a.action_id === REQUEST_FORM.app || a.action_id === REQUEST_FORM.role)) {
+    return redrawForm(deps, payload.view);
+  }
   const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION_ID || a.action_id === DENY_ACTION_ID);
   if (!action) return { status: 200 };
   // The button value is only a lookup key; everything else is re-read from the ledger.
@@ -77,76 +114,104 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
 }
 
 /**
- * `/access <app> <role> <duration> [for <email>] <justification>`: files the Jira issue first (Jira
- * is the system of record), then records the grant exactly as the Jira webhook would. A command
- * that arrives again (a replay within the signature window, a retry) files nothing: its key is
- * recorded by conditional write before the issue is created.
+ * `/access [app [role]]` opens the request form (prefilled with the app and role when given). Nothing
+ * is filed here: the form's submission is (receiveSlackInteraction), and Slack allows 3 s for both.
  */
-export async function receiveSlackCommand(deps: SlackDeps & IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
+export async function receiveSlackCommand(deps: SlackDeps, req: HttpRequest): Promise<HttpResponse> {
   const form = verifiedForm(deps, req);
   checkWorkspace(deps.config, form.get('team_id') ?? undefined, form.get('api_app_id') ?? undefined);
-  const userId = form.get('user_id');
-  if (!userId) throw new MalformedRequestError('Slack command has no user_id');
-  const text = (form.get('text') ?? '').trim();
-  const words = text.split(/\s+/).filter(Boolean);
-  if (words.length < 4) {
-    return ephemeral(
-      `Usage: /access <app> <role> <duration> [for <email>] <justification>. Apps: ${Object.values(deps.catalog.apps)
-        .map((a) => a.name)
-        .join(', ')}`,
-    );
-  }
-  const [app, role, duration, ...rest] = words as [string, string, string, ...string[]];
-  let subject: string | undefined;
-  if (rest[0]?.toLowerCase() === 'for' && rest[1]) {
-    subject = rest[1].replace(/^<mailto:[^|]+\|(.+)>$/, '$1');
-    rest.splice(0, 2);
-  }
-  const requester = normalizeEmail(await deps.chat.emailOfUser(userId));
-  if (!requester) return ephemeral('Grantline cannot see your email address in Slack, so it cannot file the request for you.');
-  const draft = { issueKey: 'NEW-1', requester, subject: subject ?? requester, app, role, duration, justification: rest.join(' '), source: 'slack' as const };
-  const problems = validateRequest(deps.catalog, draft);
-  if (problems.length > 0) return ephemeral(`Nothing was filed:\n• ${problems.join('\n• ')}`);
-
-  const commandKey = idempotencyKey(form, req);
-  const claim = await deps.store.commands.claim(commandKey, deps.clock.now().toISOString());
-  if (claim.status === 'seen') {
-    deps.logger.info('repeated /access command ignored', { commandKey, issueKey: claim.issueKey });
-    return ephemeral(claim.issueKey ? `This request was already received: ${claim.issueKey}.` : 'This request was already received.');
-  }
-
-  const c = deps.config;
-  const { key } = await deps.ticketing.createIssue({
-    summary: `Access: ${app} ${role} for ${draft.subject}`,
-    reporterEmail: requester,
-    fields: {
-      [c.JIRA_FIELD_SUBJECT]: draft.subject,
-      [c.JIRA_FIELD_APP]: app,
-      [c.JIRA_FIELD_ROLE]: role,
-      [c.JIRA_FIELD_DURATION]: duration,
-      // Jira Cloud's v3 API takes the description as a document, custom text fields as text.
-      [c.JIRA_FIELD_JUSTIFICATION]:
-        c.JIRA_FIELD_JUSTIFICATION === 'description'
-          ? { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: draft.justification }] }] }
-          : draft.justification,
-    },
-  });
-  await deps.store.commands.recordIssue(commandKey, key);
+  const triggerId = form.get('trigger_id');
+  if (!triggerId) throw new MalformedRequestError('Slack command has no trigger_id');
+  const [app, role] = (form.get('text') ?? '').trim().split(/\s+/).filter(Boolean);
   try {
-    const grant = await submitRequest(deps, { ...draft, issueKey: key });
-    return ephemeral(`Filed ${key}: ${grant.appName} ${grant.role} for ${grant.subject} (${grant.duration}). You will hear back here.`);
+    await deps.chat.openRequestForm(triggerId, requestForm(deps.catalog, { app, role }));
   } catch (err) {
-    if (err instanceof ValidationError) return ephemeral(`Filed ${key}, but it cannot proceed: ${err.problems.join('; ')}`);
-    throw err;
+    deps.logger.warn('could not open the request form', { error: errorMessage(err) });
+    return ephemeral(`Grantline could not open the request form (${errorMessage(err)}). Type /access again.`);
   }
+  // An empty 200: Slack shows nothing in the channel, the form is open.
+  return { status: 200 };
 }
 
-/** Slack's trigger_id names one invocation; without it, the signed request itself (signature + timestamp) does. */
-function idempotencyKey(form: URLSearchParams, req: HttpRequest): string {
-  const trigger = form.get('trigger_id');
-  if (trigger) return `slack-trigger:${trigger}`;
-  const signed = `${req.headers['x-slack-signature'] ?? ''}:${req.headers['x-slack-request-timestamp'] ?? ''}`;
-  return `slack-signature:${createHash('sha256').update(signed).digest('hex')}`;
+/** A choice in the open form (an app or a role): redraw it with the roles of that app, the durations of that role. */
+async function redrawForm(deps: SlackDeps, view: SlackView): Promise<HttpResponse> {
+  const chosen = formChoices(view.state?.values ?? {});
+  await deps.chat.updateRequestForm(view.id, view.hash, requestForm(deps.catalog, chosen));
+  return { status: 200 };
+}
+
+/**
+ * A submitted form: checked against the catalog (problems shown under their fields, nothing
+ * filed), then receipted by conditional write (a replay files nothing) and handed to the filing
+ * job. The empty 200 closes the form; the person hears the outcome in Slack.
+ */
+async function submitForm(deps: SlackDeps, userId: string, view: SlackView): Promise<HttpResponse> {
+  const values = view.state?.values ?? {};
+  const chosen = formChoices(values);
+  const blockOf = (field: RequestField): string => {
+    const block = {
+      app: REQUEST_FORM.app,
+      role: `${REQUEST_FORM.role}/${chosen.app}`,
+      duration: `${REQUEST_FORM.duration}/${chosen.app}/${chosen.role}`,
+      justification: REQUEST_FORM.justification,
+      subject: REQUEST_FORM.subject,
+      requester: REQUEST_FORM.subject,
+    }[field];
+    // Slack shows an error only under an input the form has; anything else goes under the app.
+    return block in values ? block : REQUEST_FORM.app;
+  };
+  const fieldErrors = (problems: Array<{ field: RequestField; message: string }>): HttpResponse => {
+    const errors: Record<string, string> = {};
+    for (const p of problems) errors[blockOf(p.field)] ??= p.message;
+    return json(200, { response_action: 'errors', errors });
+  };
+
+  const requester = normalizeEmail(await deps.chat.emailOfUser(userId));
+  if (!requester)
+    return fieldErrors([{ field: 'requester', message: 'Grantline cannot see your email address in Slack, so it cannot file a request for you' }]);
+  const onBehalfOf = inputValue(values, REQUEST_FORM.subject, REQUEST_FORM.subject);
+  const subject = onBehalfOf ? normalizeEmail(await deps.chat.emailOfUser(onBehalfOf)) : requester;
+  if (!subject) return fieldErrors([{ field: 'subject', message: 'Grantline cannot see the email address of this person in Slack' }]);
+  const request = {
+    requester,
+    subject,
+    app: chosen.app ?? '',
+    role: chosen.role ?? '',
+    duration: chosen.app && chosen.role ? (inputValue(values, `${REQUEST_FORM.duration}/${chosen.app}/${chosen.role}`, REQUEST_FORM.duration) ?? '') : '',
+    justification: inputValue(values, REQUEST_FORM.justification, REQUEST_FORM.justification) ?? '',
+  };
+  const problems = requestProblems(deps.catalog, { ...request, issueKey: 'NEW-1', source: 'slack' });
+  if (problems.length > 0) return fieldErrors(problems);
+
+  // A view is submitted once: its id names the submission.
+  const receiptKey = `slack-view:${view.id}`;
+  const claim = await deps.store.commands.claim(receiptKey, deps.clock.now().toISOString());
+  if (claim.status === 'seen') {
+    deps.logger.info('repeated form submission ignored', { receiptKey, issueKey: claim.issueKey });
+    return { status: 200 };
+  }
+  try {
+    await deps.jobs.fileRequest({ receiptKey, slackUserId: userId, ...request });
+  } catch (err) {
+    await deps.store.commands.release(receiptKey);
+    deps.logger.error('could not hand a submitted request to the filing job', { receiptKey, error: errorMessage(err) });
+    return fieldErrors([{ field: 'justification', message: 'Grantline could not take the request just now; nothing was filed. Submit again in a minute.' }]);
+  }
+  return { status: 200 };
+}
+
+/** What the form's state says is chosen: the role is read from the block of the chosen app, so changing the app forgets it. */
+function formChoices(values: ViewValues): { app?: string; role?: string } {
+  const app = inputValue(values, REQUEST_FORM.app, REQUEST_FORM.app);
+  const role = app ? inputValue(values, `${REQUEST_FORM.role}/${app}`, REQUEST_FORM.role) : undefined;
+  return { ...(app ? { app } : {}), ...(role ? { role } : {}) };
+}
+
+/** One input's value, whatever its element: a select's option, a user picker's user, a text input's text. */
+function inputValue(values: ViewValues, blockId: string, actionId: string): string | undefined {
+  const element = values[blockId]?.[actionId];
+  const value = element?.selected_option?.value ?? element?.selected_user ?? element?.value;
+  return typeof value === 'string' && value.trim() ? value : undefined;
 }
 
 function ephemeral(text: string): HttpResponse {

@@ -63,6 +63,7 @@ export function resourceNames(stackName: string) {
   return {
     stateMachine: `${stackName}-access-request`,
     revokeFunction: `${stackName}-revoke`,
+    fileRequestFunction: `${stackName}-file-request`,
     scheduleGroup: `${stackName}-revocations`,
   };
 }
@@ -75,7 +76,7 @@ export class GrantlineStack extends Stack {
   readonly api: HttpApi;
   readonly apiStage: HttpStage;
   readonly schedulerRole: Role;
-  readonly deadLetterQueues: { schedules: Queue; revoke: Queue; flushEvidence: Queue; sweepExpiries: Queue };
+  readonly deadLetterQueues: { schedules: Queue; revoke: Queue; fileRequest: Queue; flushEvidence: Queue; sweepExpiries: Queue };
   readonly alarms: Alarm[] = [];
   readonly alarmTopic: ITopic | undefined;
 
@@ -96,6 +97,12 @@ export class GrantlineStack extends Stack {
       service: 'lambda',
       resource: 'function',
       resourceName: names.revokeFunction,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const fileRequestFunctionArn = this.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: names.fileRequestFunction,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     const schedulesArn = this.formatArn({
@@ -124,6 +131,7 @@ export class GrantlineStack extends Stack {
     this.deadLetterQueues = {
       schedules: deadLetterQueue('ScheduleDeadLetterQueue', 'the EventBridge Scheduler revocation schedules (set on each schedule by schedule-revocation)'),
       revoke: deadLetterQueue('RevokeDeadLetterQueue'),
+      fileRequest: deadLetterQueue('FileRequestDeadLetterQueue'),
       flushEvidence: deadLetterQueue('FlushEvidenceDeadLetterQueue', 'the EventBridge rule that invokes flush-evidence'),
       sweepExpiries: deadLetterQueue('SweepExpiriesDeadLetterQueue', 'the EventBridge rule that invokes sweep-expiries'),
     };
@@ -153,6 +161,7 @@ export class GrantlineStack extends Stack {
       const spec = FUNCTION_SPECS[name];
       const environment: Record<string, string> = { ...environmentBase };
       if (spec.workflow) environment.GRANTLINE_STATE_MACHINE_ARN = stateMachineArn;
+      if (spec.invokes?.includes('file-request')) environment.GRANTLINE_FILE_REQUEST_FUNCTION = names.fileRequestFunction;
       if (spec.schedules) {
         environment.GRANTLINE_SCHEDULE_GROUP = names.scheduleGroup;
         environment.GRANTLINE_REVOKE_FUNCTION_ARN = revokeFunctionArn;
@@ -171,6 +180,7 @@ export class GrantlineStack extends Stack {
         secrets: secretsFor(spec.secrets),
         environment,
         ...(name === 'revoke' ? { functionName: names.revokeFunction, deadLetterQueue: this.deadLetterQueues.revoke } : {}),
+        ...(name === 'file-request' ? { functionName: names.fileRequestFunction, deadLetterQueue: this.deadLetterQueues.fileRequest } : {}),
       });
       if (spec.table === 'read' && spec.secrets.includes('identityProviders')) {
         // The provider rate limits' buckets (shared/store/rate-buckets.ts) are written by every function that calls a provider.
@@ -182,8 +192,15 @@ export class GrantlineStack extends Stack {
           }),
         );
       }
-      if (spec.workflow === 'start') fn.allow(new PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }));
-      if (spec.workflow === 'complete') fn.allow(new PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [stateMachineArn] }));
+      if (spec.invokes?.includes('file-request')) fn.allow(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fileRequestFunctionArn] }));
+      if (spec.workflow) {
+        const actions = {
+          start: ['states:StartExecution'],
+          complete: ['states:SendTaskSuccess'],
+          'start+complete': ['states:StartExecution', 'states:SendTaskSuccess'],
+        };
+        fn.allow(new PolicyStatement({ actions: actions[spec.workflow], resources: [stateMachineArn] }));
+      }
       if (spec.schedules === 'create') {
         fn.allow(new PolicyStatement({ actions: ['scheduler:CreateSchedule'], resources: [schedulesArn] }));
         fn.allow(
@@ -368,6 +385,11 @@ export class GrantlineStack extends Stack {
       'RevokeDeadLetterAlarm',
       depth(this.deadLetterQueues.revoke),
       'A revocation failed after Lambda retries: the message holds the grant id; fix the cause and invoke revoke with it.',
+    );
+    alarm(
+      'FileRequestDeadLetterAlarm',
+      depth(this.deadLetterQueues.fileRequest),
+      'A request submitted in the Slack form could not be filed after Lambda retries: the message holds the submission (receiptKey, requester, app, role); check Jira for an issue, or ask the person to submit again.',
     );
     alarm('FlushEvidenceDeadLetterAlarm', depth(this.deadLetterQueues.flushEvidence), 'The periodic evidence delivery could not be invoked.');
     alarm(

@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: a new hire's onboarding, end to end through the sandbox: one app auto-approved,
- * one approved in Slack, one denied, one time-bound grant that expires (the clock is moved forward),
+ * one approved in Slack, one filed through the Slack /access form, one denied, one time-bound grant that expires (the clock is moved forward),
  * then the evidence trail an auditor would read.
  */
 import { loadCatalog } from '../../shared/catalog/load.js';
@@ -16,7 +16,9 @@ async function main(): Promise<void> {
   const catalog = await loadCatalog(process.env.GRANTLINE_CATALOG ?? 'catalog.yaml');
   const sandbox = await startSandbox(catalog);
   const clock = new ShiftedClock();
-  const runtime = await startLocalRuntime({ env: { ...sandbox.env, PORT: '0' }, logger: silentLogger, clock, catalog, tickMs: false });
+  // JIRA_FIELD_APPROVERS: approvals are also asked in Jira Service Management (docs/jira-setup.md §6).
+  const env = { ...sandbox.env, PORT: '0', JIRA_FIELD_APPROVERS: sandbox.jira.approversFieldId };
+  const runtime = await startLocalRuntime({ env, logger: silentLogger, clock, catalog, tickMs: false });
   const client = new SandboxClient(sandbox, runtime.url);
   const click = (who: string, grantId: string, step: number, decision: 'approve' | 'deny') =>
     client.click(who, grantId, step, decision, { timestamp: Math.floor(clock.now().getTime() / 1000) });
@@ -38,6 +40,25 @@ async function main(): Promise<void> {
       `  Dana approves in Slack → ${await status(runtime, figma.grantId)}; Okta group 00gfigmaeditor: ${sandbox.okta.members('00gfigmaeditor').join(', ')}`,
     );
 
+    say('Nina types /access in Slack: a form built from the catalog opens; she picks GitHub Enterprise, maintainer, 30 days.');
+    const ts = () => ({ timestamp: Math.floor(clock.now().getTime() / 1000) });
+    const { viewId } = await client.slashAccess(NINA, '', ts());
+    if (!viewId) throw new Error('the /access form did not open');
+    await client.fillForm(viewId, 'app', 'github');
+    await client.fillForm(viewId, 'role', 'maintainer');
+    await client.fillForm(viewId, 'duration', 'P30D');
+    await client.fillForm(viewId, 'justification', 'Reviews for the platform team');
+    await client.submitForm(viewId, ts());
+    await runtime.jobs.idle();
+    const ninaDms = sandbox.slack.messagesTo(sandbox.slack.users().find((u) => u.email === NINA)!.id).map((m) => m.text);
+    const filedFromSlack = ninaDms.find((t) => t.startsWith('Filed '));
+    const github = `grant-${filedFromSlack?.split(/[ :]/)[1]}`;
+    console.log(`  filed from Slack: "${filedFromSlack}"`);
+    await runtime.workflow.quiet(github);
+    await click(MARIA, github, 0, 'approve');
+    await runtime.workflow.quiet(github);
+    console.log(`  Maria (her manager) approves in Slack → ${await status(runtime, github)}`);
+
     const salesforce = await file(client, runtime, { app: 'Salesforce', role: 'admin', duration: 'PT6H', justification: 'Wants to look around' });
     const intruder = await click(SANDBOX_PEOPLE.intruder, salesforce.grantId, 0, 'approve');
     console.log(`  ${salesforce.issueKey} Salesforce admin (manager, then owner): Mallory, not an approver, clicks Approve → ${intruder.body.outcome}`);
@@ -45,6 +66,15 @@ async function main(): Promise<void> {
     await click('omar.owner@example.com', salesforce.grantId, 0, 'deny');
     await runtime.workflow.quiet(salesforce.grantId);
     console.log(`  Omar (app owner, deciding because the manager is the requester) denies → ${await status(runtime, salesforce.grantId)}`);
+
+    const readOnly = await file(client, runtime, { app: 'Salesforce', role: 'read-only', duration: 'P90D', justification: 'Pipeline reports' });
+    sandbox.jira.answerApproval(readOnly.issueKey, 'omar.owner@example.com', 'approve');
+    await client.sendApprovalCompleted(readOnly.issueKey);
+    await runtime.workflow.quiet(readOnly.grantId);
+    const inJira = (await runtime.deps.store.evidence(readOnly.grantId)).find((e) => e.type === 'approved');
+    console.log(
+      `  ${readOnly.issueKey} Salesforce read-only: Omar approves in Jira Service Management instead of Slack → ${await status(runtime, readOnly.grantId)}; evidence: "${inJira?.summary}"`,
+    );
 
     const breakGlass = await file(client, runtime, {
       app: 'Internal admin console',

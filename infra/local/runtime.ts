@@ -10,12 +10,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { loadCatalog } from '../../shared/catalog/load.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
-import { systemClock, type Clock } from '../../shared/clock.js';
+import { realSleep, systemClock, type Clock, type Sleep } from '../../shared/clock.js';
 import { parseConfig, required, type Config } from '../../shared/config.js';
 import { JiraTicketing } from '../../shared/connectors/jira.js';
 import { identityProviders } from '../../shared/connectors/identity.js';
 import { SlackChat } from '../../shared/connectors/slack.js';
 import { flushEvidence } from '../../shared/evidence.js';
+import { fileRequest } from '../../shared/filing.js';
 import type { Grant } from '../../shared/grants/model.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { Logger } from '../../shared/logger.js';
@@ -26,6 +27,7 @@ import { Store } from '../../shared/store/store.js';
 import { ensureTable } from '../../shared/store/table.js';
 import { sweepExpiries } from '../../shared/sweep.js';
 import { tasks } from '../../shared/tasks.js';
+import { LocalJobs } from './jobs.js';
 import { LocalScheduler } from './scheduler.js';
 import { startServer } from './server.js';
 import { LocalWorkflow } from './workflow.js';
@@ -50,6 +52,7 @@ export interface LocalRuntime {
   deps: LifecycleDeps;
   workflow: LocalWorkflow;
   scheduler: LocalScheduler;
+  jobs: LocalJobs;
   /** Re-starts the workflow of every grant still in progress (after a restart). */
   redrive(): Promise<string[]>;
   close(): Promise<void>;
@@ -96,7 +99,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     (input) => tasks.Revoke(deps, input),
     () => sweepExpiries(deps, { overdueAfterMs: 0 }),
   );
-  deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow };
+  // Filing a request submitted in Slack runs after Slack was answered, as the file-request Lambda does.
+  // Tests shorten its waits as they do the workflow's retries.
+  const short = options.retryIntervalMs;
+  const sleep: Sleep = short === undefined ? realSleep : (ms) => realSleep(Math.min(ms, short));
+  const jobs = new LocalJobs((job) => fileRequest(deps, job, sleep), logger, sleep);
+  deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow, jobs };
   workflow.bind(deps);
 
   const { server, url } = await startServer(deps, config.PORT);
@@ -119,6 +127,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     deps,
     workflow,
     scheduler,
+    jobs,
     async redrive() {
       const inProgress = await grantsInProgress(store);
       for (const grant of inProgress) await workflow.start(grant.id);
@@ -127,6 +136,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async close() {
       if (ticker) clearInterval(ticker);
       await flushing;
+      await jobs.idle();
       await workflow.stop();
       await scheduler.stop();
       server.closeAllConnections();

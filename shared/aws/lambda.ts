@@ -4,6 +4,8 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { PermanentError } from '../errors.js';
+import { fileRequest, filingJobSchema } from '../filing.js';
 import { errorResponse, type HttpRequest, type HttpResponse } from '../http.js';
 import type { LifecycleDeps } from '../services.js';
 import { tasks, type TaskName } from '../tasks.js';
@@ -50,6 +52,16 @@ export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Pr
     } catch (err) {
       return toResult(errorResponse(err, logger));
     }
+  });
+}
+
+/** The file-request function: an asynchronous invoke's event is a filing job; an error makes Lambda retry it. */
+export function filingHandler(connectors: Connectors) {
+  return middy(async (event: unknown) => {
+    const job = filingJobSchema.safeParse(event);
+    // A malformed event is never retried: nothing about it would change.
+    if (!job.success) throw new PermanentError(`not a filing job: ${job.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ')}`);
+    await fileRequest(await awsDeps(connectors), job.data);
   });
 }
 

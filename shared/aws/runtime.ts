@@ -17,6 +17,7 @@ import type { Chat, IdentityProvider, ProviderName, Ticketing } from '../ports.j
 import { providerRegistry } from '../providers.js';
 import { RateLimits } from '../rate-limit.js';
 import { Store } from '../store/store.js';
+import { LambdaJobs } from './jobs.js';
 import { EventBridgeRevocationScheduler } from './scheduler.js';
 import { StepFunctionsWorkflow } from './workflow.js';
 
@@ -106,6 +107,7 @@ async function build(connectors: Connectors): Promise<LifecycleDeps> {
         }),
     ),
     workflow: lazy(() => new StepFunctionsWorkflow(required(config, 'GRANTLINE_STATE_MACHINE_ARN'))),
+    jobs: lazy(() => new LambdaJobs(required(config, 'GRANTLINE_FILE_REQUEST_FUNCTION'))),
   };
 }
 

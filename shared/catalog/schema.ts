@@ -13,6 +13,12 @@ const email = z
   .pipe(z.email({ message: 'must be an email address' }));
 const duration = z.string().refine(isDuration, { message: 'must be an ISO-8601 duration such as PT1H, PT24H or P30D, or "permanent"' });
 
+/** App and role keys. At most 64 characters: a key is a Slack option value (at most 150) and part of a form's block id (255). */
+const KEY = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** zod reports a bad record key as "Invalid key in record": say what a key must be instead. */
+const keyError = (what: string) => (issue: { code?: string }) =>
+  issue.code === 'invalid_key' ? `${what} keys are 1 to 64 lower-case letters, digits, - and _` : undefined;
+
 export const riskTiers = ['low', 'medium', 'high', 'critical'] as const;
 export const providers = ['okta', 'entra', 'google'] as const;
 
@@ -31,13 +37,18 @@ export const roleSchema = z.strictObject({
   durations: z.array(duration).min(1),
   maxDuration: duration,
   approvalTimeout: duration.optional(),
+  /** A Slack channel id (C… or G…): approval requests are posted there with the buttons; an approver group's members are not DMed. */
+  approvalChannel: z
+    .string()
+    .regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About → Channel ID)')
+    .optional(),
 });
 
 export const appSchema = z.strictObject({
   name: z.string().min(1),
   owner: email,
   provider: z.enum(providers).optional(),
-  roles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'role keys are lower-case letters, digits, - and _'), roleSchema),
+  roles: z.record(z.string().regex(KEY), roleSchema, { error: keyError('role') }),
 });
 
 export const catalogSchema = z.strictObject({
@@ -51,7 +62,7 @@ export const catalogSchema = z.strictObject({
   approverGroups: z.record(z.string(), z.array(email).min(1)).default({}),
   /** Fallback manager for people the identity provider has no manager for. */
   managers: z.record(email, email).default({}),
-  apps: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'app keys are lower-case letters, digits, - and _'), appSchema),
+  apps: z.record(z.string().regex(KEY), appSchema, { error: keyError('app') }),
 });
 
 export type CatalogInput = z.input<typeof catalogSchema>;

@@ -5,7 +5,8 @@
  */
 import type { IdpGroup, IdentityProvider, ProviderName } from '../ports.js';
 import type { Catalog } from './schema.js';
-import { resolveRole } from './load.js';
+import { durationMs } from '../duration.js';
+import { allowedDurations, resolveRole } from './load.js';
 
 export interface MappedGroup {
   provider: ProviderName;
@@ -65,9 +66,15 @@ export async function syncReport(catalog: Catalog, providers: Partial<Record<Pro
   return report;
 }
 
-/** What the Jira request fields should offer: app display names, and every role key of any app. */
-export function jiraFieldValues(catalog: Catalog): { apps: string[]; roles: string[] } {
+/**
+ * What the Jira request fields should offer: app display names, every role key of any app, and
+ * every duration any role allows as the catalog writes it (normalised), shortest first.
+ */
+export function jiraFieldValues(catalog: Catalog): { apps: string[]; roles: string[]; durations: string[] } {
   const apps = Object.values(catalog.apps).map((a) => a.name);
   const roles = [...new Set(Object.values(catalog.apps).flatMap((a) => Object.keys(a.roles)))];
-  return { apps, roles };
+  const durations = [...new Set(Object.values(catalog.apps).flatMap((a) => Object.values(a.roles).flatMap(allowedDurations)))].sort(
+    (a, b) => durationMs(a)! - durationMs(b)!,
+  );
+  return { apps, roles, durations };
 }

@@ -3,9 +3,9 @@
  * reporter email look-up and issue creation. Errors are mapped once, in toJiraError; no retries
  * here, the state machine retries RetryableError.
  */
-import { HttpException, Version3Client, type Version3 } from 'jira.js';
+import { HttpException, ServiceDeskClient, Version3Client, type ServiceDesk, type Version3 } from 'jira.js';
 import { PermanentError, RetryableError } from '../errors.js';
-import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../ports.js';
+import type { FieldOptionsChange, JsmApproval, NewTicket, TicketComment, Ticketing, TransitionOptions } from '../ports.js';
 
 export interface JiraTicketingOptions {
   baseUrl: string;
@@ -38,8 +38,9 @@ export const JIRA_COMMENT_LIMIT = 32_767;
 
 /**
  * Renders evidence as one ADF document within Jira's limit: bold title, "label: value" bullets,
- * optional note, and the comment's ref as a code-marked "Evidence id" line (what hasComment looks
- * for; field values are plain text, so no value can pass for it). The longest texts are cut, each
+ * optional note, and the comment's ref as a code-marked "Evidence id" line ("Reference" on a public
+ * comment, which the requester reads; hasComment looks for the code-marked ref alone, and field
+ * values are plain text, so no value can pass for it). The longest texts are cut, each
  * with a note saying how much is left out: the ledger keeps the full event.
  */
 export function toAdf(comment: TicketComment): AdfDoc {
@@ -83,11 +84,12 @@ function renderAdf(comment: TicketComment): AdfDoc {
     });
   }
   if (comment.note) content.push({ type: 'paragraph', content: [text(comment.note)] });
-  if (comment.ref) content.push({ type: 'paragraph', content: [text(`${REF_LABEL} `), { type: 'text', text: comment.ref, marks: [{ type: 'code' }] }] });
+  if (comment.ref) {
+    const label = comment.internal ? 'Evidence id:' : 'Reference:';
+    content.push({ type: 'paragraph', content: [text(`${label} `), { type: 'text', text: comment.ref, marks: [{ type: 'code' }] }] });
+  }
   return { type: 'doc', version: 1, content };
 }
-
-const REF_LABEL = 'Evidence id:';
 
 /** Whether an ADF body carries the ref line renderAdf writes. */
 function carriesRef(body: unknown, ref: string): boolean {
@@ -102,8 +104,15 @@ function carriesRef(body: unknown, ref: string): boolean {
 
 export class JiraTicketing implements Ticketing {
   private readonly client: Version3Client;
+  /** Jira Service Management's API (/rest/servicedeskapi): approvals. */
+  private readonly serviceDesk: ServiceDeskClient;
+  /** Grantline's own Jira account id (GET /rest/api/3/myself), read once. */
+  private readonly myAccountId: () => Promise<string>;
   private readonly projectKey: string | undefined;
   private readonly issueTypeName: string;
+  private readonly fieldsById: () => Promise<Map<string, FieldDetails>>;
+  /** Whether Grantline's account holds Modify Reporter in the project (else Jira refuses a `reporter`). */
+  private readonly reporterSettable: () => Promise<boolean>;
 
   constructor(options: JiraTicketingOptions) {
     this.client = new Version3Client({
@@ -112,12 +121,25 @@ export class JiraTicketing implements Ticketing {
       // jira.js sets no timeout of its own: without one a hung Jira would hang the Lambda until it dies.
       baseRequestConfig: { timeout: options.timeoutMs ?? 10_000 },
     });
+    this.serviceDesk = new ServiceDeskClient({
+      host: options.baseUrl,
+      authentication: { basic: { email: options.email, apiToken: options.apiToken } },
+      baseRequestConfig: { timeout: options.timeoutMs ?? 10_000 },
+    });
+    this.myAccountId = keepOnSuccess(
+      async () => (await call('read the Grantline Jira account', undefined, () => this.client.myself.getCurrentUser())).accountId,
+    );
     this.projectKey = options.projectKey;
     this.issueTypeName = options.issueTypeName ?? 'Task';
+    // Read once per adapter: field types and permissions change only when an admin reconfigures Jira.
+    this.fieldsById = keepOnSuccess(() => this.readFields());
+    this.reporterSettable = keepOnSuccess(() => this.readModifyReporter());
   }
 
   async addComment(issueKey: string, comment: TicketComment): Promise<void> {
-    await call(`comment on ${issueKey}`, issueKey, () => this.client.issueComments.addComment({ issueIdOrKey: path(issueKey), comment: toAdf(comment) }));
+    await call(`comment on ${issueKey}`, issueKey, () =>
+      this.client.issueComments.addComment({ issueIdOrKey: path(issueKey), comment: toAdf(comment), properties: [visibilityProperty(comment)] }),
+    );
   }
 
   async hasComment(issueKey: string, ref: string): Promise<boolean> {
@@ -136,7 +158,7 @@ export class JiraTicketing implements Ticketing {
     return false;
   }
 
-  async transition(issueKey: string, statusOrTransitionName: string): Promise<boolean> {
+  async transition(issueKey: string, statusOrTransitionName: string, options: TransitionOptions = {}): Promise<boolean> {
     const wanted = statusOrTransitionName.trim().toLowerCase();
     const action = `move ${issueKey} to "${statusOrTransitionName}"`;
     // One read gives both the current status and the transitions available from it.
@@ -147,7 +169,18 @@ export class JiraTicketing implements Ticketing {
     if (current === wanted || (match?.to?.name !== undefined && match.to.name.toLowerCase() === current)) return true;
     const id = match?.id;
     if (!id) return false;
-    await call(action, issueKey, () => this.client.issues.doTransition({ issueIdOrKey: path(issueKey), transition: { id } }));
+    // A transition with a screen may require fields (stock JSM: Resolution into a resolved status); without them Jira answers 400.
+    let fields: Record<string, unknown> = {};
+    if (match.hasScreen !== false) {
+      const screen = await call(action, issueKey, () =>
+        this.client.issues.getTransitions({ issueIdOrKey: path(issueKey), transitionId: id, expand: 'transitions.fields' }),
+      );
+      const described = screen.transitions?.find((t) => t.id === id);
+      fields = screenValues({ name: match.name ?? id, to: match.to?.name ?? statusOrTransitionName }, described?.fields, options);
+    }
+    await call(action, issueKey, () =>
+      this.client.issues.doTransition({ issueIdOrKey: path(issueKey), transition: { id }, ...(Object.keys(fields).length > 0 ? { fields } : {}) }),
+    );
     return true;
   }
 
@@ -164,28 +197,98 @@ export class JiraTicketing implements Ticketing {
   async createIssue(ticket: NewTicket): Promise<{ key: string }> {
     if (!this.projectKey) throw new PermanentError('Cannot create a Jira issue: no Jira project key is configured');
     const action = `create an issue in Jira project ${this.projectKey}`;
-    const users = await call(action, undefined, () => this.client.userSearch.findUsers({ query: ticket.reporterEmail }));
-    const email = ticket.reporterEmail.toLowerCase();
-    // Only an exact, visible email match: the query also prefix-matches display names, which users choose themselves.
-    const reporter = users.find((u) => u.active !== false && u.emailAddress?.toLowerCase() === email);
-    if (!reporter) {
-      throw new PermanentError(
-        `No active Jira user with the email ${ticket.reporterEmail} is visible to the Grantline Jira account ` +
-          '(unknown user, or the email is hidden by the profile privacy settings)',
-      );
+    const [fields, reporterSettable] = await Promise.all([this.fieldsById(), this.reporterSettable()]);
+    const texts = { ...ticket.fields };
+    let reporter: { id: string } | undefined;
+    if (reporterSettable) reporter = { id: await this.accountIdOf(action, ticket.reporterEmail, 'the reporter') };
+    else {
+      // Without Modify Reporter Jira makes Grantline's account the reporter (and refuses a `reporter`):
+      // the description's first line says who asked, where people reading the issue look.
+      texts.description = [`Requested by ${ticket.reporterEmail.trim()} (filed by Grantline on their behalf)`, texts.description ?? ''].join('\n');
+    }
+    const values: Record<string, unknown> = {};
+    for (const [fieldId, text] of Object.entries(texts)) {
+      if (!text.trim()) continue;
+      values[fieldId] = await this.fieldValue(action, fieldId, text, fields.get(fieldId), ticket.fieldSettings?.[fieldId]);
     }
     const created = await call(action, undefined, () =>
       this.client.issues.createIssue({
         fields: {
-          ...ticket.fields,
+          ...values,
           project: { key: this.projectKey },
           issuetype: { name: this.issueTypeName },
           summary: ticket.summary,
-          reporter: { id: reporter.accountId },
+          ...(reporter ? { reporter } : {}),
         },
       }),
     );
     return { key: created.key };
+  }
+
+  /**
+   * A plain text as the field's type takes it in REST v3: a select list `{value}` (a multi-select a
+   * list of one), a paragraph field or the description an ADF document, a user `{accountId}` (found
+   * by email), a single-line text field the text itself.
+   */
+  private async fieldValue(action: string, fieldId: string, text: string, field: FieldDetails | undefined, setting: string | undefined): Promise<unknown> {
+    const fix = setting ? `check ${setting}` : 'check the setting that names it';
+    const schema = field?.schema;
+    if (!field || !schema) {
+      throw new PermanentError(
+        `Jira has no field ${fieldId} that the Grantline Jira account can see: ${fix} (field ids are listed by GET /rest/api/3/field; docs/jira-setup.md §2)`,
+      );
+    }
+    const name = `${field.name ?? fieldId} (${fieldId})`;
+    if (schema.type === 'option') return { value: text.trim() };
+    if (schema.type === 'array' && schema.items === 'option') return [{ value: text.trim() }];
+    if (schema.type === 'user') return { accountId: await this.accountIdOf(action, text, `Jira field ${name}`) };
+    const paragraphs = RICH_TEXT_SYSTEM_FIELDS.has(schema.system ?? '') || schema.custom?.endsWith(':textarea') === true;
+    if (schema.type === 'string') return paragraphs ? adfParagraphs(text) : text.trim();
+    throw new PermanentError(
+      `Grantline cannot fill Jira field ${name}: it writes text, paragraph, select list and user fields, and this one is of type "${schema.type}"; ${fix}`,
+    );
+  }
+
+  private async readFields(): Promise<Map<string, FieldDetails>> {
+    const fields = await call('read the Jira field list', undefined, () => this.client.issueFields.getFields());
+    return new Map(fields.flatMap((f) => (f.id ? [[f.id, f] as const] : [])));
+  }
+
+  private async readModifyReporter(): Promise<boolean> {
+    const projectKey = this.projectKey ?? '';
+    let answer: Version3.Version3Models.Permissions;
+    try {
+      answer = await this.client.permissions.getMyPermissions({ projectKey, permissions: 'MODIFY_REPORTER' });
+    } catch (err) {
+      if (err instanceof HttpException && err.status === 404) {
+        throw new PermanentError(
+          `Jira project ${projectKey} does not exist or is not visible to the Grantline Jira account: check the project key (JIRA_PROJECT_KEY)`,
+        );
+      }
+      throw toJiraError(err, `read Grantline's permissions in Jira project ${projectKey}`);
+    }
+    const permission = isRecord(answer.permissions) ? answer.permissions.MODIFY_REPORTER : undefined;
+    return isRecord(permission) && permission.havePermission === true;
+  }
+
+  /** The account id of the one active Jira user whose visible email is exactly `email`. */
+  private async accountIdOf(action: string, email: string, role: string): Promise<string> {
+    const user = await this.findAccountId(action, email);
+    if (!user) {
+      throw new PermanentError(
+        `No active Jira user with the email ${email.trim()} (${role}) is visible to the Grantline Jira account ` +
+          '(unknown user, or the email is hidden by the profile privacy settings)',
+      );
+    }
+    return user;
+  }
+
+  /** The account id of the one active Jira user whose visible email is exactly `email`; undefined when there is none. */
+  private async findAccountId(action: string, email: string): Promise<string | undefined> {
+    const wanted = email.trim().toLowerCase();
+    const users = await call(action, undefined, () => this.client.userSearch.findUsers({ query: wanted }));
+    // Only an exact, visible email match: the query also prefix-matches display names, which users choose themselves.
+    return users.find((u) => u.active !== false && u.emailAddress?.toLowerCase() === wanted)?.accountId;
   }
 
   async syncFieldOptions(fieldId: string, values: string[]): Promise<FieldOptionsChange> {
@@ -238,6 +341,84 @@ export class JiraTicketing implements Ticketing {
     }
     return change;
   }
+
+  async setApprovers(issueKey: string, fieldId: string, emails: string[]): Promise<{ missing: string[] }> {
+    const action = `set the approvers (${fieldId}) of ${issueKey}`;
+    const accounts = new Set<string>();
+    const missing: string[] = [];
+    for (const email of emails) {
+      const accountId = await this.findAccountId(action, email);
+      if (accountId) accounts.add(accountId);
+      else missing.push(email);
+    }
+    accounts.add(await this.myAccountId());
+    // A multi-user picker takes a list of {accountId} in REST v3; the list replaces what the field held.
+    await call(action, issueKey, () =>
+      this.client.issues.editIssue({ issueIdOrKey: path(issueKey), fields: { [fieldId]: [...accounts].map((accountId) => ({ accountId })) } }),
+    );
+    return { missing };
+  }
+
+  async approvals(issueKey: string): Promise<JsmApproval[]> {
+    const action = `read the approvals of ${issueKey}`;
+    const me = await this.myAccountId();
+    const out: JsmApproval[] = [];
+    let start = 0;
+    for (let guard = 0; guard < 1000; guard += 1) {
+      const page = await call(action, issueKey, () => this.serviceDesk.request.getApprovals({ issueIdOrKey: path(issueKey), start, limit: 50 }));
+      const values = page.values ?? [];
+      out.push(...values.flatMap((a) => jsmApproval(a, me)));
+      // `start` advances by what JSM returned: it may cap the page below the limit asked for.
+      start = (page.start ?? start) + values.length;
+      if (page.isLastPage !== false || values.length === 0) break;
+    }
+    return out;
+  }
+
+  async answerApproval(issueKey: string, approvalId: string, decision: 'approve' | 'decline'): Promise<'answered' | 'already_answered'> {
+    const action = `${decision} approval ${approvalId} of ${issueKey}`;
+    const id = Number(approvalId);
+    if (!Number.isSafeInteger(id)) throw new PermanentError(`Cannot ${action}: "${approvalId}" is not a JSM approval id`);
+    try {
+      await this.serviceDesk.request.answerApproval({ issueIdOrKey: path(issueKey), approvalId: id, decision });
+      return 'answered';
+    } catch (err) {
+      // JSM refuses an answer to an approval that is no longer pending (and one Grantline already gave):
+      // read it back rather than rely on the status code, and take "already decided" as done.
+      if (!(err instanceof HttpException) || err.status >= 500 || err.status === 401 || err.status === 429) throw toJiraError(err, action, issueKey);
+      const me = await this.myAccountId();
+      const current = await call(action, issueKey, () => this.serviceDesk.request.getApprovalById({ issueIdOrKey: path(issueKey), approvalId: id }));
+      const [now] = jsmApproval(current, me);
+      if (now && (now.finalDecision !== 'pending' || now.approvers.some((a) => a.grantline && a.decision !== 'pending'))) return 'already_answered';
+      throw toJiraError(err, action, issueKey);
+    }
+  }
+}
+
+/** JSM's approval as the port describes it ([] when it has no id); `me`: Grantline's account id. */
+function jsmApproval(a: ServiceDesk.ServiceDeskModels.Approval, me: string): JsmApproval[] {
+  if (!a.id) return [];
+  const decision = (value: string | undefined): 'pending' | 'approved' | 'declined' => (value === 'approved' || value === 'declined' ? value : 'pending');
+  const completedAt = a.completedDate?.iso8601;
+  return [
+    {
+      id: String(a.id),
+      finalDecision: decision(a.finalDecision),
+      approvers: (a.approvers ?? []).flatMap((x) =>
+        x.approver?.accountId
+          ? [
+              {
+                accountId: x.approver.accountId,
+                ...(x.approver.emailAddress ? { email: x.approver.emailAddress } : {}),
+                decision: decision(x.approverDecision),
+                grantline: x.approver.accountId === me,
+              },
+            ]
+          : [],
+      ),
+      ...(completedAt ? { completedAt } : {}),
+    },
+  ];
 }
 
 interface Page<T> {
@@ -285,6 +466,84 @@ async function callField<T>(action: string, fieldId: string, fn: () => Promise<T
 }
 
 type CustomFieldContextOption = Version3.Version3Models.CustomFieldContextOption;
+type FieldDetails = Version3.Version3Models.FieldDetails;
+
+/** System text fields REST v3 takes as ADF (custom paragraph fields are told by their `:textarea` type). */
+const RICH_TEXT_SYSTEM_FIELDS = new Set(['description', 'environment']);
+
+/** Text as an ADF document, one paragraph per line (ADF refuses empty text nodes: a blank line is an empty paragraph). */
+export function adfParagraphs(value: string): AdfDoc {
+  return {
+    type: 'doc',
+    version: 1,
+    content: value
+      .trim()
+      .split(/\r?\n/)
+      .map((line) => (line ? { type: 'paragraph', content: [text(line)] } : { type: 'paragraph' })),
+  };
+}
+
+/** Keeps the first successful answer for the adapter's life; a failed read is forgotten, so the next call asks again. */
+function keepOnSuccess<T>(read: () => Promise<T>): () => Promise<T> {
+  let kept: Promise<T> | undefined;
+  return () => {
+    if (!kept) {
+      const reading = read();
+      kept = reading;
+      reading.catch(() => {
+        if (kept === reading) kept = undefined;
+      });
+    }
+    return kept;
+  };
+}
+
+/**
+ * Jira Service Management shows a comment posted through the platform API to the customer (and
+ * emails it) unless this property marks it internal. Sent for public comments too: the intent is
+ * then explicit on the comment rather than left to the default.
+ */
+function visibilityProperty(comment: TicketComment): { key: string; value: { internal: boolean } } {
+  return { key: 'sd.public.comment', value: { internal: comment.internal } };
+}
+
+/**
+ * The `fields` of a transition request: every field of its screen that Grantline can fill (the
+ * Resolution, when one is configured), and a PermanentError naming the transition, the field and
+ * the fix for a required field without a default that it cannot fill (Jira would answer 400).
+ */
+export function screenValues(transition: { name: string; to: string }, screen: unknown, options: TransitionOptions): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  if (!isRecord(screen)) return values;
+  const which = `Jira's transition "${transition.name}" (to ${transition.to})`;
+  for (const [fieldId, meta] of Object.entries(screen)) {
+    if (!isRecord(meta)) continue;
+    const label = typeof meta.name === 'string' && meta.name !== fieldId ? `${meta.name} (${fieldId})` : fieldId;
+    const isResolution = fieldId === 'resolution' || (isRecord(meta.schema) && meta.schema.system === 'resolution');
+    const allowed = Array.isArray(meta.allowedValues) ? meta.allowedValues.filter(isRecord).flatMap((v) => (typeof v.name === 'string' ? [v.name] : [])) : [];
+    if (isResolution && options.resolution) {
+      const wanted = options.resolution.toLowerCase();
+      const name = allowed.length === 0 ? options.resolution : allowed.find((a) => a.toLowerCase() === wanted);
+      if (name === undefined) {
+        throw new PermanentError(
+          `${which} offers no resolution "${options.resolution}" (it offers ${allowed.join(', ')}): ` +
+            `set ${options.resolutionSetting ?? 'the resolution setting'} to one of them, or add the resolution in Jira`,
+        );
+      }
+      values[fieldId] = { name };
+      continue;
+    }
+    if (meta.required !== true || meta.hasDefaultValue === true) continue;
+    const choices = allowed.length > 0 ? ` (e.g. ${allowed.join(', ')})` : '';
+    const fix = isResolution
+      ? options.resolutionSetting
+        ? `set ${options.resolutionSetting} to the resolution to use${choices}`
+        : "Grantline sets a resolution only when access is granted, denied or removed: take the field off this transition's screen"
+      : "Grantline cannot fill it: make it optional or give it a default on the transition's screen, or move the issue to a status whose transition has no such field";
+    throw new PermanentError(`${which} requires the field ${label}: ${fix}`);
+  }
+  return values;
+}
 
 /** Keys come from webhooks: keep them inside their path segment. */
 const path = (issueKey: string): string => encodeURIComponent(issueKey);
@@ -343,6 +602,8 @@ export function toJiraError(err: unknown, action: string, issueKey?: string): Re
 function jiraMessages(data: unknown): string {
   if (!isRecord(data)) return typeof data === 'string' ? data.slice(0, 300) : '';
   const messages = Array.isArray(data.errorMessages) ? data.errorMessages.filter((m) => typeof m === 'string') : [];
+  // Jira Service Management's API (/rest/servicedeskapi) answers {errorMessage, i18nErrorMessage}.
+  if (typeof data.errorMessage === 'string') messages.push(data.errorMessage);
   const fields = isRecord(data.errors) ? Object.entries(data.errors).map(([field, m]) => `${field}: ${String(m)}`) : [];
   return [...messages, ...fields].join('; ');
 }

@@ -10,7 +10,17 @@ import {
   WebClient,
   type ChatPostMessageArguments,
 } from '@slack/web-api';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID, type ApprovalOutcome, type ApprovalPrompt, type Chat, type ChatMessageRef } from '../ports.js';
+import {
+  APPROVE_ACTION_ID,
+  DENY_ACTION_ID,
+  REQUEST_FORM,
+  type ApprovalOutcome,
+  type ApprovalPrompt,
+  type Chat,
+  type ChatMessageRef,
+  type FormChoice,
+  type RequestForm,
+} from '../ports.js';
 import { realSleep, type Sleep } from '../clock.js';
 import { GrantlineError, PermanentError, RetryableError, errorMessage } from '../errors.js';
 
@@ -76,12 +86,12 @@ export class SlackChat implements Chat {
     }
   }
 
-  async postApprovalRequest(approverUserId: string, prompt: ApprovalPrompt): Promise<ChatMessageRef> {
-    const channel = await this.openDm(approverUserId);
+  async postApprovalRequest(to: string, prompt: ApprovalPrompt): Promise<ChatMessageRef> {
+    const channel = isChannelId(to) ? to : await this.openDm(to);
     const res = await this.call('chat.postMessage', () =>
       this.client.chat.postMessage({ channel, text: approvalText(prompt), blocks: approvalBlocks(prompt) }),
     );
-    if (!res.ts) throw new PermanentError(`Slack chat.postMessage to ${approverUserId} returned no message timestamp.`);
+    if (!res.ts) throw new PermanentError(`Slack chat.postMessage to ${to} returned no message timestamp.`);
     return { channel: res.channel ?? channel, ts: res.ts };
   }
 
@@ -90,16 +100,33 @@ export class SlackChat implements Chat {
       this.client.chat.update({
         channel: ref.channel,
         ts: ref.ts,
-        text: `${approvalText(prompt)} ${escapeMrkdwn(outcomeLine(outcome))}`,
+        text: clip(`${approvalText(prompt)} ${outcomeShown(outcome)}`, SLACK_LIMITS.messageText),
         blocks: outcomeBlocks(prompt, outcome),
       }),
     );
   }
 
-  async notify(userId: string, text: string): Promise<void> {
-    const channel = await this.openDm(userId);
+  async notify(to: string | ChatMessageRef, text: string): Promise<ChatMessageRef> {
+    const channel = typeof to === 'string' ? await this.openDm(to) : to.channel;
+    const thread = typeof to === 'string' ? {} : { thread_ts: to.ts };
     // Notices quote requests and refusal reasons; none of ours is meant to carry a link or mention.
-    await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel, text: escapeMrkdwn(text) }));
+    // Clipped too: a refusal reason can quote a long request, and Slack splits or truncates long texts.
+    const res = await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel, text: shown(text, SLACK_LIMITS.messageText), ...thread }));
+    return { channel: res.channel ?? channel, ts: res.ts ?? '' };
+  }
+
+  async openRequestForm(triggerId: string, form: RequestForm): Promise<void> {
+    await this.call('views.open', () => this.client.views.open({ trigger_id: triggerId, view: requestFormView(form) }));
+  }
+
+  async updateRequestForm(viewId: string, hash: string | undefined, form: RequestForm): Promise<void> {
+    try {
+      await this.call('views.update', () => this.client.views.update({ view_id: viewId, ...(hash ? { hash } : {}), view: requestFormView(form) }));
+    } catch (err) {
+      // A newer choice redrew the form first: that redraw is the one to keep.
+      if (isSlackError(err, 'hash_conflict')) return;
+      throw err;
+    }
   }
 
   private async openDm(userId: string): Promise<string> {
@@ -162,8 +189,13 @@ export function slackError(err: unknown, method: string): GrantlineError {
       channel_not_found: 'the channel does not exist or the app cannot see it',
       message_not_found: 'the message no longer exists',
       user_disabled: 'the user is deactivated',
+      invalid_blocks: 'a block breaks a Block Kit limit or rule',
+      msg_too_long: 'the message text is too long',
     };
-    return new PermanentError(`Slack ${method} failed (${code})${what[code] ? `: ${what[code]}` : ''}.`, { cause: err });
+    // invalid_blocks names the offending field by JSON pointer in `errors`; keep the first few for the evidence.
+    const pointers = Array.isArray(data.errors) ? data.errors.filter((e): e is string => typeof e === 'string').slice(0, 3) : [];
+    const detail = pointers.length ? ` (${pointers.join('; ')})` : '';
+    return new PermanentError(`Slack ${method} failed (${code})${what[code] ? `: ${what[code]}` : ''}${detail}.`, { cause: err });
   }
   // 429 without a usable Retry-After reaches us as a plain Error from WebClient.
   if (err instanceof Error && /rate limit|retry header/i.test(err.message)) {
@@ -177,37 +209,83 @@ function isSlackError(err: unknown, ...codes: string[]): boolean {
   return cause instanceof WebAPIPlatformError && codes.includes(cause.data.error);
 }
 
+/** Slack channel ids start with C (public), G (private) or D (a DM); user ids with U or W. */
+const isChannelId = (id: string): boolean => /^[CGD][A-Z0-9]{2,}$/.test(id);
+
 /** Escapes the three characters Slack treats as control sequences, so user text cannot inject mentions or links. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-const mrkdwn = (text: string) => ({ type: 'mrkdwn' as const, text: clip(text, 2_000) });
+/** Slack's Block Kit limits for what Grantline sends (docs.slack.dev/reference/block-kit); the simulated Slack enforces the same. */
+export const SLACK_LIMITS = {
+  sectionText: 3_000,
+  /** A section field's cap; context texts use it too, though theirs is 3,000. */
+  fieldText: 2_000,
+  headerText: 150,
+  /** Slack truncates a message's text at 40,000 and advises far less; long texts may also be split into several messages. */
+  messageText: 4_000,
+} as const;
+
+/** Per-fact budgets (after escaping) so that one huge value cannot crowd the others out of a block. */
+const EMAIL_MAX = 300; // RFC 5321 caps an address at 254; the rest is room for escapes
+const NAME_MAX = 300; // app and role names
+const SHORT_MAX = 100; // issue key, duration, risk
+const REASON_MAX = 1_500; // a withdrawal reason quoted in the outcome line
+
+/**
+ * Cuts `text` to at most `max` UTF-16 units, ending in "…" when cut. Never splits a surrogate pair or one of the
+ * escapes escapeMrkdwn makes (&amp; &lt; &gt;), so escape first and clip after: escaping can triple a text's length.
+ */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max - 1; // room for the marker
+  const code = text.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1; // a high surrogate whose low half would be cut off
+  const amp = text.lastIndexOf('&', cut - 1);
+  if (amp >= 0 && amp > cut - 5) {
+    const entity = /^&(?:amp|lt|gt);/.exec(text.slice(amp))?.[0];
+    if (entity && amp + entity.length > cut) cut = amp;
+  }
+  return `${text.slice(0, cut)}…`;
+}
+
+/** Escapes user text for mrkdwn, then clips it: the limit is measured on what Slack receives. */
+const shown = (raw: string, max: number) => clip(escapeMrkdwn(raw), max);
+const mrkdwn = (text: string, max: number = SLACK_LIMITS.fieldText) => ({ type: 'mrkdwn' as const, text: clip(text, max) });
 
 /** The message's `text` (notifications, screen readers): Slack parses it as mrkdwn too, so it is escaped like the blocks. */
 export function approvalText(p: ApprovalPrompt): string {
-  return escapeMrkdwn(`${p.issueKey}: ${p.requesterEmail} requests ${p.app} ${p.role} for ${p.subjectEmail} (${p.duration}, risk ${p.risk}).`);
+  const text = `${shown(p.issueKey, SHORT_MAX)}: ${shown(p.requesterEmail, EMAIL_MAX)} requests ${shown(p.app, NAME_MAX)} ${shown(p.role, NAME_MAX)} for ${shown(p.subjectEmail, EMAIL_MAX)} (${shown(p.duration, SHORT_MAX)}, risk ${shown(p.risk, SHORT_MAX)}).`;
+  return clip(text, SLACK_LIMITS.messageText);
 }
 
 function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {
-  const forWhom = p.requesterEmail.toLowerCase() === p.subjectEmail.toLowerCase() ? 'themselves' : `*${escapeMrkdwn(p.subjectEmail)}*`;
+  const forWhom = p.requesterEmail.toLowerCase() === p.subjectEmail.toLowerCase() ? 'themselves' : `*${shown(p.subjectEmail, EMAIL_MAX)}*`;
+  // Each fact is clipped on its own, so a huge app name still leaves the role and the subject visible.
+  const heading = `Access request ${clip(p.issueKey, 20)}: ${clip(p.app, 60)} ${clip(p.role, 60)}`;
+  const justificationLabel = '*Justification*\n';
+  const justification = shown(p.justification, SLACK_LIMITS.sectionText - justificationLabel.length) || '_none given_';
   return [
-    { type: 'header', text: { type: 'plain_text', text: clip(`Access request ${p.issueKey}: ${p.app} ${p.role}`, 150) } },
+    // Header text is plain_text, which Slack never parses, so it is clipped unescaped.
+    { type: 'header', text: { type: 'plain_text', text: clip(heading, SLACK_LIMITS.headerText) } },
     {
       type: 'section',
-      text: mrkdwn(`*${escapeMrkdwn(p.requesterEmail)}* requests *${escapeMrkdwn(p.role)}* on *${escapeMrkdwn(p.app)}* for ${forWhom}.`),
+      text: mrkdwn(
+        `*${shown(p.requesterEmail, EMAIL_MAX)}* requests *${shown(p.role, NAME_MAX)}* on *${shown(p.app, NAME_MAX)}* for ${forWhom}.`,
+        SLACK_LIMITS.sectionText,
+      ),
     },
     {
       type: 'section',
       fields: [
-        mrkdwn(`*Duration*\n${escapeMrkdwn(p.duration)}`),
-        mrkdwn(`*Risk*\n${escapeMrkdwn(p.risk)}`),
-        mrkdwn(`*Jira*\n${escapeMrkdwn(p.issueKey)}`),
+        mrkdwn(`*Duration*\n${shown(p.duration, SHORT_MAX)}`),
+        mrkdwn(`*Risk*\n${shown(p.risk, SHORT_MAX)}`),
+        mrkdwn(`*Jira*\n${shown(p.issueKey, SHORT_MAX)}`),
         mrkdwn(`*Approval step*\n${p.step + 1}`),
       ],
     },
-    { type: 'section', text: mrkdwn(`*Justification*\n${escapeMrkdwn(p.justification) || '_none given_'}`) },
+    { type: 'section', text: mrkdwn(`${justificationLabel}${justification}`, SLACK_LIMITS.sectionText) },
   ];
 }
 
@@ -230,15 +308,18 @@ export function approvalBlocks(p: ApprovalPrompt): SlackBlock[] {
 /** The same summary with the buttons replaced by the outcome. */
 export function outcomeBlocks(p: ApprovalPrompt, outcome: ApprovalOutcome): SlackBlock[] {
   const icon = { approved: ':white_check_mark:', denied: ':no_entry:', expired: ':hourglass:', withdrawn: ':leftwards_arrow_with_hook:' }[outcome.kind];
-  return [...summaryBlocks(p), { type: 'context', elements: [mrkdwn(`${icon} ${escapeMrkdwn(outcomeLine(outcome))}`)] }];
+  return [...summaryBlocks(p), { type: 'context', elements: [mrkdwn(`${icon} ${outcomeShown(outcome)}`)] }];
 }
+
+/** The outcome line escaped for mrkdwn and clipped: a withdrawal reason may quote a whole request. */
+const outcomeShown = (o: ApprovalOutcome) => shown(outcomeLine(o), REASON_MAX + 100);
 
 export function outcomeLine(o: ApprovalOutcome): string {
   switch (o.kind) {
     case 'approved':
-      return `Approved by ${o.by} at ${formatTime(o.at)}`;
+      return `Approved ${o.via === 'jira' ? 'in Jira ' : ''}by ${o.by} at ${formatTime(o.at)}`;
     case 'denied':
-      return `Denied by ${o.by} at ${formatTime(o.at)}`;
+      return `Denied ${o.via === 'jira' ? 'in Jira ' : ''}by ${o.by} at ${formatTime(o.at)}`;
     case 'expired':
       return `Expired: no decision before the deadline (${formatTime(o.at)})`;
     case 'withdrawn':
@@ -250,3 +331,89 @@ function formatTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
+
+/** Slack's limits on a static select: 100 options, each text at most 75 characters. */
+const MAX_OPTIONS = 100;
+const OPTION_TEXT_MAX = 75;
+const plain = (text: string) => ({ type: 'plain_text' as const, text });
+
+/**
+ * The request form as a Slack modal. Choosing an app or a role sends a block action (dispatch_action)
+ * and the form is redrawn; the role and duration blocks' ids carry what they list, so a new app
+ * starts the role empty, while the justification and the person keep what was typed (same ids).
+ */
+export function requestFormView(form: RequestForm): View {
+  const option = (c: FormChoice) => ({ text: plain(clip(c.label, OPTION_TEXT_MAX)), value: c.value });
+  const select = (actionId: string, placeholder: string, choices: FormChoice[], chosen: string | undefined) => {
+    const chosenChoice = choices.find((c) => c.value === chosen);
+    // Slack lists at most 100 options: the chosen one always among them.
+    const shownChoices = choices.slice(0, MAX_OPTIONS);
+    if (chosenChoice && !shownChoices.includes(chosenChoice)) shownChoices[MAX_OPTIONS - 1] = chosenChoice;
+    return {
+      type: 'static_select' as const,
+      action_id: actionId,
+      placeholder: plain(placeholder),
+      options: shownChoices.map(option),
+      ...(chosenChoice ? { initial_option: option(chosenChoice) } : {}),
+    };
+  };
+  const blocks: View['blocks'] = [
+    {
+      type: 'input',
+      block_id: REQUEST_FORM.app,
+      dispatch_action: true,
+      label: plain('App'),
+      element: select(REQUEST_FORM.app, 'Choose an app', form.apps, form.app),
+    },
+  ];
+  if (form.apps.length > MAX_OPTIONS) {
+    const note = `The first ${MAX_OPTIONS} of ${form.apps.length} apps are listed: type \`/access <app>\` for another.`;
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: note }] });
+  }
+  if (form.app) {
+    blocks.push({
+      type: 'input',
+      block_id: `${REQUEST_FORM.role}/${form.app}`,
+      dispatch_action: true,
+      label: plain('Role'),
+      element: select(REQUEST_FORM.role, 'Choose a role', form.roles, form.role),
+    });
+  } else {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'Choose an app to see its roles.' }] });
+  }
+  if (form.app && form.role) {
+    blocks.push({
+      type: 'input',
+      block_id: `${REQUEST_FORM.duration}/${form.app}/${form.role}`,
+      label: plain('For how long'),
+      element: select(
+        REQUEST_FORM.duration,
+        'Choose a duration',
+        form.durations.map((d) => ({ value: d.value, label: `${d.label} (${d.value})` })),
+        undefined,
+      ),
+    });
+  }
+  blocks.push(
+    {
+      type: 'input',
+      block_id: REQUEST_FORM.justification,
+      label: plain('Why is it needed?'),
+      element: { type: 'plain_text_input', action_id: REQUEST_FORM.justification, multiline: true, max_length: JUSTIFICATION_MAX },
+    },
+    {
+      type: 'input',
+      block_id: REQUEST_FORM.subject,
+      optional: true,
+      label: plain('On behalf of'),
+      hint: plain('Leave empty to ask for yourself; a manager can pick a new hire.'),
+      element: { type: 'users_select', action_id: REQUEST_FORM.subject, placeholder: plain('Yourself') },
+    },
+  );
+  return { type: 'modal', callback_id: REQUEST_FORM.callbackId, title: plain('Request access'), submit: plain('Request'), close: plain('Cancel'), blocks };
+}
+
+/** Slack caps a text input at 3,000 characters (intake would take 4,000: shared/intake.ts FIELD_LIMITS). */
+const JUSTIFICATION_MAX = 3_000;
+
+type View = Extract<Parameters<WebClient['views']['open']>[0], { view: unknown }>['view'];

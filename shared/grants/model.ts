@@ -97,6 +97,13 @@ export interface Approval {
   decidedBy?: string;
   decidedAt?: string;
   channel?: 'slack' | 'jira' | 'timeout';
+  /**
+   * JSM approvals (JIRA_FIELD_APPROVERS set): when this step's approvers were put on the Jira issue,
+   * who Jira has no account for, or why it could not be done. Written once: a retried task does not redo it.
+   */
+  jiraApprovers?: { at: string; missing: string[]; problem?: string };
+  /** Ids of the JSM approvals whose decision was taken for this step, each recorded before deciding: a replayed webhook decides nothing twice. */
+  jiraApprovalsTaken?: string[];
 }
 
 export type EvidenceType =

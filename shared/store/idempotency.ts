@@ -1,11 +1,12 @@
 /**
- * Receipts of Slack `/access` commands, so a command that arrives twice (replayed within the
- * 5-minute signature window, or retried) files one Jira issue and one grant.
+ * Receipts of requests submitted in Slack (the `/access` form), so a submission that arrives twice
+ * (replayed within the 5-minute signature window) or a filing job that runs twice files one Jira
+ * issue and one grant.
  *
- * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, issueKey?, expiresAtEpoch }
- *   written with attribute_not_exists before the Jira issue is created; issueKey is added once
- *   the issue exists. A receipt without issueKey means an earlier attempt stopped (or is still
- *   working) between the two: it is never filed a second time. DynamoDB's time to live removes a
+ * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, issueKey?, released?, expiresAtEpoch }
+ *   written with attribute_not_exists when the submission is accepted, before the filing job is
+ *   handed over; issueKey is added once the issue exists, so a re-run of the job goes on from there
+ *   instead of filing a second issue. DynamoDB's time to live removes a
  *   receipt a day after the command (Slack refuses a replay after 5 minutes): receipts are the only
  *   items that carry `expiresAtEpoch`, so nothing of the ledger ever expires.
  */
@@ -27,7 +28,9 @@ export class CommandReceipts {
         new PutCommand({
           TableName: this.table,
           Item: { pk: commandPk(key), sk: 'COMMAND', key, receivedAt, [EXPIRY_ATTRIBUTE]: Math.floor(Date.parse(receivedAt) / 1000) + RECEIPT_KEPT_S },
-          ConditionExpression: 'attribute_not_exists(pk)',
+          // A released claim (its work was never handed over) may be claimed again.
+          ConditionExpression: 'attribute_not_exists(pk) OR released = :true',
+          ExpressionAttributeValues: { ':true': true },
         }),
       );
       return { status: 'new' };
@@ -37,6 +40,29 @@ export class CommandReceipts {
     const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: commandPk(key), sk: 'COMMAND' }, ConsistentRead: true }));
     const issueKey = Item?.issueKey;
     return typeof issueKey === 'string' ? { status: 'seen', issueKey } : { status: 'seen' };
+  }
+
+  /** The receipt, read consistently: what the filing did so far. */
+  async get(key: string): Promise<{ receivedAt: string; issueKey?: string } | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: commandPk(key), sk: 'COMMAND' }, ConsistentRead: true }));
+    if (!Item) return undefined;
+    return typeof Item.issueKey === 'string' ? { receivedAt: String(Item.receivedAt), issueKey: Item.issueKey } : { receivedAt: String(Item.receivedAt) };
+  }
+
+  /**
+   * Takes back a claim whose work could not be handed over (nothing was filed), so the same submission
+   * can be claimed again. Marked, not deleted: no Grantline role may delete items of the table.
+   */
+  async release(key: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: commandPk(key), sk: 'COMMAND' },
+        UpdateExpression: 'SET released = :true',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(issueKey)',
+        ExpressionAttributeValues: { ':true': true },
+      }),
+    );
   }
 
   /** The outcome of the command: the Jira issue it filed. */

@@ -112,6 +112,20 @@ export class Store {
   }
 
   /**
+   * The Slack message that told the requester their request was filed (requests made in Slack): the
+   * outcome is told in its thread. Its own item (pk GRANT#<id>, sk THREAD), outside the grant's
+   * conditional updates and outside the evidence range of the partition.
+   */
+  async setRequestThread(grantId: string, ref: { channel: string; ts: string }): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: grantPk(grantId), sk: 'THREAD', channel: ref.channel, ts: ref.ts } }));
+  }
+
+  async requestThread(grantId: string): Promise<{ channel: string; ts: string } | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: 'THREAD' } }));
+    return Item && typeof Item.channel === 'string' && typeof Item.ts === 'string' ? { channel: Item.channel, ts: Item.ts } : undefined;
+  }
+
+  /**
    * Changes a grant only if its status is one of `from` (and, when given, its step is `step`):
    * the single mechanism that makes every lifecycle step idempotent. Returns the new grant, or
    * undefined when another actor got there first.
@@ -352,6 +366,35 @@ export class Store {
         Key: { pk: grantPk(grantId), sk: approvalSk(step) },
         UpdateExpression: 'SET messages = :m',
         ExpressionAttributeValues: { ':m': messages },
+      }),
+    );
+  }
+
+  /** Records, once, that this step's approvers were put on the Jira issue (JSM approvals). false: recorded before. */
+  async setJiraApprovers(grantId: string, step: number, record: NonNullable<Approval['jiraApprovers']>): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET jiraApprovers = :r',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(jiraApprovers)',
+        ExpressionAttributeValues: { ':r': record },
+      }),
+    );
+  }
+
+  /**
+   * Takes a JSM approval's decision for this step, once: false when it was taken before (a replayed
+   * webhook) or the step has no approval record.
+   */
+  async takeJiraApproval(grantId: string, step: number, jsmApprovalId: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET jiraApprovalsTaken = list_append(if_not_exists(jiraApprovalsTaken, :none), :id)',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(jiraApprovalsTaken) OR NOT contains(jiraApprovalsTaken, :raw))',
+        ExpressionAttributeValues: { ':none': [], ':id': [jsmApprovalId], ':raw': jsmApprovalId },
       }),
     );
   }

@@ -144,14 +144,22 @@ describe('bundles', () => {
       .filter((b) => readFileSync(join(b.dir, 'index.mjs'), 'utf8').includes('/rest/api/3/'))
       .map((b) => b.name)
       .sort();
-    // Evidence goes to Jira from every task but the Slack click; the audit routes and the review call neither.
+    // Evidence goes to Jira from every task but the Slack click and form; the audit routes and the review call neither.
     expect(withJiraJs).toEqual([
-      ...['advance', 'expire-approval', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval'],
-      ...['revoke', 'revoke-grant', 'schedule-revocation', 'slack-commands', 'sweep-expiries'],
+      ...['advance', 'expire-approval', 'file-request', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval'],
+      ...['revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
     ]);
     expect(withPackage('axios')).toEqual(withJiraJs);
-    // Slack: asking approvers, updating the prompt, telling the requester, and the two Slack webhooks.
-    expect(withPackage('@slack/web-api')).toEqual(['advance', 'provision', 'record-failure', 'request-approval', 'slack-commands', 'slack-interactions']);
+    // Slack: asking approvers, updating the prompt, telling the requester, the two Slack webhooks and filing a form.
+    expect(withPackage('@slack/web-api')).toEqual([
+      'advance',
+      'file-request',
+      'provision',
+      'record-failure',
+      'request-approval',
+      'slack-commands',
+      'slack-interactions',
+    ]);
     const locales = bundles.flatMap((b) => b.sources.filter((s) => /node_modules\/zod\/.*locales\/(?!en\.js$)/.test(s)).map((s) => `${b.name}: ${s}`));
     expect(locales).toEqual([]);
     expect(withPackage('zod').length).toBe(bundles.length);

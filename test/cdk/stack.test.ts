@@ -117,9 +117,9 @@ describe('secrets', () => {
       ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app', 'record-failure', 'sweep-expiries']
       : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
-    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'review-app', 'evidence-pending'),
+    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'slack-commands', 'review-app', 'evidence-pending'),
     jiraWebhook: ['jira-webhook'],
-    slack: ['slack-interactions', 'slack-commands', 'advance', 'request-approval', 'provision', 'record-failure'],
+    slack: ['slack-interactions', 'slack-commands', 'file-request', 'advance', 'request-approval', 'provision', 'record-failure'],
     get okta() {
       return idpReaders('okta');
     },
@@ -204,8 +204,8 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets the audit and review functions read the table but never write it (review-app: only the provider rate-limit buckets)', () => {
-    for (const name of ['audit-grants', 'audit-grant', 'review-app', 'evidence-pending'] as const) {
+  it('lets the audit and review functions and the /access command read the table but never write it (review-app: only the provider rate-limit buckets)', () => {
+    for (const name of ['audit-grants', 'audit-grant', 'review-app', 'evidence-pending', 'slack-commands'] as const) {
       const reads = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')) && !s.Condition);
       expect(new Set(reads.flatMap(actionsOf)), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
     }
@@ -213,13 +213,13 @@ describe('IAM least privilege', () => {
     expect(writes('review-app').map((s) => [actionsOf(s), s.Condition])).toEqual([
       [['dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RATE#*'] } }],
     ]);
-    for (const name of ['audit-grants', 'audit-grant', 'evidence-pending'] as const) expect(writes(name), name).toEqual([]);
+    for (const name of ['audit-grants', 'audit-grant', 'evidence-pending', 'slack-commands'] as const) expect(writes(name), name).toEqual([]);
   });
 
   it('gives the other functions item-level read-write on the table and its indexes only, without DeleteItem', () => {
     const table = logicalIdOf(synth.stack.data.table);
     const expectedResources = [arnOf(table), ...INDEXES.map((i) => ({ 'Fn::Join': ['', [arnOf(table), `/index/${i.name}`]] }))];
-    for (const name of except('audit-grants', 'audit-grant', 'review-app', 'evidence-pending')) {
+    for (const name of except('audit-grants', 'audit-grant', 'review-app', 'evidence-pending', 'slack-commands')) {
       const dynamo = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo, name).toHaveLength(1);
       expect(new Set(actionsOf(dynamo[0]!)), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']));
@@ -235,10 +235,11 @@ describe('IAM least privilege', () => {
   });
 
   it('lets only the webhook receivers start executions and only the approval completers send task success, on this state machine', () => {
-    expect(whoCan('states:StartExecution').sort()).toEqual(['jira-webhook', 'slack-commands']);
-    expect(whoCan('states:SendTaskSuccess').sort()).toEqual(['request-approval', 'slack-interactions']);
+    expect(whoCan('states:StartExecution').sort()).toEqual(['file-request', 'jira-webhook']);
+    // jira-webhook: a decision made in Jira Service Management completes the waiting task, as a Slack click does.
+    expect(whoCan('states:SendTaskSuccess').sort()).toEqual(['jira-webhook', 'request-approval', 'slack-interactions']);
     const stateMachineName = resource(template, logicalIdOf(synth.stack.stateMachine)).Properties?.StateMachineName as string;
-    for (const name of ['jira-webhook', 'slack-commands', 'request-approval', 'slack-interactions'] as const) {
+    for (const name of ['jira-webhook', 'file-request', 'request-approval', 'slack-interactions'] as const) {
       const sfn = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
       expect(sfn, name).toHaveLength(1);
       expect(JSON.stringify(sfn[0]!.Resource), name).toContain(`:stateMachine:${stateMachineName}`);
@@ -246,11 +247,28 @@ describe('IAM least privilege', () => {
       expect(same(environmentOf(template, ids[name].fn).GRANTLINE_STATE_MACHINE_ARN, sfn[0]!.Resource), name).toBe(true);
     }
     expect(ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).some((a) => a.startsWith('states:')))).sort()).toEqual([
+      'file-request',
       'jira-webhook',
       'request-approval',
-      'slack-commands',
       'slack-interactions',
     ]);
+  });
+
+  it('lets only the Slack interactions function hand a submitted form to file-request, which Lambda retries twice and then parks in its dead-letter queue', () => {
+    const fileRequestName = resource(template, ids['file-request'].fn).Properties?.FunctionName as string;
+    const invokers = ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).includes('lambda:InvokeFunction')));
+    expect(invokers).toEqual(['slack-interactions']);
+    const invoke = statementsOf('slack-interactions').find((s) => actionsOf(s).includes('lambda:InvokeFunction'))!;
+    expect(resourcesOf(invoke)).toHaveLength(1);
+    expect(JSON.stringify(resourcesOf(invoke)[0])).toContain(`:function:${fileRequestName}"`);
+    // The name the function is told is the one it may invoke.
+    expect(environmentOf(template, ids['slack-interactions'].fn).GRANTLINE_FILE_REQUEST_FUNCTION).toBe(fileRequestName);
+    const props = resource(template, ids['file-request'].fn).Properties!;
+    expect(props.DeadLetterConfig).toEqual({ TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.fileRequest)) });
+    const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
+      JSON.stringify(c.Properties?.FunctionName).includes(ids['file-request'].fn),
+    );
+    expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
   });
 
   it('lets the scheduler role invoke the revoke function and nothing else', () => {

@@ -101,6 +101,14 @@ describe('deployment settings', () => {
     });
   });
 
+  it('passes the resolution settings (one per moment) to the functions like the statuses', () => {
+    const resolutions = { JIRA_RESOLUTION_GRANTED: 'Fulfilled', JIRA_RESOLUTION_DENIED: 'Declined', JIRA_RESOLUTION_REVOKED: 'Done' };
+    expect(readSettings(context({ ...resolutions, JIRA_STATUS_DENIED: 'Rejected' }), '/', {}).runtime).toEqual({
+      ...resolutions,
+      JIRA_STATUS_DENIED: 'Rejected',
+    });
+  });
+
   it('refuses credentials in context: they belong in Secrets Manager', () => {
     expect(() => readSettings(context({ OKTA_API_TOKEN: 'ssws-123', JIRA_API_TOKEN: 'x' }))).toThrow(SettingsError);
     try {

@@ -81,7 +81,7 @@ describe('access reviews', () => {
     expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
     expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeUndefined();
     // Locally the audit token's holder is the caller; the body's `by` is only whom they act for.
-    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(
+    expect(h.sandbox.jira.commentTexts(issueKey, 'internal').at(-1)).toMatch(
       /^Grantline: removed eli\.engineer@example\.com from okta group 00gfigmaeditor \(access review\)\n(.|\n)*By: local audit token \(on behalf of rita\.reviewer@example\.com\)/,
     );
     const again = await h.client.post(`/grants/${grantId}/revoke`, JSON.stringify({ reason: 'access_review', by: 'rita.reviewer@example.com' }), auth(h));
@@ -118,7 +118,7 @@ describe('access reviews', () => {
     expect(res).toMatchObject({ status: 200, body: { grantId, outcome: 'removed' } });
     const revoked = (await h.runtime.deps.store.evidence(grantId)).find((e) => e.type === 'revoked');
     expect(revoked?.actor).toBe(`${arn} (on behalf of mallory@example.com)`);
-    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toContain(`By: ${arn} (on behalf of mallory@example.com)`);
+    expect(h.sandbox.jira.commentTexts(issueKey, 'internal').at(-1)).toContain(`By: ${arn} (on behalf of mallory@example.com)`);
   });
 
   it('without `by`, the caller alone is the actor', async () => {

@@ -116,6 +116,8 @@ describe('Slack requests', () => {
     expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toMatch(
       /^Grantline: refused a decision by mallory\.intruder@example\.com: only maria\.manager@example\.com can decide this step/,
     );
+    // Internal: the requester sees neither the stranger's click nor who may decide.
+    expect(h.sandbox.jira.publicCommentTexts(issueKey).join('\n')).not.toMatch(/mallory|refused|maria/);
     const evidence = await h.runtime.deps.store.evidence(grantId);
     expect(evidence.filter((e) => e.type === 'approval_refused').map((e) => e.actor)).toEqual(['mallory.intruder@example.com']);
   });
@@ -332,7 +334,9 @@ describe('Jira webhooks', () => {
 
     expect(run.states).toEqual(['Advance', 'Route', 'Closed']);
     expect(h.sandbox.okta.members('00gnotionmember')).not.toContain('dave.departed@example.com');
-    expect(h.sandbox.jira.commentTexts(res.issueKey).at(-1)).toContain("denied: dave.departed@example.com's okta account is deactivated or suspended");
+    expect(h.sandbox.jira.commentTexts(res.issueKey, 'internal').at(-1)).toContain(
+      "denied: dave.departed@example.com's okta account is deactivated or suspended",
+    );
     expect(h.sandbox.jira.issue(res.issueKey)?.status).toBe('Declined');
   });
 });

@@ -55,8 +55,8 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
     const updated = h.sandbox.slack.messagesTo(owner.id)[0]!;
     expect(updated.text).toMatch(/Approved by dana\.design@example\.com/);
     expect(JSON.stringify(updated.blocks)).not.toContain('grantline_approve');
-    // Jira: one comment per step, and the issue moved to the granted status.
-    const comments = h.sandbox.jira.commentTexts(filed.issueKey);
+    // Jira: one evidence comment per step (internal), and the issue moved to the granted status.
+    const comments = h.sandbox.jira.commentTexts(filed.issueKey, 'internal');
     expect(comments.map((c) => c.split('\n')[0])).toEqual([
       'Grantline: maria.manager@example.com requested Figma editor for nina.newhire@example.com',
       'Grantline: approval asked of dana.design@example.com (step 1 of 1)',
@@ -64,7 +64,13 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
       'Grantline: added nina.newhire@example.com to okta group 00gfigmaeditor',
       expect.stringMatching(/^Grantline: revocation scheduled at /),
     ]);
-    expect(h.sandbox.jira.issue(filed.issueKey)?.status).toBe('Access granted');
+    expect(h.sandbox.jira.issue(filed.issueKey)).toMatchObject({ status: 'Access granted', resolution: 'Done' });
+    // What the requester sees: a notice per outcome, no group, no approver list.
+    expect(h.sandbox.jira.publicCommentTexts(filed.issueKey).map((c) => c.split('\n')[0])).toEqual([
+      'We have received your access request. Updates will appear here.',
+      'Your request was approved by dana.design@example.com.',
+      expect.stringMatching(/^Access granted until \S+ \(UTC\)\.$/),
+    ]);
 
     // The auditor's five questions, from one call.
     const audit = await h.client.audit(`/grants/${grantId}`);
@@ -104,8 +110,11 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
     h.clock.advance(31 * 60_000);
     expect(await h.runtime.scheduler.tick()).toBe(1);
     expect(h.sandbox.okta.members('00gsfadmin')).not.toContain(ENGINEER);
-    expect(h.sandbox.jira.issue(filed.issueKey)?.status).toBe('Done');
-    expect(h.sandbox.jira.commentTexts(filed.issueKey).at(-1)).toMatch(/^Grantline: removed eli\.engineer@example\.com from okta group 00gsfadmin \(expired\)/);
+    expect(h.sandbox.jira.issue(filed.issueKey)).toMatchObject({ status: 'Done', resolution: 'Done' });
+    expect(h.sandbox.jira.publicCommentTexts(filed.issueKey).at(-1)).toMatch(/^Your access has ended: the time you asked for ran out\./);
+    expect(h.sandbox.jira.commentTexts(filed.issueKey, 'internal').at(-1)).toMatch(
+      /^Grantline: removed eli\.engineer@example\.com from okta group 00gsfadmin \(expired\)/,
+    );
 
     // Scheduler delivers at least once: the same revocation firing again is a no-op.
     const deletes = h.sandbox.okta.fake.requests.filter((r) => r.method === 'DELETE').length;
@@ -149,7 +158,7 @@ describe('request → Slack approval → Okta group → Jira evidence → timed 
     await h.runtime.scheduler.tick();
 
     expect(h.sandbox.okta.members(FIGMA_EDITOR)).toContain(ENGINEER);
-    expect(h.sandbox.jira.commentTexts(short.issueKey).at(-1)).toContain(`still needed by active grant ${String(lasting.body.grantId)}`);
+    expect(h.sandbox.jira.commentTexts(short.issueKey, 'internal').at(-1)).toContain(`still needed by active grant ${String(lasting.body.grantId)}`);
     expect((await h.runtime.deps.store.getGrant(String(short.body.grantId)))?.status).toBe('revoked');
   });
 

@@ -38,10 +38,11 @@ it('a provider the catalog uses but the deployment has not configured is reporte
   expect(report.ok).toBe(false);
 });
 
-it('the Jira request fields offer the catalog apps by name and every role key', async () => {
+it('the Jira request fields offer the catalog apps by name, every role key and every duration, shortest first', async () => {
   const { jiraFieldValues } = await import('../../shared/catalog/sync.js');
   expect(jiraFieldValues(testCatalog())).toEqual({
     apps: ['Figma', 'Salesforce', 'Notion', 'Internal admin console', 'GitHub Enterprise', 'Looker', 'Legacy ERP'],
     roles: ['viewer', 'editor', 'read-only', 'admin', 'member', 'break-glass', 'maintainer', 'clerk'],
+    durations: ['PT1H', 'PT6H', 'PT24H', 'P30D', 'P90D', 'permanent'],
   });
 });

@@ -15,13 +15,16 @@ import {
   type EvidenceInput,
 } from '../../shared/evidence.js';
 import { silentLogger } from '../../shared/logger.js';
-import type { FieldOptionsChange, NewTicket, TicketComment, Ticketing } from '../../shared/ports.js';
+import type { FieldOptionsChange, JsmApproval, NewTicket, TicketComment, Ticketing, TransitionOptions } from '../../shared/ports.js';
 import { Store } from '../../shared/store/store.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
 
 /** The Ticketing port as Jira would show it: comments and transitions per issue, and an outage switch. */
 class FakeTicketing implements Ticketing {
+  /** The internal comments: the evidence, agents only. */
   readonly comments: Array<{ issueKey: string; comment: TicketComment }> = [];
+  /** The public comments: the requester's notices. */
+  readonly publicComments: Array<{ issueKey: string; comment: TicketComment }> = [];
   readonly transitions: Array<{ issueKey: string; status: string }> = [];
   /** While set, calls fail with this error (as the Jira adapter reports an outage or a refusal)... */
   failWith: Error | undefined;
@@ -32,16 +35,16 @@ class FakeTicketing implements Ticketing {
 
   async addComment(issueKey: string, comment: TicketComment): Promise<void> {
     this.fail(issueKey);
-    this.comments.push({ issueKey, comment });
+    (comment.internal ? this.comments : this.publicComments).push({ issueKey, comment });
   }
   async hasComment(issueKey: string, ref: string): Promise<boolean> {
     this.fail(issueKey);
-    return this.comments.some((c) => c.issueKey === issueKey && c.comment.ref === ref);
+    return [...this.comments, ...this.publicComments].some((c) => c.issueKey === issueKey && c.comment.ref === ref);
   }
   /** Transitions alone fail this many times (Jira took the comment, then rate-limited the transition). */
   failTransitions = 0;
 
-  async transition(issueKey: string, statusOrTransitionName: string): Promise<boolean> {
+  async transition(issueKey: string, statusOrTransitionName: string, _options?: TransitionOptions): Promise<boolean> {
     if (this.failTransitions > 0) {
       this.failTransitions -= 1;
       throw new RetryableError('Jira answered 429 to the transition');
@@ -57,6 +60,15 @@ class FakeTicketing implements Ticketing {
     throw new Error('not used by evidence');
   }
   async syncFieldOptions(): Promise<FieldOptionsChange> {
+    throw new Error('not used by evidence');
+  }
+  async setApprovers(): Promise<{ missing: string[] }> {
+    throw new Error('not used by evidence');
+  }
+  async approvals(): Promise<JsmApproval[]> {
+    throw new Error('not used by evidence');
+  }
+  async answerApproval(): Promise<'answered'> {
     throw new Error('not used by evidence');
   }
   titles(issueKey?: string): string[] {
@@ -94,7 +106,7 @@ beforeEach(async () => {
   dynamo = await startDynamo();
   ticketing = new FakeTicketing();
   clock = new ManualClock(new Date('2026-01-05T09:00:00.000Z'));
-  deps = { store: dynamo.store, ticketing, clock, logger: silentLogger };
+  deps = { store: dynamo.store, ticketing, clock, logger: silentLogger, config: parseConfig({}) };
 });
 afterEach(async () => {
   await dynamo.close();
@@ -310,10 +322,13 @@ class TicketingThatDiesMidPost implements Ticketing {
     await new Promise(() => {});
   }
   hasComment = (issueKey: string, ref: string) => this.jira.hasComment(issueKey, ref);
-  transition = (issueKey: string, status: string) => this.jira.transition(issueKey, status);
+  transition = (issueKey: string, status: string, options?: TransitionOptions) => this.jira.transition(issueKey, status, options);
   userEmail = (accountId: string) => this.jira.userEmail(accountId);
   createIssue = (ticket: NewTicket) => this.jira.createIssue(ticket);
   syncFieldOptions = (fieldId: string, values: string[]) => this.jira.syncFieldOptions(fieldId, values);
+  setApprovers = (issueKey: string, fieldId: string, emails: string[]) => this.jira.setApprovers(issueKey, fieldId, emails);
+  approvals = (issueKey: string) => this.jira.approvals(issueKey);
+  answerApproval = (issueKey: string, approvalId: string, decision: 'approve' | 'decline') => this.jira.answerApproval(issueKey, approvalId, decision);
 }
 
 describe('Jira evidence posted twice (issue 7, defect 2): against the simulated Jira', () => {
@@ -345,8 +360,16 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
       clock.advance(1_000);
     }
   }
-  const titles = () => jira.commentTexts(issueKey).map((c) => c.split('\n')[0]);
+  /** First lines of the evidence comments (internal), oldest first. */
+  const titles = () => jira.commentTexts(issueKey, 'internal').map((c) => c.split('\n')[0]);
   const ALL = ['Grantline: nina requested billing admin', 'Grantline: approved by alice', 'Grantline: added nina to the billing group'];
+  /** What nina sees: one notice per step, in order (first lines). */
+  const notices = () => jira.publicCommentTexts(issueKey).map((c) => c.split('\n')[0]);
+  const NOTICES = [
+    'We have received your access request. Updates will appear here.',
+    'Your request was approved by alice@example.com.',
+    'Access granted with no end date (permanent).',
+  ];
 
   it('Jira slower than the flush interval: overlapping flushes post each event once, in order', async () => {
     await recordUndelivered(jiraDeps);
@@ -400,6 +423,7 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
     clock.advance(DELIVERY_LEASE_MS + 1);
     expect(await flushLater(crashDeps)).toBe(3);
     expect(titles()).toEqual(ALL);
+    expect(notices()).toEqual(NOTICES);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
   });
 
@@ -415,6 +439,113 @@ describe('Jira evidence posted twice (issue 7, defect 2): against the simulated 
     expect(await flushLater(jiraDeps)).toBe(3);
 
     expect(titles()).toEqual(ALL);
+    // The dead poster's evidence was found; its notice, never posted, was posted once.
+    expect(notices()).toEqual(NOTICES);
+  });
+
+  it("the notice's reply lost: the re-delivery finds both comments, posts neither again, and only then moves the issue", async () => {
+    const isNotice = (req: { body: unknown }) => JSON.stringify(req.body).includes('"internal":false');
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, when: isNotice, action: 'reply_lost', status: 502 });
+
+    await recordEvidence(jiraDeps, grant, steps[2]!);
+    // Jira took both comments, but Grantline saw the notice fail: the event waits, the issue has not moved.
+    expect(jira.commentTexts(issueKey)).toHaveLength(2);
+    expect(jira.issue(issueKey)?.status).toBe('Open');
+    expect(await dynamo.store.pendingDeliveries()).toMatchObject([{ key: 'provisioned', status: 'posting' }]);
+
+    expect(await flushLater(jiraDeps)).toBe(1);
+    expect(titles()).toEqual([ALL[2]]);
+    expect(notices()).toEqual([NOTICES[2]]);
+    expect(jira.issue(issueKey)).toMatchObject({ status: 'Access granted', resolution: 'Done' });
+    expect(await dynamo.store.pendingDeliveries()).toEqual([]);
+  });
+
+  it('the evidence posted but the notice not yet (Jira failed it): the retry posts the notice alone', async () => {
+    const isNotice = (req: { body: unknown }) => JSON.stringify(req.body).includes('"internal":false');
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, when: isNotice, status: 503 });
+
+    await recordEvidence(jiraDeps, grant, steps[0]!);
+    expect(titles()).toEqual([ALL[0]]);
+    expect(notices()).toEqual([]);
+
+    expect(await flushLater(jiraDeps)).toBe(1);
+    expect(titles()).toEqual([ALL[0]]);
+    expect(notices()).toEqual([NOTICES[0]]);
+  });
+
+  it('a notice Jira refuses for good is left out (logged), and the evidence still moves the issue', async () => {
+    const isNotice = (req: { body: unknown }) => JSON.stringify(req.body).includes('"internal":false');
+    jira.fake.injectFault({ method: 'POST', path: `/rest/api/3/issue/${issueKey}/comment`, when: isNotice, status: 403, body: { errorMessages: ['no'] } });
+
+    await recordEvidence(jiraDeps, grant, steps[2]!);
+
+    expect(titles()).toEqual([ALL[2]]);
+    expect(notices()).toEqual([]);
+    expect(jira.issue(issueKey)?.status).toBe('Access granted');
+    expect(await dynamo.store.pendingDeliveries()).toEqual([]);
+  });
+});
+
+describe('moving the issue when the transition asks for a Resolution (stock JSM), against the simulated Jira', () => {
+  let jira: FakeJira;
+  let issueKey: string;
+  const errors: Array<{ message: string; extra: unknown }> = [];
+  const logger = { ...silentLogger, error: (message: string, extra?: unknown) => void errors.push({ message, extra }) };
+  const depsWith = (settings: Record<string, string>): EvidenceDeps => ({
+    ...deps,
+    logger,
+    config: parseConfig(settings),
+    ticketing: new JiraTicketing({ baseUrl: jira.url, email: 'bot@example.com', apiToken: 'token' }),
+  });
+
+  beforeEach(async () => {
+    errors.length = 0;
+    jira = await startFakeJira({ email: 'bot@example.com', apiToken: 'token' });
+    issueKey = jira.createIssue({ summary: 'Access to billing', reporterEmail: 'nina@example.com' }).key;
+  });
+  afterEach(async () => {
+    await jira.close();
+  });
+
+  it('a denial moves the issue to Declined with the denial resolution', async () => {
+    await recordEvidence(
+      depsWith({}),
+      { id: 'grant-d', issueKey },
+      {
+        type: 'denied',
+        key: 'denied#0',
+        actor: 'bob@example.com',
+        via: 'slack',
+        summary: 'denied by bob',
+        details: { Approver: 'bob@example.com' },
+        transitionTo: 'Declined',
+      },
+    );
+
+    expect(jira.issue(issueKey)).toMatchObject({ status: 'Declined', resolution: "Won't Do" });
+    expect(jira.publicCommentTexts(issueKey).map((c) => c.split('\n')[0])).toEqual(['Your request was declined by bob@example.com.']);
+  });
+
+  it('with a resolution the site does not have: the issue stays put, and the error names the transition, the resolutions and the setting', async () => {
+    await recordEvidence(
+      depsWith({ JIRA_RESOLUTION_REVOKED: 'Fixed' }),
+      { id: 'grant-r', issueKey },
+      { type: 'revoked', actor: 'scheduler', via: 'okta', summary: 'removed', details: { Reason: 'expired' }, transitionTo: 'Done' },
+    );
+
+    expect(jira.issue(issueKey)?.status).toBe('Open');
+    expect(errors).toEqual([
+      {
+        message: 'evidence cannot be delivered to Jira; kept in the ledger',
+        extra: expect.objectContaining({
+          error: expect.stringMatching(
+            /^Jira's transition "Close" \(to Done\) offers no resolution "Fixed" \(it offers Done, .*\): set JIRA_RESOLUTION_REVOKED to one of them/,
+          ),
+        }),
+      },
+    ]);
+    // Both comments are on the issue all the same: the evidence is never lost.
+    expect(jira.commentTexts(issueKey)).toHaveLength(2);
   });
 });
 
@@ -442,8 +573,12 @@ describe("Evidence lost (issue 7, defect 3): comments within Jira's limit, refus
       { type: 'requested', actor: 'nina@example.com', via: 'jira', summary: 'nina requested billing admin', details: { Justification: justification } },
     );
 
-    const [comment] = jira.commentTexts(issueKey);
-    expect(jira.comments(issueKey)).toHaveLength(1);
+    const [comment] = jira.commentTexts(issueKey, 'internal');
+    // The evidence, then the requester's notice (which never repeats the justification).
+    expect(jira.comments(issueKey)).toHaveLength(2);
+    expect(jira.publicCommentTexts(issueKey)).toEqual([
+      'We have received your access request. Updates will appear here.\nReference: grant-long/requested/notice',
+    ]);
     expect(JSON.stringify(jira.comments(issueKey)[0]).length).toBeLessThanOrEqual(JIRA_COMMENT_LIMIT);
     expect(comment).toMatch(/^Grantline: nina requested billing admin\n- Justification: I need this for the quarter close\./);
     expect(comment).toMatch(/… \(cut: \d+ characters; full text in the Grantline ledger\)/);
@@ -466,7 +601,10 @@ describe("Evidence lost (issue 7, defect 3): comments within Jira's limit, refus
       { type: 'approved', key: 'approved#0', actor: 'alice@example.com', via: 'slack', summary: 'approved by alice', details: { Step: '1 of 1' } },
     );
 
-    expect(jira.commentTexts(issueKey)).toEqual(['Grantline: approved by alice\n- Grant: grant-x\n- Event: approved#0\nEvidence id: grant-x/approved#0']);
+    expect(jira.commentTexts(issueKey, 'internal')).toEqual([
+      'Grantline: approved by alice\n- Grant: grant-x\n- Event: approved#0\nEvidence id: grant-x/approved#0',
+    ]);
+    expect(jira.publicCommentTexts(issueKey)).toEqual(['Your request was approved by alice@example.com.\nReference: grant-x/approved#0/notice']);
     expect(await dynamo.store.pendingDeliveries()).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { JIRA_COMMENT_LIMIT, JiraTicketing, toAdf } from '../../shared/connectors/jira.js';
+import { JIRA_COMMENT_LIMIT, JiraTicketing, screenValues, toAdf } from '../../shared/connectors/jira.js';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { HttpFake } from '../../infra/local/sandbox/http-fake.js';
 import { startFakeJira, type FakeJira } from '../../infra/local/sandbox/jira.js';
@@ -39,6 +39,7 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
         { label: 'Expires', value: '2030-01-01T00:00:00Z' },
       ],
       note: 'Access is revoked automatically.',
+      internal: true,
     });
     expect(jira.commentTexts(key)).toEqual([
       'Access granted\n- App: billing\n- Role: admin\n- Expires: 2030-01-01T00:00:00Z\nAccess is revoked automatically.',
@@ -49,7 +50,7 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
   });
 
   it('renders facts with an empty value and no note without empty ADF text nodes', () => {
-    const doc = toAdf({ title: 'Declined', facts: [{ label: 'Reason', value: '' }] });
+    const doc = toAdf({ title: 'Declined', facts: [{ label: 'Reason', value: '' }], internal: true });
     expect(doc.content).toHaveLength(2);
     expect(JSON.stringify(doc)).not.toContain('"text":""');
   });
@@ -62,13 +63,13 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
 
   it('moves an issue by transition name', async () => {
     const key = newIssue();
-    expect(await ticketing.transition(key, 'Grant access')).toBe(true);
+    expect(await ticketing.transition(key, 'Grant access', { resolution: 'Done' })).toBe(true);
     expect(jira.issue(key)?.status).toBe('Access granted');
   });
 
   it('returns true without posting when the issue is already in that status', async () => {
     const key = newIssue();
-    await ticketing.transition(key, 'Declined');
+    await ticketing.transition(key, 'Declined', { resolution: "Won't Do" });
     const posts = () => jira.fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`${key}/transitions`));
     expect(posts()).toHaveLength(1);
     expect(await ticketing.transition(key, 'declined')).toBe(true);
@@ -95,7 +96,7 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
     const { key } = await ticketing.createIssue({
       summary: 'Grant Dave billing admin',
       reporterEmail: 'DAVE@example.com',
-      fields: { customfield_10050: 'billing', labels: ['grantline'] },
+      fields: { customfield_10070: 'billing' },
     });
     expect(key).toMatch(/^ACC-\d+$/);
     expect(jira.issue(key)).toMatchObject({
@@ -103,7 +104,7 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
       status: 'Open',
       reporterAccountId: dave,
       issueType: 'Task',
-      fields: { customfield_10050: 'billing', labels: ['grantline'] },
+      fields: { customfield_10070: 'billing' },
     });
   });
 
@@ -115,24 +116,29 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
   });
 
   it('reports a Jira validation error (400) as permanent with the field messages', async () => {
-    const frank = jira.addUser({ email: 'frank@example.com' });
+    jira.addUser({ email: 'frank@example.com' });
+    const err = await failure(ticketing.createIssue({ summary: 'x'.repeat(300), reporterEmail: 'frank@example.com', fields: {} }));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain('summary: Summary must be less than 255 characters.');
+  });
+
+  it('reports a project Jira does not have as permanent, naming the project and its setting', async () => {
     const other = new JiraTicketing({ baseUrl: jira.url, email: EMAIL, apiToken: TOKEN, projectKey: 'NOPE' });
     const err = await failure(other.createIssue({ summary: 'x', reporterEmail: 'frank@example.com', fields: {} }));
     expect(err).toBeInstanceOf(PermanentError);
-    expect(err.message).toContain('project: valid project is required');
-    expect(frank).toBeTruthy();
+    expect(err.message).toBe('Jira project NOPE does not exist or is not visible to the Grantline Jira account: check the project key (JIRA_PROJECT_KEY)');
   });
 
   it('reports wrong credentials as a permanent error', async () => {
     const wrong = new JiraTicketing({ baseUrl: jira.url, email: EMAIL, apiToken: 'not-the-token' });
-    const err = await failure(wrong.addComment(newIssue(), { title: 't', facts: [] }));
+    const err = await failure(wrong.addComment(newIssue(), { title: 't', facts: [], internal: true }));
     expect(err).toBeInstanceOf(PermanentError);
     expect(err.message).toMatch(/Jira rejected the credentials/);
     expect(err.message).not.toContain('not-the-token');
   });
 
   it('reports an unknown issue as a permanent error naming the key', async () => {
-    const err = await failure(ticketing.addComment('ACC-9999', { title: 't', facts: [] }));
+    const err = await failure(ticketing.addComment('ACC-9999', { title: 't', facts: [], internal: true }));
     expect(err).toBeInstanceOf(PermanentError);
     expect(err.message).toContain('Jira issue ACC-9999 does not exist or is not visible');
     expect(await failure(ticketing.transition('ACC-9999', 'Done'))).toBeInstanceOf(PermanentError);
@@ -141,7 +147,7 @@ describe('JiraTicketing against the simulated Jira Cloud', () => {
   it('maps 429 with Retry-After to a retryable error carrying the delay', async () => {
     const key = newIssue();
     jira.fake.injectFault({ status: 429, headers: { 'Retry-After': '2' }, body: { errorMessages: ['Rate limit'] } });
-    const err = await failure(ticketing.addComment(key, { title: 't', facts: [] }));
+    const err = await failure(ticketing.addComment(key, { title: 't', facts: [], internal: true }));
     expect(err).toBeInstanceOf(RetryableError);
     expect((err as RetryableError).retryAfterMs).toBe(2000);
     expect(jira.comments(key)).toHaveLength(0);
@@ -224,6 +230,7 @@ describe('evidence comments as strict as Jira Cloud takes them (issue 7)', () =>
         { label: 'Grant', value: 'g-1' },
       ],
       ref: 'g-1/requested',
+      internal: true,
     });
 
     const [text] = jira.commentTexts(key);
@@ -237,9 +244,14 @@ describe('evidence comments as strict as Jira Cloud takes them (issue 7)', () =>
 
   it('hasComment finds a comment by its ref on any page, and not a ref that only appears in a field value', async () => {
     const key = newIssue();
-    await ticketing.addComment(key, { title: 'first', facts: [], ref: 'g-1/requested' });
+    await ticketing.addComment(key, { title: 'first', facts: [], ref: 'g-1/requested', internal: true });
     for (let i = 0; i < 25; i++)
-      await ticketing.addComment(key, { title: `later ${i}`, facts: [{ label: 'Note', value: 'g-1/approved#0' }], ref: `g-1/other#${i}` });
+      await ticketing.addComment(key, {
+        title: `later ${i}`,
+        facts: [{ label: 'Note', value: 'g-1/approved#0' }],
+        ref: `g-1/other#${i}`,
+        internal: i % 2 === 0,
+      });
 
     expect(await ticketing.hasComment(key, 'g-1/requested')).toBe(true);
     expect(await ticketing.hasComment(key, 'g-1/other#24')).toBe(true);
@@ -346,5 +358,147 @@ describe('syncFieldOptions: request fields offer exactly the catalog (grantline 
     const err = await failure(ticketing.syncFieldOptions(field, ['Figma', 'Notion']));
     expect(err).toBeInstanceOf(RetryableError);
     expect(jira.fieldOptions(field)).toEqual([{ value: 'Figma', disabled: false }]);
+  });
+});
+
+describe('Jira Service Management: who sees a comment', () => {
+  const auth = { authorization: `Basic ${Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64')}`, 'content-type': 'application/json' };
+  const doc = { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'hi' }] }] };
+  const postRaw = (key: string, extra: Record<string, unknown>) =>
+    fetch(`${jira.url}/rest/api/3/issue/${key}/comment`, { method: 'POST', headers: auth, body: JSON.stringify({ body: doc, ...extra }) });
+
+  it('an internal comment carries the sd.public.comment property; Jira lists it with jsdPublic false, and the customer does not see it', async () => {
+    const key = newIssue();
+    await ticketing.addComment(key, { title: 'Grantline: added nina to okta group 00gbilling', facts: [], ref: 'g-1/provisioned', internal: true });
+    await ticketing.addComment(key, { title: 'Access granted.', facts: [], ref: 'g-1/provisioned/notice', internal: false });
+
+    const posts = jira.fake.requests.filter((r) => r.method === 'POST' && r.path === `/rest/api/3/issue/${key}/comment`);
+    expect(posts.map((r) => (r.body as { properties?: unknown }).properties)).toEqual([
+      [{ key: 'sd.public.comment', value: { internal: true } }],
+      [{ key: 'sd.public.comment', value: { internal: false } }],
+    ]);
+    const listed = (await (await fetch(`${jira.url}/rest/api/3/issue/${key}/comment`, { headers: auth })).json()) as {
+      comments: Array<{ jsdPublic: boolean }>;
+    };
+    expect(listed.comments.map((c) => c.jsdPublic)).toEqual([false, true]);
+    expect(jira.publicCommentTexts(key)).toEqual(['Access granted.\nReference: g-1/provisioned/notice']);
+    expect(jira.commentTexts(key, 'internal')).toEqual(['Grantline: added nina to okta group 00gbilling\nEvidence id: g-1/provisioned']);
+    // hasComment finds either by its ref, whatever the label the requester reads.
+    expect(await ticketing.hasComment(key, 'g-1/provisioned/notice')).toBe(true);
+  });
+
+  it('the simulated Jira refuses properties that are not a list of {key, value}, storing nothing; without properties a comment is public', async () => {
+    const key = newIssue();
+    expect((await postRaw(key, { properties: { key: 'sd.public.comment', value: { internal: true } } })).status).toBe(400);
+    expect((await postRaw(key, { properties: [{ value: { internal: true } }] })).status).toBe(400);
+    expect((await postRaw(key, { properties: [{ key: '', value: {} }] })).status).toBe(400);
+    expect(jira.comments(key)).toEqual([]);
+
+    expect((await postRaw(key, {})).status).toBe(201);
+    expect(jira.publicCommentTexts(key)).toEqual(['hi']);
+  });
+});
+
+describe('transitions whose screen requires a field (stock JSM: Resolution into a resolved status)', () => {
+  const transitionPosts = (key: string) => jira.fake.requests.filter((r) => r.method === 'POST' && r.path === `/rest/api/3/issue/${key}/transitions`);
+
+  it('moves an issue to Declined with the configured resolution, sent by the name Jira spells it', async () => {
+    const key = newIssue();
+    expect(await ticketing.transition(key, 'Declined', { resolution: "won't do", resolutionSetting: 'JIRA_RESOLUTION_DENIED' })).toBe(true);
+
+    expect(jira.issue(key)).toMatchObject({ status: 'Declined', resolution: "Won't Do" });
+    expect(transitionPosts(key).map((r) => r.body)).toEqual([{ transition: { id: '51' }, fields: { resolution: { name: "Won't Do" } } }]);
+  });
+
+  it('without a configured resolution: a PermanentError naming the transition, the field and the setting; the issue stays put and Jira is not asked to move it', async () => {
+    const key = newIssue();
+    const err = await failure(ticketing.transition(key, 'Declined', { resolutionSetting: 'JIRA_RESOLUTION_DENIED' }));
+
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toBe(
+      `Jira's transition "Decline" (to Declined) requires the field Resolution (resolution): set JIRA_RESOLUTION_DENIED to the resolution to use ` +
+        "(e.g. Done, Won't Do, Duplicate, Cannot Reproduce, Declined)",
+    );
+    expect(jira.issue(key)?.status).toBe('Open');
+    expect(transitionPosts(key)).toEqual([]);
+  });
+
+  it('a resolution the site does not have: a PermanentError listing the ones it offers', async () => {
+    const key = newIssue();
+    const err = await failure(ticketing.transition(key, 'Done', { resolution: 'Fixed', resolutionSetting: 'JIRA_RESOLUTION_REVOKED' }));
+
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toContain(`Jira's transition "Close" (to Done) offers no resolution "Fixed" (it offers Done, Won't Do,`);
+    expect(err.message).toContain('set JIRA_RESOLUTION_REVOKED to one of them');
+    expect(jira.issue(key)?.status).toBe('Open');
+  });
+
+  it('a transition without a screen gets no fields, even with a resolution configured (Jira refuses a field not on the screen)', async () => {
+    const key = newIssue();
+    expect(await ticketing.transition(key, 'Waiting for approval', { resolution: 'Done' })).toBe(true);
+
+    expect(jira.issue(key)?.status).toBe('Waiting for approval');
+    expect(transitionPosts(key).map((r) => r.body)).toEqual([{ transition: { id: '21' } }]);
+    expect(jira.fake.requests.some((r) => r.path === `/rest/api/3/issue/${key}/transitions` && r.method === 'GET')).toBe(false);
+  });
+
+  it('the simulated Jira answers as Jira: the screen in transitions.fields, 400 without the resolution or with an unknown one, the resolution list', async () => {
+    const key = newIssue();
+    const headers = { authorization: `Basic ${Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64')}`, 'content-type': 'application/json' };
+    const screen = (await (await fetch(`${jira.url}/rest/api/3/issue/${key}/transitions?transitionId=61&expand=transitions.fields`, { headers })).json()) as {
+      transitions: Array<{ id: string; hasScreen: boolean; fields: Record<string, unknown> }>;
+    };
+    expect(screen.transitions).toHaveLength(1);
+    expect(screen.transitions[0]).toMatchObject({ id: '61', hasScreen: true });
+    expect(screen.transitions[0]?.fields.resolution).toMatchObject({
+      required: true,
+      schema: { type: 'resolution', system: 'resolution' },
+      name: 'Resolution',
+      key: 'resolution',
+      hasDefaultValue: false,
+      operations: ['set'],
+      allowedValues: expect.arrayContaining([expect.objectContaining({ id: '10000', name: 'Done' })]),
+    });
+
+    const move = (fields?: unknown) =>
+      fetch(`${jira.url}/rest/api/3/issue/${key}/transitions`, { method: 'POST', headers, body: JSON.stringify({ transition: { id: '61' }, fields }) });
+    const missing = await move();
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toEqual({ errorMessages: [], errors: { resolution: 'Resolution is required.' } });
+    const unknown = await move({ resolution: { name: 'Fixed' } });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: Record<string, string> }).errors).toHaveProperty('resolution');
+    expect(jira.issue(key)?.status).toBe('Open');
+
+    const resolutions = (await (await fetch(`${jira.url}/rest/api/3/resolution`, { headers })).json()) as Array<{ name: string }>;
+    expect(resolutions.map((r) => r.name)).toEqual(['Done', "Won't Do", 'Duplicate', 'Cannot Reproduce', 'Declined']);
+    expect((await move({ resolution: { id: '10000' } })).status).toBe(204);
+    expect(jira.issue(key)).toMatchObject({ status: 'Done', resolution: 'Done' });
+    // Reopened: the resolution is cleared, as a stock workflow does.
+    expect(await ticketing.transition(key, 'Open')).toBe(true);
+    expect(jira.issue(key)?.resolution).toBeUndefined();
+  });
+
+  it('a required field Grantline cannot fill is named with the way to fix it; one with a default, or optional, is left to Jira', () => {
+    const transition = { name: 'Close', to: 'Done' };
+    expect(() =>
+      screenValues(transition, { customfield_10090: { required: true, hasDefaultValue: false, name: 'Root cause' } }, { resolution: 'Done' }),
+    ).toThrow(
+      `Jira's transition "Close" (to Done) requires the field Root cause (customfield_10090): Grantline cannot fill it: make it optional or give it a default on the transition's screen`,
+    );
+    expect(() => screenValues(transition, { resolution: { required: true, hasDefaultValue: false, name: 'Resolution' } }, {})).toThrow(
+      'Grantline sets a resolution only when access is granted, denied or removed',
+    );
+    expect(
+      screenValues(
+        transition,
+        {
+          customfield_10091: { required: true, hasDefaultValue: true, name: 'Team' },
+          customfield_10092: { required: false, hasDefaultValue: false, name: 'Notes' },
+          resolution: { required: false, schema: { system: 'resolution' }, name: 'Resolution' },
+        },
+        { resolution: 'Done' },
+      ),
+    ).toEqual({ resolution: { name: 'Done' } });
   });
 });

@@ -3,6 +3,8 @@
  * returns the violations it finds, each naming the grant it concerns.
  */
 import type { Sandbox } from '../../infra/local/sandbox/index.js';
+import { noticeRef } from '../../shared/evidence.js';
+import { NOTICE_TYPES } from '../../shared/notices.js';
 import { IN_PROGRESS, type SoakEvent, type SoakRecord } from './grantline.js';
 import { normalEmail, type Membership, type Population } from './population.js';
 import type { Expectation } from './scenarios.js';
@@ -32,7 +34,9 @@ export function checkInvariants(input: CheckInput): Violation[] {
   return [
     ...checkFinalStates(input),
     ...checkMemberships(input),
-    ...input.records.flatMap((r) => checkEvidence(r, input.sandbox.jira.commentTexts(r.grant.issueKey))),
+    ...input.records.flatMap((r) =>
+      checkEvidence(r, input.sandbox.jira.commentTexts(r.grant.issueKey), input.sandbox.jira.publicCommentTexts(r.grant.issueKey)),
+    ),
     ...input.records.flatMap(checkSegregation),
     ...input.records.flatMap((r) => checkExpiry(r, input.now)),
   ];
@@ -98,24 +102,48 @@ export function checkMemberships({ records, sandbox, population, preexisting }: 
 
 /**
  * Every evidence event of the grant is on its Jira issue exactly once, in the ledger's order,
- * including events recorded concurrently by different actors (README: Evidence).
+ * including events recorded concurrently by different actors (README: Evidence), as an internal
+ * comment; and every event the requester is told about has its public notice exactly once, after
+ * its evidence. `comments` are all of the issue's comments, oldest first; `publicComments` the
+ * ones the requester sees.
  */
-export function checkEvidence(record: SoakRecord, comments: string[]): Violation[] {
+export function checkEvidence(record: SoakRecord, comments: string[], publicComments: string[]): Violation[] {
   const violations: Violation[] = [];
   const grantId = record.grant.id;
+  const issueKey = record.grant.issueKey;
+  const isPublic = new Set(publicComments);
   let previous = { index: -1, summary: '' };
   for (const event of record.evidence) {
     const positions = comments.flatMap((text, index) => (isCommentFor(text, grantId, event) ? [index] : []));
     if (positions.length !== 1) {
-      violations.push({ grantId, invariant: 'evidence', detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} ${positions.length} times` });
+      violations.push({ grantId, invariant: 'evidence', detail: `"${event.summary}" (${event.key}) is on ${issueKey} ${positions.length} times` });
     }
     const first = positions[0];
+    if (first !== undefined && isPublic.has(comments[first]!)) {
+      violations.push({
+        grantId,
+        invariant: 'evidence',
+        detail: `"${event.summary}" (${event.key}) is a public comment on ${issueKey}: the requester sees the evidence`,
+      });
+    }
+    if (NOTICE_TYPES.has(event.type)) {
+      const notices = comments.flatMap((text, index) => (isNoticeFor(text, grantId, event) ? [index] : []));
+      const about = `the requester's notice of "${event.summary}" (${event.key})`;
+      if (notices.length !== 1) violations.push({ grantId, invariant: 'evidence', detail: `${about} is on ${issueKey} ${notices.length} times` });
+      const notice = notices[0];
+      if (notice !== undefined && !isPublic.has(comments[notice]!)) {
+        violations.push({ grantId, invariant: 'evidence', detail: `${about} is internal on ${issueKey}: the requester does not see it` });
+      }
+      if (notice !== undefined && first !== undefined && notice < first) {
+        violations.push({ grantId, invariant: 'evidence', detail: `${about} is on ${issueKey} before its evidence` });
+      }
+    }
     if (first === undefined) continue;
     if (first < previous.index) {
       violations.push({
         grantId,
         invariant: 'evidence',
-        detail: `"${event.summary}" (${event.key}) is on ${record.grant.issueKey} before "${previous.summary}", out of the ledger's order`,
+        detail: `"${event.summary}" (${event.key}) is on ${issueKey} before "${previous.summary}", out of the ledger's order`,
       });
     }
     previous = { index: first, summary: event.summary };
@@ -130,6 +158,11 @@ export function checkEvidence(record: SoakRecord, comments: string[]): Violation
 export function isCommentFor(text: string, grantId: string, event: SoakEvent): boolean {
   if (!text.includes(grantId)) return false;
   return (text.includes(event.summary) && text.includes(event.at)) || text.split('\n').includes(`- Event: ${event.key}`);
+}
+
+/** A comment is the event's notice to the requester when it carries the notice's id (shared/evidence.ts noticeRef). */
+export function isNoticeFor(text: string, grantId: string, event: SoakEvent): boolean {
+  return text.includes(noticeRef({ grantId, key: event.key }));
 }
 
 /** Nobody decides their own request, nor one for themselves, whatever the case or whitespace of the emails; only named approvers approve. */

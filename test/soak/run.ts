@@ -13,7 +13,8 @@ import { servedFaults } from '../../infra/local/sandbox/faults.js';
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
 import { faultsServed, startBackgroundFaults, startOutage } from './fault-plan.js';
 import { Grantline, IN_PROGRESS, SlackInbox, sleep, type SoakRecord } from './grantline.js';
-import { checkInvariants, isCommentFor, type Violation } from './invariants.js';
+import { NOTICE_TYPES } from '../../shared/notices.js';
+import { checkInvariants, isCommentFor, isNoticeFor, type Violation } from './invariants.js';
 import { Population, seedPreexistingMemberships } from './population.js';
 import { Random } from './random.js';
 import { RuntimeProcess } from './runtime-process.js';
@@ -249,7 +250,10 @@ function describeUnsettled(record: SoakRecord | undefined): string {
 function isSettled(record: SoakRecord | undefined, sandbox: Sandbox): boolean {
   if (!record || isStillWorking(record)) return false;
   const comments = sandbox.jira.commentTexts(record.grant.issueKey);
-  return record.evidence.every((e) => comments.some((text) => isCommentFor(text, record.grant.id, e)));
+  const posted = (e: SoakRecord['evidence'][number]) =>
+    comments.some((text) => isCommentFor(text, record.grant.id, e)) &&
+    (!NOTICE_TYPES.has(e.type) || comments.some((text) => isNoticeFor(text, record.grant.id, e)));
+  return record.evidence.every(posted);
 }
 
 /** Runs `work` over the items with at most `limit` at once; results in the items' order. */

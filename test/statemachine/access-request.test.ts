@@ -34,7 +34,8 @@ describe('access-request state machine', () => {
     expect(run.states).toEqual(['Advance', 'Route', 'Provision', 'NeedsRevocation', 'Granted']);
     expect(h.sandbox.okta.members('00gnotionmember')).toContain(NEW_HIRE);
     expect(h.sandbox.jira.commentTexts(issueKey).join('\n')).toContain('approved automatically by policy');
-    expect(h.sandbox.slack.messages()).toHaveLength(1); // only the requester's "granted" notice, no approval request
+    // Only "granted" notices, to the requester and to the new hire: no approval request.
+    expect(h.sandbox.slack.messages().map((m) => m.text.split(':')[0])).toEqual(['Access granted', 'Access granted']);
   });
 
   it('approve: waits for the approver, then provisions and schedules the revocation of a time-bound grant', async () => {
@@ -50,6 +51,21 @@ describe('access-request state machine', () => {
     expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted']);
     expect(h.sandbox.okta.members('00gfigmaeditor')).toContain(ENGINEER);
     expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeDefined();
+  });
+
+  it('JSM approvals (JIRA_FIELD_APPROVERS): the approvers are put on the issue, and a decision in Jira releases the same wait', async () => {
+    h = await startHarness({ env: { JIRA_FIELD_APPROVERS: 'customfield_10003' } });
+    const { grantId, issueKey } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H' });
+    const waiting = await h.runtime.workflow.quiet(grantId);
+    expect(waiting.waitingForApproval).toBe(true);
+    expect(h.sandbox.jira.approvals(issueKey).map((a) => a.approvers.map((x) => x.email))).toEqual([[MANAGER, 'grantline-bot@example.com']]);
+
+    h.sandbox.jira.answerApproval(issueKey, MANAGER, 'approve');
+    await h.client.sendApprovalCompleted(issueKey);
+    const run = await waitDone(h, grantId);
+
+    expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted']);
+    expect(h.sandbox.okta.members('00gfigmaeditor')).toContain(ENGINEER);
   });
 
   it('several steps in order: manager, then app owner; provisioning only after both', async () => {
@@ -169,7 +185,7 @@ describe('access-request state machine', () => {
     expect(run.status).toBe('FAILED');
     expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
     expect((await h.runtime.deps.store.getGrant(grantId))?.status).toBe('revoked');
-    expect(h.sandbox.jira.commentTexts(issueKey).at(-1)).toContain('no revocation schedule could be created, so the access ends now');
+    expect(h.sandbox.jira.commentTexts(issueKey, 'internal').at(-1)).toContain('no revocation schedule could be created, so the access ends now');
   });
 });
 

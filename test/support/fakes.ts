@@ -12,7 +12,19 @@ import type { LifecycleDeps } from '../../shared/services.js';
 import type { Store } from '../../shared/store/store.js';
 import { testCatalog } from './catalog.js';
 import { startDynamo, type TestDynamo } from './dynamo.js';
-import type { ApprovalOutcome, Chat, IdentityProvider, IdpUser, RevocationScheduler, Ticketing, WorkflowRuntime } from '../../shared/ports.js';
+import type {
+  ApprovalOutcome,
+  Chat,
+  FilingJob,
+  IdentityProvider,
+  IdpUser,
+  Jobs,
+  JsmApproval,
+  RequestForm,
+  RevocationScheduler,
+  Ticketing,
+  WorkflowRuntime,
+} from '../../shared/ports.js';
 
 export const ELI = 'eli.engineer@example.com';
 export const MARIA = 'maria.manager@example.com';
@@ -54,13 +66,16 @@ export class Directory implements IdentityProvider {
   async testConnection() {}
 }
 
-export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowRuntime {
+export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowRuntime, Jobs {
+  /** Titles of the internal comments (the evidence, agents only), oldest first. */
   readonly comments: string[] = [];
+  /** Titles of the public comments: what the requester sees (notices, intake refusals). */
+  readonly publicComments: string[] = [];
   readonly schedules = new Map<string, Date>();
   readonly completed: Array<{ token: string; decision: string }> = [];
   readonly outcomes: ApprovalOutcome[] = [];
-  async addComment(_issueKey: string, comment: { title: string }) {
-    this.comments.push(comment.title);
+  async addComment(_issueKey: string, comment: { title: string; internal: boolean }) {
+    (comment.internal ? this.comments : this.publicComments).push(comment.title);
   }
   async hasComment() {
     return false;
@@ -77,6 +92,21 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async syncFieldOptions() {
     return { added: [], enabled: [], disabled: [], unchanged: [] };
   }
+  /** JSM approvals: the Approvers field as set, the approvals Jira reports, and Grantline's answers. */
+  readonly approversSet: Array<{ issueKey: string; fieldId: string; emails: string[] }> = [];
+  jsmApprovals: JsmApproval[] = [];
+  readonly jsmAnswers: Array<{ issueKey: string; approvalId: string; decision: 'approve' | 'decline' }> = [];
+  async setApprovers(issueKey: string, fieldId: string, emails: string[]): Promise<{ missing: string[] }> {
+    this.approversSet.push({ issueKey, fieldId, emails });
+    return { missing: [] };
+  }
+  async approvals() {
+    return this.jsmApprovals;
+  }
+  async answerApproval(issueKey: string, approvalId: string, decision: 'approve' | 'decline') {
+    this.jsmAnswers.push({ issueKey, approvalId, decision });
+    return 'answered' as const;
+  }
   async userIdByEmail(email: string): Promise<string | undefined> {
     return `U-${email}`;
   }
@@ -92,10 +122,25 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async showOutcome(_ref: unknown, _prompt: unknown, outcome: ApprovalOutcome) {
     this.outcomes.push(outcome);
   }
-  /** Slack DMs sent to requesters. */
-  readonly notices: Array<{ userId: string; text: string }> = [];
-  async notify(userId: string, text: string) {
-    this.notices.push({ userId, text });
+  /** Slack messages sent to people: `to` is the user id of a DM, or the message replied to (`channel/ts`). */
+  readonly notices: Array<{ to: string; text: string }> = [];
+  async notify(to: string | { channel: string; ts: string }, text: string) {
+    const where = typeof to === 'string' ? to : `${to.channel}/${to.ts}`;
+    this.notices.push({ to: where, text });
+    return { channel: typeof to === 'string' ? `D-${to}` : to.channel, ts: `${this.notices.length}.1` };
+  }
+  /** Request forms opened (views.open) and redrawn (views.update), in order. */
+  readonly forms: Array<{ viewId: string; form: RequestForm }> = [];
+  async openRequestForm(triggerId: string, form: RequestForm) {
+    this.forms.push({ viewId: `V-${triggerId}`, form });
+  }
+  async updateRequestForm(viewId: string, _hash: string | undefined, form: RequestForm) {
+    this.forms.push({ viewId, form });
+  }
+  /** Filing jobs handed over. */
+  readonly filingJobs: FilingJob[] = [];
+  async fileRequest(job: FilingJob) {
+    this.filingJobs.push(job);
   }
   async schedule(grantId: string, at: Date) {
     const exists = this.schedules.has(grantId);
@@ -140,6 +185,7 @@ export function unitDeps(parts: { store: Store; clock: Clock; directory: Identit
     idp: () => directory,
     scheduler: ports,
     workflow: ports,
+    jobs: ports,
   };
 }
 

@@ -54,7 +54,7 @@ async function requestWhileJiraIsDown(...args: Parameters<typeof request>): Prom
 }
 
 function dmsToEli(): string[] {
-  return ports.notices.filter((n) => n.userId === `U-${ELI}`).map((n) => n.text);
+  return ports.notices.filter((n) => n.to === `U-${ELI}`).map((n) => n.text);
 }
 
 function click(grantId: string, who: string | undefined, decision: 'approved' | 'denied' = 'approved', step = 0) {

@@ -217,6 +217,25 @@ apps:
     expect(problem?.message).toContain(message);
   });
 
+  it('refuses an app or role key longer than 64 characters (it must fit a Slack option value and form block id)', () => {
+    const long = 'a'.repeat(65);
+    const text = `version: 1
+apps:
+  ${long}:
+    name: Long
+    owner: o@example.com
+    roles:
+      viewer: { group: 00g1, risk: low, approval: [auto], durations: [permanent], maxDuration: permanent }
+  figma:
+    name: Figma
+    owner: o@example.com
+    roles:
+      ${long}: { group: 00g2, risk: low, approval: [auto], durations: [permanent], maxDuration: permanent }
+`;
+    const messages = problemsOf(text).map((p) => p.message);
+    expect(messages.filter((m) => m.includes('keys are 1 to 64 lower-case letters'))).toHaveLength(2);
+  });
+
   it('a YAML syntax error is reported with its line', () => {
     const text = `version: 1
 apps:

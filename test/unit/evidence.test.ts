@@ -46,7 +46,7 @@ beforeEach(async () => {
     warn: (message, extra) => void warnings.push({ message, extra }),
     error: (message, extra) => void errors.push({ message, extra }),
   };
-  deps = { store: dynamo.store, ticketing: ports, clock, logger };
+  deps = { store: dynamo.store, ticketing: ports, clock, logger, config: parseConfig({}) };
 });
 afterEach(async () => dynamo.close());
 
@@ -67,6 +67,7 @@ const EVENT: EvidenceEvent = {
 describe('the comment an event becomes', () => {
   it('the details first, then who, when and which grant', () => {
     expect(commentFor(EVENT)).toEqual({
+      internal: true,
       title: 'Grantline: approved by maria.manager@example.com in Slack (step 1 of 1)',
       facts: [
         { label: 'Approver', value: 'maria.manager@example.com' },
@@ -91,6 +92,7 @@ describe('the comment an event becomes', () => {
     const longer = { ...EVENT, summary: 'x'.repeat(501 - 'Grantline: '.length) };
 
     expect(minimalCommentFor(exactly)).toEqual({
+      internal: true,
       title: `Grantline: ${exactly.summary}`,
       facts: [
         { label: 'Grant', value: 'grant-1' },
@@ -133,7 +135,7 @@ describe('recording', () => {
     expect(Object.keys(event.details)).toEqual(['App']);
     expect('transitionTo' in event).toBe(false);
     expect(await dynamo.store.evidence('grant-1')).toEqual([event]);
-    expect(posted.map((c) => c.facts)).toEqual([
+    expect(posted.filter((c) => c.internal).map((c) => c.facts)).toEqual([
       [
         { label: 'App', value: 'Figma' },
         { label: 'By', value: 'eli.engineer@example.com (jira)' },
@@ -190,7 +192,11 @@ describe('recording', () => {
 
     await recordEvidence(deps, GRANT, { type: 'requested', actor: 'a', via: 'jira', summary: 'very long', details: { Justification: 'long' } });
 
-    expect(posted).toEqual([{ ...minimalCommentFor({ ...EVENT, summary: 'very long', key: 'requested' }), ref: 'grant-1/requested' }]);
+    expect(posted).toEqual([
+      { ...minimalCommentFor({ ...EVENT, summary: 'very long', key: 'requested' }), ref: 'grant-1/requested' },
+      // The requester's notice follows as usual: it never carries the details Jira refused.
+      { title: 'We have received your access request. Updates will appear here.', facts: [], internal: false, ref: 'grant-1/requested/notice' },
+    ]);
     expect(warnings).toEqual([
       { message: 'Jira refused the evidence comment; posting a minimal one', extra: { issueKey: 'ACC-1', key: 'requested', error: 'Jira answered 400' } },
     ]);
@@ -306,7 +312,8 @@ type Posted = TicketComment & { issueKey: string };
  * that dies there, another worker acting meanwhile.
  */
 function issueComments(): { posted: Posted[]; titles(): string[]; onPost?: (comment: TicketComment) => Promise<void> } {
-  const jira: ReturnType<typeof issueComments> = { posted: [], titles: () => jira.posted.map((c) => c.title) };
+  // titles(): the evidence comments (internal); the requester's notices are in `posted` too.
+  const jira: ReturnType<typeof issueComments> = { posted: [], titles: () => jira.posted.filter((c) => c.internal).map((c) => c.title) };
   const ticketing: Ticketing = ports;
   ticketing.addComment = async (issueKey, comment) => {
     jira.posted.push({ issueKey, ...comment });
@@ -316,10 +323,15 @@ function issueComments(): { posted: Posted[]; titles(): string[]; onPost?: (comm
   return jira;
 }
 
-/** Three steps of grant-1 recorded while their delivery was deferred (as the Slack click path does). */
+/** Three steps of grant-1 recorded while their delivery was deferred (as the Slack click path does); one comment each (no notice). */
 async function recordThreeDeferred(): Promise<void> {
   for (const summary of ['one', 'two', 'three']) {
-    await recordEvidence(deps, GRANT, { type: 'approved', key: `approved#${summary}`, actor: 'a', via: 'slack', summary }, { deliverNow: false });
+    await recordEvidence(
+      deps,
+      GRANT,
+      { type: 'approval_requested', key: `approval_requested#${summary}`, actor: 'a', via: 'slack', summary },
+      { deliverNow: false },
+    );
   }
 }
 
@@ -468,8 +480,19 @@ describe('one poster per issue: the delivery lease', () => {
     expect(await listed()).toEqual({ pending: [], undeliverable: [] });
   });
   it('a post that outlasted the lease, nobody else about: the poster stops there, and a slot it had seen empty, whose event came meanwhile, is posted later, not skipped', async () => {
-    await recordEvidence(deps, GRANT, { type: 'approved', key: 'approved#0', actor: 'a', via: 'slack', summary: 'one' }, { deliverNow: false });
-    await recordEvidence(deps, GRANT, { type: 'approved', key: 'approved#1', actor: 'a', via: 'slack', summary: 'two' }, { deliverNow: false });
+    // Steps without a notice: one comment each.
+    await recordEvidence(
+      deps,
+      GRANT,
+      { type: 'approval_requested', key: 'approval_requested#0', actor: 'a', via: 'slack', summary: 'one' },
+      { deliverNow: false },
+    );
+    await recordEvidence(
+      deps,
+      GRANT,
+      { type: 'approval_requested', key: 'approval_requested#1', actor: 'a', via: 'slack', summary: 'two' },
+      { deliverNow: false },
+    );
     // The third step's writer has taken its slot and is on its way.
     const three: EvidenceEvent = { ...EVENT, key: 'provisioned', type: 'provisioned', summary: 'three', at: clock.now().toISOString() };
     const seq = await dynamo.store.reserveDelivery(three, clock.now().toISOString(), 2);
@@ -511,7 +534,8 @@ describe('what Jira is asked, and what is logged', () => {
     clock.advance(FLUSH_AFTER_MS);
     expect(await flushEvidence(deps)).toBe(1);
 
-    expect(lookups).toBe(1);
+    // One look per comment of the event: its evidence and its notice.
+    expect(lookups).toBe(2);
     expect(ports.comments).toEqual(['Grantline: requested', 'Grantline: approved']);
   });
 

@@ -35,7 +35,7 @@ function members(): string[] {
 }
 
 function dmsToEli(): string[] {
-  return ports.notices.filter((n) => n.userId === `U-${ELI}`).map((n) => n.text);
+  return ports.notices.filter((n) => n.to === `U-${ELI}`).map((n) => n.text);
 }
 
 describe('provisioning an identity-provider group', () => {

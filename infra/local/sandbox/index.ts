@@ -7,13 +7,24 @@
 import { randomBytes } from 'node:crypto';
 import { signSlackRequest } from '../../../shared/auth.js';
 import type { Catalog } from '../../../shared/catalog/schema.js';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID } from '../../../shared/ports.js';
+import { jiraFieldValues } from '../../../shared/catalog/sync.js';
+import { adfParagraphs } from '../../../shared/connectors/jira.js';
+import { APPROVE_ACTION_ID, DENY_ACTION_ID, REQUEST_FORM } from '../../../shared/ports.js';
 import { fileURLToPath } from 'node:url';
 import { startFakeGraph, type FakeGraph } from './entra.js';
 import { startFakeGoogleAdmin, type FakeGoogleAdmin } from './google.js';
 import { startFakeJira, type FakeJira } from './jira.js';
 import { startFakeOkta, type FakeOkta } from './okta.js';
 import { startFakeSlack, type FakeSlack } from './slack.js';
+
+/** The simulated Jira's request fields: the defaults of JIRA_FIELD_SUBJECT/APP/ROLE/DURATION/JUSTIFICATION. */
+const SANDBOX_JIRA_FIELDS = {
+  subject: 'customfield_10070',
+  app: 'customfield_10071',
+  role: 'customfield_10072',
+  duration: 'customfield_10073',
+  justification: 'description',
+} as const;
 
 /** People the sandbox knows besides the catalog's owners and approvers. */
 export const SANDBOX_PEOPLE = {
@@ -82,6 +93,12 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
       if (provider === 'google') google.addGroup({ email: role.group, name });
     }
   }
+  // The request fields offer exactly what `grantline catalog sync --jira` makes them offer: the
+  // options Slack's /access selects must exist and be enabled, as in a synced Jira.
+  const offered = jiraFieldValues(catalog);
+  jira.addSelectField(SANDBOX_JIRA_FIELDS.app, offered.apps);
+  jira.addSelectField(SANDBOX_JIRA_FIELDS.role, offered.roles);
+  jira.addSelectField(SANDBOX_JIRA_FIELDS.duration, offered.durations);
 
   const env = {
     JIRA_BASE_URL: jira.url,
@@ -145,15 +162,22 @@ export class SandboxClient {
     return { issueKey: key, ...res };
   }
 
-  /** Files the issue in (simulated) Jira only; returns its key. */
+  /**
+   * Files the issue in (simulated) Jira only, as the portal does; returns its key. Values are in the
+   * shapes Jira stores (select options as {value}, the description as an ADF document) but are not
+   * checked against the options: a test can file what a stale or hand-edited request would carry.
+   */
   fileIssue(form: RequestForm): string {
     const fields: Record<string, unknown> = {};
     const f = (name: string | undefined, fallback: string) => name ?? fallback;
-    if (form.subject) fields[f(this.env.JIRA_FIELD_SUBJECT, 'customfield_10070')] = form.subject;
-    if (form.app) fields[f(this.env.JIRA_FIELD_APP, 'customfield_10071')] = { value: form.app };
-    if (form.role) fields[f(this.env.JIRA_FIELD_ROLE, 'customfield_10072')] = form.role;
-    if (form.duration) fields[f(this.env.JIRA_FIELD_DURATION, 'customfield_10073')] = form.duration;
-    if (form.justification) fields[f(this.env.JIRA_FIELD_JUSTIFICATION, 'description')] = form.justification;
+    if (form.subject) fields[f(this.env.JIRA_FIELD_SUBJECT, SANDBOX_JIRA_FIELDS.subject)] = form.subject;
+    if (form.app) fields[f(this.env.JIRA_FIELD_APP, SANDBOX_JIRA_FIELDS.app)] = { value: form.app };
+    if (form.role) fields[f(this.env.JIRA_FIELD_ROLE, SANDBOX_JIRA_FIELDS.role)] = { value: form.role };
+    if (form.duration) fields[f(this.env.JIRA_FIELD_DURATION, SANDBOX_JIRA_FIELDS.duration)] = { value: form.duration };
+    if (form.justification) {
+      const field = f(this.env.JIRA_FIELD_JUSTIFICATION, SANDBOX_JIRA_FIELDS.justification);
+      fields[field] = field === 'description' ? adfParagraphs(form.justification) : form.justification;
+    }
     return this.sandbox.jira.createIssue({ summary: `Access request: ${form.app ?? '?'} ${form.role ?? ''}`.trim(), reporterEmail: form.reporter, fields }).key;
   }
 
@@ -166,6 +190,93 @@ export class SandboxClient {
       'content-type': 'application/json',
       authorization: `Bearer ${this.env.GRANTLINE_JIRA_WEBHOOK_SECRET}`,
     });
+  }
+
+  /**
+   * Sends what the "Approval completed" automation rule sends (docs/jira-setup.md §6) when a JSM
+   * approval of the issue completes: the issue key (Grantline reads the approvals back from JSM).
+   */
+  async sendApprovalCompleted(issueKey: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const payload = { webhookEvent: 'jira:approval_completed', issue: { key: issueKey } };
+    return this.post('/webhooks/jira', JSON.stringify(payload), {
+      'content-type': 'application/json',
+      authorization: `Bearer ${this.env.GRANTLINE_JIRA_WEBHOOK_SECRET}`,
+    });
+  }
+
+  /**
+   * Types `/access [text]` in Slack as this person: Slack posts the command with a fresh trigger id.
+   * Returns Grantline's answer and the id of the form it opened, if it opened one.
+   */
+  async slashAccess(email: string, text = '', opts: { timestamp?: number } = {}): Promise<{ status: number; body: Record<string, unknown>; viewId?: string }> {
+    const user = this.slackUser(email);
+    const before = new Set(this.sandbox.slack.views().map((v) => v.id));
+    const body = new URLSearchParams({
+      command: '/access',
+      text,
+      user_id: user.id,
+      team_id: 'TSANDBOX',
+      api_app_id: 'ASANDBOX',
+      trigger_id: this.sandbox.slack.issueTrigger(user.id),
+      response_url: 'https://hooks.slack.com/commands/TSANDBOX/1/x',
+    }).toString();
+    const res = await this.postSlack('/webhooks/slack/commands', body, opts.timestamp);
+    const opened = this.sandbox.slack.views().find((v) => !before.has(v.id));
+    return { ...res, ...(opened ? { viewId: opened.id } : {}) };
+  }
+
+  /**
+   * Chooses or types a value in an open request form as its owner: an app key, a role key, a duration, the
+   * justification text, or the email of the person the request is for. Choosing an app or a role sends
+   * the block action Slack sends (the form is redrawn).
+   */
+  async fillForm(
+    viewId: string,
+    field: Exclude<keyof typeof REQUEST_FORM, 'callbackId'>,
+    value: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const view = this.view(viewId);
+    const entered = field === 'subject' ? this.slackUser(value).id : value;
+    const { blockId, actionId } = this.sandbox.slack.enter(viewId, REQUEST_FORM[field], entered);
+    if (field !== 'app' && field !== 'role') return { status: 200, body: {} };
+    const after = this.view(viewId);
+    const payload = {
+      type: 'block_actions',
+      team: { id: 'TSANDBOX' },
+      api_app_id: 'ASANDBOX',
+      user: { id: view.user },
+      container: { type: 'view', view_id: viewId },
+      trigger_id: this.sandbox.slack.issueTrigger(view.user),
+      view: { id: viewId, hash: after.hash, callback_id: after.callbackId, state: { values: after.values } },
+      actions: [{ type: 'static_select', action_id: actionId, block_id: blockId, selected_option: after.values[blockId]?.[actionId]?.selected_option }],
+    };
+    return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  }
+
+  /** Presses the form's Request button: Slack posts view_submission with the form's state. */
+  async submitForm(viewId: string, opts: { timestamp?: number } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+    const view = this.view(viewId);
+    const payload = {
+      type: 'view_submission',
+      team: { id: 'TSANDBOX' },
+      api_app_id: 'ASANDBOX',
+      user: { id: view.user },
+      trigger_id: this.sandbox.slack.issueTrigger(view.user),
+      view: { id: viewId, hash: view.hash, callback_id: view.callbackId, state: { values: view.values } },
+    };
+    return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
+  }
+
+  private view(viewId: string) {
+    const view = this.sandbox.slack.views().find((v) => v.id === viewId);
+    if (!view) throw new Error(`no open Slack form ${viewId} in the sandbox`);
+    return view;
+  }
+
+  private slackUser(email: string) {
+    const user = this.sandbox.slack.users().find((u) => u.email === email.toLowerCase());
+    if (!user) throw new Error(`no Slack user ${email} in the sandbox`);
+    return user;
   }
 
   /** Clicks Approve or Deny on an approval message as the given Slack user, signed as Slack signs it. */

@@ -9,14 +9,37 @@
  *   31 "Start progress" -> In Progress   41 "Grant access" -> Access granted
  *   51 "Decline" -> Declined             61 "Close" -> Done
  * New issues start in Open. The current status is not offered as a transition (as in Jira).
+ * As in stock Jira Service Management workflows, the transitions into the resolved (done-category)
+ * statuses Access granted, Declined and Done have a screen requiring Resolution (one of
+ * JIRA_RESOLUTIONS, by name or id): without it Jira answers 400 {errors: {resolution}}; a move
+ * back to an unresolved status clears it. A field sent that the transition's screen does not have is refused.
  *
  * As strict as Jira Cloud where Grantline could go wrong: a comment body must be a valid ADF
  * document and at most 32,767 characters (measured on the ADF JSON), else 400 with Jira's error
  * shape. Comments are listed in pages of 10 (startAt/maxResults/total, orderBy created or
- * -created). `delayMs` makes every answer slow ("Jira is slow").
+ * -created). A comment is public (the customer sees it in the portal, `jsdPublic: true`) unless
+ * its `properties` carry `sd.public.comment` = {internal: true}; a `properties` that is not an
+ * array of {key, value} is refused (400). `delayMs` makes every answer slow ("Jira is slow").
+ *
+ * Issue creation is as strict as Jira Cloud's REST v3: fields come from a registry with types
+ * (GET /rest/api/3/field): by default customfield_10070 "Access for" (short text), 10071
+ * "Application", 10072 "Role" and 10073 "Duration" (select lists, no options until seeded) and
+ * the description (ADF); tests add paragraph (textarea), multi-select and user-picker fields. POST
+ * /rest/api/3/issue answers 400 {errorMessages, errors: {<field>: <message>}} for a select value
+ * that is not an object naming an enabled option, a user that is not an existing account id, a
+ * paragraph or description that is not an ADF document, a short text that is not a string, a
+ * field that is unknown or not on the create screen, and a `reporter` when Grantline's account
+ * lacks Modify Reporter (`modifyReporter = false`; GET /rest/api/3/mypermissions says so). A body
+ * that is not JSON is refused on every route (400 for unparseable JSON, 403/415 for another
+ * content type), as Jira does.
+ *
+ * Editing an issue (PUT /rest/api/3/issue/{key}) checks each field as creation does. Jira Service
+ * Management approvals (the Approvers field, default customfield_10003, a multi-user picker, and
+ * /rest/servicedeskapi/request/{key}/approval) are simulated in ./jsm.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { HttpFake, type FakeRequest, type FakeResponse } from './http-fake.js';
+import { addJsmApprovals, type FakeJsmApproval } from './jsm.js';
 
 interface Status {
   id: string;
@@ -29,6 +52,15 @@ interface Status {
 const TODO = { id: 2, key: 'new', colorName: 'blue-gray', name: 'To Do' };
 const DOING = { id: 4, key: 'indeterminate', colorName: 'yellow', name: 'In Progress' };
 const DONE = { id: 3, key: 'done', colorName: 'green', name: 'Done' };
+
+/** Resolutions of a Jira Cloud site with Jira Service Management (GET /rest/api/3/resolution). */
+export const JIRA_RESOLUTIONS: ReadonlyArray<{ id: string; name: string; description: string }> = [
+  { id: '10000', name: 'Done', description: 'Work has been completed on this issue.' },
+  { id: '10001', name: "Won't Do", description: "This issue won't be actioned." },
+  { id: '10002', name: 'Duplicate', description: 'The problem is a duplicate of an existing issue.' },
+  { id: '10003', name: 'Cannot Reproduce', description: 'All attempts at reproducing this issue failed.' },
+  { id: '10004', name: 'Declined', description: 'This request was declined.' },
+];
 
 export const JIRA_WORKFLOW: readonly Status[] = [
   { id: '10000', name: 'Open', transitionId: '11', transitionName: 'Reopen', category: TODO },
@@ -52,6 +84,8 @@ interface Comment {
   authorId: string;
   body: unknown;
   created: string;
+  /** Agents only (`sd.public.comment` internal); otherwise the customer sees it. */
+  internal: boolean;
 }
 
 interface Issue {
@@ -66,6 +100,8 @@ interface Issue {
   created: string;
   updated: string;
   comments: Comment[];
+  /** Set by a transition into a resolved status, cleared by one out of it. */
+  resolutionId?: string;
 }
 
 export interface FakeJiraIssue {
@@ -78,6 +114,8 @@ export interface FakeJiraIssue {
   issueType: string;
   /** Extra fields (custom fields, labels...) as stored. */
   fields: Record<string, unknown>;
+  /** Resolution name, once a transition into a resolved status set it. */
+  resolution?: string;
 }
 
 export interface FakeJira {
@@ -92,17 +130,90 @@ export interface FakeJira {
     key: string;
   };
   issue(key: string): FakeJiraIssue | undefined;
-  /** Adds (or replaces) a select-list custom field with one global context offering these options, all enabled. */
-  addSelectField(fieldId: string, options: string[]): void;
+  /**
+   * Adds (or replaces) a select-list custom field with one global context offering these options,
+   * all enabled. A field already registered keeps its name unless `name` is given.
+   */
+  addSelectField(fieldId: string, options: string[], name?: string): void;
+  /** Adds (or replaces) a custom field of this type, on the create screen unless `onCreateScreen` is false. */
+  addField(field: { id: string; name: string; type: FakeFieldType; options?: string[]; onCreateScreen?: boolean }): void;
+  /** Whether Grantline's account holds Modify Reporter (default true): without it a `reporter` on create is refused. */
+  modifyReporter: boolean;
   /** The field's options in Jira's order, disabled ones included; [] for an unknown field. */
   fieldOptions(fieldId: string): Array<{ value: string; disabled: boolean }>;
   /** ADF bodies of the issue's comments, oldest first. */
   comments(key: string): unknown[];
-  /** Each comment flattened to plain text: one line per paragraph, "- " before list items. */
-  commentTexts(key: string): string[];
+  /**
+   * Each comment flattened to plain text (one line per paragraph, "- " before list items), oldest
+   * first: all of them (what an agent sees), only the internal ones, or only the public ones.
+   */
+  commentTexts(key: string, which?: 'all' | 'internal' | 'public'): string[];
+  /** What the customer (the requester) sees in the portal: the public comments' texts. */
+  publicCommentTexts(key: string): string[];
   /** Every answer waits this long first (0: answer at once). */
   delayMs: number;
+  /** Jira Service Management's Approvers field (multi-user picker) the approval step on "Waiting for approval" reads (./jsm.ts). */
+  approversFieldId: string;
+  /** The issue's JSM approvals, oldest first. */
+  approvals(key: string): FakeJsmApproval[];
+  /** A person answers the issue's pending approval in the portal; throws when JSM would refuse (not an approver, nothing pending). */
+  answerApproval(key: string, email: string, decision: 'approve' | 'decline'): void;
+  /** An agent sets the Approvers field in the issue view (a pending approval follows it). */
+  setApprovers(key: string, emails: string[]): void;
 }
+
+/** Custom field types the simulated Jira checks on create (text: single line; textarea: paragraph, ADF). */
+export type FakeFieldType = 'text' | 'textarea' | 'select' | 'multiselect' | 'user' | 'multiuser';
+
+interface CustomField {
+  id: string;
+  name: string;
+  type: FakeFieldType;
+  onCreateScreen: boolean;
+}
+
+/** How GET /rest/api/3/field describes each type (schema.type, schema.items, schema.custom). */
+const CUSTOM_FIELD_SCHEMAS: Record<FakeFieldType, { type: string; items?: string; custom: string }> = {
+  text: { type: 'string', custom: 'com.atlassian.jira.plugin.system.customfieldtypes:textfield' },
+  textarea: { type: 'string', custom: 'com.atlassian.jira.plugin.system.customfieldtypes:textarea' },
+  select: { type: 'option', custom: 'com.atlassian.jira.plugin.system.customfieldtypes:select' },
+  multiselect: { type: 'array', items: 'option', custom: 'com.atlassian.jira.plugin.system.customfieldtypes:multiselect' },
+  user: { type: 'user', custom: 'com.atlassian.jira.plugin.system.customfieldtypes:userpicker' },
+  multiuser: { type: 'array', items: 'user', custom: 'com.atlassian.jira.plugin.system.customfieldtypes:multiuserpicker' },
+};
+
+/** The system fields issue creation takes, as GET /rest/api/3/field lists them (id, name, schema.type). */
+const SYSTEM_FIELDS: ReadonlyArray<readonly [string, string, string]> = [
+  ['summary', 'Summary', 'string'],
+  ['description', 'Description', 'string'],
+  ['reporter', 'Reporter', 'user'],
+  ['project', 'Project', 'project'],
+  ['issuetype', 'Issue Type', 'issuetype'],
+];
+
+/** The sandbox's request fields (the defaults of JIRA_FIELD_SUBJECT/APP/ROLE/DURATION). */
+const DEFAULT_FIELDS: ReadonlyArray<{ id: string; name: string; type: FakeFieldType }> = [
+  { id: 'customfield_10070', name: 'Access for', type: 'text' },
+  { id: 'customfield_10071', name: 'Application', type: 'select' },
+  { id: 'customfield_10072', name: 'Role', type: 'select' },
+  { id: 'customfield_10073', name: 'Duration', type: 'select' },
+];
+
+/** Project permissions GET /rest/api/3/mypermissions describes by name (any other key is answered as granted). */
+const PERMISSIONS: Record<string, { id: string; name: string; description: string }> = {
+  BROWSE_PROJECTS: { id: '10', name: 'Browse Projects', description: 'Ability to browse projects and the issues within them.' },
+  CREATE_ISSUES: { id: '11', name: 'Create Issues', description: 'Ability to create issues.' },
+  ADD_COMMENTS: { id: '15', name: 'Add Comments', description: 'Ability to comment on issues.' },
+  MODIFY_REPORTER: { id: '30', name: 'Modify Reporter', description: 'Ability to modify the reporter when creating or editing an issue.' },
+  TRANSITION_ISSUES: { id: '46', name: 'Transition Issues', description: 'Ability to transition issues.' },
+};
+
+/** Jira's answer for a field the create screen does not have (or no field at all). */
+const cannotBeSet = (fieldId: string) => `Field '${fieldId}' cannot be set. It is not on the appropriate screen, or unknown.`;
+/** Jira Cloud's answer for a plain string (or anything but a document) in a paragraph field or the description. */
+const NOT_A_DOCUMENT = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
+/** Jira Cloud's limit on a single-line text field. */
+const SHORT_TEXT_LIMIT = 255;
 
 const jiraError = (status: number, errorMessages: string[], errors: Record<string, string> = {}): FakeResponse => ({
   status,
@@ -116,7 +227,16 @@ const COMMENT_PAGE = 10;
 /** Jira's timestamp format: 2024-05-01T10:00:00.000+0000 */
 const jiraTime = (): string => new Date().toISOString().replace('Z', '+0000');
 
-export async function startFakeJira(opts: { port?: number; email?: string; apiToken?: string; projectKey?: string } = {}): Promise<FakeJira> {
+export async function startFakeJira(
+  opts: {
+    port?: number;
+    email?: string;
+    apiToken?: string;
+    projectKey?: string;
+    /** JSM's Approvers field (default customfield_10003). */
+    approversFieldId?: string;
+  } = {},
+): Promise<FakeJira> {
   const email = opts.email ?? 'grantline-bot@example.com';
   const apiToken = opts.apiToken ?? 'fake-jira-api-token';
   const defaultProject = opts.projectKey ?? 'ACC';
@@ -215,7 +335,7 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
       updateAuthor: author && userJson(author),
       created: c.created,
       updated: c.created,
-      jsdPublic: true,
+      jsdPublic: !c.internal,
     };
   };
   const issueJson = (issue: Issue, expand: string[] = []) => {
@@ -237,21 +357,46 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
         creator: creator && userJson(creator),
         created: issue.created,
         updated: issue.updated,
+        resolution: resolutionOf(issue) ?? null,
       },
-      ...(expand.includes('transitions') ? { transitions: transitionsFrom(issue) } : {}),
+      ...(expand.includes('transitions') || expand.includes('transitions.fields')
+        ? { transitions: transitionsFrom(issue, expand.includes('transitions.fields')) }
+        : {}),
     };
   };
-  const transitionsFrom = (issue: Issue) =>
-    JIRA_WORKFLOW.filter((s) => s.id !== issue.statusId).map((s) => ({
+  const resolutionJson = (r: (typeof JIRA_RESOLUTIONS)[number]) => ({ self: `${fake.url}/rest/api/3/resolution/${r.id}`, ...r });
+  const resolutionOf = (issue: Issue) => {
+    const found = JIRA_RESOLUTIONS.find((r) => r.id === issue.resolutionId);
+    return found && resolutionJson(found);
+  };
+  /** The screen of the transition into `s`: stock JSM asks for the Resolution on the way into a resolved status. */
+  const screenOf = (s: Status) =>
+    s.category.key === 'done'
+      ? {
+          resolution: {
+            required: true,
+            schema: { type: 'resolution', system: 'resolution' },
+            name: 'Resolution',
+            key: 'resolution',
+            hasDefaultValue: false,
+            operations: ['set'],
+            allowedValues: JIRA_RESOLUTIONS.map(resolutionJson),
+          },
+        }
+      : undefined;
+  const transitionsFrom = (issue: Issue, withFields = false, onlyId?: string) =>
+    JIRA_WORKFLOW.filter((s) => s.id !== issue.statusId && (onlyId === undefined || s.transitionId === onlyId)).map((s) => ({
       id: s.transitionId,
       name: s.transitionName,
       to: statusJson(s),
-      hasScreen: false,
+      hasScreen: screenOf(s) !== undefined,
       isGlobal: true,
       isInitial: false,
       isAvailable: true,
       isConditional: false,
       isLooped: false,
+      // Jira lists the screen's fields only when asked (expand=transitions.fields); a transition without a screen has none.
+      ...(withFields ? { fields: screenOf(s) ?? {} } : {}),
     }));
 
   // Every route checks basic auth first, as Jira Cloud does for API-token requests.
@@ -259,7 +404,8 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
     (handler: (req: FakeRequest) => FakeResponse) =>
     async (req: FakeRequest): Promise<FakeResponse> => {
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return req.headers.authorization === expectedAuth ? handler(req) : jiraError(401, ['Client must be authenticated to access this resource.']);
+      if (req.headers.authorization !== expectedAuth) return jiraError(401, ['Client must be authenticated to access this resource.']);
+      return notJson(req) ?? handler(req);
     };
   const withIssue = (handler: (req: FakeRequest, issue: Issue) => FakeResponse) =>
     authed((req) => {
@@ -284,6 +430,100 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
   const OPTION_PAGE = 10;
   const MAX_OPTIONS_PER_REQUEST = 1000;
   const FIELD_NOT_FOUND = jiraError(404, ['The custom field was not found.']);
+
+  // Every custom field with its type: what GET /rest/api/3/field lists and issue creation checks.
+  const customFields = new Map<string, CustomField>();
+  let modifyReporter = true;
+  const addField: FakeJira['addField'] = ({ id, name, type, options = [], onCreateScreen = true }) => {
+    customFields.set(id, { id, name, type, onCreateScreen });
+    if (type === 'select' || type === 'multiselect') {
+      selectFields.set(id, { contextId: String(nextContextId++), options: options.map((value) => ({ id: String(nextOptionId++), value, disabled: false })) });
+    } else selectFields.delete(id);
+  };
+  for (const field of DEFAULT_FIELDS) addField(field);
+
+  const fieldsJson = () => [
+    ...SYSTEM_FIELDS.map(([id, name, type]) => ({
+      id,
+      key: id,
+      name,
+      custom: false,
+      orderable: true,
+      navigable: true,
+      searchable: true,
+      clauseNames: [id],
+      schema: { type, system: id },
+    })),
+    ...[...customFields.values()].map((f) => {
+      const customId = Number(f.id.replace(/^customfield_/, ''));
+      return {
+        id: f.id,
+        key: f.id,
+        name: f.name,
+        untranslatedName: f.name,
+        custom: true,
+        orderable: true,
+        navigable: true,
+        searchable: true,
+        clauseNames: [`cf[${customId}]`, f.name],
+        schema: { ...CUSTOM_FIELD_SCHEMAS[f.type], customId },
+      };
+    }),
+  ];
+
+  type Checked = { value: unknown } | { error: string };
+  const documentValue = (value: unknown): Checked => (isAdfDoc(value) ? { value } : { error: NOT_A_DOCUMENT });
+  /** A select value names an ENABLED option by id or by exact value; stored as Jira returns it. */
+  const optionValue = (field: CustomField, value: unknown): Checked => {
+    if (!isRecord(value) || (typeof value.value !== 'string' && value.id === undefined)) {
+      return { error: "Could not find valid 'id' or 'value' in the Parent Option object." };
+    }
+    const enabled = (selectFields.get(field.id)?.options ?? []).filter((o) => !o.disabled);
+    const byId = value.id !== undefined;
+    const option = byId ? enabled.find((o) => o.id === String(value.id)) : enabled.find((o) => o.value === value.value);
+    if (!option) return { error: byId ? `Option id '${String(value.id)}' is not valid` : `Option value '${String(value.value)}' is not valid` };
+    return { value: { self: `${fake.url}/rest/api/3/customFieldOption/${option.id}`, value: option.value, id: option.id } };
+  };
+  /** A custom field's value on create, as Jira stores it, or Jira's message refusing it. */
+  const customValue = (field: CustomField, value: unknown): Checked => {
+    switch (field.type) {
+      case 'text':
+        if (typeof value !== 'string') return { error: 'Operation value must be a string' };
+        if (value.length > SHORT_TEXT_LIMIT) return { error: `The entered text is too long. It exceeds the allowed limit of ${SHORT_TEXT_LIMIT} characters.` };
+        return { value };
+      case 'textarea':
+        return documentValue(value);
+      case 'select':
+        return optionValue(field, value);
+      case 'multiselect': {
+        if (!Array.isArray(value)) return { error: 'data was not an array' };
+        const chosen: unknown[] = [];
+        for (const item of value) {
+          const checked = optionValue(field, item);
+          if ('error' in checked) return checked;
+          chosen.push(checked.value);
+        }
+        return { value: chosen };
+      }
+      case 'user': {
+        // An account id only: Jira Cloud does not take an email (or a name) for a user.
+        const accountId = isRecord(value) ? (value.accountId ?? value.id) : undefined;
+        const user = typeof accountId === 'string' ? users.get(accountId) : undefined;
+        return user?.active ? { value: userJson(user) } : { error: `Specify a valid value for ${field.name}` };
+      }
+      case 'multiuser': {
+        // A list of {accountId}; it replaces what the field held.
+        if (!Array.isArray(value)) return { error: 'data was not an array' };
+        const chosen: unknown[] = [];
+        for (const item of value) {
+          const checked = customValue({ ...field, type: 'user' }, item);
+          if ('error' in checked) return checked;
+          chosen.push(checked.value);
+        }
+        return { value: chosen };
+      }
+    }
+  };
   const withField = (handler: (req: FakeRequest, field: SelectField) => FakeResponse) =>
     authed((req) => {
       const field = selectFields.get(req.params.fieldId ?? '');
@@ -380,6 +620,31 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
     )
     .route(
       'GET',
+      '/rest/api/3/field',
+      authed(() => ({ status: 200, body: fieldsJson() })),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/mypermissions',
+      authed((req) => {
+        const keys = (req.query.get('permissions') ?? '')
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean);
+        if (keys.length === 0) return jiraError(400, ['The permissions query parameter is required.']);
+        const projectKey = req.query.get('projectKey');
+        if (projectKey && !projects.has(projectKey)) return jiraError(404, [`No project could be found with key '${projectKey}'.`]);
+        const permissions = Object.fromEntries(
+          keys.map((key) => {
+            const known = PERMISSIONS[key] ?? { id: '0', name: key, description: '' };
+            return [key, { ...known, key, type: 'PROJECT', havePermission: key !== 'MODIFY_REPORTER' || modifyReporter }];
+          }),
+        );
+        return { status: 200, body: { permissions } };
+      }),
+    )
+    .route(
+      'GET',
       '/rest/api/3/myself',
       authed(() => ({ status: 200, body: userJson(users.get(botAccountId)!) })),
     )
@@ -417,12 +682,23 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
         if (!issueType) errors.issuetype = 'Specify an issue type';
         if (typeof summary !== 'string' || !summary.trim()) errors.summary = 'You must specify a summary of the issue.';
         else if (summary.length > 255) errors.summary = 'Summary must be less than 255 characters.';
-        const reporterId = isRecord(reporter) && typeof reporter.id === 'string' ? reporter.id : botAccountId;
-        if (!users.get(reporterId)?.active) errors.reporter = 'Specified reporter is not a user.';
+        // Only with Modify Reporter is `reporter` on the create screen; without a reporter, the caller is it.
+        const reporterAccount = isRecord(reporter) ? (reporter.id ?? reporter.accountId) : undefined;
+        const reporterId = typeof reporterAccount === 'string' ? reporterAccount : botAccountId;
+        if (reporter !== undefined && !modifyReporter) errors.reporter = cannotBeSet('reporter');
+        else if (!users.get(reporterId)?.active) errors.reporter = 'Specified reporter is not a user.';
+        const stored: Record<string, unknown> = {};
+        for (const [fieldId, value] of Object.entries(rest)) {
+          const field = customFields.get(fieldId);
+          const checked =
+            fieldId === 'description' ? documentValue(value) : field?.onCreateScreen ? customValue(field, value) : { error: cannotBeSet(fieldId) };
+          if ('error' in checked) errors[fieldId] = checked.error;
+          else stored[fieldId] = checked.value;
+        }
         if (Object.keys(errors).length > 0 || !projectKey || !issueType || typeof summary !== 'string') {
           return jiraError(400, [], errors);
         }
-        const issue = insertIssue({ projectKey, summary, reporterId, issueType, fields: rest });
+        const issue = insertIssue({ projectKey, summary, reporterId, issueType, fields: stored });
         return { status: 201, body: { id: issue.id, key: issue.key, self: `${fake.url}/rest/api/3/issue/${issue.id}` } };
       }),
     )
@@ -454,7 +730,12 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
         if (JSON.stringify(body).length > COMMENT_LIMIT) {
           return jiraError(400, [], { comment: 'The entered text is too long. It exceeds the allowed limit of 32,767 characters.' });
         }
-        const comment: Comment = { id: String(nextCommentId++), authorId: botAccountId, body, created: jiraTime() };
+        const properties = isRecord(req.body) ? req.body.properties : undefined;
+        if (properties !== undefined && !isEntityPropertyList(properties)) {
+          return jiraError(400, ['The comment properties must be a list of entity properties, each with a key of at most 255 characters.']);
+        }
+        const internal = (properties ?? []).some((p) => p.key === 'sd.public.comment' && isRecord(p.value) && p.value.internal === true);
+        const comment: Comment = { id: String(nextCommentId++), authorId: botAccountId, body, created: jiraTime(), internal };
         issue.comments.push(comment);
         issue.updated = comment.created;
         return { status: 201, body: commentJson(issue, comment) };
@@ -463,7 +744,17 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
     .route(
       'GET',
       '/rest/api/3/issue/:key/transitions',
-      withIssue((_req, issue) => ({ status: 200, body: { expand: 'transitions', transitions: transitionsFrom(issue) } })),
+      withIssue((req, issue) => {
+        const withFields = (req.query.get('expand') ?? '').split(',').includes('transitions.fields');
+        // An unknown (or unavailable) transitionId gives an empty list, as in Jira.
+        const transitions = transitionsFrom(issue, withFields, req.query.get('transitionId') ?? undefined);
+        return { status: 200, body: { expand: 'transitions', transitions } };
+      }),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/resolution',
+      authed(() => ({ status: 200, body: JIRA_RESOLUTIONS.map(resolutionJson) })),
     )
     .route(
       'POST',
@@ -473,11 +764,69 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
         const id = String(transition.id ?? '');
         const target = JIRA_WORKFLOW.find((s) => s.transitionId === id && s.id !== issue.statusId);
         if (!target) return jiraError(400, [`Transition id '${id}' is not valid for this issue.`]);
+        const screen: Record<string, unknown> = screenOf(target) ?? {};
+        const fields = isRecord(req.body) && isRecord(req.body.fields) ? req.body.fields : {};
+        const errors: Record<string, string> = {};
+        for (const field of Object.keys(fields)) {
+          if (!(field in screen)) errors[field] = `Field '${field}' cannot be set. It is not on the appropriate screen, or unknown.`;
+        }
+        let resolutionId: string | undefined;
+        if ('resolution' in screen) {
+          const given = isRecord(fields.resolution) ? fields.resolution : undefined;
+          const found = given && JIRA_RESOLUTIONS.find((r) => r.id === String(given.id ?? '') || r.name === given.name);
+          if (!given) errors.resolution = 'Resolution is required.';
+          else if (!found) errors.resolution = `Resolution '${String(given.name ?? given.id ?? '')}' is not valid.`;
+          resolutionId = found?.id;
+        }
+        if (Object.keys(errors).length > 0) return jiraError(400, [], errors);
         issue.statusId = target.id;
+        issue.resolutionId = resolutionId;
         issue.updated = jiraTime();
+        jsm.statusChanged(issue);
         return { status: 204 };
       }),
     );
+
+  // Editing an issue (PUT /rest/api/3/issue/{key}, 204): every custom field is on the edit screen, checked as on create.
+  fake.route(
+    'PUT',
+    '/rest/api/3/issue/:key',
+    withIssue((req, issue) => {
+      const fields = isRecord(req.body) && isRecord(req.body.fields) ? req.body.fields : {};
+      const errors: Record<string, string> = {};
+      const stored: Record<string, unknown> = {};
+      for (const [fieldId, value] of Object.entries(fields)) {
+        const field = customFields.get(fieldId);
+        const checked = fieldId === 'description' ? documentValue(value) : field ? customValue(field, value) : { error: cannotBeSet(fieldId) };
+        if ('error' in checked) errors[fieldId] = checked.error;
+        else stored[fieldId] = checked.value;
+      }
+      if (Object.keys(errors).length > 0) return jiraError(400, [], errors);
+      Object.assign(issue.fields, stored);
+      issue.updated = jiraTime();
+      return { status: 204 };
+    }),
+  );
+
+  // Jira Service Management approvals (./jsm.ts).
+  const approversFieldId = opts.approversFieldId ?? 'customfield_10003';
+  addField({ id: approversFieldId, name: 'Approvers', type: 'multiuser', onCreateScreen: false });
+  const statusNamed = (name: string) => JIRA_WORKFLOW.find((s) => s.name === name)!.id;
+  const jsm = addJsmApprovals({
+    fake,
+    url: () => fake.url,
+    botAccountId,
+    fieldId: approversFieldId,
+    approvalStatusId: statusNamed('Waiting for approval'),
+    approvedStatusId: statusNamed('In Progress'),
+    declinedStatusId: statusNamed('Declined'),
+    declinedResolutionId: JIRA_RESOLUTIONS.find((r) => r.name === 'Declined')!.id,
+    users,
+    userByEmail,
+    issueByKey: (keyOrId) => issues.get(keyOrId) ?? [...issues.values()].find((i) => i.id === keyOrId),
+    authed,
+    now: jiraTime,
+  });
 
   const url = await fake.listen(opts.port ?? 0);
 
@@ -498,24 +847,66 @@ export async function startFakeJira(opts: { port?: number; email?: string; apiTo
       const issue = issues.get(key);
       if (!issue) return undefined;
       const { id, summary, reporterId, issueType, fields } = issue;
-      return { id, key, summary, status: statusOf(issue).name, reporterAccountId: reporterId, issueType, fields };
+      const resolution = resolutionOf(issue)?.name;
+      return { id, key, summary, status: statusOf(issue).name, reporterAccountId: reporterId, issueType, fields, ...(resolution ? { resolution } : {}) };
     },
-    addSelectField: (fieldId, options) => {
-      selectFields.set(fieldId, {
-        contextId: String(nextContextId++),
-        options: options.map((value) => ({ id: String(nextOptionId++), value, disabled: false })),
-      });
+    addSelectField: (fieldId, options, name) => addField({ id: fieldId, name: name ?? customFields.get(fieldId)?.name ?? fieldId, type: 'select', options }),
+    addField,
+    get modifyReporter() {
+      return modifyReporter;
+    },
+    set modifyReporter(granted: boolean) {
+      modifyReporter = granted;
     },
     fieldOptions: (fieldId) => selectFields.get(fieldId)?.options.map(({ value, disabled }) => ({ value, disabled })) ?? [],
     comments: (key) => issues.get(key)?.comments.map((c) => c.body) ?? [],
-    commentTexts: (key) => issues.get(key)?.comments.map((c) => adfToText(c.body)) ?? [],
+    commentTexts: (key, which = 'all') =>
+      (issues.get(key)?.comments ?? []).filter((c) => which === 'all' || c.internal === (which === 'internal')).map((c) => adfToText(c.body)),
+    publicCommentTexts: (key) => (issues.get(key)?.comments ?? []).filter((c) => !c.internal).map((c) => adfToText(c.body)),
     get delayMs() {
       return delayMs;
     },
     set delayMs(ms: number) {
       delayMs = ms;
     },
+    approversFieldId,
+    approvals: (key) => jsm.approvals(key),
+    answerApproval: (key, email, decision) => jsm.answer(key, email, decision),
+    setApprovers: (key, emails) => {
+      const issue = issues.get(key);
+      if (!issue) throw new Error(`fake Jira: no issue ${key}`);
+      issue.fields[approversFieldId] = emails.map((email) => {
+        const user = userByEmail(email);
+        if (!user) throw new Error(`fake Jira: no user ${email}`);
+        return userJson(user);
+      });
+    },
   };
+}
+
+/**
+ * Jira's answer to a request body it does not read as JSON, before any route runs (the HTTP fake
+ * hands a route an unparseable body as its raw text): the "simple" content types a browser form
+ * can send fail Jira's XSRF check (403), other non-JSON types are 415, and JSON that does not
+ * parse is 400 with the parser's message in errorMessages. undefined: the body is fine (or none).
+ */
+function notJson(req: FakeRequest): FakeResponse | undefined {
+  if (!req.rawBody) return undefined;
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].includes(type) && req.headers['x-atlassian-token'] !== 'no-check') {
+    return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'XSRF check failed' };
+  }
+  if (type !== 'application/json' && !type.endsWith('+json')) return { status: 415, body: { errorMessages: ['Unsupported Media Type'], errors: {} } };
+  try {
+    JSON.parse(req.rawBody);
+    return undefined;
+  } catch (err) {
+    // Jira quotes its JSON parser (Jackson); Node's parser says the same thing in its own words.
+    return jiraError(400, [`Unexpected character: the request body is not valid JSON (${(err as Error).message})`]);
+  }
 }
 
 /** Flattens ADF to text: blocks on their own lines, list items prefixed "- ". */
@@ -580,6 +971,11 @@ function isAdfDoc(body: unknown): boolean {
     return node.content === undefined || (Array.isArray(node.content) && node.content.every(valid));
   };
   return body.content.every(valid);
+}
+
+/** Jira's EntityProperty list: objects with a key (1 to 255 characters) and any value. */
+function isEntityPropertyList(value: unknown): value is Array<{ key: string; value?: unknown }> {
+  return Array.isArray(value) && value.every((p) => isRecord(p) && typeof p.key === 'string' && p.key.length > 0 && p.key.length <= 255);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,0 +1,70 @@
+/**
+ * What the requester sees on their Jira Service Management request. Evidence comments are internal
+ * (agents only): they name approvers, identity-provider groups, refused clicks and error text. The
+ * steps that change what the requester waits for add a short public notice in plain words, built
+ * from the event alone, so an event delivered late (after a Jira outage) gets the same notice.
+ * docs/jira-setup.md "What the requester sees" lists them.
+ */
+import type { EvidenceEvent, EvidenceType } from './grants/model.js';
+
+type Notice = (event: EvidenceEvent) => string;
+
+/** Per evidence type, the requester's notice; undefined where the step is the agents' business only. */
+export const NOTICES: Record<EvidenceType, Notice | undefined> = {
+  requested: () => 'We have received your access request. Updates will appear here.',
+  auto_approved: () => 'Your request was approved automatically: the access policy allows it without an approver.',
+  // The status says it is waiting; the evidence names the approvers.
+  approval_requested: undefined,
+  // A click by someone who may not decide changes nothing for the requester.
+  approval_refused: undefined,
+  approved: (e) => {
+    const step = /^(\d+) of (\d+)$/.exec(e.details.Step ?? '');
+    const by = e.details.Approver ?? e.actor;
+    return step && step[1] !== step[2]
+      ? `Approval ${step[1]} of ${step[2]} given by ${by}. Your request now waits for the next approval.`
+      : `Your request was approved by ${by}.`;
+  },
+  denied: (e) =>
+    // A policy denial's reason can name approvers and accounts: the requester is told it was the policy, not why.
+    e.via === 'policy'
+      ? 'Your request was declined automatically by the access policy. Contact the access team if you need to know why.'
+      : `Your request was declined by ${e.details.Approver ?? e.actor}.`,
+  approval_expired: () => 'Your request was declined: nobody decided in time. You can open a new request.',
+  provisioned: (e) => `Access granted ${until(e.details.Expires)}.`,
+  manual_task: (e) =>
+    `Your request was approved. The app's owner${e.details.Owner ? ` (${e.details.Owner})` : ''} sets up the access by hand; ` +
+    `it is granted ${until(e.details.Expires)}.`,
+  provisioning_failed: () => 'Your access could not be granted. Nothing was changed, and the access team has been told.',
+  // The notice of the grant already said until when.
+  revocation_scheduled: undefined,
+  revoked: (e) => `Your access has ended: ${endedBecause(e)}.`,
+  // The grant ended; that the membership stays for another reason is the agents' business.
+  revocation_kept_membership: (e) => `Your access has ended: ${endedBecause(e)}.`,
+  manual_removal_task: (e) => `Your access has ended: ${endedBecause(e)}. The app's owner removes it by hand.`,
+};
+
+/** The evidence types whose events carry a notice. */
+export const NOTICE_TYPES: ReadonlySet<string> = new Set(Object.entries(NOTICES).flatMap(([type, notice]) => (notice ? [type] : [])));
+
+/** The requester's notice for an event, or undefined when the event has none. */
+export function noticeText(event: EvidenceEvent): string | undefined {
+  return NOTICES[event.type]?.(event);
+}
+
+/** The evidence's own wording of a revocation reason (shared/revocation.ts REASON_TEXT), in the requester's words. */
+export const ENDED_BECAUSE: Record<string, string> = {
+  expired: 'the time you asked for ran out',
+  'early release': 'it was released early',
+  'access review': 'an access review removed it',
+  offboarding: 'it was removed at offboarding',
+  'no revocation schedule could be created, so the access ends now': 'its end could not be scheduled, so it ended now',
+};
+
+function endedBecause(event: EvidenceEvent): string {
+  return ENDED_BECAUSE[event.details.Reason ?? ''] ?? 'it was removed';
+}
+
+/** "until <time> (UTC)", or that it has no end; the evidence writes "never (permanent)" for no end. */
+function until(expires: string | undefined): string {
+  return expires && !expires.startsWith('never') ? `until ${expires} (UTC)` : 'with no end date (permanent)';
+}
