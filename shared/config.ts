@@ -46,7 +46,7 @@ export const configSchema = z.object({
    * automation rule (docs/jira-setup.md §6). Unset: approvals are asked in Slack only.
    */
   JIRA_FIELD_APPROVERS: nonEmpty,
-  /** Statuses (or transition names) the issue is moved to; empty disables that transition. */
+  /** Statuses (or transition names) the issue is moved to; one the workflow does not offer is logged and skipped (the comment is still posted). */
   JIRA_STATUS_AWAITING_APPROVAL: z.string().default('Waiting for approval'),
   JIRA_STATUS_GRANTED: z.string().default('Access granted'),
   JIRA_STATUS_DENIED: z.string().default('Declined'),

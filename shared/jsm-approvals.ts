@@ -156,7 +156,15 @@ async function takeDecision(deps: JsmDeps, grantId: string, jsm: JsmApproval): P
   // Taken before deciding (a conditional write): a replayed or concurrent webhook decides nothing twice.
   if (!(await deps.store.takeJiraApproval(grantId, step, jsm.id))) return { approval: jsm.id, outcome: 'skipped', reason: 'already taken' };
   const decision = jsm.finalDecision === 'approved' ? 'approved' : 'denied';
-  const result = await decide(deps, { grantId, step, decision, clickerEmail: email, clickerRef: `jira:${by.accountId}`, via: 'jira' });
+  let result: Awaited<ReturnType<typeof decide>>;
+  try {
+    result = await decide(deps, { grantId, step, decision, clickerEmail: email, clickerRef: `jira:${by.accountId}`, via: 'jira' });
+  } catch (err) {
+    // The decision failed (the ledger or the workflow did not answer): give the approval back, so
+    // the webhook's next delivery decides it instead of skipping it as taken.
+    await deps.store.releaseJiraApproval(grantId, step, jsm.id);
+    throw err;
+  }
   if (result.outcome === 'refused') await askAgain(deps, grant, step);
   return {
     approval: jsm.id,

@@ -399,6 +399,22 @@ export class Store {
     );
   }
 
+  /** Gives back a JSM approval taken by a webhook whose decision then failed, so the next delivery decides it. */
+  async releaseJiraApproval(grantId: string, step: number, jsmApprovalId: string): Promise<void> {
+    const taken = (await this.getApproval(grantId, step))?.jiraApprovalsTaken ?? [];
+    if (!taken.includes(jsmApprovalId)) return;
+    await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET jiraApprovalsTaken = :rest',
+        // As read (the list only grows, but for this): a concurrent take makes this one a no-op rather than undo it.
+        ConditionExpression: 'size(jiraApprovalsTaken) = :size AND contains(jiraApprovalsTaken, :id)',
+        ExpressionAttributeValues: { ':rest': taken.filter((id) => id !== jsmApprovalId), ':size': taken.length, ':id': jsmApprovalId },
+      }),
+    );
+  }
+
   /** pending → decided, once: the first decision wins, every later one gets undefined. */
   async decideApproval(
     grantId: string,

@@ -157,6 +157,23 @@ describe('answering in Jira after a decision elsewhere', () => {
 });
 
 describe('the Approval completed webhook', () => {
+  it('a decision that fails after the JSM approval was taken gives it back: the next delivery decides it', async () => {
+    const id = await waiting();
+    await requestApproval(deps, { grantId: id, step: 0, taskToken: 't0' });
+    ports.jsmApprovals = [jsm('4', 'approved', [[MARIA, 'approved']])];
+    const decideApproval = dynamo.store.decideApproval.bind(dynamo.store);
+    dynamo.store.decideApproval = async () => {
+      throw new Error('DynamoDB: ProvisionedThroughputExceededException');
+    };
+
+    await expect(receiveApprovalCompleted(deps, 'ACC-1')).rejects.toThrow(/ProvisionedThroughputExceeded/);
+    dynamo.store.decideApproval = decideApproval;
+    const retried = await receiveApprovalCompleted(deps, 'ACC-1');
+
+    expect(retried.body).toMatchObject({ decisions: [{ approval: '4', outcome: 'recorded', by: MARIA, decision: 'approved' }] });
+    expect((await dynamo.store.getApproval(id, 0))?.status).toBe('approved');
+  });
+
   it("decides the current step as the JSM approver, once; Grantline's own answers and replays decide nothing", async () => {
     const id = await waiting();
     await requestApproval(deps, { grantId: id, step: 0, taskToken: 't0' });
