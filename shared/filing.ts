@@ -9,6 +9,7 @@
  * the grant id being derived from the issue key, no second grant.
  */
 import { findAppKey, resolveRole } from './catalog/catalog.js';
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { Catalog } from './catalog/schema.js';
 import { realSleep, type Sleep } from './clock.js';
@@ -59,11 +60,16 @@ export async function fileRequest(deps: FilingDeps, job: FilingJob, sleep: Sleep
   let issueKey = receipt?.issueKey;
   if (!issueKey) {
     try {
-      issueKey = await withRetries(() => deps.ticketing.createIssue(requestTicket(deps.config, deps.catalog, job)), sleep);
+      // Write-ahead in Jira itself: the issue carries a label naming this submission, and every attempt
+      // first looks for it, so an attempt whose answer was lost (a timeout, a 502, a crash) is found, not repeated.
+      const label = filingLabel(job.receiptKey);
+      const ticket = { ...requestTicket(deps.config, deps.catalog, job), labels: [label] };
+      issueKey = await withRetries(async () => (await deps.ticketing.findIssueByLabel(label)) ?? (await deps.ticketing.createIssue(ticket)).key, sleep);
     } catch (err) {
       const reason = err instanceof RetryableError ? `Jira did not take it (${err.message}); please try again in a few minutes` : errorMessage(err);
       deps.logger.warn('a request from Slack could not be filed in Jira', { receiptKey: job.receiptKey, error: errorMessage(err) });
       await tell(deps, job, `Nothing was filed: ${reason}.`);
+      await deps.store.commands.finish(job.receiptKey);
       return;
     }
     await deps.store.commands.recordIssue(job.receiptKey, issueKey);
@@ -80,12 +86,18 @@ export async function fileRequest(deps: FilingDeps, job: FilingJob, sleep: Sleep
     if (!(err instanceof ValidationError)) throw err;
     await tell(deps, job, `Filed ${issueKey}, but it cannot proceed: ${err.problems.join('; ')}.`);
   }
+  await deps.store.commands.finish(job.receiptKey);
 }
 
-async function withRetries(create: () => Promise<{ key: string }>, sleep: Sleep): Promise<string> {
+/** The label of the issue filed for a submission: Jira labels take no spaces, so a hash of the receipt key. */
+export function filingLabel(receiptKey: string): string {
+  return `grantline-${createHash('sha256').update(receiptKey).digest('hex').slice(0, 24)}`;
+}
+
+async function withRetries(file: () => Promise<string>, sleep: Sleep): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return (await create()).key;
+      return await file();
     } catch (err) {
       const wait = FILING_RETRY_WAITS_MS[attempt];
       if (!(err instanceof RetryableError) || wait === undefined) throw err;

@@ -79,6 +79,8 @@ export interface NewTicket {
   fields: Record<string, string>;
   /** The setting that names each field id (e.g. customfield_10071 → JIRA_FIELD_APP), so an error can say what to fix. */
   fieldSettings?: Record<string, string>;
+  /** Jira labels (no spaces): Grantline marks an issue it files with one naming the submission (findIssueByLabel). */
+  labels?: string[];
 }
 
 export interface Ticketing {
@@ -93,6 +95,12 @@ export interface Ticketing {
   /** Email of a Jira account (reporter), when Jira lets us see it. */
   userEmail(accountId: string): Promise<string | undefined>;
   createIssue(ticket: NewTicket): Promise<{ key: string }>;
+  /**
+   * The issue in Grantline's project carrying this label, if any (JQL search): how a retried filing
+   * finds the issue an earlier attempt created when its answer was lost. Jira's search catches up
+   * with a new issue within seconds, not at once.
+   */
+  findIssueByLabel(label: string): Promise<string | undefined>;
   /**
    * Makes the options of a select-list custom field's context (the global one, else the first)
    * equal `values`: missing ones are created, options no longer in `values` are DISABLED (never

@@ -185,13 +185,14 @@ async function submitForm(deps: SlackDeps, userId: string, view: SlackView): Pro
 
   // A view is submitted once: its id names the submission.
   const receiptKey = `slack-view:${view.id}`;
-  const claim = await deps.store.commands.claim(receiptKey, deps.clock.now().toISOString());
+  const job = { receiptKey, slackUserId: userId, ...request };
+  const claim = await deps.store.commands.claim(receiptKey, deps.clock.now().toISOString(), job);
   if (claim.status === 'seen') {
     deps.logger.info('repeated form submission ignored', { receiptKey, issueKey: claim.issueKey });
     return { status: 200 };
   }
   try {
-    await deps.jobs.fileRequest({ receiptKey, slackUserId: userId, ...request });
+    await deps.jobs.fileRequest(job);
   } catch (err) {
     await deps.store.commands.release(receiptKey);
     deps.logger.error('could not hand a submitted request to the filing job', { receiptKey, error: errorMessage(err) });

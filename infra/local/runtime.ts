@@ -55,6 +55,8 @@ export interface LocalRuntime {
   jobs: LocalJobs;
   /** Re-starts the workflow of every grant still in progress (after a restart). */
   redrive(): Promise<string[]>;
+  /** Hands over again every filing job a stopped process had not finished (after a restart); their receipt keys. */
+  refile(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -128,6 +130,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     workflow,
     scheduler,
     jobs,
+    async refile() {
+      const unfinished = await store.commands.unfinished();
+      for (const job of unfinished) await jobs.fileRequest(job);
+      return unfinished.map((j) => j.receiptKey);
+    },
     async redrive() {
       const inProgress = await grantsInProgress(store);
       for (const grant of inProgress) await workflow.start(grant.id);

@@ -219,10 +219,20 @@ export class JiraTicketing implements Ticketing {
           issuetype: { name: this.issueTypeName },
           summary: ticket.summary,
           ...(reporter ? { reporter } : {}),
+          ...(ticket.labels?.length ? { labels: ticket.labels } : {}),
         },
       }),
     );
     return { key: created.key };
+  }
+
+  async findIssueByLabel(label: string): Promise<string | undefined> {
+    if (!this.projectKey) throw new PermanentError('Cannot search Jira: no Jira project key is configured');
+    const jql = `project = "${this.projectKey}" AND labels = "${label}"`;
+    const found = await call(`look for the issue labelled ${label}`, undefined, () =>
+      this.client.issueSearch.searchForIssuesUsingJqlEnhancedSearchPost({ jql, fields: ['key'], maxResults: 1 }),
+    );
+    return found.issues?.[0]?.key;
   }
 
   /**

@@ -3,15 +3,18 @@
  * (replayed within the 5-minute signature window) or a filing job that runs twice files one Jira
  * issue and one grant.
  *
- * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, issueKey?, released?, expiresAtEpoch }
+ * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, job?, issueKey?, released?, gsi4pk?, gsi4sk?, expiresAtEpoch }
  *   written with attribute_not_exists when the submission is accepted, before the filing job is
  *   handed over; issueKey is added once the issue exists, so a re-run of the job goes on from there
- *   instead of filing a second issue. DynamoDB's time to live removes a
+ *   instead of filing a second issue. Until the job has finished, the receipt holds the job and is
+ *   listed in the `due` index under FILINGS (unfinished()), so a restarted local runtime hands it
+ *   over again, as Lambda's queue would. DynamoDB's time to live removes a
  *   receipt a day after the command (Slack refuses a replay after 5 minutes): receipts are the only
  *   items that carry `expiresAtEpoch`, so nothing of the ledger ever expires.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { FilingJob } from '../ports.js';
 
 export type CommandClaim = { status: 'new' } | { status: 'seen'; issueKey?: string };
 
@@ -21,13 +24,23 @@ export class CommandReceipts {
     private readonly table: string,
   ) {}
 
-  /** Records the command's key: 'new' for the first arrival, else what the earlier one filed (if it got that far). */
-  async claim(key: string, receivedAt: string): Promise<CommandClaim> {
+  /**
+   * Records the command's key (and the job it hands over, listed as unfinished until finish()):
+   * 'new' for the first arrival, else what the earlier one filed (if it got that far).
+   */
+  async claim(key: string, receivedAt: string, job?: FilingJob): Promise<CommandClaim> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: commandPk(key), sk: 'COMMAND', key, receivedAt, [EXPIRY_ATTRIBUTE]: Math.floor(Date.parse(receivedAt) / 1000) + RECEIPT_KEPT_S },
+          Item: {
+            pk: commandPk(key),
+            sk: 'COMMAND',
+            key,
+            receivedAt,
+            ...(job ? { job, gsi4pk: UNFINISHED, gsi4sk: `${receivedAt}#${key}` } : {}),
+            [EXPIRY_ATTRIBUTE]: Math.floor(Date.parse(receivedAt) / 1000) + RECEIPT_KEPT_S,
+          },
           // A released claim (its work was never handed over) may be claimed again.
           ConditionExpression: 'attribute_not_exists(pk) OR released = :true',
           ExpressionAttributeValues: { ':true': true },
@@ -58,11 +71,36 @@ export class CommandReceipts {
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: commandPk(key), sk: 'COMMAND' },
-        UpdateExpression: 'SET released = :true',
+        UpdateExpression: 'SET released = :true REMOVE gsi4pk, gsi4sk',
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(issueKey)',
         ExpressionAttributeValues: { ':true': true },
       }),
     );
+  }
+
+  /** The filing job ran to its end (filed, or the person told why not): no longer listed as unfinished. */
+  async finish(key: string): Promise<void> {
+    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: { pk: commandPk(key), sk: 'COMMAND' }, UpdateExpression: 'REMOVE gsi4pk, gsi4sk' }));
+  }
+
+  /** Jobs handed over and not finished (oldest first): a process that ran them stopped. */
+  async unfinished(): Promise<FilingJob[]> {
+    const jobs: FilingJob[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'due',
+          KeyConditionExpression: 'gsi4pk = :pk',
+          ExpressionAttributeValues: { ':pk': UNFINISHED },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) if (item.job) jobs.push(item.job as FilingJob);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return jobs;
   }
 
   /** The outcome of the command: the Jira issue it filed. */
@@ -79,6 +117,8 @@ export class CommandReceipts {
 }
 
 const commandPk = (key: string) => `COMMAND#${key}`;
+/** The `due` index partition of unfinished filings (schedules use SCHEDULES). */
+const UNFINISHED = 'FILINGS';
 
 /** A day: far beyond Slack's 5-minute replay window and any retry of the command. */
 const RECEIPT_KEPT_S = 24 * 60 * 60;

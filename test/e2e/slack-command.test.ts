@@ -254,6 +254,21 @@ describe('submitting the form', () => {
     expect(dmsTo(h, 'eli.engineer@example.com')).toContain('Filed ACC-1: Notion member for you (permanent). You will hear back here.');
   });
 
+  it('Jira files the issue but its answer is lost (502): the retry finds the issue by its label instead of filing a second', async () => {
+    h = await startHarness();
+    const viewId = await openForm(h, 'eli.engineer@example.com', 'notion member');
+    await fill(h, viewId, { duration: 'permanent', justification: 'Team wiki' });
+    h.sandbox.jira.fake.injectFault({ method: 'POST', path: '/rest/api/3/issue', action: 'reply_lost', status: 502, times: 1 });
+
+    await h.client.submitForm(viewId, { timestamp: now(h) });
+    await filed(h);
+
+    expect(h.sandbox.jira.issue('ACC-1')?.fields.labels).toEqual([expect.stringMatching(/^grantline-[0-9a-f]{24}$/)]);
+    expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
+    await finished(h, 'grant-ACC-1');
+    expect(dmsTo(h, 'eli.engineer@example.com')).toContain('Filed ACC-1: Notion member for you (permanent). You will hear back here.');
+  });
+
   it('a request Jira refuses is not filed, and the person is told why in Slack', async () => {
     h = await startHarness();
     const viewId = await openForm(h, 'eli.engineer@example.com', 'notion member');
@@ -296,6 +311,32 @@ describe('submitting the form', () => {
     expect(again).toEqual({ status: 200, body: {} });
     expect(h.sandbox.jira.issue('ACC-1')).toBeDefined();
     expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
+  });
+
+  it('a submission whose filing job was lost with its process is filed by the next run (refile), once', async () => {
+    h = await startHarness();
+    const job = {
+      receiptKey: 'slack-view:V-lost',
+      slackUserId: h.sandbox.slack.users().find((u) => u.email === 'eli.engineer@example.com')!.id,
+      requester: 'eli.engineer@example.com',
+      subject: 'eli.engineer@example.com',
+      app: 'notion',
+      role: 'member',
+      duration: 'permanent',
+      justification: 'Team wiki',
+    };
+    // The receipt was written and the job handed over, then the process died before running it.
+    await h.runtime.deps.store.commands.claim(job.receiptKey, new Date().toISOString(), job);
+
+    const refiled = await h.runtime.refile();
+    await filed(h);
+    const again = await h.runtime.refile();
+
+    expect(refiled).toEqual(['slack-view:V-lost']);
+    expect(again).toEqual([]);
+    expect(h.sandbox.jira.issue('ACC-1')).toBeDefined();
+    expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
+    await finished(h, 'grant-ACC-1');
   });
 
   it('a filing job run again (a crash after the issue was filed) files no second issue and finishes the request', async () => {

@@ -59,6 +59,9 @@ class FakeTicketing implements Ticketing {
   async createIssue(_ticket: NewTicket): Promise<{ key: string }> {
     throw new Error('not used by evidence');
   }
+  async findIssueByLabel(): Promise<string | undefined> {
+    throw new Error('not used by evidence');
+  }
   async syncFieldOptions(): Promise<FieldOptionsChange> {
     throw new Error('not used by evidence');
   }
@@ -325,6 +328,7 @@ class TicketingThatDiesMidPost implements Ticketing {
   transition = (issueKey: string, status: string, options?: TransitionOptions) => this.jira.transition(issueKey, status, options);
   userEmail = (accountId: string) => this.jira.userEmail(accountId);
   createIssue = (ticket: NewTicket) => this.jira.createIssue(ticket);
+  findIssueByLabel = (label: string) => this.jira.findIssueByLabel(label);
   syncFieldOptions = (fieldId: string, values: string[]) => this.jira.syncFieldOptions(fieldId, values);
   setApprovers = (issueKey: string, fieldId: string, emails: string[]) => this.jira.setApprovers(issueKey, fieldId, emails);
   approvals = (issueKey: string) => this.jira.approvals(issueKey);

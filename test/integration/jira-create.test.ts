@@ -320,3 +320,15 @@ describe('JiraTicketing.createIssue shapes plain values as each field takes them
     expect(jira.issue(key)!.fields).toMatchObject({ [APP]: { value: 'Salesforce' }, [ROLE]: { value: 'read-only' }, [DURATION]: { value: 'P90D' } });
   });
 });
+
+describe('labels: how a retried filing finds its own issue', () => {
+  it('files the labels and finds the issue by one; refuses a label with a space as Jira does', async () => {
+    const { key } = await ticketing.createIssue({ summary: 'Access', reporterEmail: EMAIL, fields: {}, labels: ['grantline-abc123'] });
+
+    expect(jira.issue(key)?.fields.labels).toEqual(['grantline-abc123']);
+    expect(await ticketing.findIssueByLabel('grantline-abc123')).toBe(key);
+    expect(await ticketing.findIssueByLabel('grantline-other')).toBeUndefined();
+    const spaced = await post(JSON.stringify({ fields: { project: { key: 'ACC' }, issuetype: { name: 'Task' }, summary: 'x', labels: ['two words'] } }));
+    expect(spaced).toEqual({ status: 400, body: { errorMessages: [], errors: { labels: "The label 'two words' contains spaces which is invalid." } } });
+  });
+});

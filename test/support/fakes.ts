@@ -89,6 +89,9 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async createIssue() {
     return { key: 'ACC-99' };
   }
+  async findIssueByLabel(): Promise<string | undefined> {
+    return undefined;
+  }
   async syncFieldOptions() {
     return { added: [], enabled: [], disabled: [], unchanged: [] };
   }

@@ -189,6 +189,7 @@ const SYSTEM_FIELDS: ReadonlyArray<readonly [string, string, string]> = [
   ['reporter', 'Reporter', 'user'],
   ['project', 'Project', 'project'],
   ['issuetype', 'Issue Type', 'issuetype'],
+  ['labels', 'Labels', 'array'],
 ];
 
 /** The sandbox's request fields (the defaults of JIRA_FIELD_SUBJECT/APP/ROLE/DURATION). */
@@ -210,6 +211,15 @@ const PERMISSIONS: Record<string, { id: string; name: string; description: strin
 
 /** Jira's answer for a field the create screen does not have (or no field at all). */
 const cannotBeSet = (fieldId: string) => `Field '${fieldId}' cannot be set. It is not on the appropriate screen, or unknown.`;
+/** Labels as Jira takes them: a list of strings, none with a space, each at most 255 characters. */
+function labelsValue(value: unknown): { value: string[] } | { error: string } {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return { error: 'data was not an array' };
+  const spaced = value.find((v) => /\s/.test(v));
+  if (spaced !== undefined) return { error: `The label '${spaced}' contains spaces which is invalid.` };
+  if (value.some((v) => v.length > 255)) return { error: 'The label must not exceed 255 characters.' };
+  return { value };
+}
+
 /** Jira Cloud's answer for a plain string (or anything but a document) in a paragraph field or the description. */
 const NOT_A_DOCUMENT = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
 /** Jira Cloud's limit on a single-line text field. */
@@ -452,7 +462,7 @@ export async function startFakeJira(
       navigable: true,
       searchable: true,
       clauseNames: [id],
-      schema: { type, system: id },
+      schema: { type, ...(type === 'array' ? { items: 'string' } : {}), system: id },
     })),
     ...[...customFields.values()].map((f) => {
       const customId = Number(f.id.replace(/^customfield_/, ''));
@@ -691,7 +701,13 @@ export async function startFakeJira(
         for (const [fieldId, value] of Object.entries(rest)) {
           const field = customFields.get(fieldId);
           const checked =
-            fieldId === 'description' ? documentValue(value) : field?.onCreateScreen ? customValue(field, value) : { error: cannotBeSet(fieldId) };
+            fieldId === 'description'
+              ? documentValue(value)
+              : fieldId === 'labels'
+                ? labelsValue(value)
+                : field?.onCreateScreen
+                  ? customValue(field, value)
+                  : { error: cannotBeSet(fieldId) };
           if ('error' in checked) errors[fieldId] = checked.error;
           else stored[fieldId] = checked.value;
         }
@@ -700,6 +716,22 @@ export async function startFakeJira(
         }
         const issue = insertIssue({ projectKey, summary, reporterId, issueType, fields: stored });
         return { status: 201, body: { id: issue.id, key: issue.key, self: `${fake.url}/rest/api/3/issue/${issue.id}` } };
+      }),
+    )
+    .route(
+      'POST',
+      '/rest/api/3/search/jql',
+      authed((req) => {
+        // The one query Grantline makes (findIssueByLabel); anything else is refused as Jira refuses a query it cannot parse.
+        const jql = isRecord(req.body) && typeof req.body.jql === 'string' ? req.body.jql : '';
+        const match = /^(?:project\s*=\s*"?([A-Z][A-Z0-9_]*)"?\s+AND\s+)?labels\s*=\s*"?([^"\s]+)"?$/i.exec(jql.trim());
+        if (!match) return jiraError(400, [`Error in the JQL Query: the simulated Jira answers only 'project = KEY AND labels = "x"' (got: ${jql})`]);
+        const [, projectKey, label] = match;
+        const found = [...issues.values()].filter(
+          (i) => (!projectKey || i.key.startsWith(`${projectKey}-`)) && Array.isArray(i.fields.labels) && i.fields.labels.includes(label),
+        );
+        const max = isRecord(req.body) && typeof req.body.maxResults === 'number' ? req.body.maxResults : 50;
+        return { status: 200, body: { issues: found.slice(0, max).map((i) => ({ id: i.id, key: i.key, fields: {} })), isLast: found.length <= max } };
       }),
     )
     .route(
