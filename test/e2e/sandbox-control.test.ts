@@ -60,3 +60,28 @@ it('a malformed control request gets 400 naming the field', async () => {
   expect(res.status).toBe(400);
   expect(String(res.body.error)).toMatch(/approver: .*decision: /s);
 });
+
+it('plays the /access form: the request is filed in Jira and the Slack answer is returned; a role the form does not offer is a 400', async () => {
+  h = await startHarness();
+  const control = await startSandboxControl(h.sandbox, h.runtime, 0);
+  closeControl = control.close;
+
+  const filed = await call(`${control.url}/sandbox/slack-form`, 'POST', {
+    requester: 'eli.engineer@example.com',
+    app: 'github',
+    role: 'maintainer',
+    duration: 'PT24H',
+    justification: 'On-call week',
+  });
+  const unknown = await call(`${control.url}/sandbox/slack-form`, 'POST', {
+    requester: 'eli.engineer@example.com',
+    app: 'github',
+    role: 'owner',
+    duration: 'PT24H',
+    justification: 'x',
+  });
+
+  expect(filed).toEqual({ status: 200, body: { form: 'submitted', slack: 'Filed ACC-1: GitHub Enterprise maintainer for you (PT24H). You will hear back here.' } });
+  expect(h.sandbox.jira.issue('ACC-1')?.fields).toMatchObject({ customfield_10071: { value: 'GitHub Enterprise' } });
+  expect(unknown).toMatchObject({ status: 400, body: { error: expect.stringContaining('offers no option owner') } });
+});

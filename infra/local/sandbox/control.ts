@@ -18,6 +18,16 @@ const requestForm = z.object({
   justification: z.string().optional(),
 });
 
+/** A person using the /access form in Slack: what they choose and type in it. */
+const slackForm = z.object({
+  requester: z.email(),
+  for: z.email().optional(),
+  app: z.string(),
+  role: z.string(),
+  duration: z.string(),
+  justification: z.string(),
+});
+
 const clickForm = z.object({
   approver: z.email(),
   grantId: z.string(),
@@ -36,6 +46,29 @@ export async function startSandboxControl(sandbox: Sandbox, runtime: LocalRuntim
       if (!form.success) return bad(form.error);
       const res = await client.fileRequest(form.data);
       return { status: res.status, body: { issueKey: res.issueKey, ...res.body } };
+    })
+    .route('POST', '/sandbox/slack-form', async (req) => {
+      // Types /access, chooses and types in the form it opens, submits it, and returns what Slack showed.
+      const form = slackForm.safeParse(req.body);
+      if (!form.success) return bad(form.error);
+      const { requester, app, role, duration, justification } = form.data;
+      const opened = await client.slashAccess(requester);
+      if (!opened.viewId) return { status: 502, body: { error: 'the form did not open', answer: opened.body } };
+      try {
+        await client.fillForm(opened.viewId, 'app', app);
+        await client.fillForm(opened.viewId, 'role', role);
+        await client.fillForm(opened.viewId, 'duration', duration);
+        await client.fillForm(opened.viewId, 'justification', justification);
+        if (form.data.for) await client.fillForm(opened.viewId, 'subject', form.data.for);
+      } catch (err) {
+        // The simulated Slack offers only what the form lists: say what it does not.
+        return { status: 400, body: { error: err instanceof Error ? err.message : String(err) } };
+      }
+      const submitted = await client.submitForm(opened.viewId);
+      await runtime.jobs.idle();
+      const user = sandbox.slack.users().find((u) => u.email === requester.toLowerCase());
+      const told = user ? sandbox.slack.messagesTo(user.id).map((m) => m.text) : [];
+      return { status: 200, body: { form: submitted.body.response_action === 'errors' ? submitted.body : 'submitted', slack: told.at(-1) ?? null } };
     })
     .route('POST', '/sandbox/clicks', async (req) => {
       const form = clickForm.safeParse(req.body);
