@@ -11,14 +11,15 @@ import type { Config } from './config.js';
 import { describeDuration } from './duration.js';
 import { normalizeEmail } from './email.js';
 import { errorMessage, PermanentError, RetryableError } from './errors.js';
+import { endDateProblem } from './end-dates.js';
 import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
 import { loadGrant } from './grants/load.js';
 import { requestedEvidence } from './intake.js';
 import { answerInJira, approversEvidence, putApproversOnIssue } from './jsm-approvals.js';
-import type { Approval, ApprovalStepPlan, Grant } from './grants/model.js';
+import type { Approval, ApprovalStepPlan, Grant, QuorumApproval } from './grants/model.js';
 import { tellOutcome } from './notify.js';
-import { planApprovals } from './policy.js';
-import type { ApprovalOutcome, ApprovalPrompt, IdentityProvider } from './ports.js';
+import { planApprovals, quorumShortfall } from './policy.js';
+import type { ApprovalOutcome, ApprovalPrompt, Chat, IdentityProvider } from './ports.js';
 import type { LifecycleDeps, Services } from './services.js';
 import type { Store } from './store/store.js';
 
@@ -63,13 +64,18 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   await recordEvidence(deps, grant, requestedEvidence(grant), { deliverNow: false });
   let managerFromIdp: string | undefined;
   let idpUserId: string | undefined;
+  let endDate: string | undefined;
   if (grant.provider) {
     const user = await currentAccount(deps.idp(grant.provider), grant.subject);
     const ineligible = ineligibility(user, grant.subject, grant.provider);
     if (ineligible) return deny(deps, grant, { reason: ineligible, by: 'policy', via: 'policy' });
     managerFromIdp = normalizeEmail(user?.managerEmail);
     idpUserId = user?.id;
+    endDate = user?.endDate;
   }
+  // The subject's end date (the identity provider's, the request's): one that has passed refuses the request.
+  const ended = endDateProblem(deps.catalog, grant, endDate, deps.clock.now());
+  if (ended) return deny(deps, grant, { reason: ended, by: 'policy', via: 'policy' });
   // The account's id goes with the grant, so provisioning reads it by id without searching again.
   const account = idpUserId ? { idpUserId } : {};
   const resolved = resolveRole(deps.catalog, grant.app, grant.role);
@@ -101,6 +107,12 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   const empty = steps.findIndex((s) => s.approvers.length === 0);
   if (empty >= 0) {
     return deny(deps, grant, { reason: `approval step ${empty + 1} has no eligible approver: ${steps[empty]!.reason}`, by: 'policy', via: 'policy' });
+  }
+  // A quorum step left with fewer active approvers than it needs could never be approved.
+  const short = steps.findIndex((s) => s.approvers.length < (s.quorum ?? 1));
+  if (short >= 0) {
+    const s = steps[short]!;
+    return deny(deps, grant, { reason: `approval step ${short + 1} ${quorumShortfall(s.quorum ?? 1, s.approvers)}: ${s.reason}`, by: 'policy', via: 'policy' });
   }
   return (
     (await deps.store.updateGrant(grant.id, ['requested'], { status: 'pending_approval', steps, currentStep: 0, updatedAt: now, ...account })) ??
@@ -137,7 +149,7 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
   if (!approval || approval.status === 'pending') return grant;
   // Before the evidence, whose transition may move the issue out of the approval status, where JSM still takes an answer.
   await answerInJira(deps, grant, approval);
-  await recordEvidence(deps, grant, decisionEvidence(deps.config, grant, approval));
+  await recordStepEvidence(deps, grant, approval);
   await showOutcome(deps, grant, approval);
   const now = deps.clock.now().toISOString();
   if (approval.status === 'approved') {
@@ -163,6 +175,7 @@ async function afterDecision(deps: LifecycleDeps, grant: Grant): Promise<Grant> 
  * moves on. Fails closed: a suspended approver's approval denies the request.
  */
 async function approverNoLongerActive(deps: LifecycleDeps, grant: Grant, approval: Approval): Promise<string | undefined> {
+  if (grant.provider && isQuorum(approval)) return quorumNoLongerMet(deps.idp(grant.provider), grant, approval);
   if (!grant.provider || !approval.decidedBy) return undefined;
   const account = await currentAccount(deps.idp(grant.provider), approval.decidedBy);
   if (!account || account.active) return undefined;
@@ -205,7 +218,9 @@ async function finishDenied(deps: LifecycleDeps, grant: Grant, reason: string, b
  */
 export async function requestApproval(deps: LifecycleDeps, input: { grantId: string; step: number; taskToken: string }): Promise<void> {
   const grant = await loadGrant(deps.store, input.grantId);
-  const existing = await deps.store.getApproval(grant.id, input.step);
+  let existing = await deps.store.getApproval(grant.id, input.step);
+  // A quorum step whose last approval was recorded but not closed (a crash between the two writes) closes now.
+  if (existing && (await closeIfQuorumReached(deps.store, existing))) existing = await deps.store.getApproval(grant.id, input.step);
   if (existing && existing.status !== 'pending') {
     // Decided before this task (re)started, e.g. a re-driven execution: release the workflow at once.
     await deps.workflow.completeApproval(input.taskToken, { decision: existing.status === 'approved' ? 'approved' : 'denied' });
@@ -226,6 +241,7 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
         taskToken: input.taskToken,
         messages: [],
         requestedAt: now.toISOString(),
+        ...(planStep.quorum ? { quorum: planStep.quorum } : {}),
       };
   if (existing) await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
   else if ((await deps.store.createApproval(approval)) === 'exists') await deps.store.replaceApprovalToken(grant.id, input.step, input.taskToken);
@@ -245,10 +261,11 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
     actor: 'grantline',
     via: 'slack',
     at: approval.requestedAt,
-    summary: `approval asked of ${approval.approvers.join(', ')} (step ${input.step + 1} of ${grant.steps?.length ?? 1})`,
+    summary: `approval asked of ${approval.approvers.join(', ')}${isQuorum(approval) ? `: ${approval.quorum} of them must approve` : ''} (step ${input.step + 1} of ${grant.steps?.length ?? 1})`,
     details: {
       Approvers: approval.approvers.join(', '),
       Why: planStep.reason,
+      Quorum: isQuorum(approval) ? `${approval.quorum} distinct approvers must approve; a deny by any one of them ends the request` : undefined,
       Deadline: `${deadline} (denied if nobody decides by then)`,
       'Not reachable in Slack': unreachable.map((u) => `${u.approver} (${u.why})`).join(', ') || undefined,
       ...jira.details,
@@ -311,6 +328,14 @@ async function askApprovers(
 export async function expireApproval(deps: LifecycleDeps, input: { grantId: string; step: number }): Promise<void> {
   const grant = await loadGrant(deps.store, input.grantId);
   const now = deps.clock.now().toISOString();
+  // A quorum reached before the deadline whose closing write was lost (a crash after the last
+  // approval) closes as approved: the approvals were given in time.
+  const current = await deps.store.getApproval(grant.id, input.step);
+  const closed = current ? await closeIfQuorumReached(deps.store, current) : undefined;
+  if (closed) {
+    await recordStepEvidence(deps, grant, closed);
+    return;
+  }
   const decided = await deps.store.decideApproval(grant.id, input.step, { status: 'expired', by: 'grantline', at: now, channel: 'timeout' });
   if (decided) {
     await answerInJira(deps, grant, decided);
@@ -334,7 +359,7 @@ function decisionEvidence(config: Config, grant: Grant, approval: Approval): Evi
       via: 'timeout',
       ...(approval.decidedAt ? { at: approval.decidedAt } : {}),
       summary: `denied: nobody decided within ${describeDuration(`PT${grant.approvalTimeoutSeconds}S`)} (step ${step + 1})`,
-      details: { Approvers: approval.approvers.join(', '), 'Asked at': approval.requestedAt },
+      details: { Approvers: approval.approvers.join(', '), 'Asked at': approval.requestedAt, 'Approved before the deadline': approvedSoFar(approval) },
       transitionTo: config.JIRA_STATUS_DENIED,
     };
   }
@@ -347,10 +372,99 @@ function decisionEvidence(config: Config, grant: Grant, approval: Approval): Evi
     via: approval.channel ?? 'slack',
     ...(approval.decidedAt ? { at: approval.decidedAt } : {}),
     summary: `${decision} by ${who} in ${approval.channel === 'jira' ? 'Jira' : 'Slack'} (step ${step + 1} of ${total})`,
-    details: { Approver: who, Step: `${step + 1} of ${total}` },
+    details: { Approver: who, Step: `${step + 1} of ${total}`, ...(decision === 'denied' ? { 'Approved before the denial': approvedSoFar(approval) } : {}) },
     // A denial at any step is final: the issue moves with it.
     ...(decision === 'denied' ? { transitionTo: config.JIRA_STATUS_DENIED } : {}),
   };
+}
+
+/**
+ * Everything a closed step's evidence holds, each event written once (deterministic keys): a quorum
+ * step's approvals one by one, then the decision (none for a quorum step closed as approved: its
+ * approvals are the decision).
+ */
+function stepEvidence(config: Config, grant: Grant, approval: Approval): EvidenceInput[] {
+  const approvals = (approval.approvals ?? []).map((_, index) => quorumApprovalEvidence(grant, approval, index));
+  return isQuorum(approval) && approval.status === 'approved' ? approvals : [...approvals, decisionEvidence(config, grant, approval)];
+}
+
+async function recordStepEvidence(deps: LifecycleDeps, grant: Grant, approval: Approval): Promise<void> {
+  const events = stepEvidence(deps.config, grant, approval);
+  // Delivered together, after the last is recorded.
+  for (const [i, event] of events.entries()) await recordEvidence(deps, grant, event, i < events.length - 1 ? { deliverNow: false } : {});
+}
+
+/**
+ * One approval of a quorum step, from the approval record alone (so the click and the workflow's
+ * next step write the same event): "approved by sam@x in Slack (1 of 2 needed, step 1 of 1)". Keyed
+ * by approver: a retry writes nothing new, and each approver is in a step's list once.
+ */
+function quorumApprovalEvidence(grant: Grant, approval: Approval, index: number): EvidenceInput {
+  const approvals = approval.approvals ?? [];
+  const entry = approvals[index]!;
+  const needed = approval.quorum ?? 1;
+  const position = index + 1;
+  const step = `${approval.step + 1} of ${grant.steps?.length ?? 1}`;
+  // Two approvals at once when one more was needed are both kept: the later one is beyond the quorum.
+  const count = position <= needed ? `${position} of ${needed} needed` : `${position} approvals, ${needed} needed`;
+  return {
+    type: 'approved',
+    key: `approved#${approval.step}#${entry.by}`,
+    actor: entry.by,
+    via: entry.via,
+    at: entry.at,
+    summary: `approved by ${entry.by} in ${entry.via === 'jira' ? 'Jira' : 'Slack'} (${count}, step ${step})`,
+    details: {
+      Approver: entry.by,
+      Step: step,
+      Quorum: position <= needed ? `${position} of ${needed}` : `${needed} of ${needed} reached before this approval`,
+      'Approved so far': approvals
+        .slice(0, position)
+        .map((a) => a.by)
+        .join(', '),
+    },
+  };
+}
+
+/** "sam@x (1 of 2 needed)": a quorum step's approvals when it was denied or expired. */
+function approvedSoFar(approval: Approval): string | undefined {
+  const approvals = approval.approvals ?? [];
+  if (approvals.length === 0) return undefined;
+  return `${approvals.map((a) => a.by).join(', ')} (${approvals.length} of ${approval.quorum ?? 1} needed)`;
+}
+
+const isQuorum = (approval: Pick<Approval, 'quorum'>): boolean => (approval.quorum ?? 1) > 1;
+
+/** A pending quorum step with the approvals it needs: closing it was lost (a crash between the two writes). */
+function quorumReached(approval: Approval): boolean {
+  return isQuorum(approval) && approval.status === 'pending' && (approval.approvals?.length ?? 0) >= (approval.quorum ?? 1);
+}
+
+/**
+ * Closes a pending quorum step that has its approvals, as approved by the approval that reached the
+ * quorum. The closed record when this call closed it; undefined when there was nothing to close or
+ * another writer (an approval, a deny, the timeout) closed it first.
+ */
+async function closeIfQuorumReached(store: Store, approval: Approval): Promise<Approval | undefined> {
+  if (!quorumReached(approval)) return undefined;
+  const quorum = approval.quorum ?? 1;
+  return store.closeQuorum(approval.grantId, approval.step, quorum, approval.approvals![quorum - 1]!);
+}
+
+/** The approvals of a quorum step that still count once deactivated approvers are left out; the reason when they are too few. */
+async function quorumNoLongerMet(idp: IdentityProvider, grant: Grant, approval: Approval): Promise<string | undefined> {
+  const inactive: string[] = [];
+  for (const { by } of approval.approvals ?? []) {
+    const account = await currentAccount(idp, by);
+    if (account && !account.active) inactive.push(by);
+  }
+  const counted = (approval.approvals?.length ?? 0) - inactive.length;
+  const needed = approval.quorum ?? 1;
+  if (counted >= needed) return undefined;
+  return (
+    `the approval${inactive.length === 1 ? '' : 's'} by ${inactive.join(', ')} (step ${approval.step + 1}) ${inactive.length === 1 ? 'does' : 'do'} not count: ` +
+    `deactivated or suspended in ${grant.provider}; ${counted} of the ${needed} approvals needed remain`
+  );
 }
 
 // ---------------------------------------------------------------- Decisions (Slack, or Jira through shared/jsm-approvals.ts)
@@ -375,8 +489,12 @@ export type DecisionResult =
  * requester or subject, never the same person twice in one chain; the first decision wins. Runs
  * inside Slack's 3-second window: it writes the ledger and completes the waiting task; the Jira
  * comment is delivered by the workflow's next step (or the periodic flush).
+ * A quorum step (`{group, quorum: N}`) records each approval and closes as approved at the N-th
+ * distinct approver; one deny by any of its approvers closes it as denied at once. With `chat`
+ * (the Slack webhook; the Jira webhook carries no Slack client), an approval that leaves the step
+ * waiting is shown on the step's Slack messages.
  */
-export type DecideDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger' | 'workflow' | 'config'>;
+export type DecideDeps = Pick<Services, 'store' | 'ticketing' | 'clock' | 'logger' | 'workflow' | 'config'> & { chat?: Chat };
 
 export async function decide(deps: DecideDeps, input: DecisionInput): Promise<DecisionResult> {
   const grant = await deps.store.getGrant(input.grantId);
@@ -422,6 +540,9 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
     await recordRefusal(describeClosed(approval));
     return { outcome: 'already_decided', reason: describeClosed(approval) };
   }
+  if (input.decision === 'approved' && isQuorum(approval)) {
+    return approveQuorumStep(deps, grant, input.step, { by: who!, at: now, via: input.via }, recordRefusal);
+  }
   const won = await deps.store.decideApproval(grant.id, input.step, { status: input.decision, by: who!, at: now, channel: input.via });
   if (!won) {
     const latest = await deps.store.getApproval(grant.id, input.step);
@@ -436,15 +557,93 @@ export async function decide(deps: DecideDeps, input: DecisionInput): Promise<De
   return { outcome: 'recorded', decision: input.decision };
 }
 
+/**
+ * An approval of a quorum step: appended to the step's approvals (each approver once), then, when
+ * they reach the quorum, the closing write (conditioned on the step pending and the count), whose
+ * winner alone completes the waiting task. Each approval is its own evidence event.
+ */
+async function approveQuorumStep(
+  deps: DecideDeps,
+  grant: Grant,
+  step: number,
+  entry: QuorumApproval,
+  recordRefusal: (reason: string) => Promise<unknown>,
+): Promise<DecisionResult> {
+  const added = await deps.store.addQuorumApproval(grant.id, step, entry);
+  if (added.outcome === 'missing') return { outcome: 'refused', reason: 'this request is unknown to Grantline' };
+  if (added.outcome === 'duplicate') {
+    // The same person again: refused. Their first approval may have been the last one needed, with
+    // the closing write lost in a crash: it is closed now.
+    const closed = await closeIfQuorumReached(deps.store, added.approval);
+    if (closed) await releaseQuorum(deps, grant, closed);
+    const reason = 'you already approved this step';
+    await recordRefusal(reason);
+    return { outcome: 'refused', reason };
+  }
+  if (added.outcome === 'closed') {
+    const reason = describeClosed(added.approval);
+    await recordRefusal(reason);
+    return { outcome: 'already_decided', reason };
+  }
+  const closed = await closeIfQuorumReached(deps.store, added.approval);
+  await recordEvidence(deps, grant, quorumApprovalEvidence(grant, added.approval, added.position - 1), { deliverNow: false });
+  if (closed) await releaseQuorum(deps, grant, closed);
+  else if (deps.chat) await showQuorumProgress({ ...deps, chat: deps.chat }, grant, step);
+  return { outcome: 'recorded', decision: 'approved' };
+}
+
+/** The quorum step just closed by this caller: the evidence of every approval (no-ops when written), and the waiting task completed, once. */
+async function releaseQuorum(deps: DecideDeps, grant: Grant, closed: Approval): Promise<void> {
+  const approvals = closed.approvals ?? [];
+  for (const index of approvals.keys()) await recordEvidence(deps, grant, quorumApprovalEvidence(grant, closed, index), { deliverNow: false });
+  const delivery = await deps.workflow.completeApproval(closed.taskToken, { decision: 'approved' });
+  if (delivery === 'expired') deps.logger.warn('quorum approval recorded after the workflow task closed', { grantId: grant.id, step: closed.step });
+}
+
+/**
+ * After an approval that left a quorum step waiting, every message of the step shows who approved so
+ * far, with the buttons kept for the others. Drawn from the ledger, then read again: an approval
+ * recorded meanwhile is drawn again, and a step closed meanwhile gets its outcome, so a slower update
+ * never leaves stale progress (or buttons) over the outcome. Best effort: Slack faults are logged.
+ */
+async function showQuorumProgress(deps: DecideDeps & { chat: Chat }, grant: Grant, step: number): Promise<void> {
+  let shown = -1;
+  for (let round = 0; round < 3; round++) {
+    const approval = await deps.store.getApproval(grant.id, step);
+    if (!approval) return;
+    if (approval.status !== 'pending') {
+      await showOutcome(deps, grant, approval);
+      return;
+    }
+    const approvedBy = (approval.approvals ?? []).map((a) => a.by);
+    if (approvedBy.length === shown) return;
+    shown = approvedBy.length;
+    const progress = { approvedBy, needed: approval.quorum ?? 1 };
+    await Promise.all(
+      approval.messages.map(async (message) => {
+        try {
+          await deps.chat.showProgress({ channel: message.channel, ts: message.ts }, promptFor(grant, step), progress);
+        } catch (err) {
+          deps.logger.warn('could not show the approvals so far on the Slack approval message', { grantId: grant.id, error: errorMessage(err) });
+        }
+      }),
+    );
+  }
+}
+
+/** Anyone who approved an earlier step (for a quorum step, any of its approvers) may not decide a later one. */
 async function earlierApprover(store: Store, grant: Grant, step: number, who: string): Promise<boolean> {
   for (let s = 0; s < step; s++) {
-    if ((await store.getApproval(grant.id, s))?.decidedBy === who) return true;
+    const earlier = await store.getApproval(grant.id, s);
+    if (earlier?.decidedBy === who || earlier?.approvals?.some((a) => a.by === who)) return true;
   }
   return false;
 }
 
 function describeClosed(approval: Approval): string {
   if (approval.status === 'expired') return 'this request expired before anyone decided';
+  if (approval.status === 'approved' && approval.approvals?.length)
+    return `this request was already approved by ${approval.approvals.map((a) => a.by).join(', ')}`;
   return `this request was already ${approval.status} by ${approval.decidedBy}`;
 }
 
@@ -465,15 +664,17 @@ function promptFor(grant: Grant, step: number): ApprovalPrompt {
   };
 }
 
-async function showOutcome(deps: LifecycleDeps, grant: Grant, approval: Approval): Promise<void> {
+async function showOutcome(deps: Pick<Services, 'chat' | 'logger'>, grant: Grant, approval: Approval): Promise<void> {
+  // A quorum step approved shows all its approvers ("in Jira" only when every one decided there).
+  const quorum = approval.status === 'approved' && isQuorum(approval) ? (approval.approvals ?? []) : [];
   const outcome: ApprovalOutcome =
     approval.status === 'expired'
       ? { kind: 'expired', at: approval.decidedAt ?? '' }
       : {
           kind: approval.status === 'approved' ? 'approved' : 'denied',
-          by: approval.decidedBy ?? '',
+          by: quorum.length > 0 ? quorum.map((a) => a.by).join(', ') : (approval.decidedBy ?? ''),
           at: approval.decidedAt ?? '',
-          ...(approval.channel === 'jira' ? { via: 'jira' as const } : {}),
+          ...((quorum.length > 0 ? quorum.every((a) => a.via === 'jira') : approval.channel === 'jira') ? { via: 'jira' as const } : {}),
         };
   for (const message of approval.messages) {
     try {

@@ -44,7 +44,12 @@ export function answersFor(grant: Grant, approvals: Approval[]): GrantAnswers {
         ? [{ step: 0, by: 'policy (auto-approved)', at: grant.decidedAt ?? '', via: 'policy' }]
         : approvals
             .filter((a) => a.status === 'approved')
-            .map((a) => ({ step: a.step + 1, by: a.decidedBy ?? '', at: a.decidedAt ?? '', via: a.channel ?? '' })),
+            // A quorum step: every approver, in the order they approved.
+            .flatMap((a) =>
+              a.approvals?.length
+                ? a.approvals.map((q) => ({ step: a.step + 1, by: q.by, at: q.at, via: q.via }))
+                : [{ step: a.step + 1, by: a.decidedBy ?? '', at: a.decidedAt ?? '', via: a.channel ?? '' }],
+            ),
     decision: {
       outcome: grant.status,
       ...(grant.decidedAt ? { at: grant.decidedAt } : {}),

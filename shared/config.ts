@@ -40,6 +40,12 @@ export const configSchema = z.object({
   JIRA_FIELD_DURATION: z.string().default('customfield_10073'),
   JIRA_FIELD_JUSTIFICATION: z.string().default('description'),
   /**
+   * Optional: a Jira date field (YYYY-MM-DD) with the last day the person may have the access, e.g.
+   * a contractor's end date. It caps the expiry like the subject's end date in the identity provider
+   * (the earlier wins) and can only shorten the access. Unset: requests carry no end date of their own.
+   */
+  JIRA_FIELD_END_DATE: nonEmpty,
+  /**
    * Jira Service Management's "Approvers" field (a multi-user picker, e.g. customfield_10003). When
    * set, each approval step is also asked in JSM: Grantline puts the step's approvers (and its own
    * account) in this field, and a decision made in JSM reaches it through the "Approval completed"

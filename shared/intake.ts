@@ -11,6 +11,7 @@ import type { Catalog } from './catalog/schema.js';
 import { required, type Config } from './config.js';
 import { durationMs, normaliseDuration } from './duration.js';
 import { MAX_EMAIL_LENGTH, normalizeEmail } from './email.js';
+import { REQUEST_END_DATE_SOURCE, isCalendarDate } from './end-dates.js';
 import { MalformedRequestError, ValidationError } from './errors.js';
 import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
 import { grantIdFor, type Grant } from './grants/model.js';
@@ -50,6 +51,8 @@ export const MAX_FIELD_DEPTH = 100;
 export interface AccessRequest extends RequestFields {
   issueKey: string;
   source: Grant['source'];
+  /** The request's own end date (JIRA_FIELD_END_DATE): YYYY-MM-DD, the last day; caps the expiry. */
+  endDate?: string;
 }
 
 export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
@@ -86,6 +89,7 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
       role: read(deps.config.JIRA_FIELD_ROLE),
       duration: read(deps.config.JIRA_FIELD_DURATION),
       justification: read(deps.config.JIRA_FIELD_JUSTIFICATION),
+      ...(deps.config.JIRA_FIELD_END_DATE ? { endDate: read(deps.config.JIRA_FIELD_END_DATE) } : {}),
     };
     const grant = await submitRequest(deps, { ...input, source: 'jira' }, fieldNames(deps.config));
     return json(202, { grantId: grant.id, status: grant.status });
@@ -125,6 +129,7 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
     ...(resolved.groupId ? { groupId: resolved.groupId } : {}),
     manual: resolved.groupId === undefined,
     duration: normaliseDuration(input.duration),
+    ...(input.endDate?.trim() ? { requestedEndDate: input.endDate.trim() } : {}),
     justification: input.justification.trim(),
     approvalTimeoutSeconds: Math.round(durationMs(resolved.role.approvalTimeout ?? deps.catalog.defaults.approvalTimeout)! / 1000),
     status: 'requested',
@@ -162,6 +167,7 @@ export function requestedEvidence(grant: Grant): EvidenceInput {
       Requester: grant.requester,
       'App role': `${grant.appName} / ${grant.role} (${grant.risk} risk)`,
       Duration: grant.duration,
+      'End date': grant.requestedEndDate ? `${grant.requestedEndDate} (${REQUEST_END_DATE_SOURCE}: the access ends with that day at the latest)` : undefined,
       Justification: grant.justification,
       'Grants via': grant.manual ? 'manual task for the app owner (not automatically revocable)' : `${grant.provider} group ${grant.groupId}`,
     },
@@ -191,6 +197,12 @@ export function requestProblems(catalog: Catalog, input: AccessRequest, labels: 
   if (!input.subject) problem('subject', `${label('subject')} is missing: give the email of the person who needs access`);
   else if (!normalizeEmail(input.subject)) problem('subject', `${label('subject')} "${input.subject}" is not an email address`);
   if (!input.justification.trim()) problem('justification', `${label('justification')} is missing: say why the access is needed`);
+  const endDate = input.endDate?.trim();
+  if (endDate && !isCalendarDate(endDate)) {
+    // Reported under the duration: it is about how long the access lasts (the Slack form has no end date).
+    const shown = endDate.length > 40 ? `${endDate.slice(0, 40)}…` : endDate;
+    problem('duration', `${label('end date')} "${shown}" is not a date: give the last day as YYYY-MM-DD, e.g. 2026-03-31`);
+  }
   if (!input.app) {
     problem('app', `${label('app')} is missing: choose one of ${appNames(catalog)}`);
     return problems;
@@ -234,6 +246,7 @@ function fieldNames(config: Config): Record<string, string> {
     role: config.JIRA_FIELD_ROLE,
     duration: config.JIRA_FIELD_DURATION,
     justification: config.JIRA_FIELD_JUSTIFICATION,
+    ...(config.JIRA_FIELD_END_DATE ? { 'end date': config.JIRA_FIELD_END_DATE } : {}),
   };
 }
 

@@ -157,15 +157,22 @@ async function takeDecision(deps: JsmDeps, grantId: string, jsm: JsmApproval): P
   if (!(await deps.store.takeJiraApproval(grantId, step, jsm.id))) return { approval: jsm.id, outcome: 'skipped', reason: 'already taken' };
   const decision = jsm.finalDecision === 'approved' ? 'approved' : 'denied';
   let result: Awaited<ReturnType<typeof decide>>;
+  // Without Slack: the Jira webhook carries no Slack client, so a quorum step's Slack messages show a
+  // Jira approval with the next approval made in Slack, or with the outcome when the step closes.
+  const { config, clock, logger, store, ticketing, workflow } = deps;
   try {
-    result = await decide(deps, { grantId, step, decision, clickerEmail: email, clickerRef: `jira:${by.accountId}`, via: 'jira' });
+    result = await decide(
+      { config, clock, logger, store, ticketing, workflow },
+      { grantId, step, decision, clickerEmail: email, clickerRef: `jira:${by.accountId}`, via: 'jira' },
+    );
   } catch (err) {
     // The decision failed (the ledger or the workflow did not answer): give the approval back, so
     // the webhook's next delivery decides it instead of skipping it as taken.
     await deps.store.releaseJiraApproval(grantId, step, jsm.id);
     throw err;
   }
-  if (result.outcome === 'refused') await askAgain(deps, grant, step);
+  // A refused decision, or one approval of a quorum step that still waits for more, closed the JSM approval all the same.
+  if (result.outcome !== 'already_decided') await askAgain(deps, grant, step);
   return {
     approval: jsm.id,
     outcome: result.outcome,
@@ -176,15 +183,21 @@ async function takeDecision(deps: JsmDeps, grantId: string, jsm: JsmApproval): P
 }
 
 /**
- * A JSM decision Grantline refused closed the JSM approval all the same (and moved the issue on):
- * while the step still waits, the approvers are put back (dropping anyone added by hand) and the
+ * A JSM decision Grantline refused, or one approval of a quorum step (JSM's approval needs one
+ * approver), closed the JSM approval all the same (and moved the issue on): while the step still
+ * waits, its approvers who have not approved are put back (dropping anyone added by hand) and the
  * issue is moved back to the approval status, so JSM opens a new approval. Best effort: Slack still asks.
  */
 async function askAgain(deps: JsmDeps, grant: Grant, step: number): Promise<void> {
   const [current, approval] = await Promise.all([deps.store.getGrant(grant.id), deps.store.getApproval(grant.id, step)]);
   if (current?.status !== 'pending_approval' || current.currentStep !== step || approval?.status !== 'pending') return;
   try {
-    await deps.ticketing.setApprovers(grant.issueKey, deps.config.JIRA_FIELD_APPROVERS!, approval.approvers);
+    const approved = new Set((approval.approvals ?? []).map((a) => a.by));
+    await deps.ticketing.setApprovers(
+      grant.issueKey,
+      deps.config.JIRA_FIELD_APPROVERS!,
+      approval.approvers.filter((a) => !approved.has(a)),
+    );
     await deps.ticketing.transition(grant.issueKey, deps.config.JIRA_STATUS_AWAITING_APPROVAL);
   } catch (err) {
     deps.logger.warn('could not ask again in Jira after a refused JSM decision; Slack still asks', { grantId: grant.id, step, error: errorMessage(err) });

@@ -19,7 +19,14 @@ export const NOTICES: Record<EvidenceType, Notice | undefined> = {
   approval_refused: undefined,
   approved: (e) => {
     const step = /^(\d+) of (\d+)$/.exec(e.details.Step ?? '');
-    const by = e.details.Approver ?? e.actor;
+    // One approval of a quorum step ("1 of 2"; beyond the quorum, "2 of 2 reached before this approval").
+    const quorum = e.details.Quorum === undefined ? undefined : /^(\d+) of (\d+)$/.exec(e.details.Quorum);
+    if (e.details.Quorum !== undefined && !quorum) return `${e.details.Approver ?? e.actor} also approved your request.`;
+    if (quorum && Number(quorum[1]) < Number(quorum[2])) {
+      const more = Number(quorum[2]) - Number(quorum[1]);
+      return `${e.details.Approver ?? e.actor} approved your request; ${more} more approval${more === 1 ? ' is' : 's are'} needed.`;
+    }
+    const by = quorum ? (e.details['Approved so far'] ?? e.actor) : (e.details.Approver ?? e.actor);
     return step && step[1] !== step[2]
       ? `Approval ${step[1]} of ${step[2]} given by ${by}. Your request now waits for the next approval.`
       : `Your request was approved by ${by}.`;
@@ -65,6 +72,9 @@ function endedBecause(event: EvidenceEvent): string {
 }
 
 /** "until <time> (UTC)", or that it has no end; the evidence writes "never (permanent)" for no end. */
+/** The evidence's "Expires": an instant, "never (permanent)", or an instant capped by an end date ("<instant> (capped by …)"). */
 function until(expires: string | undefined): string {
-  return expires && !expires.startsWith('never') ? `until ${expires} (UTC)` : 'with no end date (permanent)';
+  if (!expires || expires.startsWith('never')) return 'with no end date (permanent)';
+  const capped = /^(\S+) \((capped by .*)\)$/.exec(expires);
+  return capped ? `until ${capped[1]} (UTC), ${capped[2]}` : `until ${expires} (UTC)`;
 }

@@ -31,6 +31,7 @@ export function planApprovals(catalog: Catalog, resolved: ResolvedRole, input: P
     let candidates: string[] = [];
     let reason: string;
     let kind: string;
+    let quorum = 1;
     if (spec === 'manager') {
       kind = 'manager';
       const manager = input.managerFromIdp ?? catalog.managers[input.subject.toLowerCase()];
@@ -56,6 +57,7 @@ export function planApprovals(catalog: Catalog, resolved: ResolvedRole, input: P
       kind = 'group';
       candidates = catalog.approverGroups[spec.group] ?? [];
       reason = `member of approver group ${spec.group}`;
+      quorum = spec.quorum ?? 1;
     }
     const approvers = eligible(candidates);
     if (approvers.length === 0) {
@@ -64,9 +66,21 @@ export function planApprovals(catalog: Catalog, resolved: ResolvedRole, input: P
         reason: `approval step ${index + 1} (${kind}) has no eligible approver: ${reason}; the requester and the subject cannot approve`,
       };
     }
-    steps.push({ kind, approvers, reason });
+    if (approvers.length < quorum) {
+      return {
+        kind: 'denied',
+        reason: `approval step ${index + 1} (${kind}) ${quorumShortfall(quorum, approvers)}: ${reason}; the requester and the subject cannot approve`,
+      };
+    }
+    steps.push({ kind, approvers, reason, ...(quorum > 1 ? { quorum } : {}) });
   }
   return { kind: 'steps', steps };
+}
+
+/** "needs 3 distinct approvers but only 2 are eligible (a@x, b@x)": why a quorum step cannot be approved. */
+export function quorumShortfall(quorum: number, approvers: string[]): string {
+  const only = approvers.length === 1 ? 'only 1 is' : `only ${approvers.length} are`;
+  return `needs ${quorum} distinct approvers but ${only} eligible (${approvers.join(', ')})`;
 }
 
 /** Checks a requested duration against the role; returns the problem in words, or undefined when allowed. */

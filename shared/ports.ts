@@ -17,6 +17,13 @@ export interface IdpUser {
   active: boolean;
   /** Email of the user's manager when the provider knows it. */
   managerEmail?: string;
+  /**
+   * The person's end date (a contractor's last day), as the provider holds it: an ISO-8601 date
+   * (YYYY-MM-DD, the last day) or date-time (the instant). Read only where the catalog's `endDates`
+   * names where this provider keeps it; absent when it does not, or the person has none. The policy
+   * checks it (shared/end-dates.ts): an unreadable value refuses the request.
+   */
+  endDate?: string;
 }
 
 export interface IdentityProvider {
@@ -184,6 +191,12 @@ export type ApprovalOutcome =
   | { kind: 'expired'; at: string }
   | { kind: 'withdrawn'; reason: string };
 
+/** A quorum step still waiting: who approved so far (in order) and how many approvals it needs. */
+export interface ApprovalProgress {
+  approvedBy: string[];
+  needed: number;
+}
+
 export interface Chat {
   /** Slack user id for an email (users.lookupByEmail); undefined when Slack has no such user. */
   userIdByEmail(email: string): Promise<string | undefined>;
@@ -196,6 +209,8 @@ export interface Chat {
   postApprovalRequest(to: string, prompt: ApprovalPrompt): Promise<ChatMessageRef>;
   /** Replaces the approval message with the outcome and removes the buttons. */
   showOutcome(ref: ChatMessageRef, prompt: ApprovalPrompt, outcome: ApprovalOutcome): Promise<void>;
+  /** A quorum step's approval message after an approval that did not close it: who approved so far, with the buttons kept for the others. */
+  showProgress(ref: ChatMessageRef, prompt: ApprovalPrompt, progress: ApprovalProgress): Promise<void>;
   /**
    * A plain message: a DM to a user id, or a reply in the thread of a message Grantline sent (the
    * requester's "Filed …", an approval message). Returns the message, to reply to later.

@@ -4,10 +4,11 @@
  * owner's task. A grant that fails for good gives back any access it was given.
  */
 import { currentAccount, ineligibility } from './accounts.js';
+import { cappedExpiry, describeExpiry, endDateProblem, subjectEndDate } from './end-dates.js';
 import { PermanentError } from './errors.js';
 import { recordEvidence } from './evidence.js';
 import { loadGrant } from './grants/load.js';
-import type { Grant, GrantStatus } from './grants/model.js';
+import type { EvidenceEvent, Grant, GrantStatus } from './grants/model.js';
 import { joinMembership, leaveMembership, membershipKeyOf } from './membership.js';
 import { tellOutcome } from './notify.js';
 import { expiryFor } from './policy.js';
@@ -28,7 +29,10 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
 
   if (grant.manual || !grant.provider || !grant.groupId) {
     const at = deps.clock.now();
-    const expiresAt = expiryFor(grant.duration, at)?.toISOString();
+    // A manual app reads no identity provider: only the request's own end date caps it.
+    const ended = endDateProblem(deps.catalog, grant, undefined, at);
+    if (ended) throw new PermanentError(ended);
+    const expires = describeExpiry(cappedExpiry(grant.duration, at, subjectEndDate(deps.catalog, grant, undefined).end), NEVER);
     const recorded = await recordEvidence(deps, grant, {
       type: 'manual_task',
       actor: 'grantline',
@@ -37,11 +41,11 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
       summary: `manual task for ${grant.appOwner}: give ${grant.subject} the ${grant.role} role in ${grant.appName}`,
       details: {
         Owner: grant.appOwner,
-        Expires: expiresAt ?? NEVER,
+        Expires: expires,
         Revocation: 'NOT automatically revocable: the owner must remove the access; Grantline will ask them at expiry',
       },
     });
-    const active = await activate(deps, grant, recorded.at, {});
+    const active = await activate(deps, grant, recorded, {});
     await tellOutcome(deps, grant, `Your request ${grant.issueKey} was approved; ${grant.appOwner} will set up ${grant.appName} ${grant.role} by hand.`, {
       approvers: true,
     });
@@ -52,10 +56,13 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
   const user = await currentAccount(deps.idp(grant.provider), grant.subject, grant.idpUserId);
   const ineligible = ineligibility(user, grant.subject, grant.provider);
   if (ineligible || !user) throw new PermanentError(ineligible ?? `${grant.subject} has no ${grant.provider} account`);
+  // The end date as the identity provider holds it now: one that passed while the request waited refuses it, before any change.
+  const ended = endDateProblem(deps.catalog, grant, user.endDate, deps.clock.now());
+  if (ended) throw new PermanentError(ended);
   const { preexisting, otherHolders, answer } = await joinMembership(deps, membershipKeyOf(grant, user.id), grant.subject, grant.id);
 
   const at = deps.clock.now();
-  const expiresAt = expiryFor(grant.duration, at)?.toISOString();
+  const expires = describeExpiry(cappedExpiry(grant.duration, at, subjectEndDate(deps.catalog, grant, user.endDate).end), NEVER);
   const recorded = await recordEvidence(deps, grant, {
     type: 'provisioned',
     actor: 'grantline',
@@ -73,11 +80,11 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
         : otherHolders.length
           ? `yes, from grant ${otherHolders.join(', ')}`
           : 'no',
-      Expires: expiresAt ?? NEVER,
+      Expires: expires,
     },
     transitionTo: deps.config.JIRA_STATUS_GRANTED,
   });
-  const active = await activate(deps, grant, recorded.at, { idpUserId: user.id, preexistingMembership: preexisting });
+  const active = await activate(deps, grant, recorded, { idpUserId: user.id, preexistingMembership: preexisting });
   const until = active.expiresAt ? ` until ${active.expiresAt}` : '';
   await tellOutcome(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${until} (${grant.issueKey}).`, { approvers: true });
   return resultOf(active);
@@ -90,10 +97,12 @@ const NEVER = 'never (permanent)';
 
 /**
  * approved → active, after the evidence is in the ledger: a crash between the two is retried and
- * the grant takes the evidence's own time, so the expiry it shows is the expiry the grant has.
+ * the grant takes the evidence's own time and expiry (capped by an end date or not), so the expiry
+ * it shows is the expiry the grant has.
  */
-async function activate(deps: LifecycleDeps, grant: Grant, grantedAt: string, changes: Partial<Grant>): Promise<Grant> {
-  const expiresAt = expiryFor(grant.duration, new Date(grantedAt))?.toISOString();
+async function activate(deps: LifecycleDeps, grant: Grant, recorded: EvidenceEvent, changes: Partial<Grant>): Promise<Grant> {
+  const grantedAt = recorded.at;
+  const expiresAt = expiryShown(recorded, grant);
   const updated = await deps.store.updateGrant(grant.id, ['approved'], {
     status: 'active',
     grantedAt,
@@ -102,6 +111,14 @@ async function activate(deps: LifecycleDeps, grant: Grant, grantedAt: string, ch
     updatedAt: grantedAt,
   });
   return updated ?? loadGrant(deps.store, grant.id);
+}
+
+/** The expiry the evidence shows: the instant its "Expires" starts with (describeExpiry), none for "never"; computed for evidence that shows none. */
+function expiryShown(recorded: EvidenceEvent, grant: Grant): string | undefined {
+  const shown = recorded.details.Expires;
+  if (shown === NEVER) return undefined;
+  const instant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/.exec(shown ?? '')?.[0];
+  return instant ?? expiryFor(grant.duration, new Date(recorded.at))?.toISOString();
 }
 
 function resultOf(grant: Grant): ProvisionResult {

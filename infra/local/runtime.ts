@@ -89,7 +89,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const chat = new SlackChat({ token: required(config, 'SLACK_BOT_TOKEN'), ...(config.SLACK_API_URL ? { apiUrl: config.SLACK_API_URL } : {}) });
   // The rate limits live in the table, as in AWS: one mechanism, whatever the number of processes.
   const limits = RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS, { states: store.rateBuckets });
-  const providers = { ...identityProviders(config, limits), ...options.providers };
+  const providers = { ...identityProviders(config, limits, catalog.endDates), ...options.providers };
 
   const workflow = new LocalWorkflow({ logger, ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}) });
   // The scheduler's target is the revoke task, as the EventBridge schedule's target is the revoke Lambda.

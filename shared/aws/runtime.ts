@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { loadCatalogJson } from '../catalog/catalog.js';
+import type { EndDateSources } from '../catalog/schema.js';
 import { systemClock } from '../clock.js';
 import { parseConfig, required, type Config } from '../config.js';
 import { ConfigurationError } from '../errors.js';
@@ -52,8 +53,11 @@ export async function loadConfig(env: Record<string, string | undefined> = proce
   return parseConfig(merged);
 }
 
-/** Builds the identity providers behind `limits`: the rate limits held in the table, across all concurrent Lambdas. */
-export type ProviderFactory = (config: Config, limits: RateLimits) => Partial<Record<ProviderName, IdentityProvider>>;
+/**
+ * Builds the identity providers behind `limits`: the rate limits held in the table, across all
+ * concurrent Lambdas. `endDates`: the catalog's, where each provider keeps a person's end date.
+ */
+export type ProviderFactory = (config: Config, limits: RateLimits, endDates?: EndDateSources) => Partial<Record<ProviderName, IdentityProvider>>;
 
 /**
  * The SaaS connectors a function is built with: each handler passes those its code calls, so the
@@ -87,7 +91,7 @@ async function build(connectors: Connectors): Promise<LifecycleDeps> {
   // The catalog.json `cdk synth` wrote into the package, validated again here: no YAML parser in a Lambda.
   const catalog = await loadCatalogJson(config.GRANTLINE_CATALOG);
   const store = new Store(new DynamoDBClient({ ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}) }), config.GRANTLINE_TABLE);
-  const providers = connectors.providers?.(config, RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS, { states: store.rateBuckets })) ?? {};
+  const providers = connectors.providers?.(config, RateLimits.fromEnv(config.GRANTLINE_RATE_LIMITS, { states: store.rateBuckets }), catalog.endDates) ?? {};
   return {
     config,
     clock: systemClock,

@@ -102,6 +102,8 @@ function semanticProblems(raw: unknown): RawProblem[] {
         if (step && typeof step === 'object' && 'group' in step && typeof step.group === 'string' && !(step.group in groups)) {
           problems.push({ path: at('approval', i, 'group'), message: `unknown approver group "${step.group}" (define it under approverGroups)` });
         }
+        const quorumProblem = quorumTooLarge(step, groups);
+        if (quorumProblem) problems.push({ path: at('approval', i, 'quorum'), message: quorumProblem });
       });
       if (field('group') === 'manual' && field('provider') !== undefined) {
         problems.push({ path: at('provider'), message: 'a manual role has no provider' });
@@ -109,6 +111,22 @@ function semanticProblems(raw: unknown): RawProblem[] {
     }
   }
   return problems;
+}
+
+/**
+ * A `{group, quorum}` step asking for more distinct approvers than the group has members could never
+ * be approved. (Fewer may be eligible for one request, once its requester and subject are removed:
+ * the policy denies that request at planning.)
+ */
+function quorumTooLarge(step: unknown, groups: Record<string, unknown>): string | undefined {
+  if (!step || typeof step !== 'object' || !('group' in step) || !('quorum' in step)) return undefined;
+  const { group, quorum } = step;
+  const members = typeof group === 'string' ? groups[group] : undefined;
+  if (typeof quorum !== 'number' || !Number.isInteger(quorum) || !Array.isArray(members)) return undefined;
+  // Counted as the schema reads the members: trimmed, lower-case, each person once.
+  const size = new Set(members.filter((m): m is string => typeof m === 'string').map((m) => m.trim().toLowerCase())).size;
+  if (quorum <= size) return undefined;
+  return `quorum ${quorum} is more than the ${size} member${size === 1 ? '' : 's'} of approver group "${group}": the step could never be approved`;
 }
 
 export interface ResolvedRole {

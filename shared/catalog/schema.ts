@@ -22,9 +22,35 @@ const keyError = (what: string) => (issue: { code?: string }) =>
 export const riskTiers = ['low', 'medium', 'high', 'critical'] as const;
 export const providers = ['okta', 'entra', 'google'] as const;
 
+const QUORUM_ERROR = 'quorum must be a whole number of approvers, 1 or more';
+const QUORUM_NOT_GROUP = 'quorum applies only to an approver group step: {group: name, quorum: N}';
+const hasKey = (input: unknown, key: string) => !!input && typeof input === 'object' && key in input;
+
 const approvalStep = z.union(
-  [z.enum(['auto', 'manager', 'app_owner']), z.strictObject({ user: z.union([email, z.array(email).min(1)]) }), z.strictObject({ group: z.string().min(1) })],
-  { error: 'unknown approver kind: use auto, manager, app_owner, {user: email or [emails]} or {group: name}' },
+  [
+    z.enum(['auto', 'manager', 'app_owner']),
+    z.strictObject(
+      { user: z.union([email, z.array(email).min(1)]) },
+      { error: (issue) => (issue.code === 'unrecognized_keys' && issue.keys.includes('quorum') ? QUORUM_NOT_GROUP : undefined) },
+    ),
+    z.strictObject({
+      group: z.string().min(1),
+      /** How many distinct members of the group must approve (default 1); a deny by any one of them ends the request. */
+      quorum: z
+        .int({ error: QUORUM_ERROR })
+        .min(1, { error: QUORUM_ERROR })
+        .optional()
+        .describe('How many distinct members of the group must approve (default 1); a deny by any one of them ends the request'),
+    }),
+  ],
+  {
+    error: (issue) =>
+      hasKey(issue.input, 'quorum')
+        ? hasKey(issue.input, 'group')
+          ? QUORUM_ERROR
+          : QUORUM_NOT_GROUP
+        : 'unknown approver kind: use auto, manager, app_owner, {user: email or [emails]} or {group: name}',
+  },
 );
 
 export const roleSchema = z.strictObject({
@@ -51,6 +77,28 @@ export const appSchema = z.strictObject({
   roles: z.record(z.string().regex(KEY), roleSchema, { error: keyError('role') }),
 });
 
+/**
+ * Where a person's end date (a contractor's last day) is kept, per identity provider. Each is
+ * optional: a provider without one has no end dates read. Entra's property is fixed by Graph; it is
+ * read only when named here, because reading it needs one more application permission
+ * (User-LifeCycleInfo.Read.All).
+ */
+export const endDatesSchema = z.strictObject({
+  /** An Okta user profile attribute (its variable name in the Profile Editor), e.g. endDate. */
+  okta: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,99}$/, 'must be the variable name of an Okta profile attribute, e.g. endDate (letters, digits and _)')
+    .optional(),
+  entra: z
+    .literal('employeeLeaveDateTime', { error: 'Microsoft Entra ID keeps the end date in employeeLeaveDateTime: write entra: employeeLeaveDateTime' })
+    .optional(),
+  /** <custom schema>.<field> of a Google Workspace custom user field, e.g. HR.endDate (a DATE field). */
+  google: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$/, 'must be <custom schema>.<field>, e.g. HR.endDate')
+    .optional(),
+});
+
 export const catalogSchema = z.strictObject({
   version: z.literal(1),
   defaults: z
@@ -62,6 +110,8 @@ export const catalogSchema = z.strictObject({
   approverGroups: z.record(z.string(), z.array(email).min(1)).default({}),
   /** Fallback manager for people the identity provider has no manager for. */
   managers: z.record(email, email).default({}),
+  /** Where each identity provider keeps a person's end date; it caps the expiry of every grant to them (shared/end-dates.ts). */
+  endDates: endDatesSchema.default({}),
   apps: z.record(z.string().regex(KEY), appSchema, { error: keyError('app') }),
 });
 
@@ -69,6 +119,7 @@ export type CatalogInput = z.input<typeof catalogSchema>;
 export type Catalog = z.output<typeof catalogSchema>;
 export type AppEntry = z.output<typeof appSchema>;
 export type RoleEntry = z.output<typeof roleSchema>;
+export type EndDateSources = z.output<typeof endDatesSchema>;
 export type ApprovalStepSpec = z.output<typeof approvalStep>;
 export type RiskTier = (typeof riskTiers)[number];
 

@@ -2,7 +2,8 @@
  * Microsoft Entra ID adapter for the IdentityProvider port, on Microsoft Graph v1.0 through the
  * official @microsoft/microsoft-graph-client, authenticated as an application (client credentials)
  * with @azure/identity's ClientSecretCredential. The app registration needs the application
- * permissions GroupMember.ReadWrite.All and User.Read.All, with admin consent.
+ * permissions GroupMember.ReadWrite.All and User.Read.All, with admin consent (and
+ * User-LifeCycleInfo.Read.All when end dates are read from employeeLeaveDateTime).
  *
  * Choices worth knowing:
  * - Removal is ALWAYS `DELETE /groups/{g}/members/{u}/$ref`: without `/$ref` Graph addresses the
@@ -61,11 +62,18 @@ export interface EntraOptions {
   requestTimeoutMs?: number;
   /** How the 429/503/504 waits inside a call are slept (tests pass virtual time). Default: real time. */
   sleep?: Sleep;
+  /**
+   * Read each person's end date from `employeeLeaveDateTime` (the catalog's `endDates.entra`) into
+   * IdpUser.endDate. Graph returns that property only when `$select` names it, and only to an app
+   * holding the application permission User-LifeCycleInfo.Read.All. Default false: not asked for.
+   */
+  readEmployeeLeaveDateTime?: boolean;
 }
 
 /** The client-credentials scope for a Graph root: its origin with /.default. */
 export const graphScope = (graphOrigin: string): string => `${new URL(graphOrigin).origin}/.default`;
 const PERMISSIONS = 'GroupMember.ReadWrite.All and User.Read.All';
+const PERMISSIONS_WITH_END_DATES = 'GroupMember.ReadWrite.All, User.Read.All and User-LifeCycleInfo.Read.All (to read employeeLeaveDateTime)';
 /** Graph's answer to adding an existing member (400 Request_BadRequest); nothing else means "already a member". */
 const ALREADY_MEMBER = "One or more added object references already exist for the following modified properties: 'members'.";
 /**
@@ -146,7 +154,7 @@ export class EntraIdentityProvider implements IdentityProvider {
           .api('/users')
           // The SDK puts $filter into the URL as given: encode it ourselves ('+', '&', '#' in emails).
           .filter(encodeURIComponent(`mail eq '${literal}' or userPrincipalName eq '${literal}'`))
-          .select(['id', 'mail', 'userPrincipalName', 'accountEnabled']),
+          .select(this.userProperties()),
       ),
     );
     const user = pickUser(found, wanted);
@@ -157,7 +165,7 @@ export class EntraIdentityProvider implements IdentityProvider {
   async getUser(id: string): Promise<IdpUser | undefined> {
     const userId = objectId(id, 'user');
     try {
-      const user = asObject(await this.client.api(`/users/${userId}`).select(['id', 'mail', 'userPrincipalName', 'accountEnabled']).get());
+      const user = asObject(await this.client.api(`/users/${userId}`).select(this.userProperties()).get());
       if (!str(user.id)) return undefined;
       return this.toIdpUser(user, (str(user.mail) ?? str(user.userPrincipalName) ?? '').toLowerCase());
     } catch (err) {
@@ -236,14 +244,21 @@ export class EntraIdentityProvider implements IdentityProvider {
     await this.call(action, {}, () => this.client.api('/users').select('id').top(1).get());
   }
 
+  /** What the user lookups $select: employeeLeaveDateTime only when asked for (Graph returns it only on $select). */
+  private userProperties(): string[] {
+    return ['id', 'mail', 'userPrincipalName', 'accountEnabled', ...(this.options.readEmployeeLeaveDateTime ? ['employeeLeaveDateTime'] : [])];
+  }
+
   private async toIdpUser(user: GraphObject, email: string): Promise<IdpUser> {
     const id = str(user.id)!;
+    const endDate = this.options.readEmployeeLeaveDateTime ? str(user.employeeLeaveDateTime) : undefined;
     return {
       id,
       email,
       // Fail closed: only an account Graph reports as enabled can be granted access or approve.
       active: user.accountEnabled === true,
       managerEmail: await this.managerEmail(id, email),
+      ...(endDate ? { endDate } : {}),
     };
   }
 
@@ -320,7 +335,7 @@ export function toDomainError(
   err: unknown,
   action: string,
   target: Target,
-  where: Pick<EntraOptions, 'tenantId' | 'clientId' | 'graphBaseUrl'>,
+  where: Pick<EntraOptions, 'tenantId' | 'clientId' | 'graphBaseUrl' | 'readEmployeeLeaveDateTime'>,
   missing?: 'user' | 'group',
 ): Error {
   if (err instanceof RetryableError || err instanceof PermanentError) return err;
@@ -352,7 +367,7 @@ export function toDomainError(
   if (status === 401 || status === 403) {
     const refused = status === 401 ? 'credentials' : 'permission';
     return new PermanentError(
-      `Microsoft Graph refused the app's ${refused} while ${action}: HTTP ${status}${detail}. The app registration ${where.clientId} in tenant ${where.tenantId} needs the application permissions ${PERMISSIONS} with admin consent (role-assignable groups also need RoleManagement.ReadWrite.Directory).`,
+      `Microsoft Graph refused the app's ${refused} while ${action}: HTTP ${status}${detail}. The app registration ${where.clientId} in tenant ${where.tenantId} needs the application permissions ${where.readEmployeeLeaveDateTime ? PERMISSIONS_WITH_END_DATES : PERMISSIONS} with admin consent (role-assignable groups also need RoleManagement.ReadWrite.Directory).`,
       { cause: err },
     );
   }

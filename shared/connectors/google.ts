@@ -47,6 +47,13 @@ export interface GoogleOptions {
   requestTimeoutMs?: number;
   /** How the retry waits inside a call are slept (tests pass virtual time). Default: real time. */
   sleep?: Sleep;
+  /**
+   * The custom user field holding a person's end date, as `<custom schema>.<field>` (the catalog's
+   * `endDates.google`, e.g. HR.endDate, a DATE field): the user lookups then ask users.get for
+   * `projection=custom&customFieldMask=<schema>` (the default projection, basic, returns no custom
+   * fields) and read it into IdpUser.endDate. Unset: no end dates are read.
+   */
+  endDateField?: string;
 }
 
 /** 403 reasons that mean "slow down", not "not allowed" (Admin SDK usage limits). */
@@ -91,6 +98,7 @@ export class GoogleIdentityProvider implements IdentityProvider {
   private readonly maxWaitMs: number;
   private readonly requestTimeoutMs: number;
   private readonly subject: string | undefined;
+  private readonly endDateField: { schema: string; field: string } | undefined;
 
   constructor(options: GoogleOptions) {
     this.rootUrl = normaliseRootUrl(options.rootUrl ?? GOOGLE_ADMIN_DEFAULT_ROOT_URL);
@@ -98,6 +106,7 @@ export class GoogleIdentityProvider implements IdentityProvider {
     this.maxWaitMs = Math.max(0, options.maxWaitMs ?? 10_000);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 20_000;
     this.subject = options.adminSubject;
+    this.endDateField = customField(options.endDateField);
     this.directory = admin({
       version: 'directory_v1',
       rootUrl: this.rootUrl,
@@ -119,10 +128,10 @@ export class GoogleIdentityProvider implements IdentityProvider {
     const user = await this.call(
       action,
       { userKey: wanted },
-      async () => (await this.directory.users.get({ userKey: wanted })).data,
+      async () => (await this.directory.users.get({ userKey: wanted, ...this.projection() })).data,
       (f) => (f.kind === 'not_found' ? { value: undefined } : undefined),
     );
-    return user?.id ? toIdpUser(user.id, user, wanted) : undefined;
+    return user?.id ? toIdpUser(user.id, user, wanted, this.endDateField) : undefined;
   }
 
   /** users.get by the numeric id: Google reads the account itself (no search index involved). */
@@ -133,10 +142,10 @@ export class GoogleIdentityProvider implements IdentityProvider {
     const user = await this.call(
       `reading the Google Workspace user ${userKey}`,
       { userKey },
-      async () => (await this.directory.users.get({ userKey })).data,
+      async () => (await this.directory.users.get({ userKey, ...this.projection() })).data,
       (f) => (f.kind === 'not_found' ? { value: undefined } : undefined),
     );
-    return user?.id ? toIdpUser(user.id, user, (user.primaryEmail ?? '').toLowerCase()) : undefined;
+    return user?.id ? toIdpUser(user.id, user, (user.primaryEmail ?? '').toLowerCase(), this.endDateField) : undefined;
   }
 
   /**
@@ -255,6 +264,11 @@ export class GoogleIdentityProvider implements IdentityProvider {
     await this.call(action, {}, () => this.directory.groups.list({ customer: this.customer, maxResults: 1 }));
   }
 
+  /** users.get's projection: the end date's custom schema when one is read (only its schema, not every custom field). */
+  private projection(): { projection?: string; customFieldMask?: string } {
+    return this.endDateField ? { projection: 'custom', customFieldMask: this.endDateField.schema } : {};
+  }
+
   private async primaryEmailOf(userId: string, action: string): Promise<string> {
     const user = await this.call(action, { userKey: userId }, async () => (await this.directory.users.get({ userKey: userId })).data);
     const email = user.primaryEmail?.toLowerCase();
@@ -338,14 +352,37 @@ function boundedRetries(maxWaitMs: number, sleep: Sleep): RetryConfig {
   };
 }
 
-function toIdpUser(id: string, user: admin_directory_v1.Schema$User, email: string): IdpUser {
+function toIdpUser(id: string, user: admin_directory_v1.Schema$User, email: string, endDateField?: { schema: string; field: string }): IdpUser {
   const managerEmail = managerFrom(user.relations as unknown);
+  // The client types a schema's fields as an empty interface: read them as the JSON they are.
+  const endDate = endDateField ? customFieldValue(field(user.customSchemas?.[endDateField.schema], endDateField.field)) : undefined;
   return {
     id,
     email: (user.primaryEmail ?? email).toLowerCase(),
     active: user.suspended !== true && user.archived !== true,
     ...(managerEmail ? { managerEmail } : {}),
+    ...(endDate ? { endDate } : {}),
   };
+}
+
+function customField(spec: string | undefined): { schema: string; field: string } | undefined {
+  if (!spec) return undefined;
+  const [schema, field, ...rest] = spec.split('.');
+  if (!schema || !field || rest.length > 0) {
+    throw new PermanentError(`The Google Workspace end-date field "${spec}" is not <custom schema>.<field>, e.g. HR.endDate.`);
+  }
+  return { schema, field };
+}
+
+/**
+ * A custom field's value: single-valued fields are the value itself, multi-valued ones a list of
+ * {value}: the earliest is taken (ISO dates sort as text), as the earliest end date is the one that counts.
+ */
+function customFieldValue(value: unknown): string | undefined {
+  const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  if (!Array.isArray(value)) return text(value);
+  const values = (value as unknown[]).map((v) => text(field(v, 'value'))).filter((v): v is string => v !== undefined);
+  return values.sort()[0];
 }
 
 /** The single place where Google/client/network failures become RetryableError or PermanentError. */

@@ -21,6 +21,12 @@ export interface OktaOptions {
   requestTimeoutMs?: number;
   /** How the 429 waits inside a call are slept (tests pass virtual time). Default: real time. */
   sleep?: Sleep;
+  /**
+   * The user profile attribute holding a person's end date (the catalog's `endDates.okta`, e.g.
+   * endDate): read into IdpUser.endDate from the profile the user lookups already return (Okta
+   * returns base and custom attributes alike in `profile`). Unset: no end dates are read.
+   */
+  endDateAttribute?: string;
 }
 
 /** Accounts that cannot sign in for good (or never could): never granted access, never approvers. */
@@ -166,11 +172,13 @@ export class OktaIdentityProvider implements IdentityProvider {
   }
 
   private async toIdpUser(id: string, user: Pick<User, 'status' | 'transitioningToStatus' | 'profile'>, email: string): Promise<IdpUser> {
+    const endDate = this.options.endDateAttribute ? attributeText(user.profile?.[this.options.endDateAttribute]) : undefined;
     return {
       id,
       email,
       active: !INACTIVE_STATUSES.has(user.status ?? '') && user.transitioningToStatus !== 'DEPROVISIONED',
       managerEmail: await this.managerEmail(user.profile?.managerId ?? undefined, email),
+      ...(endDate ? { endDate } : {}),
     };
   }
 
@@ -279,6 +287,12 @@ async function all<T>(collection: Collection<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of items(collection)) out.push(item);
   return out;
+}
+
+/** A profile attribute as text: a string (trimmed) or a number; empty, null and anything else is no value. */
+function attributeText(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }
 
 function quoted(value: string): string {

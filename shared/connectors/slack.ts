@@ -15,6 +15,7 @@ import {
   DENY_ACTION_ID,
   REQUEST_FORM,
   type ApprovalOutcome,
+  type ApprovalProgress,
   type ApprovalPrompt,
   type Chat,
   type ChatMessageRef,
@@ -102,6 +103,17 @@ export class SlackChat implements Chat {
         ts: ref.ts,
         text: clip(`${approvalText(prompt)} ${outcomeShown(outcome)}`, SLACK_LIMITS.messageText),
         blocks: outcomeBlocks(prompt, outcome),
+      }),
+    );
+  }
+
+  async showProgress(ref: ChatMessageRef, prompt: ApprovalPrompt, progress: ApprovalProgress): Promise<void> {
+    await this.call('chat.update', () =>
+      this.client.chat.update({
+        channel: ref.channel,
+        ts: ref.ts,
+        text: clip(`${approvalText(prompt)} ${progressShown(progress)}.`, SLACK_LIMITS.messageText),
+        blocks: approvalBlocks(prompt, progress),
       }),
     );
   }
@@ -289,11 +301,15 @@ function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {
   ];
 }
 
-/** The approval DM: summary plus Approve/Deny. Button values carry `${grantId}:${step}` only, never a task token. */
-export function approvalBlocks(p: ApprovalPrompt): SlackBlock[] {
+/**
+ * The approval DM: summary plus Approve/Deny. Button values carry `${grantId}:${step}` only, never a task token.
+ * A quorum step's approvals so far (`progress`) are shown above the buttons, which stay for the others.
+ */
+export function approvalBlocks(p: ApprovalPrompt, progress?: ApprovalProgress): SlackBlock[] {
   const value = `${p.grantId}:${p.step}`;
   return [
     ...summaryBlocks(p),
+    ...(progress ? [{ type: 'context' as const, elements: [mrkdwn(`:white_check_mark: ${progressShown(progress)}`)] }] : []),
     {
       type: 'actions',
       block_id: DECISION_BLOCK_ID,
@@ -309,6 +325,15 @@ export function approvalBlocks(p: ApprovalPrompt): SlackBlock[] {
 export function outcomeBlocks(p: ApprovalPrompt, outcome: ApprovalOutcome): SlackBlock[] {
   const icon = { approved: ':white_check_mark:', denied: ':no_entry:', expired: ':hourglass:', withdrawn: ':leftwards_arrow_with_hook:' }[outcome.kind];
   return [...summaryBlocks(p), { type: 'context', elements: [mrkdwn(`${icon} ${outcomeShown(outcome)}`)] }];
+}
+
+/** "Approved by sam@x (1 of 2); 1 more approval needed", escaped and clipped (a group may be long). */
+const progressShown = (p: ApprovalProgress) => shown(progressLine(p), REASON_MAX + 100);
+
+export function progressLine(p: ApprovalProgress): string {
+  const more = p.needed - p.approvedBy.length;
+  const waiting = more > 0 ? `; ${more} more approval${more === 1 ? '' : 's'} needed` : '';
+  return `Approved by ${p.approvedBy.join(', ')} (${p.approvedBy.length} of ${p.needed})${waiting}`;
 }
 
 /** The outcome line escaped for mrkdwn and clipped: a withdrawal reason may quote a whole request. */

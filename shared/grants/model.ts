@@ -17,6 +17,8 @@ export interface ApprovalStepPlan {
   approvers: string[];
   /** Why these people, e.g. "manager of nina@x (from Okta)". */
   reason: string;
+  /** A `{group, quorum}` step: how many distinct approvers must approve (a deny by any one ends it). Absent: 1. */
+  quorum?: number;
 }
 
 export interface Grant {
@@ -34,6 +36,11 @@ export interface Grant {
   /** No identity-provider group: a person grants and removes the access. */
   manual: boolean;
   duration: string;
+  /**
+   * The request's own end date (JIRA_FIELD_END_DATE, YYYY-MM-DD, the last day): like the subject's
+   * end date in the identity provider, it caps the expiry; it can only shorten the access.
+   */
+  requestedEndDate?: string;
   justification: string;
   approvalTimeoutSeconds: number;
   status: GrantStatus;
@@ -104,6 +111,19 @@ export interface Approval {
   jiraApprovers?: { at: string; missing: string[]; problem?: string };
   /** Ids of the JSM approvals whose decision was taken for this step, each recorded before deciding: a replayed webhook decides nothing twice. */
   jiraApprovalsTaken?: string[];
+  /** A quorum step (ApprovalStepPlan.quorum): the distinct approvals it needs to close as approved. Absent: 1. */
+  quorum?: number;
+  /**
+   * A quorum step's approvals, in the order they were recorded, each approver at most once; appended
+   * only while the step is pending (a versioned write: shared/store/store.ts addQuorumApproval).
+   */
+  approvals?: QuorumApproval[];
+}
+
+export interface QuorumApproval {
+  by: string;
+  at: string;
+  via: 'slack' | 'jira';
 }
 
 export type EvidenceType =

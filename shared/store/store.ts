@@ -14,7 +14,8 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus, MembershipKey, MembershipRecord } from '../grants/model.js';
+import { RetryableError } from '../errors.js';
+import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus, MembershipKey, MembershipRecord, QuorumApproval } from '../grants/model.js';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './page.js';
 import { CommandReceipts } from './idempotency.js';
 import { RateBuckets } from './rate-buckets.js';
@@ -434,9 +435,88 @@ export class Store {
       }),
     );
     if (!ok) return undefined;
-    // The assignment leaves the approver index (no longer pending for anyone); the item stays, so no
-    // runtime role needs dynamodb:DeleteItem.
-    for (const approver of current.approvers) {
+    await this.leaveApproverIndex(grantId, step, current.approvers);
+    return { ...current, status: decision.status, decidedBy: decision.by, decidedAt: decision.at, channel: decision.channel };
+  }
+
+  /**
+   * One approval of a quorum step, appended to its `approvals` while the step is pending and the
+   * approver is not in the list yet. A versioned write: conditioned on the list being as read (its
+   * size; the list only grows), so two approvals at once are both kept, one after the other, and
+   * none is lost or counted twice; a deny or a timeout that closed the step first makes it 'closed'.
+   * 'recorded' returns the record as written, with this approval at `position` (1-based).
+   */
+  async addQuorumApproval(
+    grantId: string,
+    step: number,
+    entry: QuorumApproval,
+  ): Promise<
+    | { outcome: 'recorded'; approval: Approval; position: number }
+    | { outcome: 'duplicate'; approval: Approval }
+    | { outcome: 'closed'; approval: Approval }
+    | { outcome: 'missing' }
+  > {
+    // Each failed attempt means another approval was appended (or the step closed) meanwhile: bounded by the approvers.
+    for (let attempt = 0; attempt < QUORUM_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.getApproval(grantId, step);
+      if (!current) return { outcome: 'missing' };
+      const approvals = current.approvals ?? [];
+      if (approvals.some((a) => a.by === entry.by)) return { outcome: 'duplicate', approval: current };
+      if (current.status !== 'pending') return { outcome: 'closed', approval: current };
+      const ok = await this.conditional(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+          UpdateExpression: 'SET approvals = list_append(if_not_exists(approvals, :none), :entry)',
+          ConditionExpression:
+            approvals.length === 0 ? '#status = :pending AND attribute_not_exists(approvals)' : '#status = :pending AND size(approvals) = :size',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':none': [],
+            ':entry': [entry],
+            ':pending': 'pending',
+            ...(approvals.length === 0 ? {} : { ':size': approvals.length }),
+          },
+        }),
+      );
+      if (ok) return { outcome: 'recorded', approval: { ...current, approvals: [...approvals, entry] }, position: approvals.length + 1 };
+    }
+    throw new RetryableError(`the approvals of ${grantId} step ${step + 1} kept changing while one was being recorded; try again`);
+  }
+
+  /**
+   * pending → approved for a quorum step, once, and only with at least `quorum` approvals recorded.
+   * `reached` is the approval that reached the quorum (the quorum-th in the list): whichever caller
+   * wins writes the same decision. undefined: the step was not pending (closed by another approval, a
+   * deny or the timeout) or has fewer approvals.
+   */
+  async closeQuorum(grantId: string, step: number, quorum: number, reached: QuorumApproval): Promise<Approval | undefined> {
+    const ok = await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET #status = :approved, decidedBy = :by, decidedAt = :at, channel = :ch',
+        ConditionExpression: '#status = :pending AND size(approvals) >= :quorum',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':approved': 'approved',
+          ':by': reached.by,
+          ':at': reached.at,
+          ':ch': reached.via,
+          ':pending': 'pending',
+          ':quorum': quorum,
+        },
+      }),
+    );
+    if (!ok) return undefined;
+    const closed = await this.getApproval(grantId, step);
+    if (closed) await this.leaveApproverIndex(grantId, step, closed.approvers);
+    return closed;
+  }
+
+  /** A closed step's assignments leave the approver index (pending for nobody); the items stay, so no runtime role needs dynamodb:DeleteItem. */
+  private async leaveApproverIndex(grantId: string, step: number, approvers: string[]): Promise<void> {
+    for (const approver of approvers) {
       await this.conditional(
         new UpdateCommand({
           TableName: this.table,
@@ -446,7 +526,6 @@ export class Store {
         }),
       );
     }
-    return { ...current, status: decision.status, decidedBy: decision.by, decidedAt: decision.at, channel: decision.channel };
   }
 
   async pendingApprovalsFor(email: string): Promise<Array<{ grantId: string; step: number }>> {
@@ -748,6 +827,8 @@ export class Store {
 const grantPk = (id: string) => `GRANT#${id}`;
 const membershipPk = (key: MembershipKey) => `MEMBERSHIP#${key.provider}#${key.groupId}#${key.userId}`;
 const approvalSk = (step: number) => `APPROVAL#${String(step).padStart(2, '0')}`;
+/** Attempts at appending one quorum approval; each failure means another approval (or the close) was written meanwhile. */
+const QUORUM_WRITE_ATTEMPTS = 25;
 const activeKey = (provider: string, groupId: string, email: string) => `ACTIVE#${provider}#${groupId}#${email.toLowerCase()}`;
 
 function grantIndexKeys(grant: Grant): Partial<Record<(typeof INDEX_ATTRS)[number], string>> {

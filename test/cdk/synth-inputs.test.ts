@@ -109,6 +109,10 @@ describe('deployment settings', () => {
     });
   });
 
+  it("passes the request's end-date field to the functions like the other request fields", () => {
+    expect(readSettings(context({ JIRA_FIELD_END_DATE: 'customfield_10074' }), '/', {}).runtime).toEqual({ JIRA_FIELD_END_DATE: 'customfield_10074' });
+  });
+
   it('refuses credentials in context: they belong in Secrets Manager', () => {
     expect(() => readSettings(context({ OKTA_API_TOKEN: 'ssws-123', JIRA_API_TOKEN: 'x' }))).toThrow(SettingsError);
     try {

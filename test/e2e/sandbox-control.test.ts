@@ -81,7 +81,10 @@ it('plays the /access form: the request is filed in Jira and the Slack answer is
     justification: 'x',
   });
 
-  expect(filed).toEqual({ status: 200, body: { form: 'submitted', slack: 'Filed ACC-1: GitHub Enterprise maintainer for you (PT24H). You will hear back here.' } });
+  expect(filed).toEqual({
+    status: 200,
+    body: { form: 'submitted', slack: 'Filed ACC-1: GitHub Enterprise maintainer for you (PT24H). You will hear back here.' },
+  });
   expect(h.sandbox.jira.issue('ACC-1')?.fields).toMatchObject({ customfield_10071: { value: 'GitHub Enterprise' } });
   expect(unknown).toMatchObject({ status: 400, body: { error: expect.stringContaining('offers no option owner') } });
 });

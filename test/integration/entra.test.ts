@@ -119,6 +119,92 @@ describe('reading an account by id (strongly consistent)', () => {
   });
 });
 
+describe("a person's end date (employeeLeaveDateTime, when the catalog names it)", () => {
+  const LIFECYCLE = ['GroupMember.ReadWrite.All', 'User.Read.All', 'User-LifeCycleInfo.Read.All'];
+
+  /** A Graph whose app holds `permissions`, with Nina leaving on 31 March; closed after `fn`. */
+  async function withGraph(permissions: string[], fn: (g: FakeGraph, ninaId: string) => Promise<void>): Promise<void> {
+    const g = await startFakeGraph({ now: time.now, permissions });
+    try {
+      const ninaId = g.addUser({ mail: 'nina.contractor@example.com', employeeLeaveDateTime: '2026-03-31T23:59:59Z' });
+      await fn(g, ninaId);
+    } finally {
+      await g.close();
+    }
+  }
+  const reader = (g: FakeGraph) => new EntraIdentityProvider({ ...g.connectorOptions(), sleep: time.sleep, readEmployeeLeaveDateTime: true });
+
+  it('asks for it by $select in the lookup by email and in the read by id, and reads it', async () => {
+    await withGraph(LIFECYCLE, async (g, ninaId) => {
+      const idpWithEndDates = reader(g);
+
+      expect(await idpWithEndDates.findUserByEmail('nina.contractor@example.com')).toMatchObject({ id: ninaId, endDate: '2026-03-31T23:59:59Z' });
+      expect(await idpWithEndDates.getUser(ninaId)).toMatchObject({ id: ninaId, endDate: '2026-03-31T23:59:59Z' });
+      const selects = g.fake.requests.filter((r) => r.path === '/v1.0/users' || r.path === `/v1.0/users/${ninaId}`).map((r) => r.query.get('$select'));
+      expect(selects).toEqual([
+        'id,mail,userPrincipalName,accountEnabled,employeeLeaveDateTime',
+        'id,mail,userPrincipalName,accountEnabled,employeeLeaveDateTime',
+      ]);
+    });
+  });
+
+  it('a person with none set has no end date; a changed one is seen at once by id', async () => {
+    await withGraph(LIFECYCLE, async (g, ninaId) => {
+      const bobId = g.addUser({ mail: 'bob@example.com' });
+      g.setEmployeeLeaveDateTime(ninaId, '2026-03-10T17:00:00Z');
+
+      expect((await reader(g).getUser(bobId))?.endDate).toBeUndefined();
+      expect((await reader(g).getUser(ninaId))?.endDate).toBe('2026-03-10T17:00:00Z');
+    });
+  });
+
+  it('Graph returns it only when $select names it: a lookup that does not ask gets no end date', async () => {
+    await withGraph(LIFECYCLE, async (g, ninaId) => {
+      const plain = new EntraIdentityProvider({ ...g.connectorOptions(), sleep: time.sleep });
+      expect((await plain.getUser(ninaId))?.endDate).toBeUndefined();
+      expect(g.fake.requests.find((r) => r.path === `/v1.0/users/${ninaId}`)?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled');
+
+      const token = await new ClientSecretCredential(g.tenantId, g.clientId, g.clientSecret, {
+        authorityHost: g.url,
+        disableInstanceDiscovery: true,
+        tlsOptions: { ca: g.ca },
+      }).getToken(`${g.url}/.default`);
+      const fetched = (path: string) => rawGraphJson(g, path, token.token);
+      expect(await fetched(`/v1.0/users/${ninaId}`)).not.toHaveProperty('employeeLeaveDateTime');
+      expect(await fetched(`/v1.0/users/${ninaId}?$select=id,employeeLeaveDateTime`)).toMatchObject({ employeeLeaveDateTime: '2026-03-31T23:59:59Z' });
+    });
+  });
+
+  it('an app without User-LifeCycleInfo.Read.All reads none (the sandbox answers null, as a missing permission may): grant it', async () => {
+    await withGraph(['GroupMember.ReadWrite.All', 'User.Read.All'], async (g, ninaId) => {
+      expect((await reader(g).getUser(ninaId))?.endDate).toBeUndefined();
+    });
+  });
+
+  it('a 403 names the extra permission the end dates need', async () => {
+    await withGraph(['GroupMember.ReadWrite.All'], async (g, ninaId) => {
+      const { err } = await failure(() => reader(g).getUser(ninaId));
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err.message).toContain(
+        'needs the application permissions GroupMember.ReadWrite.All, User.Read.All and User-LifeCycleInfo.Read.All (to read employeeLeaveDateTime)',
+      );
+    });
+  });
+});
+
+/** GET on a fake Graph with a token, bypassing the connector; resolves to the JSON body. */
+async function rawGraphJson(g: FakeGraph, path: string, token: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${g.url}${path}`, { method: 'GET', ca: g.ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('granting and revoking group membership', () => {
   it('adds the user with a $ref to the directory object', async () => {
     expect(await idp.isMember(groupId, aliceId)).toBe(false);

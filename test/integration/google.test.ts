@@ -115,6 +115,58 @@ describe('reading an account by id (strongly consistent)', () => {
   });
 });
 
+describe("a person's end date (a custom user field, the catalog's endDates.google)", () => {
+  const withEndDates = () => provider({ endDateField: 'HR.endDate' });
+  let ninaId: string;
+  beforeEach(() => {
+    ninaId = google.addUser({
+      email: 'nina.contractor@example.com',
+      customSchemas: { HR: { endDate: '2026-03-31', costCenter: 'CC-7' }, Travel: { badge: 'B-1' } },
+    });
+  });
+
+  it('asks users.get for projection=custom with only its schema in customFieldMask, by email and by id, and reads the field', async () => {
+    const reader = withEndDates();
+
+    expect(await reader.findUserByEmail('nina.contractor@example.com')).toMatchObject({ id: ninaId, endDate: '2026-03-31' });
+    expect(await reader.getUser(ninaId)).toMatchObject({ id: ninaId, endDate: '2026-03-31' });
+    const asked = requestsTo('GET', /\/users\/[^/]+$/).map((r) => [r.query.get('projection'), r.query.get('customFieldMask')]);
+    expect(asked).toEqual([
+      ['custom', 'HR'],
+      ['custom', 'HR'],
+    ]);
+  });
+
+  it('custom fields come back only when asked for: a lookup that does not ask gets no end date', async () => {
+    expect((await idp.getUser(ninaId))?.endDate).toBeUndefined();
+    expect(requestsTo('GET', /\/users\/[^/]+$/)[0]?.query.get('projection')).toBeNull();
+    const get = async (query: string) =>
+      (await (
+        await fetch(`${google.url}admin/directory/v1/users/${ninaId}${query}`, { headers: { authorization: 'Bearer test-access-token' } })
+      ).json()) as Record<string, unknown>;
+    expect(await get('')).not.toHaveProperty('customSchemas');
+    expect((await get('?projection=custom&customFieldMask=HR')).customSchemas).toEqual({ HR: { endDate: '2026-03-31', costCenter: 'CC-7' } });
+    expect((await get('?projection=full')).customSchemas).toEqual({ HR: { endDate: '2026-03-31', costCenter: 'CC-7' }, Travel: { badge: 'B-1' } });
+  });
+
+  it('a person without the field has no end date; a changed one is seen at once', async () => {
+    google.setCustomField(ninaId, 'HR', 'endDate', '2026-03-10');
+
+    expect((await withEndDates().getUser(aliceId))?.endDate).toBeUndefined();
+    expect((await withEndDates().getUser(ninaId))?.endDate).toBe('2026-03-10');
+  });
+
+  it('a multi-valued field gives its earliest value', async () => {
+    google.setCustomField(ninaId, 'HR', 'endDate', [{ value: '2026-06-30' }, { value: '2026-04-15', type: 'work' }]);
+
+    expect((await withEndDates().getUser(ninaId))?.endDate).toBe('2026-04-15');
+  });
+
+  it('refuses a field that is not <custom schema>.<field>', () => {
+    expect(() => provider({ endDateField: 'endDate' })).toThrow(/"endDate" is not <custom schema>\.<field>/);
+  });
+});
+
 describe('granting and revoking group membership', () => {
   it('adds the user to the group', async () => {
     expect(await idp.isMember(groupId, aliceId)).toBe(false);

@@ -116,6 +116,39 @@ describe('reading an account by id (strongly consistent)', () => {
   });
 });
 
+describe("a person's end date (the catalog's endDates.okta)", () => {
+  const withEndDates = () => new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token', sleep: time.sleep, endDateAttribute: 'endDate' });
+
+  it('reads the named custom profile attribute in the lookup by email and in the read by id', async () => {
+    const ninaId = okta.addUser({ email: 'nina.contractor@example.com', attributes: { endDate: '2026-03-31' } });
+    const reader = withEndDates();
+
+    expect(await reader.findUserByEmail('nina.contractor@example.com')).toMatchObject({ id: ninaId, endDate: '2026-03-31' });
+    expect(await reader.getUser(ninaId)).toMatchObject({ id: ninaId, endDate: '2026-03-31' });
+  });
+
+  it('sees a changed end date at once in the read by id', async () => {
+    const ninaId = okta.addUser({ email: 'nina.contractor@example.com', attributes: { endDate: '2026-03-31' } });
+    okta.setAttributes(ninaId, { endDate: '2026-03-10' });
+
+    expect((await withEndDates().getUser(ninaId))?.endDate).toBe('2026-03-10');
+  });
+
+  it('a person without the attribute (or with it empty) has no end date', async () => {
+    okta.addUser({ email: 'empty@example.com', attributes: { endDate: '  ' } });
+    const reader = withEndDates();
+
+    expect(await reader.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect((await reader.findUserByEmail('empty@example.com'))?.endDate).toBeUndefined();
+  });
+
+  it('without an attribute named, no end date is read, even when the profile has one', async () => {
+    okta.addUser({ email: 'nina.contractor@example.com', attributes: { endDate: '2026-03-31' } });
+
+    expect((await idp.findUserByEmail('nina.contractor@example.com'))?.endDate).toBeUndefined();
+  });
+});
+
 describe('granting and revoking group membership', () => {
   it('adds the user to the group', async () => {
     expect(await idp.addMember(groupId, aliceId)).toBe('added');

@@ -83,6 +83,50 @@ describe('access-request state machine', () => {
     expect(h.sandbox.okta.members('00gsfadmin')).toContain(ENGINEER);
   });
 
+  describe('quorum: {group: security-oncall, quorum: 2} of three on-call members', () => {
+    const ONCALL = ['sam.sec@example.com', 'sasha.sec@example.com', 'sid.sec@example.com'] as const;
+    const quorumCatalog = () =>
+      testCatalog((t) =>
+        t
+          .replace('security-oncall: [sam.sec@example.com, sasha.sec@example.com]', `security-oncall: [${ONCALL.join(', ')}]`)
+          .replace('approval: [{ group: security-oncall }]', 'approval: [{ group: security-oncall, quorum: 2 }]'),
+      );
+    const breakGlass = { reporter: ENGINEER, subject: ENGINEER, app: 'Internal admin console', role: 'break-glass', duration: 'PT1H' };
+
+    it('2 of 3: the one wait ends at the second approval, then provisioning', async () => {
+      h = await startHarness({ catalog: quorumCatalog() });
+      const { grantId, issueKey } = await file(h, breakGlass);
+      await h.runtime.workflow.quiet(grantId);
+
+      await h.click(ONCALL[0], grantId, 0, 'approve');
+      const between = await h.runtime.workflow.quiet(grantId);
+      expect(between).toMatchObject({ status: 'RUNNING', waitingForApproval: true, states: ['Advance', 'Route', 'RequestApproval'] });
+      expect(h.sandbox.okta.members('00gconsolebreakglass')).not.toContain(ENGINEER);
+
+      await h.click(ONCALL[2], grantId, 0, 'approve');
+      const run = await waitDone(h, grantId);
+
+      expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted']);
+      expect(h.sandbox.okta.members('00gconsolebreakglass')).toContain(ENGINEER);
+      expect(h.sandbox.jira.commentTexts(issueKey).filter((c) => c.startsWith('Grantline: approved'))).toHaveLength(2);
+    });
+
+    it('a deny after one approval ends the request: no provisioning', async () => {
+      h = await startHarness({ catalog: quorumCatalog() });
+      const { grantId, issueKey } = await file(h, breakGlass);
+      await h.runtime.workflow.quiet(grantId);
+
+      await h.click(ONCALL[0], grantId, 0, 'approve');
+      await h.runtime.workflow.quiet(grantId);
+      await h.click(ONCALL[1], grantId, 0, 'deny');
+      const run = await waitDone(h, grantId);
+
+      expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'Advance', 'Route', 'Closed']);
+      expect(h.sandbox.okta.members('00gconsolebreakglass')).not.toContain(ENGINEER);
+      expect(h.sandbox.jira.issue(issueKey)?.status).toBe('Declined');
+    });
+  });
+
   it('deny: the request closes without touching the group', async () => {
     h = await startHarness();
     const { grantId, issueKey } = await file(h, { reporter: ENGINEER, subject: ENGINEER, app: 'Figma', role: 'editor', duration: 'PT24H' });

@@ -14,6 +14,7 @@ import { testCatalog } from './catalog.js';
 import { startDynamo, type TestDynamo } from './dynamo.js';
 import type {
   ApprovalOutcome,
+  ApprovalProgress,
   Chat,
   FilingJob,
   IdentityProvider,
@@ -125,6 +126,11 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async showOutcome(_ref: unknown, _prompt: unknown, outcome: ApprovalOutcome) {
     this.outcomes.push(outcome);
   }
+  /** Quorum progress shown on approval messages (`channel/ts` of the message). */
+  readonly progress: Array<{ message: string; progress: ApprovalProgress }> = [];
+  async showProgress(ref: { channel: string; ts: string }, _prompt: unknown, progress: ApprovalProgress) {
+    this.progress.push({ message: `${ref.channel}/${ref.ts}`, progress });
+  }
   /** Slack messages sent to people: `to` is the user id of a DM, or the message replied to (`channel/ts`). */
   readonly notices: Array<{ to: string; text: string }> = [];
   async notify(to: string | { channel: string; ts: string }, text: string) {
@@ -198,7 +204,7 @@ export function unitDeps(parts: { store: Store; clock: Clock; directory: Identit
  */
 export async function approvedGrant(
   deps: LifecycleDeps,
-  request: { issueKey: string; app?: string; role?: string; duration?: string; subject?: string; approvers?: string[] },
+  request: { issueKey: string; app?: string; role?: string; duration?: string; subject?: string; approvers?: string[]; endDate?: string },
 ): Promise<string> {
   const grant = await submitRequest(deps, {
     issueKey: request.issueKey,
@@ -209,6 +215,7 @@ export async function approvedGrant(
     duration: request.duration ?? 'PT24H',
     justification: 'design',
     source: 'jira',
+    ...(request.endDate ? { endDate: request.endDate } : {}),
   });
   let next = await advance(deps, grant.id);
   for (const approver of request.approvers ?? [MARIA]) {

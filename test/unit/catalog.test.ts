@@ -405,3 +405,39 @@ describe('catalogJsonSchema', () => {
     expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
   });
 });
+
+describe("endDates: where each identity provider keeps a person's end date", () => {
+  it('is optional: without it, no end dates are read', () => {
+    expect(mustParse('version: 1\napps: {}\n').endDates).toEqual({});
+  });
+
+  it('names an Okta profile attribute, Entra employeeLeaveDateTime and a Google <custom schema>.<field>', () => {
+    const catalog = mustParse('version: 1\nendDates:\n  okta: contractEnd\n  entra: employeeLeaveDateTime\n  google: HR.endDate\napps: {}\n');
+    expect(catalog.endDates).toEqual({ okta: 'contractEnd', entra: 'employeeLeaveDateTime', google: 'HR.endDate' });
+    expect(mustParse(SAMPLE).endDates).toEqual({ okta: 'endDate' });
+  });
+
+  it('reports each malformed entry with its line', () => {
+    const text = `version: 1
+endDates:
+  okta: end date # okta
+  entra: leaveDate # entra
+  google: endDate # google
+  workday: x # unknown
+apps: {}
+`;
+    const problems = problemsOf(text);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          path: 'endDates.okta',
+          line: lineOf(text, '# okta'),
+          message: expect.stringMatching(/variable name of an Okta profile attribute/),
+        }),
+        expect.objectContaining({ path: 'endDates.entra', line: lineOf(text, '# entra'), message: expect.stringMatching(/employeeLeaveDateTime/) }),
+        expect.objectContaining({ path: 'endDates.google', line: lineOf(text, '# google'), message: 'must be <custom schema>.<field>, e.g. HR.endDate' }),
+      ]),
+    );
+    expect(problems.some((p) => p.path.startsWith('endDates') && /workday/.test(`${p.path} ${p.message}`))).toBe(true);
+  });
+});

@@ -105,6 +105,22 @@ describe('validateRequest', () => {
       'justification is too long: 4,001 characters, the limit is 4,000',
     ]);
   });
+
+  it("the request's end date (JIRA_FIELD_END_DATE) must be a YYYY-MM-DD day; the problem names the Jira field", () => {
+    const labels = { 'end date': 'customfield_10074' };
+    expect(validateRequest(catalog, request({ endDate: '2026-03-31' }), labels)).toEqual([]);
+    expect(validateRequest(catalog, request({ endDate: '' }), labels)).toEqual([]);
+    expect(validateRequest(catalog, request({ endDate: '31/03/2026' }), labels)).toEqual([
+      'end date (Jira field customfield_10074) "31/03/2026" is not a date: give the last day as YYYY-MM-DD, e.g. 2026-03-31',
+    ]);
+    expect(validateRequest(catalog, request({ endDate: '2026-02-30', app: '' }))).toEqual([
+      'end date "2026-02-30" is not a date: give the last day as YYYY-MM-DD, e.g. 2026-03-31',
+      `app is missing: choose one of ${APP_NAMES}`,
+    ]);
+    expect(validateRequest(catalog, request({ endDate: `2026-03-31T${'9'.repeat(100)}` }))[0]).toBe(
+      `end date "2026-03-31T${'9'.repeat(29)}…" is not a date: give the last day as YYYY-MM-DD, e.g. 2026-03-31`,
+    );
+  });
 });
 
 describe('fieldText', () => {

@@ -90,6 +90,13 @@ describe('what a notice says', () => {
     );
   });
 
+  it('an expiry capped by an end date says so after the time', () => {
+    const capped = { Expires: '2026-04-01T00:00:00.000Z (capped by the end date 2026-03-31 from Okta endDate)' };
+    expect(noticeText(event('provisioned', { Group: '00gfigmaeditor (okta)', ...capped }))).toBe(
+      'Access granted until 2026-04-01T00:00:00.000Z (UTC), capped by the end date 2026-03-31 from Okta endDate.',
+    );
+  });
+
   it('could not be granted, without the error', () => {
     const failed = noticeText(
       event('provisioning_failed', { Error: 'PermanentError', 'State before failure': 'approved' }, { summary: 'Okta has no group 00gx' }),

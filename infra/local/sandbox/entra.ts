@@ -34,6 +34,8 @@ export interface FakeGraphUserInput {
   /** Defaults to the mail. */
   userPrincipalName?: string;
   displayName?: string;
+  /** When the person leaves the organization (ISO-8601, UTC), e.g. '2026-03-31T23:59:59Z'. */
+  employeeLeaveDateTime?: string;
   id?: string;
 }
 
@@ -88,6 +90,8 @@ export interface FakeGraph {
    * /v1.0/users/{id} answers the new state at once.
    */
   setAccountEnabled(userId: string, enabled: boolean, opts?: { staleSearch?: boolean }): void;
+  /** Sets (or clears, null) a user's employeeLeaveDateTime, as HR provisioning or an admin would. */
+  setEmployeeLeaveDateTime(userId: string, value: string | null): void;
   /** Every replica catches up: the user list answers every account as it is now. */
   settleSearch(): void;
   /** false once the user object was deleted (e.g. by a DELETE on /groups/{g}/members/{u} without /$ref). */
@@ -105,6 +109,7 @@ interface UserRecord {
   displayName: string;
   accountEnabled: boolean;
   managerId?: string;
+  employeeLeaveDateTime?: string;
 }
 
 interface GroupRecord {
@@ -132,6 +137,8 @@ const READ_GROUPS = [
 ];
 const WRITE_MEMBERS = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
 const ROLE_GROUP_WRITE = 'RoleManagement.ReadWrite.Directory';
+/** Reading employeeLeaveDateTime needs one of these (Graph's user resource: "To read this property, the calling app must be assigned the User-LifeCycleInfo.Read.All permission"). */
+const READ_LIFECYCLE = ['User-LifeCycleInfo.Read.All', 'User-LifeCycleInfo.ReadWrite.All'];
 const MAX_TOP = 999;
 const DEFAULT_TOP = 100;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -175,7 +182,13 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   const userById = (key: string) => users.get(key.toLowerCase()) ?? [...users.values()].find((u) => u.userPrincipalName.toLowerCase() === key.toLowerCase());
   const userByMail = (mail: string) => [...users.values()].find((u) => u.mail.toLowerCase() === mail.toLowerCase());
 
-  const userJson = (u: UserRecord): Record<string, unknown> => {
+  /**
+   * A user as Graph answers it. employeeLeaveDateTime is not among the default properties (USER_DEFAULT_PROPS):
+   * it comes back only when $select names it. Graph documents that reading it needs User-LifeCycleInfo.Read.All
+   * but not how a call without it is answered; the sandbox answers null then, the quiet case in which a
+   * missing permission looks like "no end date" (docs/okta-setup.md and the README say to grant it).
+   */
+  const userJson = (u: UserRecord, roles: string[] = []): Record<string, unknown> => {
     const [given = u.displayName, ...rest] = u.displayName.split(' ');
     return {
       id: u.id,
@@ -190,6 +203,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       preferredLanguage: null,
       userPrincipalName: u.userPrincipalName,
       accountEnabled: u.accountEnabled,
+      employeeLeaveDateTime: READ_LIFECYCLE.some((p) => roles.includes(p)) ? (u.employeeLeaveDateTime ?? null) : null,
     };
   };
   const groupJson = (g: GroupRecord): Record<string, unknown> => ({
@@ -420,7 +434,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
     .route(
       'GET',
       '/v1.0/users',
-      graph(READ_USERS, (req) => {
+      graph(READ_USERS, (req, roles) => {
         let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
         const filter = req.query.get('$filter');
         if (filter) {
@@ -431,17 +445,17 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
         return page(
           req,
           'users',
-          list.map((u) => selected(req, userJson(u), USER_DEFAULT_PROPS)),
+          list.map((u) => selected(req, userJson(u, roles), USER_DEFAULT_PROPS)),
         );
       }),
     )
     .route(
       'GET',
       '/v1.0/users/:userId',
-      graph(READ_USERS, (req) => {
+      graph(READ_USERS, (req, roles) => {
         const user = userById(req.params.userId ?? '');
         if (!user) return notFound(req.params.userId ?? '');
-        const json = selected(req, userJson(user), USER_DEFAULT_PROPS);
+        const json = selected(req, userJson(user, roles), USER_DEFAULT_PROPS);
         return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#users/$entity`, ...json } };
       }),
     )
@@ -619,6 +633,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
         displayName: input.displayName ?? local.split(/[._-]/).map(capitalise).join(' '),
         accountEnabled: input.accountEnabled ?? true,
         ...(input.managerId ? { managerId: input.managerId.toLowerCase() } : {}),
+        ...(input.employeeLeaveDateTime ? { employeeLeaveDateTime: input.employeeLeaveDateTime } : {}),
       });
       return id;
     },
@@ -657,6 +672,12 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       if (!user) throw new Error(`fake Graph: no user ${userId}`);
       if (staleSearch && !staleIndex.has(user.id)) staleIndex.set(user.id, { ...user });
       user.accountEnabled = enabled;
+    },
+    setEmployeeLeaveDateTime(userId, value) {
+      const user = users.get(userId.toLowerCase());
+      if (!user) throw new Error(`fake Graph: no user ${userId}`);
+      if (value === null) delete user.employeeLeaveDateTime;
+      else user.employeeLeaveDateTime = value;
     },
     settleSearch: () => staleIndex.clear(),
     hasUser: (userId) => users.has(userId.toLowerCase()),

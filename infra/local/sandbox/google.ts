@@ -13,7 +13,10 @@
  * - members.insert of an existing member answers 409 `duplicate` "Member already exists.";
  * - a missing group answers 404 "Resource Not Found: groupKey", a missing member
  *   "Resource Not Found: memberKey", a missing user "Resource Not Found: userKey";
- * - hasMember counts nested membership (a user in a group that is a member), members.get does not.
+ * - hasMember counts nested membership (a user in a group that is a member), members.get does not;
+ * - custom user fields (`customSchemas`) come back only when asked for: users.get and users.list
+ *   with `projection=full` (every schema) or `projection=custom&customFieldMask=<schemas>` (those);
+ *   the default projection, basic, leaves them out.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { HttpFake, type FakeRequest, type FakeResponse, type RouteHandler } from './http-fake.js';
@@ -27,6 +30,8 @@ export interface FakeGoogleUserInput {
   aliases?: string[];
   givenName?: string;
   familyName?: string;
+  /** Custom user fields by schema, as users.update sets them: { HR: { endDate: '2026-03-31' } } (multi-valued: [{ value }]). */
+  customSchemas?: Record<string, Record<string, unknown>>;
   id?: string;
 }
 
@@ -66,6 +71,8 @@ export interface FakeGoogleAdmin {
   setSuspended(userKey: string, suspended: boolean, opts?: { staleSearch?: boolean }): void;
   /** The index catches up: users.list answers every user as they are now. */
   settleSearch(): void;
+  /** Sets one custom field (or removes it, null), as users.update with customSchemas would. */
+  setCustomField(userKey: string, schema: string, field: string, value: unknown): void;
   deleteGroup(groupKey: string): void;
   /** Emails (lowercase) of the group's direct members, in the order they were added; [] for an unknown group. */
   members(groupKey: string): string[];
@@ -83,6 +90,7 @@ interface UserRecord {
   suspended: boolean;
   archived: boolean;
   managerEmail?: string;
+  customSchemas: Record<string, Record<string, unknown>>;
   creationTime: string;
   etag: string;
 }
@@ -152,7 +160,22 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
   };
   const ownDomain = (email: string) => domains.has(lower(email).split('@')[1] ?? '');
 
-  const userJson = (u: UserRecord) => ({
+  /** The custom schemas a users.get/list asks for: all with projection=full, those in customFieldMask with projection=custom, none by default. */
+  const customSchemasFor = (req: FakeRequest, u: UserRecord): Record<string, Record<string, unknown>> | undefined => {
+    const projection = req.query.get('projection') ?? 'basic';
+    const mask = (req.query.get('customFieldMask') ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
+    const wanted = Object.entries(u.customSchemas).filter(([schema]) => projection === 'full' || (projection === 'custom' && mask.includes(schema)));
+    return wanted.length > 0 ? Object.fromEntries(wanted) : undefined;
+  };
+  const projectionProblem = (req: FakeRequest): FakeResponse | undefined => {
+    const projection = req.query.get('projection');
+    return projection === null || ['basic', 'custom', 'full'].includes(projection) ? undefined : googleError(400, 'Invalid Input: projection', 'invalid');
+  };
+
+  const userJson = (u: UserRecord, req?: FakeRequest) => ({
     kind: 'admin#directory#user',
     id: u.id,
     etag: u.etag,
@@ -171,6 +194,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
     emails: [{ address: u.primaryEmail, primary: true }, ...u.aliases.map((address) => ({ address }))],
     ...(u.managerEmail ? { relations: [{ value: u.managerEmail, type: 'manager' }] } : {}),
     ...(u.aliases.length > 0 ? { aliases: u.aliases } : {}),
+    ...(req && customSchemasFor(req, u) ? { customSchemas: customSchemasFor(req, u) } : {}),
     customerId,
     orgUnitPath: '/',
     isMailboxSetup: true,
@@ -281,7 +305,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       'GET',
       `${API}/users`,
       google((req) => {
-        const scope = scopeCheck(req);
+        const scope = scopeCheck(req) ?? projectionProblem(req);
         if (scope) return scope;
         const domain = req.query.get('domain');
         const list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u).filter((u) => !domain || lower(u.primaryEmail).endsWith(`@${lower(domain)}`));
@@ -292,7 +316,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
           body: {
             kind: 'admin#directory#users',
             etag: etag(),
-            users: paged.items.map(userJson),
+            users: paged.items.map((u) => userJson(u, req)),
             ...(paged.nextPageToken ? { nextPageToken: paged.nextPageToken } : {}),
           },
         };
@@ -303,8 +327,10 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       `${API}/users/:userKey`,
       google((req) => {
         const key = req.params.userKey ?? '';
+        const bad = projectionProblem(req);
+        if (bad) return bad;
         const user = userByKey(key);
-        if (user) return { status: 200, body: userJson(user) };
+        if (user) return { status: 200, body: userJson(user, req) };
         if (key.includes('@') && !ownDomain(key)) return notAuthorized();
         return notFound('userKey');
       }),
@@ -442,6 +468,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
         suspended: input.suspended ?? false,
         archived: input.archived ?? false,
         ...(input.managerEmail ? { managerEmail: input.managerEmail } : {}),
+        customSchemas: structuredClone(input.customSchemas ?? {}),
         creationTime: new Date().toISOString(),
         etag: etag(),
       });
@@ -470,6 +497,16 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       user.etag = etag();
     },
     settleSearch: () => staleIndex.clear(),
+    setCustomField(userKey, schema, field, value) {
+      const user = userByKey(userKey);
+      if (!user) throw new Error(`fake Google: no user ${userKey}`);
+      const fields = user.customSchemas[schema] ?? {};
+      if (value === null) delete fields[field];
+      else fields[field] = value;
+      if (Object.keys(fields).length > 0) user.customSchemas[schema] = fields;
+      else delete user.customSchemas[schema];
+      user.etag = etag();
+    },
     deleteGroup(groupKey) {
       const group = groupByKey(groupKey);
       if (group) groups.delete(group.id);

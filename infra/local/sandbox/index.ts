@@ -145,6 +145,8 @@ export interface RequestForm {
   role?: string;
   duration?: string;
   justification?: string;
+  /** The request's end date (YYYY-MM-DD), put into JIRA_FIELD_END_DATE's field; left out when that setting is unset. */
+  endDate?: string;
 }
 
 /** Acts as Jira's automation rule and as Slack, against a running Grantline. */
@@ -174,6 +176,8 @@ export class SandboxClient {
     if (form.app) fields[f(this.env.JIRA_FIELD_APP, SANDBOX_JIRA_FIELDS.app)] = { value: form.app };
     if (form.role) fields[f(this.env.JIRA_FIELD_ROLE, SANDBOX_JIRA_FIELDS.role)] = { value: form.role };
     if (form.duration) fields[f(this.env.JIRA_FIELD_DURATION, SANDBOX_JIRA_FIELDS.duration)] = { value: form.duration };
+    // A Jira date field's value is the day as YYYY-MM-DD.
+    if (form.endDate && this.env.JIRA_FIELD_END_DATE) fields[this.env.JIRA_FIELD_END_DATE] = form.endDate;
     if (form.justification) {
       const field = f(this.env.JIRA_FIELD_JUSTIFICATION, SANDBOX_JIRA_FIELDS.justification);
       fields[field] = field === 'description' ? adfParagraphs(form.justification) : form.justification;

@@ -18,6 +18,8 @@ export interface FakeOktaUserInput {
   lastName?: string;
   /** Free text in Okta: a manager's user id, login or email. */
   managerId?: string;
+  /** Custom profile attributes (e.g. { endDate: '2026-03-31' }): Okta returns them in `profile` beside the base ones. */
+  attributes?: Record<string, string>;
   id?: string;
 }
 
@@ -43,6 +45,8 @@ export interface FakeOkta {
    * id (GET /api/v1/users/{id}) answers the new status at once.
    */
   setUserStatus(userId: string, status: OktaUserStatus, opts?: { staleSearch?: boolean }): void;
+  /** Sets (a string) or removes (null) custom profile attributes of a user given by id or login, as an admin or an HR import would. */
+  setAttributes(userIdOrLogin: string, attributes: Record<string, string | null>): void;
   /** The search index catches up: every user is listed as they are now. */
   settleSearch(): void;
   /** Emails (lowercase) of the group's members; [] for an unknown group. */
@@ -59,7 +63,7 @@ interface UserRecord {
   created: string;
   statusChanged: string;
   lastUpdated: string;
-  profile: { firstName: string; lastName: string; login: string; email: string; managerId?: string };
+  profile: { firstName: string; lastName: string; login: string; email: string; managerId?: string; [custom: string]: string | undefined };
 }
 
 interface GroupRecord {
@@ -326,6 +330,7 @@ export async function startFakeOkta(
           login,
           email,
           ...(input.managerId ? { managerId: input.managerId } : {}),
+          ...input.attributes,
         },
       });
       groups.get(everyoneGroupId)?.members.add(id);
@@ -337,6 +342,15 @@ export async function startFakeOkta(
       if (staleSearch && !staleIndex.has(userId)) staleIndex.set(userId, { ...user, profile: { ...user.profile } });
       user.status = status;
       user.statusChanged = user.lastUpdated = now();
+    },
+    setAttributes(key, attributes) {
+      const user = userByIdOrLogin(key);
+      if (!user) throw new Error(`fake Okta: no user ${key}`);
+      for (const [name, value] of Object.entries(attributes)) {
+        if (value === null) delete user.profile[name];
+        else user.profile[name] = value;
+      }
+      user.lastUpdated = now();
     },
     settleSearch: () => staleIndex.clear(),
     members(groupId) {
