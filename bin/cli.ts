@@ -84,6 +84,30 @@ catalog
     if (!report.ok) process.exitCode = 1;
   });
 
+const policy = program.command('policy').description('the approval policy the catalog defines');
+policy
+  .command('explain')
+  .description('who would be asked at each step and why, when an unanswered request is denied, and when the access would end; changes nothing')
+  .requiredOption('--requester <email>', 'who asks')
+  .requiredOption('--subject <email>', 'who the access is for')
+  .requiredOption('--app <app>', 'app key or name')
+  .requiredOption('--role <role>', 'role key')
+  .option('--duration <duration>', "ISO-8601 or permanent (default: the role's first)")
+  .option('--catalog <file>', 'catalog file', process.env.GRANTLINE_CATALOG ?? 'catalog.yaml')
+  .option('--format <format>', 'text or json', 'text')
+  .action(async (opts: { requester: string; subject: string; app: string; role: string; duration?: string; catalog: string; format: string }) => {
+    const { loadCatalog } = await import('../shared/catalog/load.js');
+    const { parseConfig } = await import('../shared/config.js');
+    const { identityProviders } = await import('../shared/connectors/identity.js');
+    const { explainPolicy, explanationText } = await import('../shared/policy-explain.js');
+    const catalog = await loadCatalog(opts.catalog);
+    // The providers whose settings are in the environment are read (manager, account state, end date); the others are not.
+    const providers = identityProviders(parseConfig(process.env), undefined, catalog.endDates);
+    const explanation = await explainPolicy({ catalog, idp: (name) => providers[name], now: new Date() }, opts);
+    console.log(opts.format === 'json' ? JSON.stringify(explanation, null, 2) : explanationText(explanation));
+    if (explanation.outcome === 'invalid') process.exitCode = 1;
+  });
+
 program
   .command('grants')
   .description("a person's or an app's grants with their evidence, from a running Grantline")

@@ -1,0 +1,140 @@
+/**
+ * `grantline policy explain`: what the policy would do with a request, without changing anything.
+ * The same functions the workflow runs (request checks, the subject's account read from the identity
+ * provider, planApprovals, the end-date cap), read-only: who would be asked at each step and why, who
+ * can never decide it, when an unanswered step is denied, and when the access would end.
+ */
+import { currentAccount, ineligibility } from './accounts.js';
+import { findAppKey, resolveRole } from './catalog/catalog.js';
+import type { Catalog } from './catalog/schema.js';
+import { describeDuration, normaliseDuration } from './duration.js';
+import { normalizeEmail } from './email.js';
+import { cappedExpiry, describeExpiry, endDateProblem, subjectEndDate } from './end-dates.js';
+import { requestProblems } from './intake.js';
+import { planApprovals } from './policy.js';
+import type { IdentityProvider, IdpUser, ProviderName } from './ports.js';
+
+export interface ExplainInput {
+  requester: string;
+  subject: string;
+  app: string;
+  role: string;
+  /** Default: the role's first allowed duration. */
+  duration?: string;
+}
+
+export interface Explanation {
+  request: { requester: string; subject: string; app: string; role: string; duration: string };
+  /** What makes the request invalid as filed (nothing else is explained then). */
+  problems: string[];
+  outcome: 'auto-approved' | 'approval' | 'denied' | 'invalid';
+  /** Why auto-approved or denied. */
+  reason?: string;
+  steps: Array<{ step: number; kind: string; approvers: string[]; quorum: number; why: string }>;
+  /** People who can never decide this request, and why. */
+  neverApprovers: string[];
+  /** Steps nobody will be able to approve (an approver of an earlier step may not approve a later one). */
+  warnings: string[];
+  /** When an unanswered step is denied, counted from when it is asked. */
+  approvalTimeout?: string;
+  /** The subject's account as the identity provider has it (undefined: no provider is configured or the role is manual). */
+  account?: { provider: ProviderName; found: boolean; active?: boolean; manager?: string; endDate?: string };
+  /** When access would end if granted now. */
+  expires?: string;
+  grantsVia?: string;
+}
+
+export async function explainPolicy(
+  deps: { catalog: Catalog; idp?: (name: ProviderName) => IdentityProvider | undefined; now: Date },
+  input: ExplainInput,
+): Promise<Explanation> {
+  const requester = normalizeEmail(input.requester) ?? input.requester;
+  const subject = normalizeEmail(input.subject) ?? input.subject;
+  const appKey = findAppKey(deps.catalog, input.app);
+  const resolved = appKey ? resolveRole(deps.catalog, appKey, input.role.trim().toLowerCase()) : undefined;
+  const duration = normaliseDuration(input.duration ?? resolved?.role.durations[0] ?? '');
+  const request = { requester, subject, app: appKey ?? input.app, role: resolved?.roleKey ?? input.role, duration };
+  const neverApprovers = [`${requester} (the requester)`, ...(subject !== requester ? [`${subject} (the person the access is for)`] : [])];
+  const problems = requestProblems(deps.catalog, { ...request, issueKey: 'EXPLAIN-1', justification: 'explain', source: 'jira' }).map((p) => p.message);
+  if (problems.length > 0 || !resolved) return { request, problems, outcome: 'invalid', steps: [], neverApprovers, warnings: [] };
+
+  const idp = resolved.provider ? deps.idp?.(resolved.provider) : undefined;
+  const user: IdpUser | undefined = idp ? await currentAccount(idp, subject) : undefined;
+  const account = resolved.provider && idp ? { provider: resolved.provider, found: Boolean(user), ...accountFacts(user) } : undefined;
+  const approvalTimeout = resolved.role.approvalTimeout ?? deps.catalog.defaults.approvalTimeout;
+  const end = subjectEndDate(deps.catalog, { subject, provider: resolved.provider, requestedEndDate: undefined }, user?.endDate);
+  const expiry = cappedExpiry(duration, deps.now, end.end);
+  const base = {
+    request,
+    problems,
+    neverApprovers,
+    ...(account ? { account } : {}),
+    expires: end.problem ?? describeExpiry(expiry, 'never (permanent)'),
+    grantsVia: resolved.groupId ? `${resolved.provider} group ${resolved.groupId}` : 'a manual task for the app owner (not automatically revocable)',
+    warnings: [] as string[],
+  };
+
+  // As planning does: an account that cannot be granted, or an end date that has passed, denies first.
+  const refusal =
+    (idp && resolved.provider ? ineligibility(user, subject, resolved.provider) : undefined) ??
+    endDateProblem(deps.catalog, { subject, provider: resolved.provider, requestedEndDate: undefined }, user?.endDate, deps.now);
+  if (refusal) return { ...base, outcome: 'denied', reason: refusal, steps: [] };
+  const plan = planApprovals(deps.catalog, resolved, {
+    requester,
+    subject,
+    ...(user?.managerEmail ? { managerFromIdp: normalizeEmail(user.managerEmail) ?? user.managerEmail } : {}),
+    ...(resolved.provider ? { providerLabel: resolved.provider } : {}),
+  });
+  if (plan.kind === 'auto') return { ...base, outcome: 'auto-approved', reason: plan.reason, steps: [] };
+  if (plan.kind === 'denied') return { ...base, outcome: 'denied', reason: plan.reason, steps: [] };
+  // An approver of an earlier step may not decide a later one: a step whose every approver is the
+  // sole approver of an earlier step can only time out.
+  const warnings = plan.steps.flatMap((step, i) => {
+    const soleEarlier = new Set(plan.steps.slice(0, i).flatMap((earlier) => (earlier.approvers.length === 1 ? earlier.approvers : [])));
+    return step.approvers.every((a) => soleEarlier.has(a))
+      ? [`step ${i + 1} can never be approved: ${step.approvers.join(', ')} must approve an earlier step, and an approver of an earlier step may not approve a later one; the request would be denied at the deadline`]
+      : [];
+  });
+  return {
+    ...base,
+    warnings,
+    outcome: 'approval',
+    steps: plan.steps.map((s, i) => ({ step: i + 1, kind: s.kind, approvers: s.approvers, quorum: s.quorum ?? 1, why: s.reason })),
+    approvalTimeout: `${approvalTimeout} (${describeDuration(approvalTimeout)}) after each step is asked; then the request is denied`,
+  };
+}
+
+function accountFacts(user: IdpUser | undefined): { active?: boolean; manager?: string; endDate?: string } {
+  if (!user) return {};
+  return { active: user.active, ...(user.managerEmail ? { manager: user.managerEmail } : {}), ...(user.endDate ? { endDate: user.endDate } : {}) };
+}
+
+/** The explanation as a person reads it at a terminal. */
+export function explanationText(e: Explanation): string {
+  const lines = [`${e.request.requester} asks for ${e.request.app} ${e.request.role} for ${e.request.subject} (${e.request.duration})`];
+  if (e.outcome === 'invalid') return [...lines, 'Refused as filed:', ...e.problems.map((p) => `  - ${p}`)].join('\n');
+  if (e.account) {
+    const a = e.account;
+    lines.push(
+      a.found
+        ? `${e.request.subject} in ${a.provider}: ${a.active ? 'active' : 'DEACTIVATED'}; manager ${a.manager ?? 'not set'}; end date ${a.endDate ?? 'none'}`
+        : `${e.request.subject} has no ${a.provider} account`,
+    );
+  }
+  if (e.outcome === 'auto-approved') lines.push(`Approved automatically: ${e.reason}`);
+  else if (e.outcome === 'denied') lines.push(`Denied: ${e.reason}`);
+  else {
+    for (const s of e.steps) {
+      const who = s.quorum > 1 ? `${s.quorum} of ${s.approvers.join(', ')}` : s.approvers.length > 1 ? `one of ${s.approvers.join(', ')}` : s.approvers[0];
+      lines.push(`Step ${s.step} (${s.kind}): ${who}; ${s.why}`);
+    }
+    if (e.approvalTimeout) lines.push(`Unanswered: ${e.approvalTimeout}`);
+    for (const w of e.warnings) lines.push(`WARNING: ${w}`);
+  }
+  lines.push(`Never an approver: ${e.neverApprovers.join(', ')}`);
+  if (e.outcome !== 'denied') {
+    lines.push(`Grants via: ${e.grantsVia}`);
+    lines.push(`Expires if granted now: ${e.expires}`);
+  }
+  return lines.join('\n');
+}
