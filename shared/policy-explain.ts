@@ -92,7 +92,9 @@ export async function explainPolicy(
   const warnings = plan.steps.flatMap((step, i) => {
     const soleEarlier = new Set(plan.steps.slice(0, i).flatMap((earlier) => (earlier.approvers.length === 1 ? earlier.approvers : [])));
     return step.approvers.every((a) => soleEarlier.has(a))
-      ? [`step ${i + 1} can never be approved: ${step.approvers.join(', ')} must approve an earlier step, and an approver of an earlier step may not approve a later one; the request would be denied at the deadline`]
+      ? [
+          `step ${i + 1} can never be approved: ${step.approvers.join(', ')} must approve an earlier step, and an approver of an earlier step may not approve a later one; the request would be denied at the deadline`,
+        ]
       : [];
   });
   return {
