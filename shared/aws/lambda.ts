@@ -59,7 +59,7 @@ export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Pr
 export function filingHandler(connectors: Connectors) {
   return middy(async (event: unknown) => {
     const job = filingJobSchema.safeParse(event);
-    // A malformed event is never retried: nothing about it would change.
+    // A malformed event fails loudly: after Lambda's two retries it lands in the dead-letter queue, whose alarm shows it.
     if (!job.success) throw new PermanentError(`not a filing job: ${job.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ')}`);
     await fileRequest(await awsDeps(connectors), job.data);
   });
