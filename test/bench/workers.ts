@@ -57,14 +57,14 @@ export async function provisioningAcrossWorkers(workers: number, opts: { grants:
       return { child, up: new Promise<void>((resolve) => child.on('message', (m: FromWorker) => m.type === 'ready' && resolve())), done };
     });
     await Promise.all(ready.map((w) => w.up));
-    const requestsBefore = okta.fake.requests.length;
+    const requestsBefore = okta.fake.received;
     started = performance.now();
     for (const [i, w] of ready.entries()) w.child.send({ type: 'go', groupId, userIds: userIds.filter((_, n) => n % workers === i) } satisfies ToWorker);
     await Promise.all(ready.map((w) => w.done));
     const seconds = (performance.now() - started) / 1000;
 
     const failed = results.reduce((sum, r) => sum + r.failed, 0);
-    const calls = okta.fake.requests.length - requestsBefore;
+    const calls = okta.fake.received - requestsBefore;
     const share = grants / seconds / allowedPerSecond;
     const writes = results.reduce((sum, r) => sum + r.writes, 0);
     const conflicts = results.reduce((sum, r) => sum + r.conflicts, 0);

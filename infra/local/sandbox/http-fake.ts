@@ -78,18 +78,30 @@ interface Route {
   handler: RouteHandler;
 }
 
+/** Requests a fake keeps for assertions, at least (see HttpFake.requests). */
+export const KEPT_REQUESTS = 20_000;
+
 export class HttpFake {
   private readonly routes: Route[] = [];
   private readonly faults: Array<Fault & { remaining: number }> = [];
   private server: Server | undefined;
   private random: () => number = Math.random;
-  /** Every request received, in order, for assertions. */
+  /**
+   * The requests received, in order, for assertions: the latest KEPT_REQUESTS at least (older ones
+   * are let go, so a long soak or a sandbox left running does not hold every body it was sent).
+   */
   readonly requests: FakeRequest[] = [];
+  /** How many requests were received in all. */
+  received = 0;
   /** Every fault served, in order. */
   readonly servedFaults: ServedFault[] = [];
   url = '';
 
-  constructor(readonly serviceName: string) {}
+  constructor(
+    readonly serviceName: string,
+    /** Requests kept for assertions, at least; up to twice as many are held before the older ones go. */
+    private readonly keepRequests = KEPT_REQUESTS,
+  ) {}
 
   /** Registers a route; `:name` segments become params (e.g. `/api/v1/groups/:groupId/users/:userId`). */
   route(method: string, path: string, handler: RouteHandler): this {
@@ -158,7 +170,9 @@ export class HttpFake {
       body: parseBody(rawBody, req.headers['content-type']),
       params: {},
     };
+    this.received += 1;
     this.requests.push(request);
+    if (this.requests.length > 2 * this.keepRequests) this.requests.splice(0, this.requests.length - this.keepRequests);
 
     const fault = this.takeFault(request);
     const action = fault?.action ?? 'answer';
