@@ -44,6 +44,13 @@ async function fill(harness: Harness, viewId: string, values: Partial<Record<'ap
   }
 }
 
+/** The filing job of Eli's submitted form for Notion member, as the form's submission hands it over. */
+function eliNotionJob(harness: Harness, receiptKey: string) {
+  const eli = 'eli.engineer@example.com';
+  const slackUserId = harness.sandbox.slack.users().find((u) => u.email === eli)!.id;
+  return { receiptKey, slackUserId, requester: eli, subject: eli, app: 'notion', role: 'member', duration: 'permanent', justification: 'Team wiki' };
+}
+
 /** Lets the filing jobs handed over so far finish. */
 const filed = (harness: Harness) => harness.runtime.jobs.idle();
 
@@ -315,16 +322,7 @@ describe('submitting the form', () => {
 
   it('a submission whose filing job was lost with its process is filed by the next run (refile), once', async () => {
     h = await startHarness();
-    const job = {
-      receiptKey: 'slack-view:V-lost',
-      slackUserId: h.sandbox.slack.users().find((u) => u.email === 'eli.engineer@example.com')!.id,
-      requester: 'eli.engineer@example.com',
-      subject: 'eli.engineer@example.com',
-      app: 'notion',
-      role: 'member',
-      duration: 'permanent',
-      justification: 'Team wiki',
-    };
+    const job = eliNotionJob(h, 'slack-view:V-lost');
     // The receipt was written and the job handed over, then the process died before running it.
     await h.runtime.deps.store.commands.claim(job.receiptKey, new Date().toISOString(), job);
 
@@ -341,16 +339,7 @@ describe('submitting the form', () => {
 
   it('a filing job run again (a crash after the issue was filed) files no second issue and finishes the request', async () => {
     h = await startHarness();
-    const job = {
-      receiptKey: 'slack-view:V-crashed',
-      slackUserId: h.sandbox.slack.users().find((u) => u.email === 'eli.engineer@example.com')!.id,
-      requester: 'eli.engineer@example.com',
-      subject: 'eli.engineer@example.com',
-      app: 'notion',
-      role: 'member',
-      duration: 'permanent',
-      justification: 'Team wiki',
-    };
+    const job = eliNotionJob(h, 'slack-view:V-crashed');
     // The first run got as far as the issue: the receipt records it, the grant was never written.
     await h.runtime.deps.store.commands.claim(job.receiptKey, new Date().toISOString());
     const { key } = await h.runtime.deps.ticketing.createIssue({
