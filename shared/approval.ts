@@ -28,8 +28,17 @@ export interface NextStep {
   grantId: string;
   next: 'approval' | 'provision' | 'end';
   step: number;
-  approvalTimeoutSeconds: number;
+  /**
+   * While waiting for the step's decision: the seconds until its next timer (RequestApproval's
+   * TimeoutSecondsPath), and which timer that is (ApprovalTimer's input).
+   */
+  waitSeconds: number;
+  timer: ApprovalTimerName;
 }
+
+/** A step's timers, in the order they fall due: remind the approvers, add the escalation approvers, deny. */
+export const APPROVAL_TIMERS = ['remind', 'escalate', 'deadline'] as const;
+export type ApprovalTimerName = (typeof APPROVAL_TIMERS)[number];
 
 // ---------------------------------------------------------------- Advance
 
@@ -44,20 +53,27 @@ export async function advance(deps: LifecycleDeps, grantId: string): Promise<Nex
   // evidence right after the add: the access waits on nothing Jira does.
   if (next !== 'provision') await deliverPending(deps, grantId);
   const step = grant.currentStep ?? 0;
-  return {
-    grantId,
-    next,
-    step,
-    approvalTimeoutSeconds: next === 'approval' ? await remainingApprovalSeconds(deps, grant, step) : grant.approvalTimeoutSeconds,
-  };
+  const wait = next === 'approval' ? nextTimer(grant, await deps.store.getApproval(grant.id, step), deps.clock.now()) : undefined;
+  return { grantId, next, step, waitSeconds: wait?.seconds ?? grant.approvalTimeoutSeconds, timer: wait?.timer ?? 'deadline' };
 }
 
-/** A re-driven wait keeps the original deadline instead of starting the clock again. */
-async function remainingApprovalSeconds(deps: LifecycleDeps, grant: Grant, step: number): Promise<number> {
-  const approval = await deps.store.getApproval(grant.id, step);
-  if (!approval) return grant.approvalTimeoutSeconds;
-  const deadline = new Date(approval.requestedAt).getTime() + grant.approvalTimeoutSeconds * 1000;
-  return Math.max(1, Math.ceil((deadline - deps.clock.now().getTime()) / 1000));
+/**
+ * The step's next timer and the seconds until it falls due, counted from when the step was first
+ * asked (now, when it has not been asked yet): a re-driven or resumed wait keeps the original times
+ * instead of starting the clock again, and a timer already done (reminded, escalated) is skipped.
+ */
+export function nextTimer(grant: Grant, approval: Approval | undefined, now: Date): { timer: ApprovalTimerName; seconds: number } {
+  const askedAt = approval ? new Date(approval.requestedAt).getTime() : now.getTime();
+  const timers = grant.approvalTimers;
+  const due: Array<[ApprovalTimerName, number | undefined, boolean]> = [
+    ['remind', timers?.remindAfterSeconds, Boolean(approval?.remindedAt)],
+    ['escalate', timers?.escalation?.afterSeconds, Boolean(approval?.escalatedAt)],
+    ['deadline', grant.approvalTimeoutSeconds, false],
+  ];
+  // A timer at or after the deadline would never fire (the catalog check refuses one; a grant recorded before keeps its own).
+  const pending = due.filter(([name, after, done]) => !done && after !== undefined && (name === 'deadline' || after < grant.approvalTimeoutSeconds));
+  const [timer, afterSeconds] = pending.sort((a, b) => a[1]! - b[1]!)[0]!;
+  return { timer, seconds: Math.max(1, Math.ceil((askedAt + afterSeconds! * 1000 - now.getTime()) / 1000)) };
 }
 
 async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
@@ -254,7 +270,7 @@ export async function requestApproval(deps: LifecycleDeps, input: { grantId: str
       `none of the approvers of step ${input.step + 1} can be reached in Slack (${unreachable.map((u) => `${u.approver}: ${u.why}`).join('; ')})`,
     );
   }
-  const deadline = new Date(new Date(approval.requestedAt).getTime() + grant.approvalTimeoutSeconds * 1000).toISOString();
+  const deadline = stepDeadline(grant, approval);
   await recordEvidence(deps, grant, {
     type: 'approval_requested',
     key: `approval_requested#${input.step}`,
@@ -323,6 +339,95 @@ async function askApprovers(
   }
   return { messages, unreachable };
 }
+
+/**
+ * A step's timer fell due while it waited (RequestApproval's timeout, set by Advance to the next
+ * timer): a reminder to the approvers who have not decided, the escalation, or the deadline. Each
+ * happens once, marked by a conditional write on the step before anyone is told; a step decided
+ * meanwhile is left to Advance.
+ */
+export async function approvalTimer(deps: LifecycleDeps, input: { grantId: string; step: number; timer: ApprovalTimerName }): Promise<void> {
+  if (input.timer === 'deadline') return expireApproval(deps, input);
+  const grant = await loadGrant(deps.store, input.grantId);
+  const approval = await deps.store.getApproval(grant.id, input.step);
+  if (approval?.status !== 'pending') return;
+  if (input.timer === 'remind') await remind(deps, grant, approval);
+  else await escalate(deps, grant, approval);
+}
+
+/**
+ * Reminds the approvers who have not decided: a DM to each, a thread reply under a channel post.
+ * The evidence first, then the mark: a retry after a crash between them sends the reminder once.
+ */
+async function remind(deps: LifecycleDeps, grant: Grant, approval: Approval): Promise<void> {
+  if (approval.remindedAt) return;
+  const now = deps.clock.now();
+  const approved = new Set((approval.approvals ?? []).map((a) => a.by));
+  const waitingOn = approval.approvers.filter((a) => !approved.has(a));
+  const asked = describeDuration(`PT${Math.max(1, Math.round((now.getTime() - new Date(approval.requestedAt).getTime()) / 1000))}S`);
+  const deadline = stepDeadline(grant, approval);
+  await recordEvidence(deps, grant, {
+    type: 'approval_reminded',
+    key: `approval_reminded#${approval.step}`,
+    actor: 'grantline',
+    via: 'slack',
+    at: now.toISOString(),
+    summary: `reminded ${waitingOn.join(', ')}: no decision ${asked} after asking (step ${approval.step + 1} of ${grant.steps?.length ?? 1})`,
+    details: { 'Waiting on': waitingOn.join(', '), 'Approved so far': approvedSoFar(approval), Deadline: `${deadline} (denied if nobody decides by then)` },
+  });
+  if (!(await deps.store.markReminded(grant.id, approval.step, now.toISOString()))) return;
+  const text =
+    `Reminder: ${grant.issueKey}, ${grant.appName} ${grant.role} for ${grant.subject}, still waits for your decision (asked ${asked} ago). ` +
+    `Without a decision it is denied at ${deadline}.`;
+  for (const message of approval.messages) {
+    const inChannel = message.approver.startsWith('channel:');
+    if (!inChannel && !waitingOn.includes(message.approver)) continue;
+    try {
+      const userId = inChannel ? undefined : await deps.chat.userIdByEmail(message.approver);
+      await deps.chat.notify(userId ?? { channel: message.channel, ts: message.ts }, text);
+    } catch (err) {
+      deps.logger.warn('could not send an approval reminder in Slack', { grantId: grant.id, approver: message.approver, error: errorMessage(err) });
+    }
+  }
+}
+
+/**
+ * Adds the escalation's people to the step's approvers (the requester, the subject and those already
+ * asked left out) by one conditional write, then the evidence, built from the written record so a
+ * retry after a crash between the two writes it. The workflow then asks them in Slack, as it asks
+ * any approver not yet asked; the step's deadline stays where it was.
+ */
+async function escalate(deps: LifecycleDeps, grant: Grant, approval: Approval): Promise<void> {
+  const escalation = grant.approvalTimers?.escalation;
+  if (!escalation) return;
+  const added = escalation.to.filter((e) => e !== grant.requester && e !== grant.subject && !approval.approvers.includes(e));
+  const written =
+    (await deps.store.escalateApproval(grant.id, approval.step, added, deps.clock.now().toISOString())) ??
+    (await deps.store.getApproval(grant.id, approval.step));
+  if (!written?.escalatedAt) return;
+  const to = written.escalatedTo ?? [];
+  const total = grant.steps?.length ?? 1;
+  await recordEvidence(deps, grant, {
+    type: 'approval_escalated',
+    key: `approval_escalated#${approval.step}`,
+    actor: 'grantline',
+    via: 'policy',
+    at: written.escalatedAt,
+    summary:
+      to.length > 0
+        ? `escalated to ${to.join(', ')}: no decision ${describeDuration(`PT${escalation.afterSeconds}S`)} after asking (step ${approval.step + 1} of ${total})`
+        : `escalation found nobody new to ask (${escalation.to.join(', ')}: already asked, the requester or the subject) (step ${approval.step + 1} of ${total})`,
+    details: {
+      'Added approvers': to.join(', ') || undefined,
+      Why: escalation.why,
+      'Approvers now': written.approvers.join(', '),
+      Deadline: `${stepDeadline(grant, written)} (unchanged)`,
+    },
+  });
+}
+
+const stepDeadline = (grant: Grant, approval: Approval): string =>
+  new Date(new Date(approval.requestedAt).getTime() + grant.approvalTimeoutSeconds * 1000).toISOString();
 
 /** The approval task timed out: the step is closed as expired (if no decision won the race) and the request is denied. */
 export async function expireApproval(deps: LifecycleDeps, input: { grantId: string; step: number }): Promise<void> {

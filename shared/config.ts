@@ -19,6 +19,7 @@ export const configSchema = z.object({
   GRANTLINE_JIRA_WEBHOOK_SECRET: nonEmpty,
   GRANTLINE_AUDIT_TOKEN: nonEmpty,
   GRANTLINE_STATE_MACHINE_ARN: nonEmpty,
+  /** The revoke function: the schedules' target, and invoked asynchronously by the Slack interactions function for an early release ("I'm done"). */
   GRANTLINE_REVOKE_FUNCTION_ARN: nonEmpty,
   GRANTLINE_SCHEDULER_ROLE_ARN: nonEmpty,
   GRANTLINE_SCHEDULE_GROUP: z.string().default('grantline'),

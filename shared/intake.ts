@@ -17,7 +17,7 @@ import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.j
 import { grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
 import { APPROVAL_COMPLETED_EVENT, receiveApprovalCompleted } from './jsm-approvals.js';
-import { durationProblem } from './policy.js';
+import { approvalTimersFor, durationProblem } from './policy.js';
 import type { RequestFields } from './ports.js';
 import type { Services } from './services.js';
 
@@ -114,6 +114,7 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
   const resolved = resolveRole(deps.catalog, appKey, input.role.trim().toLowerCase())!;
   const now = deps.clock.now().toISOString();
   const id = grantIdFor(input.issueKey);
+  const timers = approvalTimersFor(deps.catalog, resolved);
   const grant: Grant = {
     id,
     issueKey: input.issueKey,
@@ -132,6 +133,7 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
     ...(input.endDate?.trim() ? { requestedEndDate: input.endDate.trim() } : {}),
     justification: input.justification.trim(),
     approvalTimeoutSeconds: Math.round(durationMs(resolved.role.approvalTimeout ?? deps.catalog.defaults.approvalTimeout)! / 1000),
+    ...(timers ? { approvalTimers: timers } : {}),
     status: 'requested',
     requestedAt: now,
     executionName: id,

@@ -7,7 +7,7 @@
  */
 import type { EvidenceEvent, EvidenceType } from './grants/model.js';
 
-type Notice = (event: EvidenceEvent) => string;
+type Notice = (event: EvidenceEvent) => string | undefined;
 
 /** Per evidence type, the requester's notice; undefined where the step is the agents' business only. */
 export const NOTICES: Record<EvidenceType, Notice | undefined> = {
@@ -17,6 +17,12 @@ export const NOTICES: Record<EvidenceType, Notice | undefined> = {
   approval_requested: undefined,
   // A click by someone who may not decide changes nothing for the requester.
   approval_refused: undefined,
+  // A reminder is between Grantline and the approvers.
+  approval_reminded: undefined,
+  approval_escalated: (e) =>
+    e.details['Added approvers']
+      ? `Nobody decided in time, so your request was escalated: ${e.details['Added approvers']} can now decide it as well.`
+      : undefined,
   approved: (e) => {
     const step = /^(\d+) of (\d+)$/.exec(e.details.Step ?? '');
     // One approval of a quorum step ("1 of 2"; beyond the quorum, "2 of 2 reached before this approval").
@@ -48,6 +54,9 @@ export const NOTICES: Record<EvidenceType, Notice | undefined> = {
   // The grant ended; that the membership stays for another reason is the agents' business.
   revocation_kept_membership: (e) => `Your access has ended: ${endedBecause(e)}.`,
   manual_removal_task: (e) => `Your access has ended: ${endedBecause(e)}. The app's owner removes it by hand.`,
+  // The revocation that follows says the access has ended; a refused click changes nothing for the requester.
+  release_requested: undefined,
+  release_refused: undefined,
 };
 
 /** The evidence types whose events carry a notice. */

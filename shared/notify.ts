@@ -3,6 +3,9 @@
  * that said their request was filed, when it was made in Slack), the person the access is for when
  * that is someone else, and, for outcomes after the decision (granted, failed), every approver
  * asked, in the thread of the approval message they got. A notice never fails the step that sends it.
+ * With `release`, the message to the person who holds the access (the subject, who is the requester
+ * when they asked for themselves) carries the "I'm done" button (shared/release.ts); the others get
+ * the plain text.
  */
 import { errorMessage } from './errors.js';
 import type { Grant } from './grants/model.js';
@@ -11,10 +14,12 @@ import type { Services } from './services.js';
 
 type NotifyDeps = Pick<Services, 'chat' | 'logger' | 'store'>;
 
-export async function tellOutcome(deps: NotifyDeps, grant: Grant, text: string, opts: { approvers?: boolean } = {}): Promise<void> {
+export async function tellOutcome(deps: NotifyDeps, grant: Grant, text: string, opts: { approvers?: boolean; release?: boolean } = {}): Promise<void> {
   const thread = await quietly(deps, grant, 'the requester', () => deps.store.requestThread(grant.id));
-  await tellPerson(deps, grant, grant.requester, text, thread ?? undefined);
-  if (grant.subject !== grant.requester) await tellPerson(deps, grant, grant.subject, text);
+  const release = opts.release ? { release: grant.id } : {};
+  const self = grant.subject === grant.requester;
+  await tellPerson(deps, grant, grant.requester, text, thread ?? undefined, self ? release : {});
+  if (!self) await tellPerson(deps, grant, grant.subject, text, undefined, release);
   if (!opts.approvers) return;
   for (let step = 0; step < (grant.steps?.length ?? 0); step++) {
     const approval = await quietly(deps, grant, 'the approvers', () => deps.store.getApproval(grant.id, step));
@@ -24,12 +29,25 @@ export async function tellOutcome(deps: NotifyDeps, grant: Grant, text: string, 
   }
 }
 
-async function tellPerson(deps: NotifyDeps, grant: Grant, email: string, text: string, thread?: ChatMessageRef): Promise<void> {
+async function tellPerson(
+  deps: NotifyDeps,
+  grant: Grant,
+  email: string,
+  text: string,
+  thread: ChatMessageRef | undefined,
+  options: { release?: string },
+): Promise<void> {
   await quietly(deps, grant, email, async () => {
-    if (thread) return deps.chat.notify(thread, text);
+    if (thread) return deps.chat.notify(thread, text, options);
     const userId = await deps.chat.userIdByEmail(email);
-    return userId ? deps.chat.notify(userId, text) : undefined;
+    return userId ? deps.chat.notify(userId, text, options) : undefined;
   });
+}
+
+/** The "Access granted" notice: also the text the message keeps once its "I'm done" button is gone. */
+export function grantedText(grant: Pick<Grant, 'subject' | 'appName' | 'role' | 'expiresAt' | 'issueKey'>): string {
+  const until = grant.expiresAt ? ` until ${grant.expiresAt}` : '';
+  return `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${until} (${grant.issueKey}).`;
 }
 
 async function quietly<T>(deps: NotifyDeps, grant: Grant, who: string, send: () => Promise<T>): Promise<T | undefined> {

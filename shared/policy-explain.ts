@@ -11,7 +11,7 @@ import { describeDuration, normaliseDuration } from './duration.js';
 import { normalizeEmail } from './email.js';
 import { cappedExpiry, describeExpiry, endDateProblem, subjectEndDate } from './end-dates.js';
 import { requestProblems } from './intake.js';
-import { planApprovals } from './policy.js';
+import { approvalTimersFor, planApprovals } from './policy.js';
 import type { IdentityProvider, IdpUser, ProviderName } from './ports.js';
 
 export interface ExplainInput {
@@ -37,6 +37,9 @@ export interface Explanation {
   warnings: string[];
   /** When an unanswered step is denied, counted from when it is asked. */
   approvalTimeout?: string;
+  /** The reminder and escalation of an unanswered step, counted from when it is asked. */
+  reminder?: string;
+  escalation?: string;
   /** The subject's account as the identity provider has it (undefined: no provider is configured or the role is manual). */
   account?: { provider: ProviderName; found: boolean; active?: boolean; manager?: string; endDate?: string };
   /** When access would end if granted now. */
@@ -97,9 +100,19 @@ export async function explainPolicy(
         ]
       : [];
   });
+  const timers = approvalTimersFor(deps.catalog, resolved);
+  const after = (seconds: number) => `${describeDuration(`PT${seconds}S`)} after each step is asked`;
+  const escalation = timers?.escalation;
+  const escalatedTo = escalation?.to.filter((e) => e !== requester && e !== subject);
   return {
     ...base,
     warnings,
+    ...(timers?.remindAfterSeconds ? { reminder: `${after(timers.remindAfterSeconds)}, the approvers who have not decided are reminded in Slack` } : {}),
+    ...(escalation && escalatedTo
+      ? {
+          escalation: `${after(escalation.afterSeconds)}, ${escalatedTo.length > 0 ? `${escalatedTo.join(', ')} (${escalation.why}) can decide it as well` : `nobody is added (${escalation.to.join(', ')}: the requester or the subject)`}`,
+        }
+      : {}),
     outcome: 'approval',
     steps: plan.steps.map((s, i) => ({ step: i + 1, kind: s.kind, approvers: s.approvers, quorum: s.quorum ?? 1, why: s.reason })),
     approvalTimeout: `${approvalTimeout} (${describeDuration(approvalTimeout)}) after each step is asked; then the request is denied`,
@@ -130,6 +143,8 @@ export function explanationText(e: Explanation): string {
       const who = s.quorum > 1 ? `${s.quorum} of ${s.approvers.join(', ')}` : s.approvers.length > 1 ? `one of ${s.approvers.join(', ')}` : s.approvers[0];
       lines.push(`Step ${s.step} (${s.kind}): ${who}; ${s.why}`);
     }
+    if (e.reminder) lines.push(`Reminder: ${e.reminder}`);
+    if (e.escalation) lines.push(`Escalation: ${e.escalation}`);
     if (e.approvalTimeout) lines.push(`Unanswered: ${e.approvalTimeout}`);
     for (const w of e.warnings) lines.push(`WARNING: ${w}`);
   }

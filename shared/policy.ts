@@ -7,7 +7,7 @@ import type { ResolvedRole } from './catalog/catalog.js';
 import { allowedDurations } from './catalog/catalog.js';
 import type { Catalog } from './catalog/schema.js';
 import { describeDuration, durationMs, normaliseDuration } from './duration.js';
-import type { ApprovalStepPlan } from './grants/model.js';
+import type { ApprovalStepPlan, ApprovalTimers } from './grants/model.js';
 
 export type ApprovalPlan = { kind: 'auto'; reason: string } | { kind: 'steps'; steps: ApprovalStepPlan[] } | { kind: 'denied'; reason: string };
 
@@ -75,6 +75,28 @@ export function planApprovals(catalog: Catalog, resolved: ResolvedRole, input: P
     steps.push({ kind, approvers, reason, ...(quorum > 1 ? { quorum } : {}) });
   }
   return { kind: 'steps', steps };
+}
+
+/** A role's reminder and escalation (its own, else the catalog defaults), with the escalation's group resolved to its members. */
+export function approvalTimersFor(catalog: Catalog, resolved: ResolvedRole): ApprovalTimers | undefined {
+  const role = resolved.role;
+  const timeout = durationMs(role.approvalTimeout ?? catalog.defaults.approvalTimeout)!;
+  // A timer at or after the deadline would never fire: a default too long for this role's timeout is not used.
+  const seconds = (text: string | undefined) => {
+    const ms = text === undefined ? undefined : durationMs(text);
+    return ms === undefined || ms >= timeout ? undefined : Math.round(ms / 1000);
+  };
+  const remindAfterSeconds = seconds(role.remindAfter ?? catalog.defaults.remindAfter);
+  const escalateAfterSeconds = seconds(role.escalateAfter ?? catalog.defaults.escalateAfter);
+  const target = role.escalateTo ?? catalog.defaults.escalateTo;
+  const escalation =
+    escalateAfterSeconds !== undefined && target !== undefined
+      ? typeof target === 'string'
+        ? { afterSeconds: escalateAfterSeconds, to: [target], why: 'escalation contact in the catalog' }
+        : { afterSeconds: escalateAfterSeconds, to: catalog.approverGroups[target.group] ?? [], why: `member of escalation group ${target.group}` }
+      : undefined;
+  if (remindAfterSeconds === undefined && !escalation) return undefined;
+  return { ...(remindAfterSeconds !== undefined ? { remindAfterSeconds } : {}), ...(escalation ? { escalation } : {}) };
 }
 
 /** "needs 3 distinct approvers but only 2 are eligible (a@x, b@x)": why a quorum step cannot be approved. */

@@ -214,8 +214,12 @@ export interface Chat {
   /**
    * A plain message: a DM to a user id, or a reply in the thread of a message Grantline sent (the
    * requester's "Filed …", an approval message). Returns the message, to reply to later.
+   * `release`: a grant id; the message then carries an "I'm done" button (RELEASE_ACTION_ID, value
+   * the grant id) that ends the access early (shared/release.ts).
    */
-  notify(to: string | ChatMessageRef, text: string): Promise<ChatMessageRef>;
+  notify(to: string | ChatMessageRef, text: string, options?: { release?: string }): Promise<ChatMessageRef>;
+  /** Replaces a message that offered "I'm done" with its text and `outcome` below it, without the button. */
+  showReleased(ref: ChatMessageRef, text: string, outcome: string): Promise<void>;
   /** Opens the request form for the person who typed the command (Slack views.open; the trigger is valid for 3 s, once). */
   openRequestForm(triggerId: string, form: RequestForm): Promise<void>;
   /** Redraws an open request form (an app or role was chosen); `hash` makes Slack refuse a stale redraw. */
@@ -258,6 +262,14 @@ export const REQUEST_FORM = {
 export interface Jobs {
   /** Files a request submitted in the Slack form: the Jira issue, then the grant; the person is told the outcome in Slack. */
   fileRequest(job: FilingJob): Promise<void>;
+  /** Ends a grant early through the revoke path (reason early_release), as `actor` asked in Slack ("I'm done"). */
+  release(job: ReleaseJob): Promise<void>;
+}
+
+/** An early release accepted in Slack: the grant to end and who ended it (their email). */
+export interface ReleaseJob {
+  grantId: string;
+  actor: string;
 }
 
 /** What a person asks for, as typed or chosen (emails of the requester and of the person the access is for). */
@@ -294,3 +306,5 @@ export interface WorkflowRuntime {
 /** Action ids of the Approve/Deny buttons: the contract between the chat adapter and the interaction handler. */
 export const APPROVE_ACTION_ID = 'grantline_approve';
 export const DENY_ACTION_ID = 'grantline_deny';
+/** Action id of the "I'm done" button on the "Access granted" message (value: the grant id). */
+export const RELEASE_ACTION_ID = 'grantline_release';

@@ -10,8 +10,9 @@ import { recordEvidence } from './evidence.js';
 import { loadGrant } from './grants/load.js';
 import type { EvidenceEvent, Grant, GrantStatus } from './grants/model.js';
 import { joinMembership, leaveMembership, membershipKeyOf } from './membership.js';
-import { tellOutcome } from './notify.js';
+import { grantedText, tellOutcome } from './notify.js';
 import { expiryFor } from './policy.js';
+import { releasable } from './release.js';
 import type { LifecycleDeps } from './services.js';
 
 // ---------------------------------------------------------------- Provision
@@ -85,8 +86,8 @@ export async function provision(deps: LifecycleDeps, grantId: string): Promise<P
     transitionTo: deps.config.JIRA_STATUS_GRANTED,
   });
   const active = await activate(deps, grant, recorded, { idpUserId: user.id, preexistingMembership: preexisting });
-  const until = active.expiresAt ? ` until ${active.expiresAt}` : '';
-  await tellOutcome(deps, grant, `Access granted: ${grant.subject} now has ${grant.appName} ${grant.role}${until} (${grant.issueKey}).`, { approvers: true });
+  // The person who holds the access can end it early from this message ("I'm done"), when Grantline can end it.
+  await tellOutcome(deps, grant, grantedText(active), { approvers: true, release: releasable(active) });
   return resultOf(active);
 }
 

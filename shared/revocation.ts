@@ -55,7 +55,8 @@ export async function revoke(deps: LifecycleDeps, input: { grantId: string; reas
   if (grant.status !== 'active') return { grantId: grant.id, outcome: 'not_active' };
   const now = deps.clock.now().toISOString();
   const actor = input.actor ?? (input.reason === 'expired' ? 'scheduler' : 'grantline');
-  const why = REASON_TEXT[input.reason];
+  // An early release names who ended the access (the person who clicked "I'm done", or the API caller).
+  const why = input.reason === 'early_release' && input.actor ? `released early by ${input.actor}` : REASON_TEXT[input.reason];
 
   let outcome: RevokeResult['outcome'];
   let keptBecause: string | undefined;
@@ -70,7 +71,7 @@ export async function revoke(deps: LifecycleDeps, input: { grantId: string; reas
   }
   // Evidence first, under one key whatever the outcome: a crash before the state change is finished
   // by the retry (the grant is still active), and two revokers at once leave one end event.
-  const timing = { 'Scheduled for': grant.expiresAt, 'Revoked at': now, Reason: why };
+  const timing = { 'Scheduled for': grant.expiresAt, 'Revoked at': now, Reason: REASON_TEXT[input.reason] };
   const ending: Omit<EvidenceInput, 'actor'> =
     outcome === 'manual_task'
       ? {

@@ -1,7 +1,8 @@
 /**
- * Slack ingress: Approve/Deny clicks, the `/access` command and the request form it opens. Verify,
- * record, acknowledge: Slack allows 3 s, so the slow work happens after the answer (approvals and
- * provisioning in the workflow, filing a submitted form in the filing job).
+ * Slack ingress: Approve/Deny clicks, "I'm done" clicks, the `/access` command and the request form
+ * it opens. Verify, record, acknowledge: Slack allows 3 s, so the slow work happens after the answer
+ * (approvals and provisioning in the workflow, filing a submitted form in the filing job, an early
+ * release in the release job).
  */
 import * as z from 'zod';
 import { decide } from './approval.js';
@@ -13,7 +14,8 @@ import { ForbiddenError, MalformedRequestError, errorMessage } from './errors.js
 import { requestForm } from './filing.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { requestProblems, type RequestField } from './intake.js';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID, REQUEST_FORM } from './ports.js';
+import { APPROVE_ACTION_ID, DENY_ACTION_ID, RELEASE_ACTION_ID, REQUEST_FORM } from './ports.js';
+import { requestRelease } from './release.js';
 import type { Services } from './services.js';
 
 export type SlackDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'catalog' | 'chat' | 'ticketing' | 'workflow' | 'jobs'>;
@@ -53,6 +55,8 @@ const interactionPayload = z.discriminatedUnion('type', [
     ...sender,
     actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
     view: view.optional(),
+    /** The message whose button was clicked (absent for a view's elements). */
+    container: z.object({ message_ts: z.string().min(1).optional(), channel_id: z.string().min(1).optional() }).optional(),
   }),
   z.object({ type: z.literal('view_submission'), ...sender, view }),
 ]);
@@ -87,6 +91,11 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   if (ourForm && payload.view && payload.actions.some((a) => a.action_id === REQUEST_FORM.app || a.action_id === REQUEST_FORM.role)) {
     return redrawForm(deps, payload.view);
   }
+  const release = payload.actions.find((a) => a.action_id === RELEASE_ACTION_ID);
+  if (release) {
+    const { message_ts: ts, channel_id: channel } = payload.container ?? {};
+    return releaseClicked(deps, payload.user.id, release.value, ts && channel ? { channel, ts } : undefined);
+  }
   const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION_ID || a.action_id === DENY_ACTION_ID);
   if (!action) return { status: 200 };
   // The button value is only a lookup key; everything else is re-read from the ledger.
@@ -112,6 +121,33 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   }
   return json(200, { outcome: result.outcome });
 }
+
+/**
+ * "I'm done" on an "Access granted" message (shared/release.ts). The button value is only the grant id;
+ * whether the clicker may end the access is read from the ledger. Anything but an accepted release is
+ * told to the clicker by DM, as a refused approval is.
+ */
+async function releaseClicked(
+  deps: SlackDeps,
+  userId: string,
+  value: string | undefined,
+  message: { channel: string; ts: string } | undefined,
+): Promise<HttpResponse> {
+  if (!value || !/^[0-9A-Za-z_.-]{1,80}$/.test(value)) throw new MalformedRequestError('"I\'m done" button value is not a grant reference');
+  const clickerEmail = normalizeEmail(await deps.chat.emailOfUser(userId));
+  const result = await requestRelease(deps, { grantId: value, clickerEmail, clickerRef: userId, ...(message ? { message } : {}) });
+  if (result.outcome !== 'accepted') {
+    const text = result.outcome === 'refused' ? `Grantline did not end this access: ${result.reason}.` : `Nothing to do: ${lowerFirst(result.reason)}.`;
+    try {
+      await deps.chat.notify(userId, text);
+    } catch (err) {
+      deps.logger.warn('could not tell the clicker what became of "I\'m done"', { error: (err as Error).message });
+    }
+  }
+  return json(200, { outcome: result.outcome });
+}
+
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
 
 /**
  * `/access [app [role]]` opens the request form (prefilled with the app and role when given). Nothing

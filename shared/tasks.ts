@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { MalformedRequestError } from './errors.js';
-import { advance, expireApproval, requestApproval } from './approval.js';
+import { advance, APPROVAL_TIMERS, approvalTimer, requestApproval } from './approval.js';
 import { provision, recordFailure } from './provisioning.js';
 import { REVOKE_REASONS, revoke, scheduleRevocation } from './revocation.js';
 import type { LifecycleDeps } from './services.js';
@@ -16,8 +16,8 @@ const byStep = z.object({ grantId, step: z.number().int().min(0).max(20) });
 
 export const taskInputs = {
   Advance: byGrant,
-  RequestApproval: byStep.extend({ taskToken: z.string().min(1).max(2048), approvalTimeoutSeconds: z.number().int().positive().optional() }),
-  ApprovalTimedOut: byStep,
+  RequestApproval: byStep.extend({ taskToken: z.string().min(1).max(2048), waitSeconds: z.number().int().positive().optional() }),
+  ApprovalTimer: byStep.extend({ timer: z.enum(APPROVAL_TIMERS) }),
   Provision: byGrant,
   ScheduleRevocation: byGrant,
   RecordFailure: byGrant.extend({ error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).default({}) }),
@@ -38,7 +38,7 @@ export function parseTaskInput<N extends TaskName>(name: N, input: unknown): z.o
 export const tasks: { [N in TaskName]: (deps: LifecycleDeps, input: unknown) => Promise<unknown> } = {
   Advance: (deps, input) => advance(deps, parseTaskInput('Advance', input).grantId),
   RequestApproval: (deps, input) => requestApproval(deps, parseTaskInput('RequestApproval', input)),
-  ApprovalTimedOut: (deps, input) => expireApproval(deps, parseTaskInput('ApprovalTimedOut', input)),
+  ApprovalTimer: (deps, input) => approvalTimer(deps, parseTaskInput('ApprovalTimer', input)),
   Provision: (deps, input) => provision(deps, parseTaskInput('Provision', input).grantId),
   ScheduleRevocation: (deps, input) => scheduleRevocation(deps, parseTaskInput('ScheduleRevocation', input).grantId),
   RecordFailure: (deps, input) => recordFailure(deps, parseTaskInput('RecordFailure', input)),

@@ -20,7 +20,7 @@ export const FUNCTION_NAMES = [
   'audit-grant',
   'advance',
   'request-approval',
-  'expire-approval',
+  'approval-timer',
   'provision',
   'schedule-revocation',
   'record-failure',
@@ -65,12 +65,12 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
   'slack-interactions': {
     description:
-      'POST /webhooks/slack/interactions: Approve/Deny clicks (the decision goes to the ledger and completes the waiting task; the next step posts it to Jira), and the request form (a submission is receipted and handed to file-request)',
+      'POST /webhooks/slack/interactions: Approve/Deny clicks (the decision goes to the ledger and completes the waiting task), a submitted /access form (receipted, then handed to file-request), "I\'m done" (an early release: receipted, then handed to revoke)',
     trigger: 'http',
     table: 'readWrite',
     secrets: ['slack'],
     workflow: 'complete',
-    invokes: ['file-request'],
+    invokes: ['file-request', 'revoke'],
     timeoutSeconds: 29,
     memoryMb: 512,
   },
@@ -126,11 +126,11 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 55,
     memoryMb: 512,
   },
-  'expire-approval': {
-    description: 'State machine ApprovalTimedOut: the step expires and the request is denied',
+  'approval-timer': {
+    description: "State machine ApprovalTimer: a step's reminder, escalation or deadline (the step expires and the request is denied)",
     trigger: 'state machine',
     table: 'readWrite',
-    secrets: ['jira'],
+    secrets: ['slack', 'jira'],
     timeoutSeconds: 55,
     memoryMb: 512,
   },
@@ -160,7 +160,7 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 512,
   },
   revoke: {
-    description: 'EventBridge Scheduler target (and early release / access review): removes the membership',
+    description: 'EventBridge Scheduler target, and asynchronous invoke by slack-interactions for an early release ("I\'m done"): removes the membership',
     trigger: 'scheduler',
     table: 'readWrite',
     secrets: ['jira', 'identityProviders'],
@@ -216,7 +216,7 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
 export const ASL_SUBSTITUTIONS = {
   AdvanceFunctionArn: 'advance',
   RequestApprovalFunctionArn: 'request-approval',
-  ExpireApprovalFunctionArn: 'expire-approval',
+  ApprovalTimerFunctionArn: 'approval-timer',
   ProvisionFunctionArn: 'provision',
   ScheduleRevocationFunctionArn: 'schedule-revocation',
   RecordFailureFunctionArn: 'record-failure',

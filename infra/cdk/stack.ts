@@ -3,8 +3,9 @@
  *
  *   HTTP API ──► jira-webhook / slack-* / audit-*            (audit routes: IAM auth)
  *   Step Functions (statemachines/access-request.asl.json) ──► advance, request-approval (callback),
- *       expire-approval, provision, schedule-revocation, record-failure
+ *       approval-timer, provision, schedule-revocation, record-failure
  *   EventBridge Scheduler (one-time schedule per grant) ──► revoke      (retries, then a DLQ)
+ *   slack-interactions ──► file-request (a submitted form), revoke ("I'm done": an early release)   (async invokes)
  *   EventBridge rule, every 5 minutes ──► flush-evidence
  *   EventBridge rule, every 5 minutes ──► sweep-expiries (revokes overdue grants, recreates missing schedules)
  *   DynamoDB ledger (retained), Secrets Manager credentials, alarms.
@@ -162,6 +163,7 @@ export class GrantlineStack extends Stack {
       const environment: Record<string, string> = { ...environmentBase };
       if (spec.workflow) environment.GRANTLINE_STATE_MACHINE_ARN = stateMachineArn;
       if (spec.invokes?.includes('file-request')) environment.GRANTLINE_FILE_REQUEST_FUNCTION = names.fileRequestFunction;
+      if (spec.invokes?.includes('revoke')) environment.GRANTLINE_REVOKE_FUNCTION_ARN = revokeFunctionArn;
       if (spec.schedules) {
         environment.GRANTLINE_SCHEDULE_GROUP = names.scheduleGroup;
         environment.GRANTLINE_REVOKE_FUNCTION_ARN = revokeFunctionArn;
@@ -193,6 +195,7 @@ export class GrantlineStack extends Stack {
         );
       }
       if (spec.invokes?.includes('file-request')) fn.allow(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fileRequestFunctionArn] }));
+      if (spec.invokes?.includes('revoke')) fn.allow(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [revokeFunctionArn] }));
       if (spec.workflow) {
         const actions = {
           start: ['states:StartExecution'],

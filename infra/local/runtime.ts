@@ -105,7 +105,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   // Tests shorten its waits as they do the workflow's retries.
   const short = options.retryIntervalMs;
   const sleep: Sleep = short === undefined ? realSleep : (ms) => realSleep(Math.min(ms, short));
-  const jobs = new LocalJobs((job) => fileRequest(deps, job, sleep), logger, sleep);
+  // An early release ("I'm done" in Slack) runs the revoke task, as the revoke Lambda does when invoked for it.
+  const jobs = new LocalJobs(
+    {
+      file: (job) => fileRequest(deps, job, sleep),
+      release: (job) => tasks.Revoke(deps, { grantId: job.grantId, reason: 'early_release', actor: job.actor }),
+    },
+    logger,
+    sleep,
+  );
   deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow, jobs };
   workflow.bind(deps);
 

@@ -23,7 +23,7 @@ export const DEFINITION_PATH = fileURLToPath(new URL('../../statemachines/access
 const PLACEHOLDER_FUNCTIONS: Record<string, TaskName> = {
   AdvanceFunctionArn: 'Advance',
   RequestApprovalFunctionArn: 'RequestApproval',
-  ExpireApprovalFunctionArn: 'ApprovalTimedOut',
+  ApprovalTimerFunctionArn: 'ApprovalTimer',
   ProvisionFunctionArn: 'Provision',
   ScheduleRevocationFunctionArn: 'ScheduleRevocation',
   RecordFailureFunctionArn: 'RecordFailure',
@@ -144,8 +144,8 @@ export class LocalWorkflow implements WorkflowRuntime {
     }
     const maxTimeout = this.options.maxTimeoutSeconds ?? DEFAULT_MAX_TIMEOUT_SECONDS;
     overrides.Advance = async (input: unknown) => {
-      const next = (await call(tasks.Advance(deps, input))) as { approvalTimeoutSeconds: number };
-      return { ...next, approvalTimeoutSeconds: Math.min(next.approvalTimeoutSeconds, maxTimeout) } as never;
+      const next = (await call(tasks.Advance(deps, input))) as { waitSeconds: number };
+      return { ...next, waitSeconds: Math.min(next.waitSeconds, maxTimeout) } as never;
     };
     overrides.RequestApproval = async (input: unknown) => {
       const payload = (input as { Payload?: Record<string, unknown> }).Payload ?? {};

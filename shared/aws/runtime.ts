@@ -111,7 +111,13 @@ async function build(connectors: Connectors): Promise<LifecycleDeps> {
         }),
     ),
     workflow: lazy(() => new StepFunctionsWorkflow(required(config, 'GRANTLINE_STATE_MACHINE_ARN'))),
-    jobs: lazy(() => new LambdaJobs(required(config, 'GRANTLINE_FILE_REQUEST_FUNCTION'))),
+    jobs: lazy(
+      () =>
+        new LambdaJobs({
+          ...(config.GRANTLINE_FILE_REQUEST_FUNCTION ? { fileRequest: config.GRANTLINE_FILE_REQUEST_FUNCTION } : {}),
+          ...(config.GRANTLINE_REVOKE_FUNCTION_ARN ? { revoke: config.GRANTLINE_REVOKE_FUNCTION_ARN } : {}),
+        }),
+    ),
   };
 }
 

@@ -72,6 +72,11 @@ export function formatPath(path: PropertyKey[]): string {
 function semanticProblems(raw: unknown): RawProblem[] {
   const problems: RawProblem[] = [];
   const groups = recordAt(raw, 'approverGroups');
+  const defaults = recordAt(raw, 'defaults');
+  const defaultTarget = defaults.escalateTo;
+  if (isGroupTarget(defaultTarget) && !(defaultTarget.group in groups)) {
+    problems.push({ path: ['defaults', 'escalateTo', 'group'], message: `unknown approver group "${defaultTarget.group}" (define it under approverGroups)` });
+  }
   for (const [appKey, app] of Object.entries(recordAt(raw, 'apps'))) {
     for (const [roleKey, role] of Object.entries(recordAt(app, 'roles'))) {
       const at = (...rest: PropertyKey[]) => ['apps', appKey, 'roles', roleKey, ...rest];
@@ -105,10 +110,56 @@ function semanticProblems(raw: unknown): RawProblem[] {
         const quorumProblem = quorumTooLarge(step, groups);
         if (quorumProblem) problems.push({ path: at('approval', i, 'quorum'), message: quorumProblem });
       });
+      problems.push(...timerProblems(role, defaults, groups, at));
       if (field('group') === 'manual' && field('provider') !== undefined) {
         problems.push({ path: at('provider'), message: 'a manual role has no provider' });
       }
     }
+  }
+  return problems;
+}
+
+const isGroupTarget = (target: unknown): target is { group: string } =>
+  !!target && typeof target === 'object' && typeof (target as { group?: unknown }).group === 'string';
+
+/**
+ * A role's reminder and escalation: one set on the role must come before its approvalTimeout that
+ * denies the step, or it would never happen (a default that does not fit a role with a shorter
+ * timeout is simply not used for it: shared/policy.ts approvalTimersFor), and an escalation needs
+ * both when and to whom, from the role or the defaults.
+ */
+function timerProblems(
+  role: unknown,
+  defaults: Record<string, unknown>,
+  groups: Record<string, unknown>,
+  at: (...rest: PropertyKey[]) => PropertyKey[],
+): RawProblem[] {
+  const own = role && typeof role === 'object' ? (role as Record<string, unknown>) : {};
+  const value = (key: string): unknown => own[key] ?? defaults[key];
+  const where = (key: string) => (key in own ? at(key) : at());
+  const from = (key: string) => (key in own ? '' : ' (from defaults)');
+  const problems: RawProblem[] = [];
+  const timeoutText = value('approvalTimeout') ?? 'PT24H';
+  const timeout = typeof timeoutText === 'string' ? durationMs(timeoutText) : undefined;
+  for (const key of ['remindAfter', 'escalateAfter']) {
+    const text = value(key);
+    const ms = typeof text === 'string' ? durationMs(text) : undefined;
+    if (!(key in own) || ms === undefined || timeout === undefined) continue;
+    if (ms === Infinity || ms >= timeout) {
+      problems.push({
+        path: where(key),
+        message: `${key} ${String(text)} must be shorter than approvalTimeout ${String(timeoutText)}: the step is denied at the timeout, so it would never happen`,
+      });
+    }
+  }
+  const hasWhen = value('escalateAfter') !== undefined;
+  const target = value('escalateTo');
+  if (hasWhen && target === undefined)
+    problems.push({ path: where('escalateAfter'), message: `escalateAfter${from('escalateAfter')} needs escalateTo: an email or {group: name}` });
+  if (!hasWhen && target !== undefined)
+    problems.push({ path: where('escalateTo'), message: `escalateTo${from('escalateTo')} needs escalateAfter: how long a step waits before it is escalated` });
+  if ('escalateTo' in own && isGroupTarget(target) && !(target.group in groups)) {
+    problems.push({ path: at('escalateTo', 'group'), message: `unknown approver group "${target.group}" (define it under approverGroups)` });
   }
   return problems;
 }

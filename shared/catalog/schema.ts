@@ -53,6 +53,22 @@ const approvalStep = z.union(
   },
 );
 
+/** Who an unanswered step is escalated to: one person, or the members of an approver group. */
+const escalationTarget = z.union([email, z.strictObject({ group: z.string().min(1) })], {
+  error: 'escalateTo must be an email address or {group: name} of an approver group',
+});
+
+/**
+ * Reminders and escalation of a step nobody has decided, counted from when the step is asked:
+ * remindAfter DMs the approvers who have not decided; escalateAfter adds escalateTo as approvers of
+ * the step. Both come before the approvalTimeout that denies. Set in defaults:, overridden per role.
+ */
+const approvalTimers = {
+  remindAfter: duration.optional().describe('After this long without a decision, the approvers who have not decided are reminded in Slack'),
+  escalateAfter: duration.optional().describe('After this long without a decision, escalateTo is added as approvers of the step'),
+  escalateTo: escalationTarget.optional().describe('An email or {group: name}: added as approvers of a step unanswered after escalateAfter'),
+};
+
 export const roleSchema = z.strictObject({
   description: z.string().optional(),
   /** Group id in the app's provider, or "manual" when no group grants the role. */
@@ -63,6 +79,7 @@ export const roleSchema = z.strictObject({
   durations: z.array(duration).min(1),
   maxDuration: duration,
   approvalTimeout: duration.optional(),
+  ...approvalTimers,
   /** A Slack channel id (C… or G…): approval requests are posted there with the buttons; an approver group's members are not DMed. */
   approvalChannel: z
     .string()
@@ -105,6 +122,7 @@ export const catalogSchema = z.strictObject({
     .strictObject({
       provider: z.enum(providers).default('okta'),
       approvalTimeout: duration.default('PT24H'),
+      ...approvalTimers,
     })
     .prefault({}),
   approverGroups: z.record(z.string(), z.array(email).min(1)).default({}),
@@ -120,6 +138,7 @@ export type Catalog = z.output<typeof catalogSchema>;
 export type AppEntry = z.output<typeof appSchema>;
 export type RoleEntry = z.output<typeof roleSchema>;
 export type EndDateSources = z.output<typeof endDatesSchema>;
+export type EscalationTarget = z.output<typeof escalationTarget>;
 export type ApprovalStepSpec = z.output<typeof approvalStep>;
 export type RiskTier = (typeof riskTiers)[number];
 

@@ -13,6 +13,7 @@ import {
 import {
   APPROVE_ACTION_ID,
   DENY_ACTION_ID,
+  RELEASE_ACTION_ID,
   REQUEST_FORM,
   type ApprovalOutcome,
   type ApprovalProgress,
@@ -29,6 +30,7 @@ import { GrantlineError, PermanentError, RetryableError, errorMessage } from '..
 export type SlackBlock = Extract<ChatPostMessageArguments, { blocks: unknown[] }>['blocks'][number];
 
 export const DECISION_BLOCK_ID = 'grantline_decision';
+export const RELEASE_BLOCK_ID = 'grantline_release';
 
 /** The longest Retry-After we sleep through in-process; longer ones surface as RetryableError for the state machine. */
 export const MAX_IN_PROCESS_RATE_LIMIT_WAIT_MS = 5_000;
@@ -118,13 +120,27 @@ export class SlackChat implements Chat {
     );
   }
 
-  async notify(to: string | ChatMessageRef, text: string): Promise<ChatMessageRef> {
+  async notify(to: string | ChatMessageRef, text: string, options: { release?: string } = {}): Promise<ChatMessageRef> {
     const channel = typeof to === 'string' ? await this.openDm(to) : to.channel;
     const thread = typeof to === 'string' ? {} : { thread_ts: to.ts };
     // Notices quote requests and refusal reasons; none of ours is meant to carry a link or mention.
     // Clipped too: a refusal reason can quote a long request, and Slack splits or truncates long texts.
-    const res = await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel, text: shown(text, SLACK_LIMITS.messageText), ...thread }));
+    const blocks = options.release ? { blocks: releaseBlocks(text, options.release) } : {};
+    const res = await this.call('chat.postMessage', () =>
+      this.client.chat.postMessage({ channel, text: shown(text, SLACK_LIMITS.messageText), ...blocks, ...thread }),
+    );
     return { channel: res.channel ?? channel, ts: res.ts ?? '' };
+  }
+
+  async showReleased(ref: ChatMessageRef, text: string, outcome: string): Promise<void> {
+    await this.call('chat.update', () =>
+      this.client.chat.update({
+        channel: ref.channel,
+        ts: ref.ts,
+        text: shown(`${text} ${outcome}`, SLACK_LIMITS.messageText),
+        blocks: releasedBlocks(text, outcome),
+      }),
+    );
   }
 
   async openRequestForm(triggerId: string, form: RequestForm): Promise<void> {
@@ -355,6 +371,42 @@ export function outcomeLine(o: ApprovalOutcome): string {
 function formatTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/**
+ * The "Access granted" message to the person who holds the access: its text, and an "I'm done"
+ * button that ends the access early. The button's value is the grant id only.
+ */
+export function releaseBlocks(text: string, grantId: string): SlackBlock[] {
+  return [
+    { type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) },
+    {
+      type: 'actions',
+      block_id: RELEASE_BLOCK_ID,
+      elements: [
+        {
+          type: 'button',
+          action_id: RELEASE_ACTION_ID,
+          value: grantId,
+          text: { type: 'plain_text', text: "I'm done" },
+          confirm: {
+            title: { type: 'plain_text', text: 'End your access now?' },
+            text: { type: 'plain_text', text: 'Grantline removes the access now, before its scheduled end. Ask again if you need it later.' },
+            confirm: { type: 'plain_text', text: 'End it now' },
+            deny: { type: 'plain_text', text: 'Keep it' },
+          },
+        },
+      ],
+    },
+  ];
+}
+
+/** The same message once the access was released (or had already ended): the text, and the outcome instead of the button. */
+export function releasedBlocks(text: string, outcome: string): SlackBlock[] {
+  return [
+    { type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) },
+    { type: 'context', elements: [mrkdwn(shown(outcome, SLACK_LIMITS.fieldText))] },
+  ];
 }
 
 /** Slack's limits on a static select: 100 options, each text at most 75 characters. */

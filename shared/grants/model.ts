@@ -21,6 +21,14 @@ export interface ApprovalStepPlan {
   quorum?: number;
 }
 
+/** Counted from when each step is asked, all before approvalTimeoutSeconds (shared/catalog/catalog.ts checks). */
+export interface ApprovalTimers {
+  /** The approvers who have not decided are reminded in Slack. */
+  remindAfterSeconds?: number;
+  /** These people (lower-case emails) are added as approvers of the step; `why` says who they are. */
+  escalation?: { afterSeconds: number; to: string[]; why: string };
+}
+
 export interface Grant {
   id: string;
   issueKey: string;
@@ -43,6 +51,8 @@ export interface Grant {
   requestedEndDate?: string;
   justification: string;
   approvalTimeoutSeconds: number;
+  /** The reminder and escalation of each unanswered step, fixed from the catalog when the request was made. */
+  approvalTimers?: ApprovalTimers;
   status: GrantStatus;
   steps?: ApprovalStepPlan[];
   currentStep?: number;
@@ -111,6 +121,11 @@ export interface Approval {
   jiraApprovers?: { at: string; missing: string[]; problem?: string };
   /** Ids of the JSM approvals whose decision was taken for this step, each recorded before deciding: a replayed webhook decides nothing twice. */
   jiraApprovalsTaken?: string[];
+  /** When the approvers who had not decided were reminded (set once, before the reminder is sent). */
+  remindedAt?: string;
+  /** When the step was escalated, and who was added to its approvers then (set once, with the approvers, by one write). */
+  escalatedAt?: string;
+  escalatedTo?: string[];
   /** A quorum step (ApprovalStepPlan.quorum): the distinct approvals it needs to close as approved. Absent: 1. */
   quorum?: number;
   /**
@@ -131,6 +146,8 @@ export type EvidenceType =
   | 'auto_approved'
   | 'approval_requested'
   | 'approval_refused'
+  | 'approval_reminded'
+  | 'approval_escalated'
   | 'approved'
   | 'denied'
   | 'approval_expired'
@@ -140,7 +157,11 @@ export type EvidenceType =
   | 'revocation_scheduled'
   | 'revoked'
   | 'revocation_kept_membership'
-  | 'manual_removal_task';
+  | 'manual_removal_task'
+  /** "I'm done" clicked in Slack by the person who holds the access (or asked for it): the revocation follows. */
+  | 'release_requested'
+  /** "I'm done" clicked by someone who may not end this access: nothing changed. */
+  | 'release_refused';
 
 /** One append-only ledger entry; written once, never updated. */
 export interface EvidenceEvent {

@@ -321,24 +321,27 @@ export class Store {
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
-    if (ok) {
-      for (const approver of approval.approvers) {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: {
-              pk: grantPk(approval.grantId),
-              sk: `ASSIGN#${approval.step}#${approver}`,
-              gsi1pk: `APPROVER#${approver}`,
-              gsi1sk: `${approval.requestedAt}#${approval.grantId}#${approval.step}`,
-              grantId: approval.grantId,
-              step: approval.step,
-            },
-          }),
-        );
-      }
-    }
+    if (ok) await this.joinApproverIndex(approval, approval.approvers);
     return ok ? 'created' : 'exists';
+  }
+
+  /** Lists the step among each approver's pending approvals (the byPerson index). */
+  private async joinApproverIndex(approval: Approval, approvers: string[]): Promise<void> {
+    for (const approver of approvers) {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: grantPk(approval.grantId),
+            sk: `ASSIGN#${approval.step}#${approver}`,
+            gsi1pk: `APPROVER#${approver}`,
+            gsi1sk: `${approval.requestedAt}#${approval.grantId}#${approval.step}`,
+            grantId: approval.grantId,
+            step: approval.step,
+          },
+        }),
+      );
+    }
   }
 
   async getApproval(grantId: string, step: number): Promise<Approval | undefined> {
@@ -369,6 +372,42 @@ export class Store {
         ExpressionAttributeValues: { ':m': messages },
       }),
     );
+  }
+
+  /** Marks a pending step as reminded, once: true for the one caller that marked it (and sends the reminder). */
+  async markReminded(grantId: string, step: number, at: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET remindedAt = :at',
+        ConditionExpression: '#status = :pending AND attribute_not_exists(remindedAt)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':at': at, ':pending': 'pending' },
+      }),
+    );
+  }
+
+  /**
+   * Escalates a pending step, once: `added` join its approvers in the same write that marks it
+   * escalated, so they may decide from then on and a retry adds nobody twice. The record as written,
+   * or undefined when the step was already escalated or is no longer pending.
+   */
+  async escalateApproval(grantId: string, step: number, added: string[], at: string): Promise<Approval | undefined> {
+    const ok = await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: approvalSk(step) },
+        UpdateExpression: 'SET approvers = list_append(approvers, :added), escalatedAt = :at, escalatedTo = :added',
+        ConditionExpression: '#status = :pending AND attribute_not_exists(escalatedAt)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':added': added, ':at': at, ':pending': 'pending' },
+      }),
+    );
+    if (!ok) return undefined;
+    const escalated = await this.getApproval(grantId, step);
+    if (escalated) await this.joinApproverIndex(escalated, added);
+    return escalated;
   }
 
   /** Records, once, that this step's approvers were put on the Jira issue (JSM approvals). false: recorded before. */

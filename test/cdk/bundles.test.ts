@@ -146,13 +146,14 @@ describe('bundles', () => {
       .sort();
     // Evidence goes to Jira from every task but the Slack click and form; the audit routes and the review call neither.
     expect(withJiraJs).toEqual([
-      ...['advance', 'expire-approval', 'file-request', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval'],
+      ...['advance', 'approval-timer', 'file-request', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval'],
       ...['revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
     ]);
     expect(withPackage('axios')).toEqual(withJiraJs);
-    // Slack: asking approvers, updating the prompt, telling the requester, the two Slack webhooks and filing a form.
+    // Slack: asking approvers, reminding them, updating the prompt, telling the requester, the two Slack webhooks and filing a form.
     expect(withPackage('@slack/web-api')).toEqual([
       'advance',
+      'approval-timer',
       'file-request',
       'provision',
       'record-failure',

@@ -98,7 +98,7 @@ describe('cost per grant, from the real state machine', () => {
       'Advance',
       'Route',
       'RequestApproval',
-      'ApprovalTimedOut',
+      'ApprovalTimer',
       'Advance',
       'Route',
       'Closed',

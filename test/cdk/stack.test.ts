@@ -119,7 +119,7 @@ describe('secrets', () => {
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
     jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'slack-commands', 'review-app', 'evidence-pending'),
     jiraWebhook: ['jira-webhook'],
-    slack: ['slack-interactions', 'slack-commands', 'file-request', 'advance', 'request-approval', 'provision', 'record-failure'],
+    slack: ['slack-interactions', 'slack-commands', 'file-request', 'advance', 'request-approval', 'approval-timer', 'provision', 'record-failure'],
     get okta() {
       return idpReaders('okta');
     },
@@ -258,15 +258,32 @@ describe('IAM least privilege', () => {
     const fileRequestName = resource(template, ids['file-request'].fn).Properties?.FunctionName as string;
     const invokers = ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).includes('lambda:InvokeFunction')));
     expect(invokers).toEqual(['slack-interactions']);
-    const invoke = statementsOf('slack-interactions').find((s) => actionsOf(s).includes('lambda:InvokeFunction'))!;
-    expect(resourcesOf(invoke)).toHaveLength(1);
-    expect(JSON.stringify(resourcesOf(invoke)[0])).toContain(`:function:${fileRequestName}"`);
+    const invokes = statementsOf('slack-interactions').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    // One statement per function it hands work to: file-request (a form) and revoke ("I'm done").
+    expect(invokes.map((s) => resourcesOf(s).length)).toEqual([1, 1]);
+    const invoke = invokes.find((s) => JSON.stringify(resourcesOf(s)[0]).includes(`:function:${fileRequestName}"`));
+    expect(invoke).toBeDefined();
     // The name the function is told is the one it may invoke.
     expect(environmentOf(template, ids['slack-interactions'].fn).GRANTLINE_FILE_REQUEST_FUNCTION).toBe(fileRequestName);
     const props = resource(template, ids['file-request'].fn).Properties!;
     expect(props.DeadLetterConfig).toEqual({ TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.fileRequest)) });
     const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
       JSON.stringify(c.Properties?.FunctionName).includes(ids['file-request'].fn),
+    );
+    expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
+  });
+
+  it('lets the Slack interactions function hand an early release ("I\'m done") to the revoke function, which Lambda retries twice and then parks in its dead-letter queue', () => {
+    const revokeName = resource(template, ids.revoke.fn).Properties?.FunctionName as string;
+    const invoke = statementsOf('slack-interactions').find(
+      (s) => actionsOf(s).includes('lambda:InvokeFunction') && JSON.stringify(resourcesOf(s)).includes(`:function:${revokeName}"`),
+    )!;
+    expect(resourcesOf(invoke)).toHaveLength(1);
+    // The ARN the function is told is the one it may invoke.
+    expect(same(environmentOf(template, ids['slack-interactions'].fn).GRANTLINE_REVOKE_FUNCTION_ARN, resourcesOf(invoke)[0])).toBe(true);
+    expect(resource(template, ids.revoke.fn).Properties?.DeadLetterConfig).toEqual({ TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.revoke)) });
+    const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
+      JSON.stringify(c.Properties?.FunctionName).includes(ids.revoke.fn),
     );
     expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
   });
@@ -293,12 +310,14 @@ describe('IAM least privilege', () => {
       [['lambda:InvokeFunction'], [revokeArn]],
       [['sqs:SendMessage'], [arnOf(dlq)]],
     ]);
-    // Nothing but the scheduler role and the state machine (RevokeNow: no schedule could be made) may invoke revoke.
+    // Nothing but the scheduler role, the state machine (RevokeNow: no schedule could be made) and the
+    // Slack interactions function (an early release) may invoke revoke.
     const stateMachineRole = logicalIdOf(synth.stack.stateMachine.role);
     const otherInvokers = allStatements(template).filter(
       ({ role, statement }) =>
         role !== schedulerRole &&
         role !== stateMachineRole &&
+        role !== ids['slack-interactions'].role &&
         actionsOf(statement).includes('lambda:InvokeFunction') &&
         resourcesOf(statement).some((r) => same(r, revokeArn) || same(r, arnOf(ids.revoke.fn))),
     );
@@ -336,7 +355,7 @@ describe('IAM least privilege', () => {
     const role = logicalIdOf(synth.stack.stateMachine.role);
     const invoke = statementsOfRole(template, role).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
-    const expected = (['advance', 'request-approval', 'expire-approval', 'provision', 'schedule-revocation', 'record-failure', 'revoke'] as const).map((n) =>
+    const expected = (['advance', 'request-approval', 'approval-timer', 'provision', 'schedule-revocation', 'record-failure', 'revoke'] as const).map((n) =>
       arnOf(ids[n].fn),
     );
     expect(JSON.stringify(resourcesOf(invoke[0]!))).toBe(JSON.stringify(expected));
@@ -363,7 +382,7 @@ describe('state machine', () => {
     const expected: Record<string, FunctionName> = {
       AdvanceFunctionArn: 'advance',
       RequestApprovalFunctionArn: 'request-approval',
-      ExpireApprovalFunctionArn: 'expire-approval',
+      ApprovalTimerFunctionArn: 'approval-timer',
       ProvisionFunctionArn: 'provision',
       ScheduleRevocationFunctionArn: 'schedule-revocation',
       RecordFailureFunctionArn: 'record-failure',

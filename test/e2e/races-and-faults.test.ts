@@ -123,7 +123,7 @@ describe('lateness and early revocation', () => {
     const late = await tasks.Revoke(h.runtime.deps, { grantId, reason: 'expired' });
     expect(late).toEqual({ grantId, outcome: 'not_active' });
     expect(h.sandbox.jira.commentTexts(issueKey).filter((c) => c.includes('removed eli.engineer'))).toHaveLength(1);
-    expect(h.sandbox.jira.commentTexts(issueKey, 'internal').at(-1)).toContain('(early release)');
+    expect(h.sandbox.jira.commentTexts(issueKey, 'internal').at(-1)).toContain('(released early by eli.engineer@example.com)');
     expect(h.sandbox.jira.publicCommentTexts(issueKey).at(-1)).toMatch(/^Your access has ended: it was released early\./);
   });
 

@@ -54,7 +54,7 @@ describe('what the requester sees, and where the issue ends', () => {
     const agents = h.sandbox.jira.commentTexts(issueKey, 'internal').join('\n');
     expect(agents).toContain('refused a decision by mallory.intruder@example.com');
     expect(agents).toContain(`approval asked of ${MANAGER}`);
-    expect(agents).toContain('removed eli.engineer@example.com from okta group 00gfigmaeditor (early release)');
+    expect(agents).toContain('removed eli.engineer@example.com from okta group 00gfigmaeditor (released early by eli.engineer@example.com)');
   });
 
   it('denied by the approver: the issue ends Declined with the denial resolution, and the requester is told who declined', async () => {

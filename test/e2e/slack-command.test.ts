@@ -304,6 +304,7 @@ describe('submitting the form', () => {
       fileRequest: async () => {
         throw new Error('Lambda throttled the invoke');
       },
+      release: (job) => jobs.release(job),
     };
 
     const refused = await h.client.submitForm(viewId, { timestamp: now(h) });

@@ -6,7 +6,7 @@ import { WebClient } from '@slack/web-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError } from '../../shared/errors.js';
 import type { ApprovalPrompt } from '../../shared/ports.js';
-import { SLACK_LIMITS, SlackChat, approvalBlocks, clip, outcomeBlocks, slackError } from '../../shared/connectors/slack.js';
+import { SLACK_LIMITS, SlackChat, approvalBlocks, clip, outcomeBlocks, releaseBlocks, slackError } from '../../shared/connectors/slack.js';
 import { MESSAGE_TEXT_MAX, VIEW_MAX_BLOCKS, startFakeSlack, validateBlocks, type FakeSlack, type FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 
 let slack: FakeSlack;
@@ -129,6 +129,28 @@ describe('the simulated Slack enforces Block Kit limits', () => {
       'must be less than 76 characters [json-pointer:/blocks/5/element/options/0/text/text]',
       'must be less than 151 characters [json-pointer:/blocks/5/element/options/1/value]',
       'must be less than or equal to 3000 [json-pointer:/blocks/6/element/max_length]',
+    ]);
+  });
+
+  it('checks a button\'s confirmation dialog (title 100, text 300, button labels 30), and accepts "I\'m done"', () => {
+    const plainText = (text: string) => ({ type: 'plain_text', text });
+    const confirming = (confirm: Record<string, unknown>) => [
+      { type: 'actions', elements: [{ type: 'button', action_id: 'b', value: 'v', text: plainText('Go'), confirm }] },
+    ];
+    const ok = { title: plainText('t'.repeat(100)), text: plainText('x'.repeat(300)), confirm: plainText('c'.repeat(30)), deny: plainText('d'.repeat(30)) };
+    expect(validateBlocks(confirming(ok))).toBeUndefined();
+    expect(validateBlocks(releaseBlocks('Access granted: alice@example.com now has Figma editor (ACC-1).', 'grant-ACC-1'))).toBeUndefined();
+    const tooLong = { title: plainText('t'.repeat(101)), text: plainText('x'.repeat(301)), confirm: plainText('c'.repeat(31)), deny: ok.deny };
+    expect(validateBlocks(confirming(tooLong))?.errors).toEqual([
+      'failed to match all allowed schemas [json-pointer:/blocks/0/elements/0/confirm/title]',
+      'must be less than 101 characters [json-pointer:/blocks/0/elements/0/confirm/title/text]',
+      'failed to match all allowed schemas [json-pointer:/blocks/0/elements/0/confirm/text]',
+      'must be less than 301 characters [json-pointer:/blocks/0/elements/0/confirm/text/text]',
+      'failed to match all allowed schemas [json-pointer:/blocks/0/elements/0/confirm/confirm]',
+      'must be less than 31 characters [json-pointer:/blocks/0/elements/0/confirm/confirm/text]',
+    ]);
+    expect(validateBlocks(confirming({ title: plainText('t'), text: plainText('x'), confirm: plainText('c') }))?.errors).toEqual([
+      'failed to match all allowed schemas [json-pointer:/blocks/0/elements/0/confirm/deny]',
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
-import type { ApprovalOutcome, ApprovalPrompt } from '../../shared/ports.js';
+import { RELEASE_ACTION_ID, type ApprovalOutcome, type ApprovalPrompt } from '../../shared/ports.js';
 import { SlackChat, approvalBlocks, outcomeBlocks } from '../../shared/connectors/slack.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 import { virtualTime } from '../support/virtual-time.js';
@@ -138,6 +138,21 @@ describe('approval messages', () => {
   it('notify sends a plain DM', async () => {
     await chat.notify(alice, 'Your access to Snowflake was granted.');
     expect(slack.messagesTo(alice).map((m) => m.text)).toEqual(['Your access to Snowflake was granted.']);
+  });
+
+  it('notify with `release`: the text and an "I\'m done" button carrying only the grant id; showReleased replaces the button with what happened', async () => {
+    const ref = await chat.notify(alice, 'Access granted: alice@example.com now has <!channel> Figma editor (ACC-1).', { release: 'grant-ACC-1' });
+    const [sent] = slack.messagesTo(alice);
+    expect(sent!.text).toBe('Access granted: alice@example.com now has &lt;!channel&gt; Figma editor (ACC-1).');
+    expect(buttons(sent!).map((b) => [b.action_id, b.value, b.text.text])).toEqual([[RELEASE_ACTION_ID, 'grant-ACC-1', "I'm done"]]);
+    expect(visibleText(sent!)).not.toContain('<!channel>');
+
+    await chat.showReleased(ref, 'Access granted: alice@example.com now has Figma editor (ACC-1).', 'Released early by alice@example.com.');
+
+    const [after] = slack.messagesTo(alice);
+    expect(buttons(after!)).toEqual([]);
+    expect(visibleText(after!)).toContain('Released early by alice@example.com.');
+    expect(after!.text).toBe('Access granted: alice@example.com now has Figma editor (ACC-1). Released early by alice@example.com.');
   });
 
   it('pure block builders: the outcome keeps the summary and drops the actions block', () => {

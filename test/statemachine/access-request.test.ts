@@ -146,10 +146,46 @@ describe('access-request state machine', () => {
 
     const run = await waitDone(h, grantId, 15_000);
 
-    expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'ApprovalTimedOut', 'Advance', 'Route', 'Closed']);
+    expect(run.states).toEqual(['Advance', 'Route', 'RequestApproval', 'ApprovalTimer', 'Advance', 'Route', 'Closed']);
     expect((await h.runtime.deps.store.getGrant(grantId))?.status).toBe('denied');
     expect(h.sandbox.jira.commentTexts(issueKey).join('\n')).toMatch(/denied: nobody decided within 1 second/);
     expect(h.sandbox.slack.messages().some((m) => m.text.includes('Expired'))).toBe(true);
+  });
+
+  it('reminder, then escalation, then approval by the escalation approver: each timer is a pass through ApprovalTimer', async () => {
+    const timers = (t: string) =>
+      t.replace(
+        '        approvalTimeout: PT1H\n',
+        '        approvalTimeout: PT1H\n        remindAfter: PT1S\n        escalateAfter: PT2S\n        escalateTo: ivan.infra@example.com\n',
+      );
+    h = await startHarness({ catalog: testCatalog(timers) });
+    const { grantId, issueKey } = await file(h, {
+      reporter: ENGINEER,
+      subject: ENGINEER,
+      app: 'Internal admin console',
+      role: 'break-glass',
+      duration: 'PT1H',
+    });
+    for (let i = 0; i < 1_000 && (h.runtime.workflow.execution(grantId)?.states.filter((s) => s === 'RequestApproval').length ?? 0) < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await h.runtime.workflow.quiet(grantId);
+    expect(h.sandbox.slack.messages().filter((m) => m.text.startsWith('Reminder: ')).length).toBe(2); // sam and sasha, once each
+
+    await h.click('ivan.infra@example.com', grantId, 0, 'approve');
+    const run = await waitDone(h, grantId);
+
+    expect(run.states).toEqual([
+      ...['Advance', 'Route', 'RequestApproval', 'ApprovalTimer'],
+      ...['Advance', 'Route', 'RequestApproval', 'ApprovalTimer'],
+      ...['Advance', 'Route', 'RequestApproval'],
+      ...['Advance', 'Route', 'Provision', 'NeedsRevocation', 'ScheduleRevocation', 'Granted'],
+    ]);
+    expect(h.sandbox.okta.members('00gconsolebreakglass')).toContain(ENGINEER);
+    const comments = h.sandbox.jira.commentTexts(issueKey).join('\n');
+    expect(comments).toContain('reminded sam.sec@example.com, sasha.sec@example.com');
+    expect(comments).toContain('escalated to ivan.infra@example.com');
+    expect(comments).toContain('approved by ivan.infra@example.com in Slack');
   });
 
   it('provisioning 429-then-success: Okta rate limit is retried and the grant completes once', async () => {

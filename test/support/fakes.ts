@@ -21,6 +21,7 @@ import type {
   IdpUser,
   Jobs,
   JsmApproval,
+  ReleaseJob,
   RequestForm,
   RevocationScheduler,
   Ticketing,
@@ -131,12 +132,20 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async showProgress(ref: { channel: string; ts: string }, _prompt: unknown, progress: ApprovalProgress) {
     this.progress.push({ message: `${ref.channel}/${ref.ts}`, progress });
   }
-  /** Slack messages sent to people: `to` is the user id of a DM, or the message replied to (`channel/ts`). */
-  readonly notices: Array<{ to: string; text: string }> = [];
-  async notify(to: string | { channel: string; ts: string }, text: string) {
+  /**
+   * Slack messages sent to people: `to` is the user id of a DM, or the message replied to (`channel/ts`);
+   * `release`, the grant id of the "I'm done" button the message carries.
+   */
+  readonly notices: Array<{ to: string; text: string; release?: string }> = [];
+  async notify(to: string | { channel: string; ts: string }, text: string, options: { release?: string } = {}) {
     const where = typeof to === 'string' ? to : `${to.channel}/${to.ts}`;
-    this.notices.push({ to: where, text });
+    this.notices.push({ to: where, text, ...(options.release ? { release: options.release } : {}) });
     return { channel: typeof to === 'string' ? `D-${to}` : to.channel, ts: `${this.notices.length}.1` };
+  }
+  /** Messages whose "I'm done" button was replaced by what happened (`channel/ts` of the message). */
+  readonly releasedMessages: Array<{ message: string; text: string; outcome: string }> = [];
+  async showReleased(ref: { channel: string; ts: string }, text: string, outcome: string) {
+    this.releasedMessages.push({ message: `${ref.channel}/${ref.ts}`, text, outcome });
   }
   /** Request forms opened (views.open) and redrawn (views.update), in order. */
   readonly forms: Array<{ viewId: string; form: RequestForm }> = [];
@@ -150,6 +159,11 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   readonly filingJobs: FilingJob[] = [];
   async fileRequest(job: FilingJob) {
     this.filingJobs.push(job);
+  }
+  /** Early releases handed over ("I'm done"). */
+  readonly releaseJobs: ReleaseJob[] = [];
+  async release(job: ReleaseJob) {
+    this.releaseJobs.push(job);
   }
   async schedule(grantId: string, at: Date) {
     const exists = this.schedules.has(grantId);

@@ -7,6 +7,7 @@ import { ManualClock } from '../../shared/clock.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.js';
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
+import type { FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 import { testCatalog } from './catalog.js';
 
 // Kept here too: most tests take the catalog from the harness.
@@ -20,6 +21,8 @@ export interface Harness {
   catalog: Catalog;
   /** Clicks with a signature timestamp from the harness clock. */
   click(email: string, grantId: string, step: number, decision: 'approve' | 'deny'): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Presses a button (by action id) of a Slack message as this person, with a signature timestamp from the harness clock. */
+  press(email: string, message: FakeSlackMessage, actionId: string): Promise<{ status: number; body: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function startHarness(opts: { catalog?: Catalog; env?: Record<strin
     clock,
     catalog,
     click: (email, grantId, step, decision) => client.click(email, grantId, step, decision, { timestamp: Math.floor(clock.now().getTime() / 1000) }),
+    press: (email, message, actionId) => client.press(email, message, actionId, { timestamp: Math.floor(clock.now().getTime() / 1000) }),
     async close() {
       await runtime.close();
       await sandbox.close();

@@ -65,7 +65,7 @@ describe('planning', () => {
   it('a role the catalog approves automatically goes straight to provisioning, and the evidence says why', async () => {
     const id = await request('ACC-1', 'figma', 'viewer', 'permanent');
 
-    expect(await advance(deps, id)).toEqual({ grantId: id, next: 'provision', step: 0, approvalTimeoutSeconds: 86_400 });
+    expect(await advance(deps, id)).toEqual({ grantId: id, next: 'provision', step: 0, waitSeconds: 86_400, timer: 'deadline' });
 
     expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'approved', decidedBy: 'policy', decidedAt: '2026-03-02T09:00:00.000Z' });
     const [auto] = await events(id, 'auto_approved');
@@ -76,7 +76,7 @@ describe('planning', () => {
   it('a manager approval asks the manager the identity provider names', async () => {
     const id = await request('ACC-1');
 
-    expect(await advance(deps, id)).toEqual({ grantId: id, next: 'approval', step: 0, approvalTimeoutSeconds: 86_400 });
+    expect(await advance(deps, id)).toEqual({ grantId: id, next: 'approval', step: 0, waitSeconds: 86_400, timer: 'deadline' });
 
     const grant = (await dynamo.store.getGrant(id))!;
     expect(grant).toMatchObject({ status: 'pending_approval', currentStep: 0 });
@@ -383,9 +383,9 @@ describe('asking in Slack', () => {
     await requestApproval(deps, { grantId: id, step: 0, taskToken: 't' });
     clock.advance(3_600_000 + 500);
 
-    expect((await advance(deps, id)).approvalTimeoutSeconds).toBe(82_800);
+    expect((await advance(deps, id)).waitSeconds).toBe(82_800);
     clock.advance(86_400_000);
-    expect((await advance(deps, id)).approvalTimeoutSeconds).toBe(1);
+    expect((await advance(deps, id)).waitSeconds).toBe(1);
   });
 });
 
@@ -657,7 +657,7 @@ describe('two approval steps', () => {
     await requestApproval(deps, { grantId: id, step: 0, taskToken: 't0' });
 
     expect(await click(id, MARIA)).toEqual({ outcome: 'recorded', decision: 'approved' });
-    expect(await advance(deps, id)).toEqual({ grantId: id, next: 'approval', step: 1, approvalTimeoutSeconds: 14_400 });
+    expect(await advance(deps, id)).toEqual({ grantId: id, next: 'approval', step: 1, waitSeconds: 14_400, timer: 'deadline' });
     expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'pending_approval', currentStep: 1 });
     expect(await click(id, MARIA, 'denied', 0)).toEqual({ outcome: 'already_decided', reason: `this request was already approved by ${MARIA}` });
 

@@ -41,8 +41,8 @@ describe('the access-request definition', () => {
   it('the approval task waits for a callback with a timeout that leads to a recorded denial', () => {
     const approval = states.RequestApproval!;
     expect(approval.Resource).toBe('arn:${Partition}:states:::lambda:invoke.waitForTaskToken');
-    expect(approval.TimeoutSecondsPath).toBe('$.Payload.approvalTimeoutSeconds');
-    expect(approval.Catch?.find((c) => c.ErrorEquals.includes('States.Timeout'))?.Next).toBe('ApprovalTimedOut');
+    expect(approval.TimeoutSecondsPath).toBe('$.Payload.waitSeconds');
+    expect(approval.Catch?.find((c) => c.ErrorEquals.includes('States.Timeout'))?.Next).toBe('ApprovalTimer');
     expect(JSON.stringify(approval.Parameters)).toContain('$$.Task.Token');
   });
 

@@ -82,7 +82,7 @@ describe('grant lifecycle', () => {
 
     const next = await advance(deps, grant.id);
 
-    expect(next).toMatchObject({ next: 'approval', step: 0, approvalTimeoutSeconds: 3_600 });
+    expect(next).toMatchObject({ next: 'approval', step: 0, waitSeconds: 3_600, timer: 'deadline' });
   });
 
   it('provisioning twice adds the member once and records one provisioned event', async () => {

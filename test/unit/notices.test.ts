@@ -31,6 +31,7 @@ describe('which steps the requester is told about (docs/jira-setup.md, "What the
     expect(told).toEqual([
       'requested',
       'auto_approved',
+      'approval_escalated',
       'approved',
       'denied',
       'approval_expired',
@@ -43,7 +44,16 @@ describe('which steps the requester is told about (docs/jira-setup.md, "What the
     ]);
     expect(noticeText(event('approval_requested', { Approvers: 'sam@x, sasha@x' }))).toBeUndefined();
     expect(noticeText(event('approval_refused'))).toBeUndefined();
+    expect(noticeText(event('approval_reminded'))).toBeUndefined();
+    // An escalation that added nobody changes nothing the requester waits for.
+    expect(noticeText(event('approval_escalated'))).toBeUndefined();
+    expect(noticeText(event('approval_escalated', { 'Added approvers': 'ivan@x' }))).toBe(
+      'Nobody decided in time, so your request was escalated: ivan@x can now decide it as well.',
+    );
     expect(noticeText(event('revocation_scheduled'))).toBeUndefined();
+    // "I'm done": the revocation that follows tells the requester; a refused click changes nothing for them.
+    expect(noticeText(event('release_requested'))).toBeUndefined();
+    expect(noticeText(event('release_refused'))).toBeUndefined();
   });
 });
 

@@ -23,6 +23,23 @@ describe('policy explain', () => {
     expect(explanationText(e)).toContain(`Step 1 (manager): ${MARIA}; manager of ${ELI} (from okta)`);
   });
 
+  it('names the reminder and the escalation of an unanswered step, without the requester among those added', async () => {
+    const timers = testCatalog((t) =>
+      t.replace(
+        'approvalTimeout: PT4H',
+        'approvalTimeout: PT4H\n        remindAfter: PT1H\n        escalateAfter: PT2H\n        escalateTo: { group: security-oncall }',
+      ),
+    );
+    const e = await explainPolicy(
+      { catalog: timers, idp: () => new Directory(), now },
+      { requester: 'sam.sec@example.com', subject: ELI, app: 'salesforce', role: 'admin' },
+    );
+
+    expect(e.reminder).toBe('1 hour after each step is asked, the approvers who have not decided are reminded in Slack');
+    expect(e.escalation).toBe('2 hours after each step is asked, sasha.sec@example.com (member of escalation group security-oncall) can decide it as well');
+    expect(explanationText(e)).toMatch(/Reminder: 1 hour after[^\n]*\nEscalation: 2 hours after[^\n]*\nUnanswered: PT4H/);
+  });
+
   it('a manager asking for their report: the app owner decides, and both people are never approvers', async () => {
     const directory = new Directory();
     const e = await explain(directory, { requester: MARIA, subject: ELI, app: 'figma', role: 'editor' });

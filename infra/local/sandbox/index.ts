@@ -15,7 +15,7 @@ import { startFakeGraph, type FakeGraph } from './entra.js';
 import { startFakeGoogleAdmin, type FakeGoogleAdmin } from './google.js';
 import { startFakeJira, type FakeJira } from './jira.js';
 import { startFakeOkta, type FakeOkta } from './okta.js';
-import { startFakeSlack, type FakeSlack } from './slack.js';
+import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from './slack.js';
 
 /** The simulated Jira's request fields: the defaults of JIRA_FIELD_SUBJECT/APP/ROLE/DURATION/JUSTIFICATION. */
 const SANDBOX_JIRA_FIELDS = {
@@ -301,6 +301,38 @@ export class SandboxClient {
       actions: [
         { action_id: decision === 'approve' ? APPROVE_ACTION_ID : DENY_ACTION_ID, block_id: 'grantline_decision', value: `${grantId}:${step}`, type: 'button' },
       ],
+    };
+    return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
+  }
+
+  /**
+   * Clicks a button of a message Grantline sent (the one with `actionId`, e.g. "I'm done") as this
+   * Slack user, signed as Slack signs it; the payload names the message clicked, as Slack's does.
+   * Throws when the message (as given: a copy taken earlier replays an old click) has no such button.
+   */
+  async press(
+    clickerEmail: string,
+    message: FakeSlackMessage,
+    actionId: string,
+    opts: { timestamp?: number } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const user = this.slackUser(clickerEmail);
+    const found = (message.blocks as Array<{ type?: string; block_id?: string; elements?: Array<Record<string, unknown>> }>)
+      .filter((b) => b.type === 'actions')
+      .flatMap((b) => (b.elements ?? []).map((element) => ({ blockId: b.block_id, element })))
+      .find(({ element }) => element.type === 'button' && element.action_id === actionId);
+    if (!found) throw new Error(`the Slack message ${message.ts} has no button ${actionId}`);
+    const payload = {
+      type: 'block_actions',
+      team: { id: 'TSANDBOX' },
+      api_app_id: 'ASANDBOX',
+      user: { id: user.id, username: user.name },
+      trigger_id: this.sandbox.slack.issueTrigger(user.id),
+      container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
+      channel: { id: message.channel },
+      message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, ...(message.threadTs ? { thread_ts: message.threadTs } : {}) },
+      response_url: 'https://hooks.slack.com/actions/TSANDBOX/1/x',
+      actions: [{ type: 'button', action_id: actionId, block_id: found.blockId, value: found.element.value, action_ts: String(Date.now() / 1000) }],
     };
     return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
   }

@@ -418,6 +418,10 @@ const OPTION_TEXT_MAX = 75;
 const OPTION_VALUE_MAX = 150;
 const OPTION_GROUP_LABEL_MAX = 75;
 const TEXT_INPUT_LENGTH_MAX = 3_000;
+/** A confirmation dialog (an element's `confirm`): its title, text and two button labels. */
+const CONFIRM_TITLE_MAX = 100;
+const CONFIRM_TEXT_MAX = 300;
+const CONFIRM_BUTTON_MAX = 30;
 
 /** A type alias, not an interface, so that it stays assignable to the fake's Record-typed answers. */
 export type InvalidBlocksAnswer = {
@@ -429,7 +433,7 @@ export type InvalidBlocksAnswer = {
 
 /**
  * Checks `blocks` against the Block Kit limits of the block types Grantline uses (header, section, context, actions,
- * divider, input with button/select/text input elements); unknown types pass. Answers Slack's invalid_blocks refusal,
+ * divider, input with button/select/text input elements, and an element's confirmation dialog); unknown types pass. Answers Slack's invalid_blocks refusal,
  * or undefined when Slack would accept the blocks. Pass maxBlocks: VIEW_MAX_BLOCKS for modals (views.open/update).
  */
 export function validateBlocks(blocks: unknown[], opts: { maxBlocks?: number } = {}): InvalidBlocksAnswer | undefined {
@@ -470,6 +474,14 @@ export function validateBlocks(blocks: unknown[], opts: { maxBlocks?: number } =
     if (!element) return problem('failed to match all allowed schemas', pointer);
     checkString(element.action_id, ACTION_ID_MAX, `${pointer}/action_id`);
     if (element.placeholder !== undefined) checkText(element.placeholder, PLACEHOLDER_MAX, `${pointer}/placeholder`);
+    if (element.confirm !== undefined) {
+      const confirm = record(element.confirm);
+      if (!confirm) problem('failed to match all allowed schemas', `${pointer}/confirm`);
+      checkText(confirm?.title, CONFIRM_TITLE_MAX, `${pointer}/confirm/title`);
+      checkText(confirm?.text, CONFIRM_TEXT_MAX, `${pointer}/confirm/text`);
+      checkText(confirm?.confirm, CONFIRM_BUTTON_MAX, `${pointer}/confirm/confirm`);
+      checkText(confirm?.deny, CONFIRM_BUTTON_MAX, `${pointer}/confirm/deny`);
+    }
     switch (element.type) {
       case 'button':
         checkText(element.text, BUTTON_TEXT_MAX, `${pointer}/text`);
