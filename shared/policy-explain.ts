@@ -10,9 +10,13 @@ import type { Catalog } from './catalog/schema.js';
 import { describeDuration, normaliseDuration } from './duration.js';
 import { normalizeEmail } from './email.js';
 import { cappedExpiry, describeExpiry, endDateProblem, subjectEndDate } from './end-dates.js';
+import { authorizeAuditor } from './audit.js';
+import { MalformedRequestError } from './errors.js';
+import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { requestProblems } from './intake.js';
 import { approvalTimersFor, planApprovals } from './policy.js';
 import type { IdentityProvider, IdpUser, ProviderName } from './ports.js';
+import type { Services } from './services.js';
 
 export interface ExplainInput {
   requester: string;
@@ -154,4 +158,22 @@ export function explanationText(e: Explanation): string {
     lines.push(`Expires if granted now: ${e.expires}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * GET /policy/explain?requester=&subject=&app=&role=[&duration=] (audit auth): the explanation as
+ * JSON, with the text the CLI prints. Reads the subject's account from the identity provider and
+ * changes nothing. An invalid request is explained (200, outcome "invalid"); a missing parameter is a 400.
+ */
+export async function getPolicyExplain(deps: Pick<Services, 'config' | 'catalog' | 'idp' | 'clock'>, req: HttpRequest): Promise<HttpResponse> {
+  authorizeAuditor(deps.config, req);
+  const missing = (['requester', 'subject', 'app', 'role'] as const).filter((k) => !req.query[k]?.trim());
+  if (missing.length > 0)
+    throw new MalformedRequestError(`policy explain needs ${missing.join(', ')} (query parameters requester, subject, app, role, and optionally duration)`);
+  const q = req.query as Record<'requester' | 'subject' | 'app' | 'role', string> & { duration?: string };
+  const explanation = await explainPolicy(
+    { catalog: deps.catalog, idp: (name) => deps.idp(name), now: deps.clock.now() },
+    { requester: q.requester, subject: q.subject, app: q.app, role: q.role, ...(q.duration?.trim() ? { duration: q.duration.trim() } : {}) },
+  );
+  return json(200, { ...explanation, text: explanationText(explanation) });
 }

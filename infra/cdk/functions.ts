@@ -29,6 +29,7 @@ export const FUNCTION_NAMES = [
   'sweep-expiries',
   'revoke-grant',
   'review-app',
+  'policy-explain',
   'evidence-pending',
 ] as const;
 
@@ -185,6 +186,14 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 29,
     memoryMb: 1024,
   },
+  'policy-explain': {
+    description: 'GET /policy/explain (IAM auth): who would be asked to approve a request and why, read-only',
+    trigger: 'http',
+    table: 'read',
+    secrets: ['identityProviders'],
+    timeoutSeconds: 29,
+    memoryMb: 1024,
+  },
   'evidence-pending': {
     description: 'GET /evidence/pending (IAM auth): evidence Jira has not taken yet, and evidence it refused for good',
     trigger: 'http',
@@ -233,4 +242,5 @@ export const API_ROUTES = [
   { method: 'POST', path: '/grants/{id}/revoke', function: 'revoke-grant', auth: 'iam' },
   { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
   { method: 'GET', path: '/evidence/pending', function: 'evidence-pending', auth: 'iam' },
+  { method: 'GET', path: '/policy/explain', function: 'policy-explain', auth: 'iam' },
 ] as const satisfies ReadonlyArray<{ method: 'GET' | 'POST'; path: string; function: FunctionName; auth: 'none' | 'iam' }>;

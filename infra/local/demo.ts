@@ -1,19 +1,26 @@
 /**
  * `npm run demo`: a new hire's onboarding, end to end through the sandbox: one app auto-approved,
  * one approved in Slack, one filed through the Slack /access form, one denied, one time-bound grant that expires (the clock is moved forward),
- * then the evidence trail an auditor would read.
+ * then the evidence trail an auditor would read. A second act shows the policy in depth: a quorum,
+ * a reminder and an escalation, and an early release ("I'm done").
+ *
+ * The demo runs catalog.yaml with two changes, so that the second act fits in seconds: the
+ * break-glass role needs 2 of the security on-call group, and Looker editor's approval timers
+ * count in seconds (the approval waits are real time in the state machine).
  */
 import { loadCatalog } from '../../shared/catalog/load.js';
 import { ShiftedClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { GrantRecord } from '../../shared/audit.js';
+import type { Catalog } from '../../shared/catalog/schema.js';
+import { RELEASE_ACTION_ID } from '../../shared/ports.js';
 import { startLocalRuntime, type LocalRuntime } from './runtime.js';
 import { SANDBOX_PEOPLE, SandboxClient, startSandbox } from './sandbox/index.js';
 
 const { newHire: NINA, manager: MARIA } = SANDBOX_PEOPLE;
 
 async function main(): Promise<void> {
-  const catalog = await loadCatalog(process.env.GRANTLINE_CATALOG ?? 'catalog.yaml');
+  const catalog = demoCatalog(await loadCatalog(process.env.GRANTLINE_CATALOG ?? 'catalog.yaml'));
   const sandbox = await startSandbox(catalog);
   const clock = new ShiftedClock();
   // JIRA_FIELD_APPROVERS: approvals are also asked in Jira Service Management (docs/jira-setup.md §6).
@@ -83,15 +90,40 @@ async function main(): Promise<void> {
       justification: 'INC-4211: database failover',
     });
     await click('sam.sec@example.com', breakGlass.grantId, 0, 'approve');
+    const oneOfTwo = await status(runtime, breakGlass.grantId);
+    await click('sasha.sec@example.com', breakGlass.grantId, 0, 'approve');
     await runtime.workflow.quiet(breakGlass.grantId);
     console.log(
-      `  ${breakGlass.issueKey} break-glass for 1 hour: approved by security on-call → ${await status(runtime, breakGlass.grantId)}; members: ${sandbox.okta.members('00gconsolebreakglass').join(', ')}`,
+      `  ${breakGlass.issueKey} break-glass for 1 hour: Sam approves (still ${oneOfTwo.replace('_', ' ')}), then Sasha: quorum 2 of 2 of security on-call → ${await status(runtime, breakGlass.grantId)}; members: ${sandbox.okta.members('00gconsolebreakglass').join(', ')}`,
     );
 
     say('Time passes: 61 minutes later the one-time schedule fires the revocation.');
     clock.advance(61 * 60_000);
     await runtime.scheduler.tick();
     console.log(`  break-glass → ${await status(runtime, breakGlass.grantId)}; members now: [${sandbox.okta.members('00gconsolebreakglass').join(', ')}]`);
+
+    say('Act 2. Nobody answers the Looker editor request: a reminder, then an escalation (the demo counts these timers in seconds).');
+    const looker = await file(client, runtime, { app: 'Looker', role: 'editor', duration: 'PT6H', justification: 'Dashboards for the launch' });
+    for (let i = 0; i < 600 && !(await escalated(runtime, looker.grantId)); i++) await new Promise((r) => setTimeout(r, 20));
+    await runtime.workflow.quiet(looker.grantId);
+    const lookerEvidence = await runtime.deps.store.evidence(looker.grantId);
+    for (const type of ['approval_reminded', 'approval_escalated'] as const) {
+      console.log(`  ${looker.issueKey}: ${lookerEvidence.find((e) => e.type === type)?.summary}`);
+    }
+    await click('sam.sec@example.com', looker.grantId, 0, 'approve');
+    await runtime.workflow.quiet(looker.grantId);
+    console.log(`  Sam, one of the escalation approvers, approves in Slack → ${await status(runtime, looker.grantId)}`);
+
+    say(`Nina is done with Figma early: she clicks "I'm done" on her "Access granted" message.`);
+    const ninaId = sandbox.slack.users().find((u) => u.email === NINA)!.id;
+    const granted = sandbox.slack.messagesTo(ninaId).find((m) => m.text.includes(figma.issueKey) && JSON.stringify(m.blocks).includes(RELEASE_ACTION_ID));
+    if (!granted) throw new Error(`no "I'm done" button on Nina's message for ${figma.issueKey}`);
+    await client.press(NINA, granted, RELEASE_ACTION_ID, ts());
+    await runtime.jobs.idle();
+    const released = (await runtime.deps.store.evidence(figma.grantId)).find((e) => e.type === 'revoked');
+    console.log(
+      `  ${figma.issueKey} → ${await status(runtime, figma.grantId)}: "${released?.summary}"; Okta group 00gfigmaeditor: [${sandbox.okta.members('00gfigmaeditor').join(', ')}]`,
+    );
 
     say(`The auditor asks GET /grants?user=${NINA}`);
     const audit = await client.audit(`/grants?user=${encodeURIComponent(NINA)}`);
@@ -119,6 +151,19 @@ async function file(client: SandboxClient, runtime: LocalRuntime, form: { app: s
   const grantId = String(res.body.grantId);
   await runtime.workflow.quiet(grantId);
   return { grantId, issueKey: res.issueKey };
+}
+
+/** catalog.yaml with the demo's two changes (see the top of this file). */
+function demoCatalog(catalog: Catalog): Catalog {
+  const breakGlass = catalog.apps['admin-console']?.roles['break-glass'];
+  if (breakGlass) breakGlass.approval = [{ group: 'security-oncall', quorum: 2 }];
+  const lookerEditor = catalog.apps.looker?.roles.editor;
+  if (lookerEditor) Object.assign(lookerEditor, { remindAfter: 'PT1S', escalateAfter: 'PT2S', escalateTo: { group: 'security-oncall' } });
+  return catalog;
+}
+
+async function escalated(runtime: LocalRuntime, grantId: string): Promise<boolean> {
+  return (await runtime.deps.store.evidence(grantId)).some((e) => e.type === 'approval_escalated');
 }
 
 async function status(runtime: LocalRuntime, grantId: string): Promise<string> {

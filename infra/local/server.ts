@@ -8,6 +8,7 @@ import { errorResponse, json, type HttpRequest, type HttpResponse } from '../../
 import { receiveJiraWebhook } from '../../shared/intake.js';
 import { getReview, postRevoke } from '../../shared/review.js';
 import type { LifecycleDeps } from '../../shared/services.js';
+import { getPolicyExplain } from '../../shared/policy-explain.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
 type Handler = (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>;
@@ -22,6 +23,7 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'POST', path: '/grants/{id}/revoke', handler: postRevoke },
   { method: 'GET', path: '/reviews/{app}', handler: getReview },
   { method: 'GET', path: '/evidence/pending', handler: getPendingEvidence },
+  { method: 'GET', path: '/policy/explain', handler: getPolicyExplain },
   { method: 'GET', path: '/healthz', handler: async () => json(200, { ok: true }) },
 ];
 

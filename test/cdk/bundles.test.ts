@@ -110,10 +110,20 @@ describe('bundles', () => {
       .sort();
     for (const name of ['jira-webhook', 'slack-interactions', 'slack-commands'] as const)
       expect(withOkta, `${name} must not bundle the Okta SDK`).not.toContain(name);
-    // Only the functions that change access carry any identity-provider SDK at all.
+    // Only the functions that change access, and the two that read accounts (review, policy explain), carry any identity-provider SDK at all.
     const withAnyIdpSdk = Object.fromEntries(bundles.filter((b) => sdkPackages(b).length > 0).map((b) => [b.name, sdkPackages(b)]));
     // record-failure gives back an add made before the failure; sweep-expiries revokes overdue grants.
-    const changesAccess = ['advance', 'provision', 'record-failure', 'review-app', 'revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'];
+    const changesAccess = [
+      'advance',
+      'policy-explain',
+      'provision',
+      'record-failure',
+      'review-app',
+      'revoke',
+      'revoke-grant',
+      'schedule-revocation',
+      'sweep-expiries',
+    ];
     expect(Object.keys(withAnyIdpSdk).sort()).toEqual(changesAccess);
     // The check can fail: those do carry the Okta SDK.
     expect(withOkta).toEqual(changesAccess);

@@ -114,10 +114,10 @@ describe('secrets', () => {
   // record-failure gives back access a failed attempt gave, sweep-expiries revokes overdue grants).
   const idpReaders = (provider: ProviderName): FunctionName[] =>
     providersInUse.includes(provider)
-      ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app', 'record-failure', 'sweep-expiries']
+      ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app', 'policy-explain', 'record-failure', 'sweep-expiries']
       : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
-    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'slack-commands', 'review-app', 'evidence-pending'),
+    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'slack-commands', 'review-app', 'policy-explain', 'evidence-pending'),
     jiraWebhook: ['jira-webhook'],
     slack: ['slack-interactions', 'slack-commands', 'file-request', 'advance', 'request-approval', 'approval-timer', 'provision', 'record-failure'],
     get okta() {
@@ -204,22 +204,25 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets the audit and review functions and the /access command read the table but never write it (review-app: only the provider rate-limit buckets)', () => {
-    for (const name of ['audit-grants', 'audit-grant', 'review-app', 'evidence-pending', 'slack-commands'] as const) {
+  it('lets the audit, review and explain functions and the /access command read the table but never write it (review-app, policy-explain: only the provider rate-limit buckets)', () => {
+    for (const name of ['audit-grants', 'audit-grant', 'review-app', 'policy-explain', 'evidence-pending', 'slack-commands'] as const) {
       const reads = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')) && !s.Condition);
       expect(new Set(reads.flatMap(actionsOf)), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query']));
     }
     const writes = (name: FunctionName) => statementsOf(name).filter((s) => s.Condition);
-    expect(writes('review-app').map((s) => [actionsOf(s), s.Condition])).toEqual([
-      [['dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RATE#*'] } }],
-    ]);
+    for (const name of ['review-app', 'policy-explain'] as const) {
+      expect(
+        writes(name).map((s) => [actionsOf(s), s.Condition]),
+        name,
+      ).toEqual([[['dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RATE#*'] } }]]);
+    }
     for (const name of ['audit-grants', 'audit-grant', 'evidence-pending', 'slack-commands'] as const) expect(writes(name), name).toEqual([]);
   });
 
   it('gives the other functions item-level read-write on the table and its indexes only, without DeleteItem', () => {
     const table = logicalIdOf(synth.stack.data.table);
     const expectedResources = [arnOf(table), ...INDEXES.map((i) => ({ 'Fn::Join': ['', [arnOf(table), `/index/${i.name}`]] }))];
-    for (const name of except('audit-grants', 'audit-grant', 'review-app', 'evidence-pending', 'slack-commands')) {
+    for (const name of except('audit-grants', 'audit-grant', 'review-app', 'policy-explain', 'evidence-pending', 'slack-commands')) {
       const dynamo = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo, name).toHaveLength(1);
       expect(new Set(actionsOf(dynamo[0]!)), name).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem']));
@@ -489,6 +492,7 @@ describe('HTTP API', () => {
       { routeKey: 'GET /evidence/pending', auth: 'AWS_IAM', fn: 'evidence-pending' },
       { routeKey: 'GET /grants', auth: 'AWS_IAM', fn: 'audit-grants' },
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
+      { routeKey: 'GET /policy/explain', auth: 'AWS_IAM', fn: 'policy-explain' },
       { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
       { routeKey: 'POST /grants/{id}/revoke', auth: 'AWS_IAM', fn: 'revoke-grant' },
       { routeKey: 'POST /webhooks/jira', auth: 'NONE', fn: 'jira-webhook' },

@@ -153,7 +153,17 @@ describe('identity-provider secrets follow the catalog', () => {
           (s) => actionsOf(s).includes('secretsmanager:GetSecretValue') && resourcesOf(s).some((r) => same(r, secret)),
         ),
       );
-    expect(readers(entra)).toEqual(['advance', 'provision', 'schedule-revocation', 'record-failure', 'revoke', 'sweep-expiries', 'revoke-grant', 'review-app']);
+    expect(readers(entra)).toEqual([
+      'advance',
+      'provision',
+      'schedule-revocation',
+      'record-failure',
+      'revoke',
+      'sweep-expiries',
+      'revoke-grant',
+      'review-app',
+      'policy-explain',
+    ]);
     expect(readers(google)).toEqual([]);
   });
 
