@@ -187,6 +187,24 @@ program
     console.log(`${grant}: ${result.outcome}`);
   });
 
+program
+  .command('extend')
+  .argument('<grant>', 'grant id')
+  .requiredOption('--by <duration>', 'how much longer, ISO-8601 (e.g. PT6H)')
+  .requiredOption('--as <email>', 'who asks: the person the access is for, or who asked for it')
+  .option('--reason <text>', 'why, shown to the approvers')
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .description("ask to extend an active time-bound grant: it goes through the role's approval again; approved, its one schedule moves")
+  .action(async (grant: string, opts: { by: string; as: string; reason?: string; url: string; token?: string }) => {
+    const result = await callGrantline<{ outcome: string; extensionId?: string; until?: string }>(opts, `/grants/${encodeURIComponent(grant)}/extend`, {
+      by: opts.by,
+      requester: opts.as,
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    });
+    console.log(`${grant}: extension ${result.extensionId} asked, until ${result.until}; waiting for approval`);
+  });
+
 const evidence = program.command('evidence').description("the evidence trail's delivery to Jira");
 evidence
   .command('pending')
@@ -277,7 +295,20 @@ const CSV_HEADER = [
   'expires_at',
   'revoked_at',
   'revoke_reason',
+  'break_glass',
 ];
+
+/** A break-glass grant: "INC-42; reviewed by sam@x at …", "INC-42; FLAGGED: not reviewed by …" or "INC-42; review open until …". */
+function breakGlassCell({ breakGlass: bg }: GrantRecord['answers']): string | undefined {
+  if (!bg) return undefined;
+  const review =
+    bg.review === 'confirmed'
+      ? `reviewed by ${bg.reviewedBy} at ${bg.reviewedAt}`
+      : bg.review === 'not reviewed'
+        ? `FLAGGED: not reviewed by ${bg.reviewDue}`
+        : `review open until ${bg.reviewDue ?? 'approval'}`;
+  return `${bg.incident}; ${review}`;
+}
 
 /** One row per grant: the auditor's questions as columns. */
 function csvRow({ grant, answers }: GrantRecord): string {
@@ -296,6 +327,7 @@ function csvRow({ grant, answers }: GrantRecord): string {
     grant.expiresAt,
     grant.revokedAt,
     grant.revokeReason,
+    breakGlassCell(answers),
   ]
     .map(cell)
     .join(',');

@@ -6,6 +6,7 @@
  * or denied. Every function re-reads the ledger and changes state only by conditional writes.
  */
 import { currentAccount, ineligibility } from './accounts.js';
+import { approveBreakGlass, breakGlassReviewers, noReviewerReason, reviewOpen } from './break-glass.js';
 import { resolveRole } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import { describeDuration } from './duration.js';
@@ -26,7 +27,8 @@ import type { Store } from './store/store.js';
 /** What the state machine does next (the Choice state reads `next`). */
 export interface NextStep {
   grantId: string;
-  next: 'approval' | 'provision' | 'end';
+  /** review: a break-glass grant whose access has ended while its review after the fact is still open (a re-driven execution). */
+  next: 'approval' | 'provision' | 'review' | 'end';
   step: number;
   /**
    * While waiting for the step's decision: the seconds until its next timer (RequestApproval's
@@ -47,7 +49,13 @@ export async function advance(deps: LifecycleDeps, grantId: string): Promise<Nex
   if (grant.status === 'requested') grant = await plan(deps, grant);
   if (grant.status === 'pending_approval') grant = await afterDecision(deps, grant);
   const next: NextStep['next'] =
-    grant.status === 'pending_approval' ? 'approval' : grant.status === 'approved' || grant.status === 'active' ? 'provision' : 'end';
+    grant.status === 'pending_approval'
+      ? 'approval'
+      : grant.status === 'approved' || grant.status === 'active'
+        ? 'provision'
+        : grant.status === 'revoked' && reviewOpen(grant)
+          ? 'review'
+          : 'end';
   // What was recorded so far (the request, a Slack decision recorded within Slack's 3 seconds, an
   // automatic approval) reaches Jira now, or, on the way to the access, with the provisioning's own
   // evidence right after the add: the access waits on nothing Jira does.
@@ -96,6 +104,14 @@ async function plan(deps: LifecycleDeps, grant: Grant): Promise<Grant> {
   const account = idpUserId ? { idpUserId } : {};
   const resolved = resolveRole(deps.catalog, grant.app, grant.role);
   if (!resolved) return deny(deps, grant, { reason: `${grant.app} ${grant.role} is no longer in the catalog`, by: 'policy', via: 'policy' });
+  if (grant.breakGlass) {
+    // Break-glass (shared/break-glass.ts): the requester's own approval, if someone is left to review it after the fact.
+    if (!resolved.role.breakGlass)
+      return deny(deps, grant, { reason: `${grant.appName} ${grant.role} no longer allows break-glass`, by: 'policy', via: 'policy' });
+    const reviewers = await breakGlassReviewers(deps, grant, resolved);
+    if (reviewers.length === 0) return deny(deps, grant, { reason: noReviewerReason(resolved), by: 'policy', via: 'policy' });
+    return approveBreakGlass(deps, grant, reviewers, account);
+  }
   const decision = planApprovals(deps.catalog, resolved, {
     requester: grant.requester,
     subject: grant.subject,

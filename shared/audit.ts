@@ -3,6 +3,7 @@
  * start, was it revoked", with every evidence event behind the answer.
  */
 import { verifyBearer } from './auth.js';
+import { breakGlassAnswer, type BreakGlassAnswer } from './break-glass.js';
 import type { Config } from './config.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import type { Approval, EvidenceEvent, Grant } from './grants/model.js';
@@ -21,6 +22,8 @@ export interface GrantAnswers {
   started?: string;
   expires?: string;
   revoked: { at?: string; scheduledFor?: string; reason?: string; automatic: boolean };
+  /** A break-glass grant: the incident and reason, who reviews it and whether they did (`flagged`: nobody confirmed it in time). */
+  breakGlass?: BreakGlassAnswer;
 }
 
 export interface GrantRecord {
@@ -42,14 +45,16 @@ export function answersFor(grant: Grant, approvals: Approval[]): GrantAnswers {
     approvedBy:
       grant.decidedBy === 'policy'
         ? [{ step: 0, by: 'policy (auto-approved)', at: grant.decidedAt ?? '', via: 'policy' }]
-        : approvals
-            .filter((a) => a.status === 'approved')
-            // A quorum step: every approver, in the order they approved.
-            .flatMap((a) =>
-              a.approvals?.length
-                ? a.approvals.map((q) => ({ step: a.step + 1, by: q.by, at: q.at, via: q.via }))
-                : [{ step: a.step + 1, by: a.decidedBy ?? '', at: a.decidedAt ?? '', via: a.channel ?? '' }],
-            ),
+        : grant.breakGlass && grant.decidedBy
+          ? [{ step: 0, by: `${grant.decidedBy} (the requester, under break-glass)`, at: grant.decidedAt ?? '', via: 'break-glass' }]
+          : approvals
+              .filter((a) => a.status === 'approved')
+              // A quorum step: every approver, in the order they approved.
+              .flatMap((a) =>
+                a.approvals?.length
+                  ? a.approvals.map((q) => ({ step: a.step + 1, by: q.by, at: q.at, via: q.via }))
+                  : [{ step: a.step + 1, by: a.decidedBy ?? '', at: a.decidedAt ?? '', via: a.channel ?? '' }],
+              ),
     decision: {
       outcome: grant.status,
       ...(grant.decidedAt ? { at: grant.decidedAt } : {}),
@@ -64,6 +69,7 @@ export function answersFor(grant: Grant, approvals: Approval[]): GrantAnswers {
       ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
       automatic: !grant.manual,
     },
+    ...(grant.breakGlass ? { breakGlass: breakGlassAnswer(grant)! } : {}),
   };
 }
 

@@ -47,6 +47,13 @@ export const configSchema = z.object({
    */
   JIRA_FIELD_END_DATE: nonEmpty,
   /**
+   * Optional: break-glass requests (docs/jira-setup.md). A field saying the request is break-glass
+   * (a checkbox or select: any value but empty, "no" or "false" means yes), and a text field with the
+   * incident reference. Unset: requests made in Jira are never break-glass.
+   */
+  JIRA_FIELD_BREAK_GLASS: nonEmpty,
+  JIRA_FIELD_INCIDENT: nonEmpty,
+  /**
    * Jira Service Management's "Approvers" field (a multi-user picker, e.g. customfield_10003). When
    * set, each approval step is also asked in JSM: Grantline puts the step's approvers (and its own
    * account) in this field, and a decision made in JSM reaches it through the "Approval completed"

@@ -42,7 +42,7 @@ export interface EvidenceInput {
 /** Records one step of a grant. A retried step (same key) records nothing new and posts nothing twice. */
 export async function recordEvidence(
   deps: EvidenceDeps,
-  grant: Pick<Grant, 'id' | 'issueKey'>,
+  grant: Pick<Grant, 'id' | 'issueKey'> & Partial<Pick<Grant, 'extends'>>,
   input: EvidenceInput,
   options: { deliverNow?: boolean } = {},
 ): Promise<EvidenceEvent> {
@@ -56,7 +56,8 @@ export async function recordEvidence(
     via: input.via,
     summary: input.summary,
     details: Object.fromEntries(Object.entries(input.details ?? {}).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
-    ...(input.transitionTo ? { transitionTo: input.transitionTo } : {}),
+    // An extension request shares the issue of the grant it extends, whose status it never moves.
+    ...(input.transitionTo && !grant.extends ? { transitionTo: input.transitionTo } : {}),
   };
   const ledger = await deps.store.evidenceLedger(grant.id);
   let recorded = ledger.events.get(event.key);

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { verifyJiraRequest } from './auth.js';
+import { breakGlassFlag, breakGlassOf, incidentProblems, notBreakGlassRole, refusedEvidence } from './break-glass.js';
 import { findAppKey, resolveRole } from './catalog/catalog.js';
 import type { Catalog } from './catalog/schema.js';
 import { required, type Config } from './config.js';
@@ -43,6 +44,8 @@ export const FIELD_LIMITS = {
   role: 100,
   duration: 50,
   justification: 4_000,
+  breakGlass: 50,
+  incident: 100,
 } as const;
 
 /** Real ADF nests a handful of levels; deeper input is refused before recursion can exhaust the stack. */
@@ -53,6 +56,13 @@ export interface AccessRequest extends RequestFields {
   source: Grant['source'];
   /** The request's own end date (JIRA_FIELD_END_DATE): YYYY-MM-DD, the last day; caps the expiry. */
   endDate?: string;
+  /**
+   * Break-glass (JIRA_FIELD_BREAK_GLASS, shared/break-glass.ts): the field's text, read by
+   * breakGlassFlag ("yes", "Break-glass" … or empty, "no"). With it, `incident` (JIRA_FIELD_INCIDENT)
+   * and the justification as the reason.
+   */
+  breakGlass?: string;
+  incident?: string;
 }
 
 export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
@@ -90,6 +100,8 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
       duration: read(deps.config.JIRA_FIELD_DURATION),
       justification: read(deps.config.JIRA_FIELD_JUSTIFICATION),
       ...(deps.config.JIRA_FIELD_END_DATE ? { endDate: read(deps.config.JIRA_FIELD_END_DATE) } : {}),
+      ...(deps.config.JIRA_FIELD_BREAK_GLASS ? { breakGlass: read(deps.config.JIRA_FIELD_BREAK_GLASS) } : {}),
+      ...(deps.config.JIRA_FIELD_INCIDENT ? { incident: read(deps.config.JIRA_FIELD_INCIDENT) } : {}),
     };
     const grant = await submitRequest(deps, { ...input, source: 'jira' }, fieldNames(deps.config));
     return json(202, { grantId: grant.id, status: grant.status });
@@ -107,11 +119,23 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
  */
 export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labels: Record<string, string> = {}): Promise<Grant> {
   const problems = validateRequest(deps.catalog, input, labels);
+  // A break-glass request that is refused (or one whose break-glass field cannot be read) is in the
+  // ledger too, under the grant id the issue would have: an attempt to take access without approval.
+  const breakGlass = breakGlassFlag(input.breakGlass);
   if (problems.length > 0) {
+    if (breakGlass !== false) {
+      await recordEvidence(
+        deps,
+        { id: grantIdFor(input.issueKey), issueKey: input.issueKey },
+        refusedEvidence(input, problems, deps.clock.now().toISOString()),
+      );
+    }
     throw new ValidationError(problems.length === 1 ? problems[0]! : `${problems.length} problems with the request`, problems);
   }
   const appKey = findAppKey(deps.catalog, input.app)!;
   const resolved = resolveRole(deps.catalog, appKey, input.role.trim().toLowerCase())!;
+  // A break-glass request may leave the duration out: it gets the role's (short) maximum.
+  const duration = input.duration || (breakGlass ? resolved.role.maxDuration : '');
   const now = deps.clock.now().toISOString();
   const id = grantIdFor(input.issueKey);
   const timers = approvalTimersFor(deps.catalog, resolved);
@@ -129,11 +153,12 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
     ...(resolved.provider ? { provider: resolved.provider } : {}),
     ...(resolved.groupId ? { groupId: resolved.groupId } : {}),
     manual: resolved.groupId === undefined,
-    duration: normaliseDuration(input.duration),
+    duration: normaliseDuration(duration),
     ...(input.endDate?.trim() ? { requestedEndDate: input.endDate.trim() } : {}),
     justification: input.justification.trim(),
     approvalTimeoutSeconds: Math.round(durationMs(resolved.role.approvalTimeout ?? deps.catalog.defaults.approvalTimeout)! / 1000),
     ...(timers ? { approvalTimers: timers } : {}),
+    ...(breakGlass ? { breakGlass: breakGlassOf(deps.catalog, input.incident ?? '') } : {}),
     status: 'requested',
     requestedAt: now,
     executionName: id,
@@ -163,7 +188,9 @@ export function requestedEvidence(grant: Grant): EvidenceInput {
     actor: grant.requester,
     via: grant.source,
     at: grant.requestedAt,
-    summary: `${grant.requester} requested ${grant.appName} ${grant.role} for ${grant.subject}`,
+    summary: grant.extends
+      ? `${grant.requester} asked to extend ${grant.appName} ${grant.role} for ${grant.subject} by ${grant.extends.by}, until ${grant.extends.until} (${grant.id})`
+      : `${grant.requester} requested ${grant.appName} ${grant.role} for ${grant.subject}`,
     details: {
       Subject: grant.subject,
       Requester: grant.requester,
@@ -171,6 +198,7 @@ export function requestedEvidence(grant: Grant): EvidenceInput {
       Duration: grant.duration,
       'End date': grant.requestedEndDate ? `${grant.requestedEndDate} (${REQUEST_END_DATE_SOURCE}: the access ends with that day at the latest)` : undefined,
       Justification: grant.justification,
+      'Break-glass': grant.breakGlass ? `yes, incident ${grant.breakGlass.incident}: approved by the requester, reviewed after the fact` : undefined,
       'Grants via': grant.manual ? 'manual task for the app owner (not automatically revocable)' : `${grant.provider} group ${grant.groupId}`,
     },
   };
@@ -190,7 +218,7 @@ export function requestProblems(catalog: Catalog, input: AccessRequest, labels: 
   const label = (name: string) => (labels[name] ? `${name} (Jira field ${labels[name]})` : name);
   // Over-long fields are reported alone: the other messages quote the values.
   for (const [name, limit] of Object.entries(FIELD_LIMITS)) {
-    const length = input[name as RequestField].length;
+    const length = (input[name as RequestField] ?? '').length;
     if (length > limit) problem(name as RequestField, `${label(name)} is too long: ${count(length)} characters, the limit is ${count(limit)}`);
   }
   if (problems.length > 0) return problems;
@@ -198,7 +226,18 @@ export function requestProblems(catalog: Catalog, input: AccessRequest, labels: 
   else if (!normalizeEmail(input.requester)) problem('requester', `the requester "${input.requester}" is not an email address`);
   if (!input.subject) problem('subject', `${label('subject')} is missing: give the email of the person who needs access`);
   else if (!normalizeEmail(input.subject)) problem('subject', `${label('subject')} "${input.subject}" is not an email address`);
-  if (!input.justification.trim()) problem('justification', `${label('justification')} is missing: say why the access is needed`);
+  const breakGlass = breakGlassFlag(input.breakGlass);
+  if (breakGlass === undefined) {
+    const shown = (input.breakGlass ?? '').trim().slice(0, 40);
+    problem('breakGlass', `${label('break-glass')} "${shown}" is neither yes nor no: leave it empty for a request approved as usual`);
+  }
+  if (!input.justification.trim()) {
+    problem(
+      'justification',
+      `${label('justification')} is missing: ${breakGlass ? 'a break-glass request must give its reason' : 'say why the access is needed'}`,
+    );
+  }
+  if (breakGlass) for (const message of incidentProblems(catalog, input.incident, label('incident'))) problem('incident', message);
   const endDate = input.endDate?.trim();
   if (endDate && !isCalendarDate(endDate)) {
     // Reported under the duration: it is about how long the access lasts (the Slack form has no end date).
@@ -225,6 +264,9 @@ export function requestProblems(catalog: Catalog, input: AccessRequest, labels: 
     problem('role', `unknown role "${input.role}" for ${app.name}: choose one of ${roles}`);
     return problems;
   }
+  if (breakGlass && !resolved.role.breakGlass) problem('role', notBreakGlassRole(catalog, resolved));
+  // A break-glass request without a duration gets the role's maximum (submitRequest).
+  if (!input.duration && breakGlass && resolved.role.breakGlass) return problems;
   if (!input.duration) problem('duration', `${label('duration')} is missing: ${app.name} ${resolved.roleKey} allows ${resolved.role.durations.join(', ')}`);
   else {
     const tooLong = durationProblem(resolved, input.duration);
@@ -249,6 +291,8 @@ function fieldNames(config: Config): Record<string, string> {
     duration: config.JIRA_FIELD_DURATION,
     justification: config.JIRA_FIELD_JUSTIFICATION,
     ...(config.JIRA_FIELD_END_DATE ? { 'end date': config.JIRA_FIELD_END_DATE } : {}),
+    ...(config.JIRA_FIELD_BREAK_GLASS ? { 'break-glass': config.JIRA_FIELD_BREAK_GLASS } : {}),
+    ...(config.JIRA_FIELD_INCIDENT ? { incident: config.JIRA_FIELD_INCIDENT } : {}),
   };
 }
 

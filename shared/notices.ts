@@ -57,6 +57,19 @@ export const NOTICES: Record<EvidenceType, Notice | undefined> = {
   // The revocation that follows says the access has ended; a refused click changes nothing for the requester.
   release_requested: undefined,
   release_refused: undefined,
+  break_glass_approved: (e) =>
+    `Approved under break-glass${e.details.Incident ? ` (incident ${e.details.Incident})` : ''}: the access starts now, and it is reviewed after the fact.`,
+  // The intake's own public comment lists what to correct.
+  break_glass_refused: undefined,
+  // The review is between Grantline and the reviewers; a flag is for the agents, and a revocation that follows has its own notice.
+  break_glass_review_opened: undefined,
+  break_glass_reviewed: undefined,
+  break_glass_unreviewed: undefined,
+  break_glass_review_refused: undefined,
+  // The requester asked; the outcome (extended, or the extension's denial) is what they wait for.
+  extension_requested: undefined,
+  extension_refused: (e) => `Your request to extend this access was refused: ${e.details.Reason ?? e.summary}.`,
+  extended: (e) => `Your access was extended: it now ends at ${e.details['Now ends'] ?? 'the new time'}.`,
 };
 
 /** The evidence types whose events carry a notice. */
@@ -74,6 +87,7 @@ export const ENDED_BECAUSE: Record<string, string> = {
   'access review': 'an access review removed it',
   offboarding: 'it was removed at offboarding',
   'no revocation schedule could be created, so the access ends now': 'its end could not be scheduled, so it ended now',
+  'break-glass not reviewed in time': 'nobody confirmed the break-glass use in time, so it ended now',
 };
 
 function endedBecause(event: EvidenceEvent): string {

@@ -49,6 +49,8 @@ export interface Explanation {
   /** When access would end if granted now. */
   expires?: string;
   grantsVia?: string;
+  /** Whether break-glass applies (a role with `breakGlass: true`): what it needs, who reviews it after the fact, and what happens unreviewed. */
+  breakGlass?: string;
 }
 
 export async function explainPolicy(
@@ -79,6 +81,7 @@ export async function explainPolicy(
     expires: end.problem ?? describeExpiry(expiry, 'never (permanent)'),
     grantsVia: resolved.groupId ? `${resolved.provider} group ${resolved.groupId}` : 'a manual task for the app owner (not automatically revocable)',
     warnings: [] as string[],
+    ...(resolved.role.breakGlass ? { breakGlass: breakGlassExplained(deps.catalog, resolved, requester, subject) } : {}),
   };
 
   // As planning does: an account that cannot be granted, or an end date that has passed, denies first.
@@ -123,6 +126,20 @@ export async function explainPolicy(
   };
 }
 
+/** "applies: with an incident reference matching … and a reason, eli@x may approve it …": break-glass as the workflow would run it. */
+function breakGlassExplained(catalog: Catalog, resolved: NonNullable<ReturnType<typeof resolveRole>>, requester: string, subject: string): string {
+  const settings = catalog.breakGlass;
+  const groups = resolved.role.approval.flatMap((step) => (typeof step === 'object' && 'group' in step ? [step.group] : []));
+  const reviewers = [...new Set(groups.flatMap((g) => catalog.approverGroups[g] ?? []))].filter((m) => m !== requester && m !== subject);
+  if (reviewers.length === 0)
+    return `does not apply: nobody in ${groups.join(', ')} but the requester and the subject could review it, so a break-glass request is denied`;
+  return (
+    `applies when the request says so: with an incident reference matching ${settings.referencePattern} and a reason, ${requester} may approve it and it starts at once ` +
+    `(for at most ${resolved.role.maxDuration}); one of ${reviewers.join(', ')} must confirm it within ${settings.reviewWithin}` +
+    `${settings.notifyChannel ? ` (Slack channel ${settings.notifyChannel} told)` : ''}, or it is flagged${settings.onUnreviewed === 'revoke' ? ' and revoked' : ''}`
+  );
+}
+
 function accountFacts(user: IdpUser | undefined): { active?: boolean; manager?: string; endDate?: string } {
   if (!user) return {};
   return { active: user.active, ...(user.managerEmail ? { manager: user.managerEmail } : {}), ...(user.endDate ? { endDate: user.endDate } : {}) };
@@ -152,6 +169,7 @@ export function explanationText(e: Explanation): string {
     if (e.approvalTimeout) lines.push(`Unanswered: ${e.approvalTimeout}`);
     for (const w of e.warnings) lines.push(`WARNING: ${w}`);
   }
+  if (e.breakGlass) lines.push(`Break-glass: ${e.breakGlass}`);
   lines.push(`Never an approver: ${e.neverApprovers.join(', ')}`);
   if (e.outcome !== 'denied') {
     lines.push(`Grants via: ${e.grantsVia}`);

@@ -212,13 +212,20 @@ export interface Chat {
   /** A quorum step's approval message after an approval that did not close it: who approved so far, with the buttons kept for the others. */
   showProgress(ref: ChatMessageRef, prompt: ApprovalPrompt, progress: ApprovalProgress): Promise<void>;
   /**
-   * A plain message: a DM to a user id, or a reply in the thread of a message Grantline sent (the
-   * requester's "Filed …", an approval message). Returns the message, to reply to later.
+   * A plain message: a DM to a user id, a post in a channel (a channel id), or a reply in the thread
+   * of a message Grantline sent (the requester's "Filed …", an approval message). Returns the message, to reply to later.
    * `release`: a grant id; the message then carries an "I'm done" button (RELEASE_ACTION_ID, value
-   * the grant id) that ends the access early (shared/release.ts).
+   * the grant id) that ends the access early (shared/release.ts). `review`: a grant id; the message
+   * carries a "Reviewed" button (REVIEW_ACTION_ID, value the grant id) that confirms a break-glass
+   * use after the fact (shared/break-glass.ts). `extend`: the message carries an "Extend by …" button
+   * (EXTEND_ACTION_ID, value `${grantId}:${by}`) that asks for an extension (shared/extension.ts).
    */
-  notify(to: string | ChatMessageRef, text: string, options?: { release?: string }): Promise<ChatMessageRef>;
-  /** Replaces a message that offered "I'm done" with its text and `outcome` below it, without the button. */
+  notify(
+    to: string | ChatMessageRef,
+    text: string,
+    options?: { release?: string; review?: string; extend?: { grantId: string; by: string } },
+  ): Promise<ChatMessageRef>;
+  /** Replaces a message that offered a button ("I'm done", "Reviewed") with its text and `outcome` below it, without the button. */
   showReleased(ref: ChatMessageRef, text: string, outcome: string): Promise<void>;
   /** Opens the request form for the person who typed the command (Slack views.open; the trigger is valid for 3 s, once). */
   openRequestForm(triggerId: string, form: RequestForm): Promise<void>;
@@ -292,6 +299,8 @@ export interface FilingJob extends RequestFields {
 export interface RevocationScheduler {
   /** Idempotent: a schedule named after the grant id is created once; a second call finds it. */
   schedule(grantId: string, at: Date): Promise<'created' | 'exists'>;
+  /** Moves the grant's one schedule to a new time (UpdateSchedule), or creates it when it is gone. */
+  reschedule(grantId: string, at: Date): Promise<void>;
   /** Idempotent: deleting a schedule that is gone is success. */
   cancel(grantId: string): Promise<void>;
 }
@@ -308,3 +317,7 @@ export const APPROVE_ACTION_ID = 'grantline_approve';
 export const DENY_ACTION_ID = 'grantline_deny';
 /** Action id of the "I'm done" button on the "Access granted" message (value: the grant id). */
 export const RELEASE_ACTION_ID = 'grantline_release';
+/** Action id of the "Reviewed" button on a break-glass notice (value: the grant id). */
+export const REVIEW_ACTION_ID = 'grantline_review';
+/** The "Extend by …" button of the notice sent before access ends. */
+export const EXTEND_ACTION_ID = 'grantline_extend';

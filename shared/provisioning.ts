@@ -4,6 +4,7 @@
  * owner's task. A grant that fails for good gives back any access it was given.
  */
 import { currentAccount, ineligibility } from './accounts.js';
+import { reviewOpen } from './break-glass.js';
 import { cappedExpiry, describeExpiry, endDateProblem, subjectEndDate } from './end-dates.js';
 import { PermanentError } from './errors.js';
 import { recordEvidence } from './evidence.js';
@@ -11,6 +12,7 @@ import { loadGrant } from './grants/load.js';
 import type { EvidenceEvent, Grant, GrantStatus } from './grants/model.js';
 import { joinMembership, leaveMembership, membershipKeyOf } from './membership.js';
 import { grantedText, tellOutcome } from './notify.js';
+import { applyExtension } from './extension.js';
 import { expiryFor } from './policy.js';
 import { releasable } from './release.js';
 import type { LifecycleDeps } from './services.js';
@@ -20,11 +22,18 @@ import type { LifecycleDeps } from './services.js';
 export interface ProvisionResult {
   grantId: string;
   scheduleRevocation: boolean;
+  /** A break-glass grant whose review after the fact is open: the state machine's OpenReview schedules the revocation and opens the review. */
+  breakGlassReview: boolean;
   expiresAt?: string;
 }
 
 export async function provision(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
   const grant = await loadGrant(deps.store, grantId);
+  if (grant.extends) {
+    // An extension request: the grant it extends gets the time, its schedule moves; nothing is added.
+    if (grant.status === 'approved') await applyExtension(deps, grant);
+    return { grantId, scheduleRevocation: false, breakGlassReview: false };
+  }
   if (grant.status === 'active') return resultOf(grant);
   if (grant.status !== 'approved') throw new PermanentError(`grant ${grantId} is ${grant.status}, not approved: nothing to provision`);
 
@@ -124,7 +133,8 @@ function expiryShown(recorded: EvidenceEvent, grant: Grant): string | undefined 
 
 function resultOf(grant: Grant): ProvisionResult {
   const scheduleRevocation = grant.status === 'active' && Boolean(grant.expiresAt);
-  return { grantId: grant.id, scheduleRevocation, ...(grant.expiresAt ? { expiresAt: grant.expiresAt } : {}) };
+  const breakGlassReview = grant.status === 'active' && reviewOpen(grant);
+  return { grantId: grant.id, scheduleRevocation, breakGlassReview, ...(grant.expiresAt ? { expiresAt: grant.expiresAt } : {}) };
 }
 
 export async function recordFailure(deps: LifecycleDeps, input: { grantId: string; error: { Error?: string; Cause?: string } }): Promise<void> {
@@ -132,7 +142,8 @@ export async function recordFailure(deps: LifecycleDeps, input: { grantId: strin
   if (!grant || !UNFINISHED.includes(grant.status)) return;
   const cause = causeText(input.error);
   // The add may have happened before the failure (a lost reply, a crash): give the access back first.
-  const givenBack = grant.status === 'approved' ? await giveBack(deps, grant) : undefined;
+  // An extension request adds nothing: the grant it extends keeps its access and its end.
+  const givenBack = grant.status === 'approved' && !grant.extends ? await giveBack(deps, grant) : undefined;
   const outcome = givenBack === 'removed' ? 'The access given during the attempt was removed' : 'Nothing was granted';
   // Evidence first: a crash before the state change is retried (the grant is still unfinished).
   const recorded = await recordEvidence(deps, grant, {

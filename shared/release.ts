@@ -89,7 +89,8 @@ export async function requestRelease(deps: ReleaseDeps, click: ReleaseClick): Pr
   }
 
   const receiptKey = releaseReceiptKey(grant.id);
-  const claim = await deps.store.commands.claim(receiptKey, at);
+  // Listed as unfinished until the revocation has run: a local runtime killed meanwhile runs it again at start.
+  const claim = await deps.store.commands.claim(receiptKey, at, { grantId: grant.id, actor: who! });
   if (claim.status === 'seen') return { outcome: 'under_way', reason: 'this access is already being released' };
   try {
     await recordEvidence(

@@ -29,7 +29,7 @@ export async function scheduleRevocation(deps: LifecycleDeps, grantId: string): 
   return { scheduled: true };
 }
 
-export const REVOKE_REASONS = ['expired', 'early_release', 'access_review', 'offboarding', 'no_schedule'] as const;
+export const REVOKE_REASONS = ['expired', 'early_release', 'access_review', 'offboarding', 'no_schedule', 'unreviewed_break_glass'] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 
 /** How each reason reads in the evidence (shared/notices.ts ENDED_BECAUSE says each in the requester's words). */
@@ -39,6 +39,7 @@ export const REASON_TEXT: Record<RevokeReason, string> = {
   access_review: 'access review',
   offboarding: 'offboarding',
   no_schedule: 'no revocation schedule could be created, so the access ends now',
+  unreviewed_break_glass: 'break-glass not reviewed in time',
 };
 
 export interface RevokeResult {
@@ -50,10 +51,14 @@ export interface RevokeResult {
  * Ends a grant. The membership is removed unless another active grant or a membership that
  * existed before this grant still needs it. Runs any number of times: only the first does anything.
  */
-export async function revoke(deps: LifecycleDeps, input: { grantId: string; reason: RevokeReason; actor?: string }): Promise<RevokeResult> {
+export async function revoke(deps: LifecycleDeps, input: { grantId: string; reason: RevokeReason; actor?: string; expiry?: string }): Promise<RevokeResult> {
   const grant = await loadGrant(deps.store, input.grantId);
   if (grant.status !== 'active') return { grantId: grant.id, outcome: 'not_active' };
   const now = deps.clock.now().toISOString();
+  // Write-ahead: the grant is marked as ending before anything is removed, so an extension approved
+  // meanwhile cannot move its expiry (shared/extension.ts). A schedule's firing names the expiry it
+  // was made for: one that fires at the old time after an extension moved the expiry ends nothing.
+  if (!(await deps.store.markEnding(grant.id, now, input.expiry))) return { grantId: grant.id, outcome: 'not_active' };
   const actor = input.actor ?? (input.reason === 'expired' ? 'scheduler' : 'grantline');
   // An early release names who ended the access (the person who clicked "I'm done", or the API caller).
   const why = input.reason === 'early_release' && input.actor ? `released early by ${input.actor}` : REASON_TEXT[input.reason];

@@ -14,7 +14,9 @@ import { ForbiddenError, MalformedRequestError, errorMessage } from './errors.js
 import { requestForm } from './filing.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { requestProblems, type RequestField } from './intake.js';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID, RELEASE_ACTION_ID, REQUEST_FORM } from './ports.js';
+import { requestExtension } from './extension.js';
+import { APPROVE_ACTION_ID, DENY_ACTION_ID, EXTEND_ACTION_ID, RELEASE_ACTION_ID, REQUEST_FORM, REVIEW_ACTION_ID } from './ports.js';
+import { confirmReview } from './break-glass.js';
 import { requestRelease } from './release.js';
 import type { Services } from './services.js';
 
@@ -96,6 +98,10 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
     const { message_ts: ts, channel_id: channel } = payload.container ?? {};
     return releaseClicked(deps, payload.user.id, release.value, ts && channel ? { channel, ts } : undefined);
   }
+  const review = payload.actions.find((a) => a.action_id === REVIEW_ACTION_ID);
+  if (review) return reviewClicked(deps, payload.user.id, review.value);
+  const extend = payload.actions.find((a) => a.action_id === EXTEND_ACTION_ID);
+  if (extend) return extendClicked(deps, payload.user.id, extend.value);
   const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION_ID || a.action_id === DENY_ACTION_ID);
   if (!action) return { status: 200 };
   // The button value is only a lookup key; everything else is re-read from the ledger.
@@ -147,6 +153,49 @@ async function releaseClicked(
   return json(200, { outcome: result.outcome });
 }
 
+/**
+ * "Reviewed" on a break-glass notice (shared/break-glass.ts): the button value is only the grant id;
+ * whether the clicker may confirm it is read from the ledger. A click not recorded is told to the
+ * clicker by DM, as a refused approval is.
+ */
+async function reviewClicked(deps: SlackDeps, userId: string, value: string | undefined): Promise<HttpResponse> {
+  if (!value || !/^[0-9A-Za-z_.-]{1,80}$/.test(value)) throw new MalformedRequestError('"Reviewed" button value is not a grant reference');
+  const clickerEmail = normalizeEmail(await deps.chat.emailOfUser(userId));
+  const result = await confirmReview(deps, { grantId: value, clickerEmail, clickerRef: userId });
+  if (result.outcome !== 'recorded') {
+    try {
+      await deps.chat.notify(userId, `Your review was not recorded: ${result.reason}.`);
+    } catch (err) {
+      deps.logger.warn('could not tell the clicker why the review was refused', { error: (err as Error).message });
+    }
+  }
+  return json(200, { outcome: result.outcome });
+}
+
+/**
+ * "Extend by …" on the notice before access ends (shared/extension.ts): the value names the grant and
+ * the length only; who may extend, and how far, is read from the ledger and the catalog. The clicker
+ * is told the outcome by DM: the request waits for approval, or why it was refused.
+ */
+async function extendClicked(deps: SlackDeps, userId: string, value: string | undefined): Promise<HttpResponse> {
+  const key = /^([0-9A-Za-z_.-]{1,80}):(P[0-9A-Z]{1,20})$/.exec(value ?? '');
+  if (!key) throw new MalformedRequestError('"Extend" button value is not a grant reference and a duration');
+  const requester = normalizeEmail(await deps.chat.emailOfUser(userId));
+  const result = requester
+    ? await requestExtension(deps, { grantId: key[1]!, by: key[2]!, requester, via: 'slack' })
+    : { outcome: 'refused' as const, reason: 'Grantline cannot see your email address in Slack, so it cannot check that this access is yours' };
+  const text =
+    result.outcome === 'requested'
+      ? `Extension asked: until ${result.until} if approved. Your current access continues meanwhile.`
+      : `Grantline did not ask for an extension: ${result.reason}.`;
+  try {
+    await deps.chat.notify(userId, text);
+  } catch (err) {
+    deps.logger.warn('could not tell the clicker what became of "Extend"', { error: (err as Error).message });
+  }
+  return json(200, { outcome: result.outcome });
+}
+
 const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
 
 /**
@@ -192,6 +241,9 @@ async function submitForm(deps: SlackDeps, userId: string, view: SlackView): Pro
       justification: REQUEST_FORM.justification,
       subject: REQUEST_FORM.subject,
       requester: REQUEST_FORM.subject,
+      // The form has no break-glass fields: such problems show under the app.
+      breakGlass: REQUEST_FORM.app,
+      incident: REQUEST_FORM.app,
     }[field];
     // Slack shows an error only under an input the form has; anything else goes under the app.
     return block in values ? block : REQUEST_FORM.app;

@@ -6,6 +6,7 @@
  */
 import { errorMessage } from './errors.js';
 import type { Grant } from './grants/model.js';
+import { NOTICE_BEFORE_EXPIRY_MS, noticeBeforeExpiry } from './extension.js';
 import { revoke } from './revocation.js';
 import type { LifecycleDeps } from './services.js';
 
@@ -47,6 +48,12 @@ export async function sweepExpiries(deps: LifecycleDeps, options: { overdueAfter
   for (const grant of await deps.store.expiringBetween(new Date(now).toISOString(), new Date(now + SCHEDULE_CHECK_WINDOW_MS).toISOString())) {
     await attempt(grant, async () => {
       if ((await deps.scheduler.schedule(grant.id, new Date(grant.expiresAt!))) === 'created') result.rescheduled.push(grant.id);
+    });
+  }
+  // The notice before access ends, with its "Extend" button (once per expiry).
+  for (const grant of await deps.store.expiringBetween(new Date(now).toISOString(), new Date(now + NOTICE_BEFORE_EXPIRY_MS).toISOString())) {
+    await attempt(grant, async () => {
+      await noticeBeforeExpiry(deps, grant);
     });
   }
   if (result.revoked.length + result.rescheduled.length + result.failed.length > 0) {

@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { MalformedRequestError } from './errors.js';
 import { advance, APPROVAL_TIMERS, approvalTimer, requestApproval } from './approval.js';
+import { openReview, reviewDue } from './break-glass.js';
 import { provision, recordFailure } from './provisioning.js';
 import { REVOKE_REASONS, revoke, scheduleRevocation } from './revocation.js';
 import type { LifecycleDeps } from './services.js';
@@ -20,9 +21,16 @@ export const taskInputs = {
   ApprovalTimer: byStep.extend({ timer: z.enum(APPROVAL_TIMERS) }),
   Provision: byGrant,
   ScheduleRevocation: byGrant,
+  /** OpenReview (phase open: schedule the revocation, open the review) and ReviewDue (phase due: the deadline) of a break-glass grant. */
+  BreakGlassReview: byGrant.extend({ phase: z.enum(['open', 'due']) }),
   RecordFailure: byGrant.extend({ error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).default({}) }),
   /** Not a state: the scheduler's target (and early release / access review). */
-  Revoke: byGrant.extend({ reason: z.enum(REVOKE_REASONS).default('expired'), actor: z.string().optional() }),
+  Revoke: byGrant.extend({
+    reason: z.enum(REVOKE_REASONS).default('expired'),
+    actor: z.string().optional(),
+    /** A schedule's firing: the expiry it was made for (a moved expiry makes the firing stale). */
+    expiry: z.iso.datetime().optional(),
+  }),
 } as const;
 
 export type TaskName = keyof typeof taskInputs;
@@ -41,6 +49,10 @@ export const tasks: { [N in TaskName]: (deps: LifecycleDeps, input: unknown) => 
   ApprovalTimer: (deps, input) => approvalTimer(deps, parseTaskInput('ApprovalTimer', input)),
   Provision: (deps, input) => provision(deps, parseTaskInput('Provision', input).grantId),
   ScheduleRevocation: (deps, input) => scheduleRevocation(deps, parseTaskInput('ScheduleRevocation', input).grantId),
+  BreakGlassReview: (deps, input) => {
+    const { grantId, phase } = parseTaskInput('BreakGlassReview', input);
+    return phase === 'open' ? openReview(deps, grantId) : reviewDue(deps, grantId);
+  },
   RecordFailure: (deps, input) => recordFailure(deps, parseTaskInput('RecordFailure', input)),
   Revoke: (deps, input) => revoke(deps, parseTaskInput('Revoke', input)),
 };

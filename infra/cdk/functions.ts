@@ -23,11 +23,13 @@ export const FUNCTION_NAMES = [
   'approval-timer',
   'provision',
   'schedule-revocation',
+  'break-glass-review',
   'record-failure',
   'revoke',
   'flush-evidence',
   'sweep-expiries',
   'revoke-grant',
+  'extend-grant',
   'review-app',
   'policy-explain',
   'evidence-pending',
@@ -48,7 +50,8 @@ export interface FunctionSpec {
   /** Functions it invokes asynchronously (lambda:InvokeFunction on exactly those; their names in the environment). */
   readonly invokes?: readonly FunctionName[];
   /** create: scheduler:CreateSchedule + iam:PassRole of the scheduler role. delete: scheduler:DeleteSchedule. */
-  readonly schedules?: 'create' | 'delete';
+  /** create: CreateSchedule; move: CreateSchedule and UpdateSchedule (an extension moves the one schedule); delete: DeleteSchedule. */
+  readonly schedules?: 'create' | 'move' | 'delete';
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
 }
@@ -66,11 +69,11 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
   'slack-interactions': {
     description:
-      'POST /webhooks/slack/interactions: Approve/Deny clicks (the decision goes to the ledger and completes the waiting task), a submitted /access form (receipted, then handed to file-request), "I\'m done" (an early release: receipted, then handed to revoke)',
+      'POST /webhooks/slack/interactions: Approve/Deny clicks (ledger, then the waiting task), a submitted /access form (to file-request), "I\'m done" (to revoke), "Extend" (an extension request: its own execution)',
     trigger: 'http',
     table: 'readWrite',
     secrets: ['slack'],
-    workflow: 'complete',
+    workflow: 'start+complete',
     invokes: ['file-request', 'revoke'],
     timeoutSeconds: 29,
     memoryMb: 512,
@@ -136,10 +139,12 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 512,
   },
   provision: {
-    description: 'State machine Provision: adds the subject to the identity-provider group (or the owner manual task)',
+    description:
+      'State machine Provision: adds the subject to the identity-provider group (or the owner manual task); an approved extension moves the grant expiry and schedule',
     trigger: 'state machine',
     table: 'readWrite',
     secrets: ['jira', 'slack', 'identityProviders'],
+    schedules: 'move',
     timeoutSeconds: 110,
     memoryMb: 1024,
   },
@@ -151,6 +156,16 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     schedules: 'create',
     timeoutSeconds: 55,
     memoryMb: 512,
+  },
+  'break-glass-review': {
+    description:
+      "State machine OpenReview and ReviewDue: a break-glass grant's revocation scheduled (a past expiry is revoked at once) and its review after the fact opened in Slack; at the deadline, flagged if nobody confirmed it",
+    trigger: 'state machine',
+    table: 'readWrite',
+    secrets: ['jira', 'slack', 'identityProviders'],
+    schedules: 'create',
+    timeoutSeconds: 55,
+    memoryMb: 1024,
   },
   'record-failure': {
     description: 'State machine RecordFailure: gives back any access the attempt gave, marks the grant failed and says why',
@@ -177,6 +192,15 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     schedules: 'delete',
     timeoutSeconds: 29,
     memoryMb: 1024,
+  },
+  'extend-grant': {
+    description: 'POST /grants/{id}/extend (IAM auth): an extension request, recorded and sent through the role approval again',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['jira'],
+    workflow: 'start',
+    timeoutSeconds: 29,
+    memoryMb: 512,
   },
   'review-app': {
     description: 'GET /reviews/{app} (IAM auth): grants per role against the identity-provider group members',
@@ -211,10 +235,11 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     memoryMb: 512,
   },
   'sweep-expiries': {
-    description: 'Every 5 minutes: revokes active grants past their expiry (a schedule went missing) and recreates missing schedules of grants due soon',
+    description:
+      'Every 5 minutes: revokes active grants past their expiry (a schedule went missing), recreates missing schedules of grants due soon, and sends the notice before access ends',
     trigger: 'periodic',
     table: 'readWrite',
-    secrets: ['jira', 'identityProviders'],
+    secrets: ['jira', 'slack', 'identityProviders'],
     schedules: 'create',
     timeoutSeconds: 240,
     memoryMb: 1024,
@@ -228,6 +253,7 @@ export const ASL_SUBSTITUTIONS = {
   ApprovalTimerFunctionArn: 'approval-timer',
   ProvisionFunctionArn: 'provision',
   ScheduleRevocationFunctionArn: 'schedule-revocation',
+  BreakGlassReviewFunctionArn: 'break-glass-review',
   RecordFailureFunctionArn: 'record-failure',
   RevokeFunctionArn: 'revoke',
 } as const satisfies Record<string, FunctionName>;
@@ -240,6 +266,7 @@ export const API_ROUTES = [
   { method: 'GET', path: '/grants', function: 'audit-grants', auth: 'iam' },
   { method: 'GET', path: '/grants/{id}', function: 'audit-grant', auth: 'iam' },
   { method: 'POST', path: '/grants/{id}/revoke', function: 'revoke-grant', auth: 'iam' },
+  { method: 'POST', path: '/grants/{id}/extend', function: 'extend-grant', auth: 'iam' },
   { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
   { method: 'GET', path: '/evidence/pending', function: 'evidence-pending', auth: 'iam' },
   { method: 'GET', path: '/policy/explain', function: 'policy-explain', auth: 'iam' },

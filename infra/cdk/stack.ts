@@ -204,8 +204,9 @@ export class GrantlineStack extends Stack {
         };
         fn.allow(new PolicyStatement({ actions: actions[spec.workflow], resources: [stateMachineArn] }));
       }
-      if (spec.schedules === 'create') {
-        fn.allow(new PolicyStatement({ actions: ['scheduler:CreateSchedule'], resources: [schedulesArn] }));
+      if (spec.schedules === 'create' || spec.schedules === 'move') {
+        const actions = spec.schedules === 'move' ? ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'] : ['scheduler:CreateSchedule'];
+        fn.allow(new PolicyStatement({ actions, resources: [schedulesArn] }));
         fn.allow(
           new PolicyStatement({
             actions: ['iam:PassRole'],

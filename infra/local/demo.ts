@@ -13,7 +13,7 @@ import { ShiftedClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { GrantRecord } from '../../shared/audit.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
-import { RELEASE_ACTION_ID } from '../../shared/ports.js';
+import { RELEASE_ACTION_ID, REVIEW_ACTION_ID } from '../../shared/ports.js';
 import { startLocalRuntime, type LocalRuntime } from './runtime.js';
 import { SANDBOX_PEOPLE, SandboxClient, startSandbox } from './sandbox/index.js';
 
@@ -124,6 +124,41 @@ async function main(): Promise<void> {
     console.log(
       `  ${figma.issueKey} → ${await status(runtime, figma.grantId)}: "${released?.summary}"; Okta group 00gfigmaeditor: [${sandbox.okta.members('00gfigmaeditor').join(', ')}]`,
     );
+
+    say('Eli takes the admin console under break-glass in an incident: no approver, a reference and a reason, reviewed after the fact.');
+    const ELI = SANDBOX_PEOPLE.engineer;
+    const incident = await client.fileRequest({
+      reporter: ELI,
+      subject: ELI,
+      app: 'Internal admin console',
+      role: 'break-glass',
+      duration: 'PT1H',
+      justification: 'Primary database down, failing over',
+      breakGlass: 'Break-glass',
+      incident: 'INC-4242',
+    });
+    const incidentGrant = String(incident.body.grantId);
+    await runtime.workflow.quiet(incidentGrant);
+    const taken = (await runtime.deps.store.evidence(incidentGrant)).find((e) => e.type === 'break_glass_approved');
+    console.log(`  ${incident.issueKey}: "${taken?.summary}" → ${await status(runtime, incidentGrant)}`);
+    const samId = sandbox.slack.users().find((u) => u.email === 'sam.sec@example.com')!.id;
+    const reviewNotice = sandbox.slack.messagesTo(samId).find((m) => JSON.stringify(m.blocks).includes(REVIEW_ACTION_ID));
+    if (!reviewNotice) throw new Error('no break-glass review notice for Sam');
+    console.log(`  Sam's DM: "${reviewNotice.text}"`);
+    await client.press('sam.sec@example.com', reviewNotice, REVIEW_ACTION_ID, ts());
+    console.log(`  Sam clicks Reviewed → the break-glass use is confirmed after the fact`);
+
+    say('Nina needs Salesforce read-only longer: she asks to extend it by 30 days; Maria approves in Slack.');
+    const extendRes = await client.post(`/grants/${readOnly.grantId}/extend`, JSON.stringify({ by: 'P30D', requester: NINA, reason: 'Quarter-end reports' }), {
+      'content-type': 'application/json',
+      authorization: `Bearer ${runtime.config.GRANTLINE_AUDIT_TOKEN}`,
+    });
+    const extensionId = String(extendRes.body.extensionId);
+    await runtime.workflow.quiet(extensionId);
+    await click(MARIA, extensionId, 0, 'approve');
+    await runtime.workflow.quiet(extensionId);
+    const extended = (await runtime.deps.store.evidence(readOnly.grantId)).find((e) => e.type === 'extended');
+    console.log(`  ${readOnly.issueKey}: "${extended?.summary}"`);
 
     say(`The auditor asks GET /grants?user=${NINA}`);
     const audit = await client.audit(`/grants?user=${encodeURIComponent(NINA)}`);

@@ -1,9 +1,8 @@
 /**
  * Jobs in the local runtime: run in the background right after Slack has been answered, as Lambda
  * runs an asynchronous invoke, with the same retries (two more attempts after a failure). A filing
- * job running when the process is killed is not lost: its receipt lists it as unfinished, and the
- * next start hands it over again (LocalRuntime.refile), as Lambda's queue would. A release job lost
- * that way leaves the grant active until its scheduled end (the schedule and the sweeper still end it).
+ * or release job running when the process is killed is not lost: its receipt lists it as unfinished,
+ * and the next start hands it over again (LocalRuntime.resumeJobs), as Lambda's queue would.
  */
 import { realSleep, type Sleep } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';

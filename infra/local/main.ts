@@ -42,8 +42,8 @@ async function main(): Promise<void> {
     const redriven = await runtime.redrive();
     console.log(`Grantline listening on ${runtime.url} (connected to ${runtime.config.JIRA_BASE_URL}, ${runtime.config.OKTA_ORG_URL ?? 'no Okta'})`);
     if (redriven.length > 0) console.log(`Re-drove ${redriven.length} grant(s) still in progress: ${redriven.join(', ')}`);
-    const refiled = await runtime.refile();
-    if (refiled.length > 0) console.log(`Filing again ${refiled.length} request(s) from Slack a stopped run had not finished`);
+    const resumed = await runtime.resumeJobs();
+    if (resumed.length > 0) console.log(`Running again ${resumed.length} job(s) from Slack a stopped run had not finished: ${resumed.join(', ')}`);
     onExit(() => runtime.close());
     return;
   }

@@ -15,6 +15,7 @@ import { parseConfig, required, type Config } from '../../shared/config.js';
 import { JiraTicketing } from '../../shared/connectors/jira.js';
 import { identityProviders } from '../../shared/connectors/identity.js';
 import { SlackChat } from '../../shared/connectors/slack.js';
+import { reviewOpen } from '../../shared/break-glass.js';
 import { flushEvidence } from '../../shared/evidence.js';
 import { fileRequest } from '../../shared/filing.js';
 import type { Grant } from '../../shared/grants/model.js';
@@ -28,6 +29,8 @@ import { ensureTable } from '../../shared/store/table.js';
 import { sweepExpiries } from '../../shared/sweep.js';
 import { tasks } from '../../shared/tasks.js';
 import { LocalJobs } from './jobs.js';
+import { isFilingJob } from '../../shared/store/idempotency.js';
+import { releaseReceiptKey } from '../../shared/release.js';
 import { LocalScheduler } from './scheduler.js';
 import { startServer } from './server.js';
 import { LocalWorkflow } from './workflow.js';
@@ -55,8 +58,8 @@ export interface LocalRuntime {
   jobs: LocalJobs;
   /** Re-starts the workflow of every grant still in progress (after a restart). */
   redrive(): Promise<string[]>;
-  /** Hands over again every filing job a stopped process had not finished (after a restart); their receipt keys. */
-  refile(): Promise<string[]>;
+  /** Hands over again every job (a filing, an early release) a stopped process had not finished (after a restart); their receipt keys. */
+  resumeJobs(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -109,7 +112,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const jobs = new LocalJobs(
     {
       file: (job) => fileRequest(deps, job, sleep),
-      release: (job) => tasks.Revoke(deps, { grantId: job.grantId, reason: 'early_release', actor: job.actor }),
+      release: async (job) => {
+        await tasks.Revoke(deps, { grantId: job.grantId, reason: 'early_release', actor: job.actor });
+        await store.commands.finish(releaseReceiptKey(job.grantId));
+      },
     },
     logger,
     sleep,
@@ -138,10 +144,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     workflow,
     scheduler,
     jobs,
-    async refile() {
+    async resumeJobs() {
       const unfinished = await store.commands.unfinished();
-      for (const job of unfinished) await jobs.fileRequest(job);
-      return unfinished.map((j) => j.receiptKey);
+      for (const job of unfinished) await (isFilingJob(job) ? jobs.fileRequest(job) : jobs.release(job));
+      return unfinished.map((job) => (isFilingJob(job) ? job.receiptKey : releaseReceiptKey(job.grantId)));
     },
     async redrive() {
       const inProgress = await grantsInProgress(store);
@@ -163,7 +169,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   return runtime;
 }
 
-/** Grants whose workflow had not finished: local executions live in memory, so a restart re-drives them. */
+/**
+ * Grants whose workflow had not finished: local executions live in memory, so a restart re-drives
+ * them. Among them, a break-glass grant whose review after the fact is still open (its access
+ * active or already ended): its execution waits for the review to fall due.
+ */
 async function grantsInProgress(store: Store): Promise<Grant[]> {
-  return store.grantsWithStatus(['requested', 'pending_approval', 'approved']);
+  const grants = await store.grantsWithStatus(['requested', 'pending_approval', 'approved', 'active', 'revoked']);
+  return grants.filter((g) => g.status === 'requested' || g.status === 'pending_approval' || g.status === 'approved' || reviewOpen(g));
 }

@@ -28,13 +28,17 @@ export class LocalScheduler implements RevocationScheduler {
     private readonly clock: Clock,
     private readonly logger: Logger,
     /** The revoke function's entry point, as the schedule's target. */
-    private readonly target: (input: { grantId: string; reason: 'expired' }) => Promise<unknown>,
+    private readonly target: (input: { grantId: string; reason: 'expired'; expiry: string }) => Promise<unknown>,
     /** The expiry safety net (shared/sweep.ts). */
     private readonly sweep: () => Promise<SweepResult>,
   ) {}
 
   async schedule(grantId: string, at: Date): Promise<'created' | 'exists'> {
     return this.store.putSchedule({ name: scheduleNameFor(grantId), at: at.toISOString(), grantId });
+  }
+
+  async reschedule(grantId: string, at: Date): Promise<void> {
+    await this.store.moveSchedule({ name: scheduleNameFor(grantId), at: at.toISOString(), grantId });
   }
 
   async cancel(grantId: string): Promise<void> {
@@ -63,7 +67,7 @@ export class LocalScheduler implements RevocationScheduler {
   private fire(schedule: ScheduleItem): Promise<boolean> {
     const firing = this.withSlot(async () => {
       try {
-        await this.target({ grantId: schedule.grantId, reason: 'expired' });
+        await this.target({ grantId: schedule.grantId, reason: 'expired', expiry: schedule.at });
         await this.store.deleteSchedule(schedule.name);
         return true;
       } catch (err) {

@@ -8,6 +8,7 @@ import { errorResponse, json, type HttpRequest, type HttpResponse } from '../../
 import { receiveJiraWebhook } from '../../shared/intake.js';
 import { getReview, postRevoke } from '../../shared/review.js';
 import type { LifecycleDeps } from '../../shared/services.js';
+import { postExtend } from '../../shared/extension.js';
 import { getPolicyExplain } from '../../shared/policy-explain.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
@@ -21,6 +22,7 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'GET', path: '/grants', handler: getGrants },
   { method: 'GET', path: '/grants/{id}', handler: getGrant },
   { method: 'POST', path: '/grants/{id}/revoke', handler: postRevoke },
+  { method: 'POST', path: '/grants/{id}/extend', handler: postExtend },
   { method: 'GET', path: '/reviews/{app}', handler: getReview },
   { method: 'GET', path: '/evidence/pending', handler: getPendingEvidence },
   { method: 'GET', path: '/policy/explain', handler: getPolicyExplain },

@@ -26,6 +26,7 @@ const PLACEHOLDER_FUNCTIONS: Record<string, TaskName> = {
   ApprovalTimerFunctionArn: 'ApprovalTimer',
   ProvisionFunctionArn: 'Provision',
   ScheduleRevocationFunctionArn: 'ScheduleRevocation',
+  BreakGlassReviewFunctionArn: 'BreakGlassReview',
   RecordFailureFunctionArn: 'RecordFailure',
   RevokeFunctionArn: 'Revoke',
 };
@@ -49,6 +50,8 @@ export interface ExecutionRecord {
   retries: string[];
   /** True while the execution waits for an approval decision. */
   waitingForApproval: boolean;
+  /** True while the execution waits in a Wait state (a break-glass grant's review, until it is due). */
+  waitingForReview: boolean;
   output?: unknown;
   error?: string;
   done: Promise<void>;
@@ -66,6 +69,10 @@ export class LocalWorkflow implements WorkflowRuntime {
   private readonly definition = loadDefinition();
   /** Each Task state and the task its function runs (a state may be named apart from its task, e.g. RevokeNow). */
   private readonly taskOfState = tasksByState(this.definition);
+  /** The Wait states (AwaitReview): an execution in one is quiet. */
+  private readonly waitStates = new Set(
+    Object.entries(this.definition.States as Record<string, { Type: string }>).flatMap(([name, state]) => (state.Type === 'Wait' ? [name] : [])),
+  );
   /** Built and validated once (about 90 ms), then run for every execution. */
   private readonly machine: InstanceType<typeof StateMachine>;
   private readonly executions = new Map<string, ExecutionRecord>();
@@ -117,12 +124,12 @@ export class LocalWorkflow implements WorkflowRuntime {
     await Promise.allSettled([...this.executions.values()].map((e) => e.done));
   }
 
-  /** Resolves once the execution has finished or is waiting for an approval decision. */
+  /** Resolves once the execution has finished, is waiting for an approval decision, or waits for a break-glass review to fall due. */
   async quiet(grantId: string, timeoutMs = 10_000): Promise<ExecutionRecord> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const record = this.executions.get(grantId);
-      if (record && (record.status !== 'RUNNING' || record.waitingForApproval)) return record;
+      if (record && (record.status !== 'RUNNING' || record.waitingForApproval || record.waitingForReview)) return record;
       if (Date.now() > deadline) throw new Error(`execution ${grantId} did not settle within ${timeoutMs} ms (states: ${record?.states.join(' > ')})`);
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -131,7 +138,15 @@ export class LocalWorkflow implements WorkflowRuntime {
   private run(grantId: string): void {
     const deps = this.deps;
     if (!deps) throw new Error('LocalWorkflow.bind(deps) must be called before start');
-    const record: ExecutionRecord = { name: grantId, status: 'RUNNING', states: [], retries: [], waitingForApproval: false, done: Promise.resolve() };
+    const record: ExecutionRecord = {
+      name: grantId,
+      status: 'RUNNING',
+      states: [],
+      retries: [],
+      waitingForApproval: false,
+      waitingForReview: false,
+      done: Promise.resolve(),
+    };
     this.executions.set(grantId, record);
     const overrides: Record<string, (input: unknown) => Promise<never>> = {};
     const call = <T>(work: Promise<T>): Promise<T> => {
@@ -176,6 +191,7 @@ export class LocalWorkflow implements WorkflowRuntime {
     const events = (async () => {
       for await (const event of execution.eventLogs) {
         if (event.type === 'StateEntered') record.states.push(event.state.name);
+        if ('state' in event && this.waitStates.has(event.state.name)) record.waitingForReview = event.type === 'StateEntered';
         if (event.type === 'StateRetried') record.retries.push(event.state.name);
       }
     })();

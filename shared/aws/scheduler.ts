@@ -3,7 +3,14 @@
  * flexible window off, deleted after it fires; the target is the revoke function with a retry
  * policy and a dead-letter queue.
  */
-import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  ResourceNotFoundException,
+  SchedulerClient,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
 import { scheduleNameFor } from '../grants/model.js';
 import type { RevocationScheduler } from '../ports.js';
 
@@ -29,28 +36,40 @@ export class EventBridgeRevocationScheduler implements RevocationScheduler {
 
   async schedule(grantId: string, at: Date): Promise<'created' | 'exists'> {
     try {
-      await this.client.send(
-        new CreateScheduleCommand({
-          Name: scheduleNameFor(grantId),
-          GroupName: this.options.groupName,
-          ScheduleExpression: atExpression(at),
-          ScheduleExpressionTimezone: 'UTC',
-          FlexibleTimeWindow: { Mode: 'OFF' },
-          ActionAfterCompletion: 'DELETE',
-          Target: {
-            Arn: this.options.targetArn,
-            RoleArn: this.options.roleArn,
-            Input: JSON.stringify({ grantId, reason: 'expired' }),
-            RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
-            ...(this.options.deadLetterArn ? { DeadLetterConfig: { Arn: this.options.deadLetterArn } } : {}),
-          },
-        }),
-      );
+      await this.client.send(new CreateScheduleCommand(this.definition(grantId, at)));
       return 'created';
     } catch (err) {
       if (err instanceof ConflictException || (err as Error).name === 'ConflictException') return 'exists';
       throw err;
     }
+  }
+
+  /** UpdateSchedule replaces the whole definition: the same one as created, at the new time. */
+  async reschedule(grantId: string, at: Date): Promise<void> {
+    try {
+      await this.client.send(new UpdateScheduleCommand(this.definition(grantId, at)));
+    } catch (err) {
+      if (!(err instanceof ResourceNotFoundException) && (err as Error).name !== 'ResourceNotFoundException') throw err;
+      await this.schedule(grantId, at);
+    }
+  }
+
+  private definition(grantId: string, at: Date) {
+    return {
+      Name: scheduleNameFor(grantId),
+      GroupName: this.options.groupName,
+      ScheduleExpression: atExpression(at),
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' as const },
+      ActionAfterCompletion: 'DELETE' as const,
+      Target: {
+        Arn: this.options.targetArn,
+        RoleArn: this.options.roleArn,
+        Input: JSON.stringify({ grantId, reason: 'expired', expiry: at.toISOString() }),
+        RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
+        ...(this.options.deadLetterArn ? { DeadLetterConfig: { Arn: this.options.deadLetterArn } } : {}),
+      },
+    };
   }
 
   async cancel(grantId: string): Promise<void> {

@@ -77,6 +77,14 @@ function semanticProblems(raw: unknown): RawProblem[] {
   if (isGroupTarget(defaultTarget) && !(defaultTarget.group in groups)) {
     problems.push({ path: ['defaults', 'escalateTo', 'group'], message: `unknown approver group "${defaultTarget.group}" (define it under approverGroups)` });
   }
+  const reviewWithin = recordAt(raw, 'breakGlass').reviewWithin;
+  const reviewMs = typeof reviewWithin === 'string' ? durationMs(reviewWithin) : undefined;
+  if (reviewMs !== undefined && reviewMs > MAX_REVIEW_WITHIN_MS) {
+    problems.push({
+      path: ['breakGlass', 'reviewWithin'],
+      message: `reviewWithin ${reviewWithin} is too long: a break-glass use must be reviewed within ${MAX_REVIEW_WITHIN} at most`,
+    });
+  }
   for (const [appKey, app] of Object.entries(recordAt(raw, 'apps'))) {
     for (const [roleKey, role] of Object.entries(recordAt(app, 'roles'))) {
       const at = (...rest: PropertyKey[]) => ['apps', appKey, 'roles', roleKey, ...rest];
@@ -111,10 +119,41 @@ function semanticProblems(raw: unknown): RawProblem[] {
         if (quorumProblem) problems.push({ path: at('approval', i, 'quorum'), message: quorumProblem });
       });
       problems.push(...timerProblems(role, defaults, groups, at));
+      if (field('breakGlass') === true) problems.push(...breakGlassRoleProblems(field, approval, at));
       if (field('group') === 'manual' && field('provider') !== undefined) {
         problems.push({ path: at('provider'), message: 'a manual role has no provider' });
       }
     }
+  }
+  return problems;
+}
+
+/** The longest review after the fact: past it a break-glass use is stale news (and the local runtime's waits stay under Node's timer limit). */
+export const MAX_REVIEW_WITHIN = 'P14D';
+const MAX_REVIEW_WITHIN_MS = durationMs(MAX_REVIEW_WITHIN)!;
+
+/**
+ * A break-glass role starts at once and ends by itself, and someone reviews each use: it needs an
+ * identity-provider group (a manual app starts when its owner acts), a time-bound maximum (the
+ * short one every break-glass grant gets at most) and an approver group step (the reviewers).
+ */
+function breakGlassRoleProblems(field: (key: string) => unknown, approval: unknown[], at: (...rest: PropertyKey[]) => PropertyKey[]): RawProblem[] {
+  const problems: RawProblem[] = [];
+  if (field('group') === 'manual') {
+    problems.push({
+      path: at('breakGlass'),
+      message: 'a break-glass role needs an identity-provider group: its access starts at once, which a manual app cannot do',
+    });
+  }
+  const max = field('maxDuration');
+  if (typeof max === 'string' && durationMs(max) === Infinity) {
+    problems.push({ path: at('maxDuration'), message: 'a break-glass role needs a time-bound maxDuration (its short maximum), not permanent' });
+  }
+  if (!approval.some((step) => isGroupTarget(step))) {
+    problems.push({
+      path: at('breakGlass'),
+      message: 'a break-glass role needs an approver group step ({group: name}): its members review each break-glass use after the fact',
+    });
   }
   return problems;
 }

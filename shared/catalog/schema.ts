@@ -13,6 +13,19 @@ const email = z
   .pipe(z.email({ message: 'must be an email address' }));
 const duration = z.string().refine(isDuration, { message: 'must be an ISO-8601 duration such as PT1H, PT24H or P30D, or "permanent"' });
 
+function isRegExp(text: string): boolean {
+  return regExpError(text) === undefined;
+}
+
+function regExpError(text: string): string | undefined {
+  try {
+    new RegExp(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** App and role keys. At most 64 characters: a key is a Slack option value (at most 150) and part of a form's block id (255). */
 const KEY = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** zod reports a bad record key as "Invalid key in record": say what a key must be instead. */
@@ -53,6 +66,8 @@ const approvalStep = z.union(
   },
 );
 
+const slackChannel = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About → Channel ID)');
+
 /** Who an unanswered step is escalated to: one person, or the members of an approver group. */
 const escalationTarget = z.union([email, z.strictObject({ group: z.string().min(1) })], {
   error: 'escalateTo must be an email address or {group: name} of an approver group',
@@ -78,13 +93,22 @@ export const roleSchema = z.strictObject({
   approval: z.array(approvalStep).min(1, { error: 'approval needs at least one step' }),
   durations: z.array(duration).min(1),
   maxDuration: duration,
+  /** How far from its start extensions may take a grant (default: maxDuration). */
+  maxTotal: duration.optional().describe('How far from its start extensions may take a grant (default: maxDuration)'),
   approvalTimeout: duration.optional(),
   ...approvalTimers,
   /** A Slack channel id (C… or G…): approval requests are posted there with the buttons; an approver group's members are not DMed. */
-  approvalChannel: z
-    .string()
-    .regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id such as C0123ABCD (channel details → About → Channel ID)')
-    .optional(),
+  approvalChannel: slackChannel.optional(),
+  /**
+   * Break-glass (shared/break-glass.ts): a request that says so, with an incident reference and a
+   * reason, is approved by its requester and starts at once; the role's approver group reviews it after the fact.
+   */
+  breakGlass: z
+    .boolean()
+    .optional()
+    .describe(
+      'The requester may approve their own request with an incident reference and a reason; the approver group reviews it after the fact (see the top-level breakGlass)',
+    ),
 });
 
 export const appSchema = z.strictObject({
@@ -116,6 +140,28 @@ export const endDatesSchema = z.strictObject({
     .optional(),
 });
 
+/** The catalog's default break-glass incident reference: a ticket key such as INC-123 or OPS-42. */
+export const DEFAULT_REFERENCE_PATTERN = '^[A-Z][A-Z0-9]+-\\d+$';
+
+/**
+ * How break-glass works for every role that allows it (`breakGlass: true`): what an incident
+ * reference must look like, which Slack channel hears of each use, and the review after the fact.
+ */
+export const breakGlassSchema = z.strictObject({
+  referencePattern: z
+    .string()
+    .min(1)
+    .refine(isRegExp, { error: (issue) => `is not a regular expression: ${regExpError(String(issue.input))}` })
+    .default(DEFAULT_REFERENCE_PATTERN)
+    .describe('A regular expression the incident reference must match, e.g. ^INC-\\d+$ (anchor it with ^ and $)'),
+  notifyChannel: slackChannel.optional().describe('A Slack channel id: every break-glass use is posted there, with the Reviewed button'),
+  reviewWithin: duration.default('PT24H').describe('How long the approver group has to confirm a break-glass use after it was approved (at most P14D)'),
+  onUnreviewed: z
+    .enum(['flag', 'revoke'], { error: 'onUnreviewed must be flag (flagged on the issue and in the audit) or revoke (flagged, and the access revoked)' })
+    .default('flag')
+    .describe('What happens when nobody confirms in time: flag it on the issue and in the audit, or flag it and revoke the access'),
+});
+
 export const catalogSchema = z.strictObject({
   version: z.literal(1),
   defaults: z
@@ -130,6 +176,8 @@ export const catalogSchema = z.strictObject({
   managers: z.record(email, email).default({}),
   /** Where each identity provider keeps a person's end date; it caps the expiry of every grant to them (shared/end-dates.ts). */
   endDates: endDatesSchema.default({}),
+  /** Break-glass settings for the roles with `breakGlass: true` (shared/break-glass.ts). */
+  breakGlass: breakGlassSchema.prefault({}),
   apps: z.record(z.string().regex(KEY), appSchema, { error: keyError('app') }),
 });
 
@@ -138,6 +186,7 @@ export type Catalog = z.output<typeof catalogSchema>;
 export type AppEntry = z.output<typeof appSchema>;
 export type RoleEntry = z.output<typeof roleSchema>;
 export type EndDateSources = z.output<typeof endDatesSchema>;
+export type BreakGlassSettings = z.output<typeof breakGlassSchema>;
 export type EscalationTarget = z.output<typeof escalationTarget>;
 export type ApprovalStepSpec = z.output<typeof approvalStep>;
 export type RiskTier = (typeof riskTiers)[number];

@@ -9,12 +9,15 @@ import {
   WebAPIRequestError,
   WebClient,
   type ChatPostMessageArguments,
+  type Button,
 } from '@slack/web-api';
 import {
   APPROVE_ACTION_ID,
   DENY_ACTION_ID,
+  EXTEND_ACTION_ID,
   RELEASE_ACTION_ID,
   REQUEST_FORM,
+  REVIEW_ACTION_ID,
   type ApprovalOutcome,
   type ApprovalProgress,
   type ApprovalPrompt,
@@ -23,6 +26,7 @@ import {
   type FormChoice,
   type RequestForm,
 } from '../ports.js';
+import { describeDuration } from '../duration.js';
 import { realSleep, type Sleep } from '../clock.js';
 import { GrantlineError, PermanentError, RetryableError, errorMessage } from '../errors.js';
 
@@ -31,6 +35,8 @@ export type SlackBlock = Extract<ChatPostMessageArguments, { blocks: unknown[] }
 
 export const DECISION_BLOCK_ID = 'grantline_decision';
 export const RELEASE_BLOCK_ID = 'grantline_release';
+export const REVIEW_BLOCK_ID = 'grantline_review';
+export const EXTEND_BLOCK_ID = 'grantline_extend';
 
 /** The longest Retry-After we sleep through in-process; longer ones surface as RetryableError for the state machine. */
 export const MAX_IN_PROCESS_RATE_LIMIT_WAIT_MS = 5_000;
@@ -120,12 +126,23 @@ export class SlackChat implements Chat {
     );
   }
 
-  async notify(to: string | ChatMessageRef, text: string, options: { release?: string } = {}): Promise<ChatMessageRef> {
-    const channel = typeof to === 'string' ? await this.openDm(to) : to.channel;
+  async notify(
+    to: string | ChatMessageRef,
+    text: string,
+    options: { release?: string; review?: string; extend?: { grantId: string; by: string } } = {},
+  ): Promise<ChatMessageRef> {
+    // A user id is DMed; a channel id (C…, G…: a break-glass notice) or a message's thread is posted to as it is.
+    const channel = typeof to !== 'string' ? to.channel : isChannelId(to) ? to : await this.openDm(to);
     const thread = typeof to === 'string' ? {} : { thread_ts: to.ts };
     // Notices quote requests and refusal reasons; none of ours is meant to carry a link or mention.
     // Clipped too: a refusal reason can quote a long request, and Slack splits or truncates long texts.
-    const blocks = options.release ? { blocks: releaseBlocks(text, options.release) } : {};
+    const blocks = options.release
+      ? { blocks: releaseBlocks(text, options.release) }
+      : options.review
+        ? { blocks: reviewBlocks(text, options.review) }
+        : options.extend
+          ? { blocks: extendBlocks(text, options.extend) }
+          : {};
     const res = await this.call('chat.postMessage', () =>
       this.client.chat.postMessage({ channel, text: shown(text, SLACK_LIMITS.messageText), ...blocks, ...thread }),
     );
@@ -373,32 +390,58 @@ function formatTime(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+/** A notice with one button under its text: the "I'm done", "Extend by …" and "Reviewed" messages. */
+function noticeWithButton(text: string, blockId: string, button: Omit<Button, 'type'>): SlackBlock[] {
+  return [
+    { type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) },
+    { type: 'actions', block_id: blockId, elements: [{ type: 'button', ...button }] },
+  ];
+}
+
 /**
  * The "Access granted" message to the person who holds the access: its text, and an "I'm done"
  * button that ends the access early. The button's value is the grant id only.
  */
 export function releaseBlocks(text: string, grantId: string): SlackBlock[] {
-  return [
-    { type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) },
-    {
-      type: 'actions',
-      block_id: RELEASE_BLOCK_ID,
-      elements: [
-        {
-          type: 'button',
-          action_id: RELEASE_ACTION_ID,
-          value: grantId,
-          text: { type: 'plain_text', text: "I'm done" },
-          confirm: {
-            title: { type: 'plain_text', text: 'End your access now?' },
-            text: { type: 'plain_text', text: 'Grantline removes the access now, before its scheduled end. Ask again if you need it later.' },
-            confirm: { type: 'plain_text', text: 'End it now' },
-            deny: { type: 'plain_text', text: 'Keep it' },
-          },
-        },
-      ],
+  return noticeWithButton(text, RELEASE_BLOCK_ID, {
+    action_id: RELEASE_ACTION_ID,
+    value: grantId,
+    text: plain("I'm done"),
+    confirm: {
+      title: plain('End your access now?'),
+      text: plain('Grantline removes the access now, before its scheduled end. Ask again if you need it later.'),
+      confirm: plain('End it now'),
+      deny: plain('Keep it'),
     },
-  ];
+  });
+}
+
+/** The notice before access ends: its text, and an "Extend by …" button whose value is `${grantId}:${by}` only. */
+export function extendBlocks(text: string, extend: { grantId: string; by: string }): SlackBlock[] {
+  return noticeWithButton(text, EXTEND_BLOCK_ID, {
+    action_id: EXTEND_ACTION_ID,
+    value: `${extend.grantId}:${extend.by}`,
+    text: plain(`Extend by ${describeDuration(extend.by)}`),
+  });
+}
+
+/**
+ * A break-glass notice to a reviewer (or the channel): its text, and a "Reviewed" button that confirms
+ * the use after the fact. The button's value is the grant id only.
+ */
+export function reviewBlocks(text: string, grantId: string): SlackBlock[] {
+  return noticeWithButton(text, REVIEW_BLOCK_ID, {
+    action_id: REVIEW_ACTION_ID,
+    value: grantId,
+    style: 'primary',
+    text: plain('Reviewed'),
+    confirm: {
+      title: plain('Confirm this break-glass?'),
+      text: plain('You confirm you reviewed this break-glass use. It is recorded on the Jira issue under your name.'),
+      confirm: plain('Confirm'),
+      deny: plain('Not yet'),
+    },
+  });
 }
 
 /** The same message once the access was released (or had already ended): the text, and the outcome instead of the button. */

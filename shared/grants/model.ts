@@ -6,7 +6,7 @@ import type { ProviderName } from '../ports.js';
  * failed (provisioning could not complete). `manual` grants become active when the owner's task
  * is created and are never removed automatically.
  */
-export type GrantStatus = 'requested' | 'pending_approval' | 'approved' | 'active' | 'denied' | 'failed' | 'revoked';
+export type GrantStatus = 'requested' | 'pending_approval' | 'approved' | 'active' | 'denied' | 'failed' | 'revoked' | 'extended';
 
 export const ACTIVE_STATUSES: readonly GrantStatus[] = ['active'];
 
@@ -53,6 +53,12 @@ export interface Grant {
   approvalTimeoutSeconds: number;
   /** The reminder and escalation of each unanswered step, fixed from the catalog when the request was made. */
   approvalTimers?: ApprovalTimers;
+  /** A break-glass request (shared/break-glass.ts): approved by its requester, reviewed after the fact. */
+  breakGlass?: BreakGlass;
+  /** The review after the fact of a break-glass grant, settled once (a conditional write): confirmed by a reviewer, or not in time. */
+  breakGlassReview?: BreakGlassReview;
+  /** The Slack messages that opened the review (a DM per reviewer, the channel's post): kept as they are posted, so a retry posts none twice. */
+  breakGlassMessages?: Array<{ to: string; channel: string; ts: string }>;
   status: GrantStatus;
   steps?: ApprovalStepPlan[];
   currentStep?: number;
@@ -65,6 +71,18 @@ export interface Grant {
   idpUserId?: string;
   /** The subject was already in the group before this grant, outside Grantline: never removed by it. */
   preexistingMembership?: boolean;
+  /** A revocation has begun (write-ahead, shared/store/store.ts markEnding): no extension may move the expiry from then on. */
+  endingAt?: string;
+  /**
+   * An extension request: a grant of its own (same issue, app, role and person) that goes through the
+   * role's policy; approved, it moves the expiry of the grant it extends from `from` to `until` (and
+   * that grant's one schedule) and ends as 'extended'. shared/extension.ts.
+   */
+  extends?: { grantId: string; by: string; from: string; until: string };
+  /** The expiry whose notice (shared/extension.ts noticeBeforeExpiry) was sent. */
+  expiryNoticeFor?: string;
+  /** The extension requests of this grant, in order (their grant ids). */
+  extensions?: string[];
   revokedAt?: string;
   revokeReason?: string;
   /** When the schedule was due (expiry), kept beside revokedAt so lateness is visible. */
@@ -73,6 +91,28 @@ export interface Grant {
   executionName: string;
   source: 'jira' | 'slack';
   updatedAt: string;
+}
+
+/** A break-glass request, as made (incident and the catalog's settings at the time) and, once self-approved, who reviews it by when. */
+export interface BreakGlass {
+  /** The incident reference, checked against the catalog's referencePattern. (The reason is the justification.) */
+  incident: string;
+  reviewWithinSeconds: number;
+  onUnreviewed: 'flag' | 'revoke';
+  /** The Slack channel told of the use (the catalog's breakGlass.notifyChannel). */
+  notifyChannel?: string;
+  /** Set when the requester's approval is recorded: the approver group's members who may confirm it (never the requester or the subject). */
+  reviewers?: string[];
+  /** When the review is due (the self-approval plus reviewWithin). */
+  reviewDueAt?: string;
+}
+
+export interface BreakGlassReview {
+  /** confirmed: a reviewer confirmed it; unreviewed: nobody did by the deadline (flagged). */
+  outcome: 'confirmed' | 'unreviewed';
+  /** The reviewer who confirmed it. */
+  by?: string;
+  at: string;
 }
 
 /** Whose membership: the provider's group and the provider's own user id (aliases and email case cannot split it). */
@@ -161,7 +201,22 @@ export type EvidenceType =
   /** "I'm done" clicked in Slack by the person who holds the access (or asked for it): the revocation follows. */
   | 'release_requested'
   /** "I'm done" clicked by someone who may not end this access: nothing changed. */
-  | 'release_refused';
+  | 'release_refused'
+  /** A break-glass request approved by its requester, with the incident and the reason. */
+  | 'break_glass_approved'
+  /** A break-glass request refused at intake (no or a malformed incident reference, no reason, a role without break-glass): nothing recorded but this. */
+  | 'break_glass_refused'
+  /** The review after the fact asked of the approver group (and the channel told). */
+  | 'break_glass_review_opened'
+  /** A reviewer confirmed the break-glass use. */
+  | 'break_glass_reviewed'
+  /** Nobody confirmed it in time: flagged (and, with onUnreviewed: revoke, revoked). */
+  | 'break_glass_unreviewed'
+  /** "Reviewed" clicked by someone who may not confirm it, or too late: nothing changed. */
+  | 'break_glass_review_refused'
+  | 'extension_requested'
+  | 'extension_refused'
+  | 'extended';
 
 /** One append-only ledger entry; written once, never updated. */
 export interface EvidenceEvent {

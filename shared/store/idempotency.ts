@@ -1,7 +1,7 @@
 /**
- * Receipts of requests submitted in Slack (the `/access` form), so a submission that arrives twice
- * (replayed within the 5-minute signature window) or a filing job that runs twice files one Jira
- * issue and one grant.
+ * Receipts of commands given in Slack (a submitted `/access` form, an "I'm done" click), so a command
+ * that arrives twice (replayed within the 5-minute signature window) or a job that runs twice files
+ * one Jira issue and one grant, or releases once.
  *
  * Item (pk / sk): COMMAND#<key> / COMMAND  { receivedAt, job?, issueKey?, released?, gsi4pk?, gsi4sk?, expiresAtEpoch }
  *   written with attribute_not_exists when the submission is accepted, before the filing job is
@@ -14,7 +14,11 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { FilingJob } from '../ports.js';
+import type { FilingJob, ReleaseJob } from '../ports.js';
+
+/** The work a command hands over: a filing (it carries its receipt key) or an early release. */
+export type CommandJob = FilingJob | ReleaseJob;
+export const isFilingJob = (job: CommandJob): job is FilingJob => 'receiptKey' in job;
 
 export type CommandClaim = { status: 'new' } | { status: 'seen'; issueKey?: string };
 
@@ -28,7 +32,7 @@ export class CommandReceipts {
    * Records the command's key (and the job it hands over, listed as unfinished until finish()):
    * 'new' for the first arrival, else what the earlier one filed (if it got that far).
    */
-  async claim(key: string, receivedAt: string, job?: FilingJob): Promise<CommandClaim> {
+  async claim(key: string, receivedAt: string, job?: CommandJob): Promise<CommandClaim> {
     try {
       await this.doc.send(
         new PutCommand({
@@ -78,14 +82,14 @@ export class CommandReceipts {
     );
   }
 
-  /** The filing job ran to its end (filed, or the person told why not): no longer listed as unfinished. */
+  /** The job ran to its end (filed, or the person told why not; released): no longer listed as unfinished. */
   async finish(key: string): Promise<void> {
     await this.doc.send(new UpdateCommand({ TableName: this.table, Key: { pk: commandPk(key), sk: 'COMMAND' }, UpdateExpression: 'REMOVE gsi4pk, gsi4sk' }));
   }
 
   /** Jobs handed over and not finished (oldest first): a process that ran them stopped. */
-  async unfinished(): Promise<FilingJob[]> {
-    const jobs: FilingJob[] = [];
+  async unfinished(): Promise<CommandJob[]> {
+    const jobs: CommandJob[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
@@ -97,7 +101,7 @@ export class CommandReceipts {
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
-      for (const item of page.Items ?? []) if (item.job) jobs.push(item.job as FilingJob);
+      for (const item of page.Items ?? []) if (item.job) jobs.push(item.job as CommandJob);
       start = page.LastEvaluatedKey;
     } while (start);
     return jobs;

@@ -107,6 +107,69 @@ export class Store {
     return written ? 'created' : 'exists';
   }
 
+  /**
+   * Write-ahead of a revocation: marks an active grant as ending, so an extension can no longer move
+   * its expiry (extendGrant's condition). With `expiry` (a schedule's firing), only while the grant
+   * still ends then: a schedule that fires after an extension moved the expiry marks nothing. A grant
+   * already marked stays marked: a retried revocation goes on. False when not active, or moved.
+   */
+  async markEnding(id: string, at: string, expiry?: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: 'SET endingAt = if_not_exists(endingAt, :at)',
+        ConditionExpression: expiry ? '#status = :active AND (attribute_exists(endingAt) OR expiresAt = :expiry)' : '#status = :active',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':at': at, ':active': 'active', ...(expiry ? { ':expiry': expiry } : {}) },
+      }),
+    );
+  }
+
+  /**
+   * Moves an active grant's expiry from `from` to `to` (an approved extension), unless a revocation
+   * has begun (markEnding) or the expiry moved meanwhile. The expiry index moves with it.
+   */
+  async extendGrant(id: string, from: string, to: string, at: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: 'SET expiresAt = :to, gsi4sk = :sk, updatedAt = :at',
+        ConditionExpression: '#status = :active AND expiresAt = :from AND attribute_not_exists(endingAt)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':to': to, ':sk': `${to}#${id}`, ':from': from, ':active': 'active', ':at': at },
+      }),
+    );
+  }
+
+  /** Marks that the notice before this expiry was sent, once per expiry: true for the one caller that marked it. */
+  async markExpiryNotice(id: string, expiresAt: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: 'SET expiryNoticeFor = :exp',
+        ConditionExpression: '#status = :active AND expiresAt = :exp AND (attribute_not_exists(expiryNoticeFor) OR expiryNoticeFor <> :exp)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':exp': expiresAt, ':active': 'active' },
+      }),
+    );
+  }
+
+  /** Lists an extension request on the grant it extends, as its `count`-th: false when another was listed first. */
+  async addExtension(id: string, extensionId: string, count: number): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: 'SET extensions = list_append(if_not_exists(extensions, :empty), :id)',
+        ConditionExpression: count === 1 ? 'attribute_not_exists(extensions)' : 'size(extensions) = :before',
+        ExpressionAttributeValues: { ':id': [extensionId], ':empty': [], ...(count === 1 ? {} : { ':before': count - 1 }) },
+      }),
+    );
+  }
+
   async getGrant(id: string): Promise<Grant | undefined> {
     const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(id), sk: 'GRANT' }, ConsistentRead: true }));
     return Item ? stripGrant(Item) : undefined;
@@ -171,6 +234,37 @@ export class Store {
       }),
     );
     return ok ? next : undefined;
+  }
+
+  /**
+   * Settles a break-glass grant's review after the fact, once: a reviewer's confirmation or the
+   * deadline, whichever writes first (the grant's status, which may change meanwhile, is not a
+   * condition). The grant as settled, or undefined when it was settled before (or is no grant).
+   */
+  async settleBreakGlassReview(id: string, review: NonNullable<Grant['breakGlassReview']>): Promise<Grant | undefined> {
+    const ok = await this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: 'SET breakGlassReview = :review',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_exists(breakGlass) AND attribute_not_exists(breakGlassReview)',
+        ExpressionAttributeValues: { ':review': review },
+      }),
+    );
+    return ok ? this.getGrant(id) : undefined;
+  }
+
+  /** The Slack messages of a break-glass review, kept as each is posted (shared/break-glass.ts). */
+  async setBreakGlassMessages(id: string, messages: NonNullable<Grant['breakGlassMessages']>): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(id), sk: 'GRANT' },
+        UpdateExpression: 'SET breakGlassMessages = :m',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':m': messages },
+      }),
+    );
   }
 
   grantsOfUser(email: string): Promise<Grant[]> {
@@ -790,6 +884,16 @@ export class Store {
       }),
     );
     return ok ? 'created' : 'exists';
+  }
+
+  /** Moves a schedule to a new time (an extension), creating it if it is gone. */
+  async moveSchedule(schedule: ScheduleItem): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `SCHEDULE#${schedule.name}`, sk: 'SCHEDULE', ...schedule, gsi4pk: 'SCHEDULES', gsi4sk: `${schedule.at}#${schedule.name}` },
+      }),
+    );
   }
 
   async getSchedule(name: string): Promise<ScheduleItem | undefined> {

@@ -68,8 +68,10 @@ describe('the access-request state machine through the bundled functions', { tim
     expect(stack.sandbox.jira.issue(issueKey)?.status).toBe('Access granted');
     expect(stack.sandbox.jira.commentTexts(issueKey).join('\n')).toContain(MANAGER);
     // The schedule targets the revoke function, with the payload the revoke bundle takes.
+    // The firing names the expiry it was made for: once an extension moves the expiry, a stale firing ends nothing.
+    const expiresAt = (await stack.dynamo.store.getGrant(grantId))?.expiresAt;
     expect([...stack.schedules.values()], JSON.stringify([...stack.schedules.values()])).toContainEqual(
-      expect.objectContaining({ targetArn: stack.functionArn('revoke'), input: { grantId, reason: 'expired' } }),
+      expect.objectContaining({ targetArn: stack.functionArn('revoke'), input: { grantId, reason: 'expired', expiry: expiresAt } }),
     );
   });
 

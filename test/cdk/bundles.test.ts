@@ -112,9 +112,11 @@ describe('bundles', () => {
       expect(withOkta, `${name} must not bundle the Okta SDK`).not.toContain(name);
     // Only the functions that change access, and the two that read accounts (review, policy explain), carry any identity-provider SDK at all.
     const withAnyIdpSdk = Object.fromEntries(bundles.filter((b) => sdkPackages(b).length > 0).map((b) => [b.name, sdkPackages(b)]));
-    // record-failure gives back an add made before the failure; sweep-expiries revokes overdue grants.
+    // record-failure gives back an add made before the failure; sweep-expiries revokes overdue grants;
+    // break-glass-review revokes an unreviewed break-glass grant.
     const changesAccess = [
       'advance',
+      'break-glass-review',
       'policy-explain',
       'provision',
       'record-failure',
@@ -156,20 +158,23 @@ describe('bundles', () => {
       .sort();
     // Evidence goes to Jira from every task but the Slack click and form; the audit routes and the review call neither.
     expect(withJiraJs).toEqual([
-      ...['advance', 'approval-timer', 'file-request', 'flush-evidence', 'jira-webhook', 'provision', 'record-failure', 'request-approval'],
-      ...['revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
+      ...['advance', 'approval-timer', 'break-glass-review', 'extend-grant', 'file-request', 'flush-evidence', 'jira-webhook', 'provision'],
+      ...['record-failure', 'request-approval', 'revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
     ]);
     expect(withPackage('axios')).toEqual(withJiraJs);
-    // Slack: asking approvers, reminding them, updating the prompt, telling the requester, the two Slack webhooks and filing a form.
+    // Slack: asking approvers, reminding them, updating the prompt, telling the requester, the two Slack
+    // webhooks and filing a form, the break-glass review, the notice before access ends (sweep-expiries).
     expect(withPackage('@slack/web-api')).toEqual([
       'advance',
       'approval-timer',
+      'break-glass-review',
       'file-request',
       'provision',
       'record-failure',
       'request-approval',
       'slack-commands',
       'slack-interactions',
+      'sweep-expiries',
     ]);
     const locales = bundles.flatMap((b) => b.sources.filter((s) => /node_modules\/zod\/.*locales\/(?!en\.js$)/.test(s)).map((s) => `${b.name}: ${s}`));
     expect(locales).toEqual([]);
@@ -254,7 +259,8 @@ describe('error names in the bundles (what Step Functions matches Retry/Catch on
   });
 
   it('every function a Task state invokes carries, as a literal, each error name its Retry/Catch expects', () => {
-    expect(taskExpectations.map((t) => t.fn).sort()).toEqual([...new Set(Object.values(ASL_SUBSTITUTIONS))].sort());
+    // A function may serve several states (revoke: RevokeNow and RevokeUnreviewed; break-glass-review: OpenReview and ReviewDue).
+    expect([...new Set(taskExpectations.map((t) => t.fn))].sort()).toEqual([...new Set(Object.values(ASL_SUBSTITUTIONS))].sort());
     expect(taskExpectations.flatMap((t) => t.names)).toContain('RetryableError');
     for (const { state, fn, names } of taskExpectations) {
       for (const name of names) expect(code(fn), `${state} (${fn}) retries or catches ${name}`).toMatch(new RegExp(`["'\`]${name}["'\`]`));

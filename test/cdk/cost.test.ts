@@ -27,6 +27,8 @@ interface Path {
   advance: Array<'approval' | 'provision' | 'end'>;
   approvals: Array<'decided' | 'timeout'>;
   timeBound: boolean;
+  /** A break-glass grant, its review confirmed by a click in Slack. */
+  breakGlass?: boolean;
 }
 
 function walk(asl: Asl, path: Path): string[] {
@@ -52,7 +54,8 @@ function walk(asl: Asl, path: Path): string[] {
       continue;
     }
     if (name === 'Advance') data.Payload = { next: advance.shift() };
-    if (name === 'Provision') data.provision = { scheduleRevocation: path.timeBound };
+    if (name === 'Provision') data.provision = { scheduleRevocation: path.timeBound, breakGlassReview: Boolean(path.breakGlass) };
+    if (name === 'ReviewDue') data.reviewed = { revoke: false };
     if (name === 'RequestApproval' && approvals.shift() === 'timeout') {
       name = state.Catch!.find((c) => c.ErrorEquals.includes('States.Timeout'))!.Next;
       continue;
@@ -64,10 +67,10 @@ function walk(asl: Asl, path: Path): string[] {
 
 const asl = JSON.parse(readFileSync(ASL_FILE, 'utf8')) as Asl;
 
-/** Lambda invocations outside the state machine: the intake webhook, one Slack click per decided step, the revocation. */
+/** Lambda invocations outside the state machine: the intake webhook, one Slack click per decided step (and the break-glass review's), the revocation. */
 function invocations(path: Path, states: string[]): number {
   const tasks = states.filter((s) => asl.States[s]!.Type === 'Task').length;
-  return tasks + 1 + path.approvals.filter((a) => a === 'decided').length + (path.timeBound ? 1 : 0);
+  return tasks + 1 + path.approvals.filter((a) => a === 'decided').length + (path.breakGlass ? 1 : 0) + (path.timeBound ? 1 : 0);
 }
 
 const PATHS: Record<string, Path> = {
@@ -77,6 +80,7 @@ const PATHS: Record<string, Path> = {
   'one approval step, permanent': { advance: ['approval', 'provision'], approvals: ['decided'], timeBound: false },
   'denied at the first step': { advance: ['approval', 'end'], approvals: ['decided'], timeBound: false },
   'nobody decides (approval times out)': { advance: ['approval', 'end'], approvals: ['timeout'], timeBound: false },
+  'break-glass, reviewed in Slack': { advance: ['provision'], approvals: [], timeBound: true, breakGlass: true },
 };
 
 describe('cost per grant, from the real state machine', () => {

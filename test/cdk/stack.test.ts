@@ -114,12 +114,34 @@ describe('secrets', () => {
   // record-failure gives back access a failed attempt gave, sweep-expiries revokes overdue grants).
   const idpReaders = (provider: ProviderName): FunctionName[] =>
     providersInUse.includes(provider)
-      ? ['advance', 'provision', 'revoke', 'schedule-revocation', 'revoke-grant', 'review-app', 'policy-explain', 'record-failure', 'sweep-expiries']
+      ? [
+          'advance',
+          'provision',
+          'revoke',
+          'schedule-revocation',
+          'break-glass-review',
+          'revoke-grant',
+          'review-app',
+          'policy-explain',
+          'record-failure',
+          'sweep-expiries',
+        ]
       : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
     jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'slack-commands', 'review-app', 'policy-explain', 'evidence-pending'),
     jiraWebhook: ['jira-webhook'],
-    slack: ['slack-interactions', 'slack-commands', 'file-request', 'advance', 'request-approval', 'approval-timer', 'provision', 'record-failure'],
+    slack: [
+      'slack-interactions',
+      'slack-commands',
+      'file-request',
+      'advance',
+      'request-approval',
+      'approval-timer',
+      'provision',
+      'break-glass-review',
+      'record-failure',
+      'sweep-expiries',
+    ],
     get okta() {
       return idpReaders('okta');
     },
@@ -237,12 +259,14 @@ describe('IAM least privilege', () => {
     expect(deleters.map(({ role }) => role)).toEqual([]);
   });
 
-  it('lets only the webhook receivers start executions and only the approval completers send task success, on this state machine', () => {
-    expect(whoCan('states:StartExecution').sort()).toEqual(['file-request', 'jira-webhook']);
+  it('lets only the request receivers start executions and only the approval completers send task success, on this state machine', () => {
+    // extend-grant: an extension request runs the role's approval in an execution of its own.
+    // slack-interactions: an "Extend" click starts the extension request's execution.
+    expect(whoCan('states:StartExecution').sort()).toEqual(['extend-grant', 'file-request', 'jira-webhook', 'slack-interactions']);
     // jira-webhook: a decision made in Jira Service Management completes the waiting task, as a Slack click does.
     expect(whoCan('states:SendTaskSuccess').sort()).toEqual(['jira-webhook', 'request-approval', 'slack-interactions']);
     const stateMachineName = resource(template, logicalIdOf(synth.stack.stateMachine)).Properties?.StateMachineName as string;
-    for (const name of ['jira-webhook', 'file-request', 'request-approval', 'slack-interactions'] as const) {
+    for (const name of ['extend-grant', 'jira-webhook', 'file-request', 'request-approval', 'slack-interactions'] as const) {
       const sfn = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
       expect(sfn, name).toHaveLength(1);
       expect(JSON.stringify(sfn[0]!.Resource), name).toContain(`:stateMachine:${stateMachineName}`);
@@ -250,6 +274,7 @@ describe('IAM least privilege', () => {
       expect(same(environmentOf(template, ids[name].fn).GRANTLINE_STATE_MACHINE_ARN, sfn[0]!.Resource), name).toBe(true);
     }
     expect(ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).some((a) => a.startsWith('states:')))).sort()).toEqual([
+      'extend-grant',
       'file-request',
       'jira-webhook',
       'request-approval',
@@ -329,9 +354,12 @@ describe('IAM least privilege', () => {
     expect(permissions).toEqual([]);
   });
 
-  it('lets only schedule-revocation and the expiry sweeper create schedules and pass the scheduler role, and only the revokers delete them', () => {
-    expect(whoCan('scheduler:CreateSchedule')).toEqual(['schedule-revocation', 'sweep-expiries']);
-    expect(whoCan('iam:PassRole')).toEqual(['schedule-revocation', 'sweep-expiries']);
+  it('lets only schedule-revocation, the expiry sweeper and the extension create schedules and pass the scheduler role, only the extension move them, and only the revokers delete them', () => {
+    // break-glass-review: the OpenReview state schedules a break-glass grant's revocation; provision: an
+    // approved extension moves the grant's one schedule (UpdateSchedule, or CreateSchedule when it is gone).
+    expect(whoCan('scheduler:CreateSchedule')).toEqual(['provision', 'schedule-revocation', 'break-glass-review', 'sweep-expiries']);
+    expect(whoCan('scheduler:UpdateSchedule')).toEqual(['provision']);
+    expect(whoCan('iam:PassRole')).toEqual(['provision', 'schedule-revocation', 'break-glass-review', 'sweep-expiries']);
     expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant']);
     const passRole = statementsOf('schedule-revocation').find((s) => actionsOf(s).includes('iam:PassRole'))!;
     expect(resourcesOf(passRole)).toEqual([arnOf(logicalIdOf(synth.stack.schedulerRole))]);
@@ -358,9 +386,9 @@ describe('IAM least privilege', () => {
     const role = logicalIdOf(synth.stack.stateMachine.role);
     const invoke = statementsOfRole(template, role).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     expect(invoke).toHaveLength(1);
-    const expected = (['advance', 'request-approval', 'approval-timer', 'provision', 'schedule-revocation', 'record-failure', 'revoke'] as const).map((n) =>
-      arnOf(ids[n].fn),
-    );
+    const expected = (
+      ['advance', 'request-approval', 'approval-timer', 'provision', 'schedule-revocation', 'break-glass-review', 'record-failure', 'revoke'] as const
+    ).map((n) => arnOf(ids[n].fn));
     expect(JSON.stringify(resourcesOf(invoke[0]!))).toBe(JSON.stringify(expected));
   });
 });
@@ -388,6 +416,7 @@ describe('state machine', () => {
       ApprovalTimerFunctionArn: 'approval-timer',
       ProvisionFunctionArn: 'provision',
       ScheduleRevocationFunctionArn: 'schedule-revocation',
+      BreakGlassReviewFunctionArn: 'break-glass-review',
       RecordFailureFunctionArn: 'record-failure',
       RevokeFunctionArn: 'revoke',
     };
@@ -494,6 +523,7 @@ describe('HTTP API', () => {
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
       { routeKey: 'GET /policy/explain', auth: 'AWS_IAM', fn: 'policy-explain' },
       { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
+      { routeKey: 'POST /grants/{id}/extend', auth: 'AWS_IAM', fn: 'extend-grant' },
       { routeKey: 'POST /grants/{id}/revoke', auth: 'AWS_IAM', fn: 'revoke-grant' },
       { routeKey: 'POST /webhooks/jira', auth: 'NONE', fn: 'jira-webhook' },
       { routeKey: 'POST /webhooks/slack/commands', auth: 'NONE', fn: 'slack-commands' },

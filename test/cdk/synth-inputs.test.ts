@@ -157,6 +157,7 @@ describe('identity-provider secrets follow the catalog', () => {
       'advance',
       'provision',
       'schedule-revocation',
+      'break-glass-review',
       'record-failure',
       'revoke',
       'sweep-expiries',

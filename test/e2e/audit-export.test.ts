@@ -65,7 +65,9 @@ describe('grantline grants over several pages', () => {
     const { stdout, stderr } = await cli('--app', 'figma', '--format', 'csv', '--page-size', '4');
 
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe('grant,jira,subject,requester,app_role,status,approved_by,group,requested_at,started_at,expires_at,revoked_at,revoke_reason');
+    expect(lines[0]).toBe(
+      'grant,jira,subject,requester,app_role,status,approved_by,group,requested_at,started_at,expires_at,revoked_at,revoke_reason,break_glass',
+    );
     expect(lines.slice(1).map((l) => JSON.parse(l.split(',')[0]!) as string)).toEqual(expected);
     expect(lines[1]).toContain('"eli.engineer@example.com"');
     expect(stderr.trimEnd().split('\n')).toEqual([

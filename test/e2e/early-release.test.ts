@@ -45,6 +45,23 @@ async function grantedForADay(harness: Harness, opts: { subject?: string; app?: 
 }
 
 describe('"I\'m done" in Slack', () => {
+  it('a release whose job was lost with its process (handed over, never run) is run by the next start, once', async () => {
+    h = await startHarness();
+    const { grantId } = await grantedForADay(h);
+    const jobs = h.runtime.deps.jobs;
+    h.runtime.deps.jobs = { fileRequest: (job) => jobs.fileRequest(job), release: async () => undefined }; // the process died here
+    expect((await h.press(ELI, grantedMessage(h, ELI)!, RELEASE_ACTION_ID)).body).toEqual({ outcome: 'accepted' });
+    h.runtime.deps.jobs = jobs;
+    expect(h.sandbox.okta.members(GROUP)).toContain(ELI);
+
+    expect(await h.runtime.resumeJobs()).toEqual([`slack-release:${grantId}`]);
+    await h.runtime.jobs.idle();
+    expect(await h.runtime.resumeJobs()).toEqual([]);
+
+    expect(h.sandbox.okta.members(GROUP)).not.toContain(ELI);
+    expect(await h.runtime.deps.store.getGrant(grantId)).toMatchObject({ status: 'revoked', revokeReason: 'early_release' });
+  });
+
   it('the person who holds the access ends it: out of the group, schedule deleted, Jira says who released it, the message loses its button', async () => {
     h = await startHarness();
     const { grantId, issueKey } = await grantedForADay(h);

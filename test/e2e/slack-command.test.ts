@@ -321,15 +321,15 @@ describe('submitting the form', () => {
     expect(h.sandbox.jira.issue('ACC-2')).toBeUndefined();
   });
 
-  it('a submission whose filing job was lost with its process is filed by the next run (refile), once', async () => {
+  it('a submission whose filing job was lost with its process is filed by the next run (resumeJobs), once', async () => {
     h = await startHarness();
     const job = eliNotionJob(h, 'slack-view:V-lost');
     // The receipt was written and the job handed over, then the process died before running it.
     await h.runtime.deps.store.commands.claim(job.receiptKey, new Date().toISOString(), job);
 
-    const refiled = await h.runtime.refile();
+    const refiled = await h.runtime.resumeJobs();
     await filed(h);
-    const again = await h.runtime.refile();
+    const again = await h.runtime.resumeJobs();
 
     expect(refiled).toEqual(['slack-view:V-lost']);
     expect(again).toEqual([]);

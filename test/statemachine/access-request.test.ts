@@ -16,7 +16,10 @@ const NEW_HIRE = 'nina.newhire@example.com';
 const MANAGER = 'maria.manager@example.com';
 const ENGINEER = 'eli.engineer@example.com';
 
-async function file(harness: Harness, form: { reporter?: string; subject?: string; app: string; role: string; duration: string }) {
+async function file(
+  harness: Harness,
+  form: { reporter?: string; subject?: string; app: string; role: string; duration: string; breakGlass?: string; incident?: string },
+) {
   const res = await harness.client.fileRequest({ reporter: form.reporter ?? MANAGER, subject: form.subject ?? NEW_HIRE, justification: 'onboarding', ...form });
   expect(res.status).toBe(202);
   const grantId = String(res.body.grantId);
@@ -266,6 +269,73 @@ describe('access-request state machine', () => {
     expect(h.sandbox.okta.members('00gfigmaeditor')).not.toContain(ENGINEER);
     expect((await h.runtime.deps.store.getGrant(grantId))?.status).toBe('revoked');
     expect(h.sandbox.jira.commentTexts(issueKey, 'internal').at(-1)).toContain('no revocation schedule could be created, so the access ends now');
+  });
+});
+
+describe('break-glass: the requester approves their own request with an incident reference; the review after the fact waits in the state machine', () => {
+  const ONCALL = ['sam.sec@example.com', 'sasha.sec@example.com'];
+  const request = { reporter: ENGINEER, subject: ENGINEER, app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', breakGlass: 'Break-glass' };
+  /** The sample catalog with a review due seconds after the approval (a real Wait state), and what happens to an unreviewed one. */
+  const reviewIn = (within: string, onUnreviewed = 'flag') =>
+    testCatalog((t) => t.replace('reviewWithin: PT24H', `reviewWithin: ${within}`).replace('onUnreviewed: flag', `onUnreviewed: ${onUnreviewed}`));
+
+  it('with a valid reference: no approval is asked, the access starts at once, the review is opened and waited for; confirmed, the execution closes at the deadline', async () => {
+    h = await startHarness({ catalog: reviewIn('PT2S') });
+    const { grantId, issueKey } = await file(h, { ...request, incident: 'INC-42' });
+
+    const waiting = await h.runtime.workflow.quiet(grantId);
+    expect(waiting).toMatchObject({ status: 'RUNNING', waitingForApproval: false, waitingForReview: true });
+    expect(waiting.states).toEqual(['Advance', 'Route', 'Provision', 'NeedsRevocation', 'OpenReview', 'AwaitReview']);
+    expect(h.sandbox.okta.members('00gconsolebreakglass')).toContain(ENGINEER);
+    expect(await h.runtime.deps.store.getSchedule(`revoke-${grantId}`)).toBeDefined();
+    const reviewMessage = h.sandbox.slack.messagesTo(h.sandbox.slack.users().find((u) => u.email === ONCALL[0])!.id)[0]!;
+    expect((await h.press(ONCALL[0]!, reviewMessage, 'grantline_review')).body).toEqual({ outcome: 'recorded' });
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.states).toEqual([
+      ...['Advance', 'Route', 'Provision', 'NeedsRevocation', 'OpenReview', 'AwaitReview'],
+      ...['ReviewDue', 'UnreviewedRevokes', 'ReviewClosed'],
+    ]);
+    expect(run.status).toBe('SUCCEEDED');
+    const comments = h.sandbox.jira.commentTexts(issueKey, 'internal').map((c) => c.split('\n')[0]);
+    expect(comments).toContain(`Grantline: approved by ${ENGINEER} under break-glass, incident INC-42: onboarding`);
+    expect(comments.filter((c) => c?.startsWith('Grantline: approval asked'))).toEqual([]);
+    expect(comments).toContainEqual(expect.stringMatching(/^Grantline: break-glass reviewed by sam\.sec@example\.com at /));
+    expect(comments.filter((c) => c?.startsWith('Grantline: FLAGGED'))).toEqual([]);
+    expect(h.sandbox.okta.members('00gconsolebreakglass')).toContain(ENGINEER); // the access runs its hour
+  });
+
+  it('without a valid reference: refused at intake (422), no execution, nothing granted', async () => {
+    h = await startHarness();
+    const missing = await h.client.fileRequest({ ...request, justification: 'onboarding' });
+    const malformed = await h.client.fileRequest({ ...request, justification: 'onboarding', incident: 'the database' });
+
+    expect([missing.status, malformed.status]).toEqual([422, 422]);
+    for (const { issueKey } of [missing, malformed]) {
+      expect(h.runtime.workflow.execution(`grant-${issueKey}`)).toBeUndefined();
+      expect(await h.runtime.deps.store.getGrant(`grant-${issueKey}`)).toBeUndefined();
+      expect((await h.runtime.deps.store.evidence(`grant-${issueKey}`)).map((e) => e.type)).toEqual(['break_glass_refused']);
+    }
+    expect(h.sandbox.okta.members('00gconsolebreakglass')).not.toContain(ENGINEER);
+  });
+
+  it('not reviewed in time with onUnreviewed: revoke: flagged, then revoked through the revoke path', async () => {
+    h = await startHarness({ catalog: reviewIn('PT1S', 'revoke') });
+    const { grantId, issueKey } = await file(h, { ...request, incident: 'INC-7' });
+
+    const run = await waitDone(h, grantId);
+
+    expect(run.states.slice(-5)).toEqual(['AwaitReview', 'ReviewDue', 'UnreviewedRevokes', 'RevokeUnreviewed', 'ReviewClosed']);
+    expect(h.sandbox.okta.members('00gconsolebreakglass')).not.toContain(ENGINEER);
+    expect(await h.runtime.deps.store.getGrant(grantId)).toMatchObject({
+      status: 'revoked',
+      revokeReason: 'unreviewed_break_glass',
+      breakGlassReview: { outcome: 'unreviewed' },
+    });
+    expect(h.sandbox.jira.commentTexts(issueKey, 'internal').join('\n')).toMatch(
+      /FLAGGED: break-glass not reviewed within 1 second: nobody confirmed incident INC-7/,
+    );
   });
 });
 

@@ -134,12 +134,12 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   }
   /**
    * Slack messages sent to people: `to` is the user id of a DM, or the message replied to (`channel/ts`);
-   * `release`, the grant id of the "I'm done" button the message carries.
+   * `release`, the grant id of the "I'm done" button the message carries; `review`, of its "Reviewed" button.
    */
-  readonly notices: Array<{ to: string; text: string; release?: string }> = [];
-  async notify(to: string | { channel: string; ts: string }, text: string, options: { release?: string } = {}) {
+  readonly notices: Array<{ to: string; text: string; release?: string; review?: string }> = [];
+  async notify(to: string | { channel: string; ts: string }, text: string, options: { release?: string; review?: string } = {}) {
     const where = typeof to === 'string' ? to : `${to.channel}/${to.ts}`;
-    this.notices.push({ to: where, text, ...(options.release ? { release: options.release } : {}) });
+    this.notices.push({ to: where, text, ...(options.release ? { release: options.release } : {}), ...(options.review ? { review: options.review } : {}) });
     return { channel: typeof to === 'string' ? `D-${to}` : to.channel, ts: `${this.notices.length}.1` };
   }
   /** Messages whose "I'm done" button was replaced by what happened (`channel/ts` of the message). */
@@ -169,6 +169,9 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
     const exists = this.schedules.has(grantId);
     this.schedules.set(grantId, at);
     return exists ? ('exists' as const) : ('created' as const);
+  }
+  async reschedule(grantId: string, at: Date) {
+    this.schedules.set(grantId, at);
   }
   async cancel(grantId: string) {
     this.schedules.delete(grantId);

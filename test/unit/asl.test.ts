@@ -59,6 +59,15 @@ describe('the access-request definition', () => {
     expect(states.RevokeNow!.Retry?.[0]?.ErrorEquals).toEqual(['States.ALL']);
   });
 
+  it('a break-glass grant schedules its revocation in OpenReview (a failure ends the access at once), waits for its review, and revokes only when ReviewDue says so', () => {
+    const route = (states.NeedsRevocation as unknown as { Choices: Array<{ Variable: string; Next: string }> }).Choices;
+    expect(route[0]).toMatchObject({ Variable: '$.provision.breakGlassReview', Next: 'OpenReview' });
+    expect(states.OpenReview!.Retry?.[0]?.ErrorEquals).toEqual(['States.ALL']);
+    expect(states.OpenReview!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RevokeNow' }]);
+    expect(states.AwaitReview).toMatchObject({ Type: 'Wait', SecondsPath: '$.review.waitSeconds', Next: 'ReviewDue' });
+    expect(states.RevokeUnreviewed!.Parameters).toMatchObject({ reason: 'unreviewed_break_glass' });
+  });
+
   it('Lambda-level failures and DynamoDB throttling are retried by every task that calls a Lambda (issue 8 #3)', () => {
     const lambdaFaults = ['Lambda.Unknown', 'Lambda.ClientExecutionTimeoutException', 'Sandbox.Timedout', 'Lambda.TooManyRequestsException'];
     const throttles = ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'];

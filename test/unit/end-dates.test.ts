@@ -47,7 +47,7 @@ describe('an end date caps the expiry', () => {
     eliEnds('2026-03-12');
     const id = await approvedGrant(deps, { issueKey: 'ACC-1', duration: 'P30D' });
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-03-13T00:00:00.000Z' });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, breakGlassReview: false, expiresAt: '2026-03-13T00:00:00.000Z' });
     expect(await scheduleRevocation(deps, id)).toEqual({ scheduled: true });
 
     expect(ports.schedules.get(id)).toEqual(new Date('2026-03-13T00:00:00.000Z'));
@@ -61,7 +61,7 @@ describe('an end date caps the expiry', () => {
     eliEnds('2026-03-12');
     const id = await approvedGrant(deps, { issueKey: 'ACC-1', duration: 'permanent' });
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-03-13T00:00:00.000Z' });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, breakGlassReview: false, expiresAt: '2026-03-13T00:00:00.000Z' });
     await scheduleRevocation(deps, id);
 
     expect(ports.schedules.get(id)).toEqual(new Date('2026-03-13T00:00:00.000Z'));
@@ -117,7 +117,7 @@ describe('an end date caps the expiry', () => {
       endDate: '2026-04-30',
     });
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-05-01T00:00:00.000Z' });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, breakGlassReview: false, expiresAt: '2026-05-01T00:00:00.000Z' });
     expect((await lastEvent(id, 'manual_task'))?.details.Expires).toBe(
       "2026-05-01T00:00:00.000Z (capped by the end date 2026-04-30 from the request's end date)",
     );

@@ -41,6 +41,9 @@ describe('which steps the requester is told about (docs/jira-setup.md, "What the
       'revoked',
       'revocation_kept_membership',
       'manual_removal_task',
+      'break_glass_approved',
+      'extension_refused',
+      'extended',
     ]);
     expect(noticeText(event('approval_requested', { Approvers: 'sam@x, sasha@x' }))).toBeUndefined();
     expect(noticeText(event('approval_refused'))).toBeUndefined();
@@ -51,9 +54,31 @@ describe('which steps the requester is told about (docs/jira-setup.md, "What the
       'Nobody decided in time, so your request was escalated: ivan@x can now decide it as well.',
     );
     expect(noticeText(event('revocation_scheduled'))).toBeUndefined();
+    // An extension: the request itself is the requester's own act; its refusal and its outcome are told.
+    expect(noticeText(event('extension_requested'))).toBeUndefined();
+    expect(noticeText(event('extension_refused', { Reason: 'it would end past the maximum' }))).toBe(
+      'Your request to extend this access was refused: it would end past the maximum.',
+    );
+    expect(noticeText(event('extended', { 'Now ends': '2026-03-04T09:00:00.000Z' }))).toBe(
+      'Your access was extended: it now ends at 2026-03-04T09:00:00.000Z.',
+    );
     // "I'm done": the revocation that follows tells the requester; a refused click changes nothing for them.
     expect(noticeText(event('release_requested'))).toBeUndefined();
     expect(noticeText(event('release_refused'))).toBeUndefined();
+    // Break-glass: the requester hears it was approved under break-glass; the review after the fact is the reviewers' business
+    // (a revocation for want of one has its own notice), and a refused request gets the intake's list of problems.
+    expect(noticeText(event('break_glass_approved', { Incident: 'INC-42' }))).toBe(
+      'Approved under break-glass (incident INC-42): the access starts now, and it is reviewed after the fact.',
+    );
+    for (const type of [
+      'break_glass_refused',
+      'break_glass_review_opened',
+      'break_glass_reviewed',
+      'break_glass_unreviewed',
+      'break_glass_review_refused',
+    ] as const) {
+      expect(noticeText(event(type)), type).toBeUndefined();
+    }
   });
 });
 

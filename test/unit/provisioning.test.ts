@@ -69,7 +69,7 @@ describe('provisioning an identity-provider group', () => {
     const id = await approvedGrant(deps, { issueKey: 'ACC-1' });
     clock.advance(60_000);
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-03-03T09:01:00.000Z' });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, breakGlassReview: false, expiresAt: '2026-03-03T09:01:00.000Z' });
 
     expect(members()).toEqual(['u-eli']);
     expect(await dynamo.store.getGrant(id)).toMatchObject({
@@ -126,7 +126,7 @@ describe('provisioning an identity-provider group', () => {
   it('a permanent grant has no expiry and no revocation to schedule', async () => {
     const id = await approvedGrant(deps, { issueKey: 'ACC-1', duration: 'permanent' });
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: false });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: false, breakGlassReview: false });
 
     const grant = (await dynamo.store.getGrant(id))!;
     expect(grant.status).toBe('active');
@@ -143,7 +143,7 @@ describe('provisioning an identity-provider group', () => {
     clock.advance(60_000);
 
     expect(await provision(deps, timed)).toEqual(first);
-    expect(await provision(deps, permanent)).toEqual({ grantId: permanent, scheduleRevocation: false });
+    expect(await provision(deps, permanent)).toEqual({ grantId: permanent, scheduleRevocation: false, breakGlassReview: false });
     expect((await dynamo.store.evidence(timed)).filter((e) => e.type === 'provisioned')).toHaveLength(1);
   });
 
@@ -180,7 +180,12 @@ describe('provisioning an identity-provider group', () => {
       },
     });
 
-    expect(await provision({ ...deps, store: racing }, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-03-03T09:00:00.000Z' });
+    expect(await provision({ ...deps, store: racing }, id)).toEqual({
+      grantId: id,
+      scheduleRevocation: true,
+      breakGlassReview: false,
+      expiresAt: '2026-03-03T09:00:00.000Z',
+    });
 
     expect((await dynamo.store.evidence(id)).filter((e) => e.type === 'provisioned')).toHaveLength(1);
   });
@@ -194,7 +199,7 @@ describe('provisioning an identity-provider group', () => {
       },
     });
 
-    expect(await provision({ ...deps, store: racing }, id)).toEqual({ grantId: id, scheduleRevocation: false });
+    expect(await provision({ ...deps, store: racing }, id)).toEqual({ grantId: id, scheduleRevocation: false, breakGlassReview: false });
   });
 
   it('a retry after a crash between the evidence and the write keeps the time the evidence shows', async () => {
@@ -207,7 +212,7 @@ describe('provisioning an identity-provider group', () => {
     await expect(provision({ ...deps, store: crashing }, id)).rejects.toThrow('process killed');
     clock.advance(10 * 60_000);
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-03-03T09:00:00.000Z' });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, breakGlassReview: false, expiresAt: '2026-03-03T09:00:00.000Z' });
 
     expect(await dynamo.store.getGrant(id)).toMatchObject({ grantedAt: '2026-03-02T09:00:00.000Z', expiresAt: '2026-03-03T09:00:00.000Z' });
     expect((await lastEvent(id, 'provisioned'))?.details.Expires).toBe('2026-03-03T09:00:00.000Z');
@@ -218,7 +223,7 @@ describe('provisioning a manual app', () => {
   it("becomes the owner's task: active, with the expiry, and the evidence says it is not revoked automatically", async () => {
     const id = await approvedGrant(deps, { issueKey: 'ACC-1', app: 'legacy-erp', role: 'clerk', duration: 'P30D', approvers: [ERIN] });
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-04-01T09:00:00.000Z' });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: true, breakGlassReview: false, expiresAt: '2026-04-01T09:00:00.000Z' });
 
     expect(await dynamo.store.getGrant(id)).toMatchObject({ status: 'active', grantedAt: '2026-03-02T09:00:00.000Z', expiresAt: '2026-04-01T09:00:00.000Z' });
     const event = await lastEvent(id, 'manual_task');
@@ -234,7 +239,7 @@ describe('provisioning a manual app', () => {
   it('a permanent manual grant has nothing to schedule', async () => {
     const id = await approvedGrant(deps, { issueKey: 'ACC-1', app: 'legacy-erp', role: 'clerk', duration: 'permanent', approvers: [ERIN] });
 
-    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: false });
+    expect(await provision(deps, id)).toEqual({ grantId: id, scheduleRevocation: false, breakGlassReview: false });
 
     expect((await dynamo.store.getGrant(id))?.expiresAt).toBeUndefined();
     expect((await lastEvent(id, 'manual_task'))?.details.Expires).toBe('never (permanent)');
@@ -249,7 +254,12 @@ describe('provisioning a manual app', () => {
       },
     });
 
-    expect(await provision({ ...deps, store: racing }, id)).toEqual({ grantId: id, scheduleRevocation: true, expiresAt: '2026-04-01T09:00:00.000Z' });
+    expect(await provision({ ...deps, store: racing }, id)).toEqual({
+      grantId: id,
+      scheduleRevocation: true,
+      breakGlassReview: false,
+      expiresAt: '2026-04-01T09:00:00.000Z',
+    });
     expect((await dynamo.store.evidence(id)).filter((e) => e.type === 'manual_task')).toHaveLength(1);
   });
 });
@@ -357,7 +367,12 @@ describe('races with other tasks', () => {
       },
     });
 
-    expect(await provision({ ...deps, store: racing }, id)).toEqual({ grantId: id, scheduleRevocation: false, expiresAt: '2026-03-03T09:00:00.000Z' });
+    expect(await provision({ ...deps, store: racing }, id)).toEqual({
+      grantId: id,
+      scheduleRevocation: false,
+      breakGlassReview: false,
+      expiresAt: '2026-03-03T09:00:00.000Z',
+    });
   });
 
   it('a failure recorded after the grant became active anyway does not tell the requester it failed', async () => {

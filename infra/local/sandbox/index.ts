@@ -24,6 +24,9 @@ const SANDBOX_JIRA_FIELDS = {
   role: 'customfield_10072',
   duration: 'customfield_10073',
   justification: 'description',
+  /** Break-glass requests: JIRA_FIELD_BREAK_GLASS (a checkbox) and JIRA_FIELD_INCIDENT (text), which the sandbox sets. */
+  breakGlass: 'customfield_10076',
+  incident: 'customfield_10077',
 } as const;
 
 /** People the sandbox knows besides the catalog's owners and approvers. */
@@ -99,6 +102,8 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
   jira.addSelectField(SANDBOX_JIRA_FIELDS.app, offered.apps);
   jira.addSelectField(SANDBOX_JIRA_FIELDS.role, offered.roles);
   jira.addSelectField(SANDBOX_JIRA_FIELDS.duration, offered.durations);
+  // The channel told of every break-glass use, with the app in it.
+  if (catalog.breakGlass.notifyChannel) slack.addChannel('security-incidents', { id: catalog.breakGlass.notifyChannel });
 
   const env = {
     JIRA_BASE_URL: jira.url,
@@ -119,6 +124,8 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
     GRAPH_EXTRA_CA_FILE: fileURLToPath(new URL('./certs/graph-localhost.crt', import.meta.url)),
     GOOGLE_ADMIN_ROOT_URL: google.url,
     GOOGLE_ACCESS_TOKEN: google.token,
+    JIRA_FIELD_BREAK_GLASS: SANDBOX_JIRA_FIELDS.breakGlass,
+    JIRA_FIELD_INCIDENT: SANDBOX_JIRA_FIELDS.incident,
     GRANTLINE_JIRA_WEBHOOK_SECRET: randomBytes(16).toString('hex'),
     GRANTLINE_AUDIT_TOKEN: randomBytes(16).toString('hex'),
   };
@@ -147,6 +154,9 @@ export interface RequestForm {
   justification?: string;
   /** The request's end date (YYYY-MM-DD), put into JIRA_FIELD_END_DATE's field; left out when that setting is unset. */
   endDate?: string;
+  /** Break-glass: the checkbox's option as Jira sends it (e.g. "Break-glass"), and the incident reference. */
+  breakGlass?: string;
+  incident?: string;
 }
 
 /** Acts as Jira's automation rule and as Slack, against a running Grantline. */
@@ -178,6 +188,9 @@ export class SandboxClient {
     if (form.duration) fields[f(this.env.JIRA_FIELD_DURATION, SANDBOX_JIRA_FIELDS.duration)] = { value: form.duration };
     // A Jira date field's value is the day as YYYY-MM-DD.
     if (form.endDate && this.env.JIRA_FIELD_END_DATE) fields[this.env.JIRA_FIELD_END_DATE] = form.endDate;
+    // A checkbox field's value is the list of ticked options.
+    if (form.breakGlass && this.env.JIRA_FIELD_BREAK_GLASS) fields[this.env.JIRA_FIELD_BREAK_GLASS] = [{ value: form.breakGlass }];
+    if (form.incident && this.env.JIRA_FIELD_INCIDENT) fields[this.env.JIRA_FIELD_INCIDENT] = form.incident;
     if (form.justification) {
       const field = f(this.env.JIRA_FIELD_JUSTIFICATION, SANDBOX_JIRA_FIELDS.justification);
       fields[field] = field === 'description' ? adfParagraphs(form.justification) : form.justification;
