@@ -5,11 +5,9 @@
  * the fact (or nobody does, and it is flagged, or revoked). Assertions are on what people see: the
  * Jira evidence and notices, the Slack messages and buttons, the Okta group, the audit answer.
  */
-import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalRuntime } from '../../infra/local/runtime.js';
-import { SandboxClient, startSandbox } from '../../infra/local/sandbox/index.js';
+import { SandboxClient } from '../../infra/local/sandbox/index.js';
 import type { FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 import type { GrantRecord } from '../../shared/audit.js';
 import { flushEvidence } from '../../shared/evidence.js';
@@ -17,6 +15,7 @@ import { silentLogger } from '../../shared/logger.js';
 import { REVIEW_ACTION_ID } from '../../shared/ports.js';
 import { tasks } from '../../shared/tasks.js';
 import { startHarness, testCatalog, type Harness } from '../support/harness.js';
+import { restartableWorld } from '../support/restartable.js';
 import { eventually, finished } from '../support/wait.js';
 
 const ELI = 'eli.engineer@example.com';
@@ -245,13 +244,7 @@ describe('break-glass across a restart of the local runtime', () => {
   });
 
   it('the open review is re-driven from the ledger: the wait resumes, nobody is told twice, and a review whose access has ended is still awaited', async () => {
-    const db = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => db.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => db.close(() => resolve())));
-    const catalog = testCatalog();
-    const sandbox = await startSandbox(catalog);
-    cleanups.push(() => sandbox.close());
-    const env = { ...sandbox.env, PORT: '0', DYNAMODB_ENDPOINT: `http://127.0.0.1:${(db.address() as AddressInfo).port}` };
+    const { catalog, sandbox, env } = await restartableWorld(cleanups);
     const form = { reporter: ELI, subject: ELI, app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', breakGlass: 'Break-glass' };
 
     const before = await startLocalRuntime({ env, logger: silentLogger, catalog, tickMs: false });

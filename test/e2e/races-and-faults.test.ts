@@ -2,14 +2,13 @@
  * Duplicates, races, lateness and downstream faults (RELIABILITY.md): nothing is lost, nothing is
  * granted twice, nothing is revoked that another grant still needs.
  */
-import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../shared/logger.js';
 import { tasks } from '../../shared/tasks.js';
 import { startLocalRuntime } from '../../infra/local/runtime.js';
-import { SandboxClient, startSandbox } from '../../infra/local/sandbox/index.js';
+import { SandboxClient } from '../../infra/local/sandbox/index.js';
 import { startHarness, testCatalog, type Harness } from '../support/harness.js';
+import { restartableWorld } from '../support/restartable.js';
 import { eventually, finished } from '../support/wait.js';
 
 const MANAGER = 'maria.manager@example.com';
@@ -215,13 +214,7 @@ describe('downstream faults', () => {
 
 describe('restart', () => {
   it('a pending approval survives a restart of the local runtime: the workflow is re-driven from the ledger', async () => {
-    const db = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => db.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => db.close(() => resolve())));
-    const catalog = testCatalog();
-    const sandbox = await startSandbox(catalog);
-    cleanups.push(() => sandbox.close());
-    const env = { ...sandbox.env, PORT: '0', DYNAMODB_ENDPOINT: `http://127.0.0.1:${(db.address() as AddressInfo).port}` };
+    const { catalog, sandbox, env } = await restartableWorld(cleanups);
 
     const before = await startLocalRuntime({ env, logger: silentLogger, catalog, tickMs: false });
     const filed = await new SandboxClient(sandbox, before.url, env).fileRequest({
