@@ -45,13 +45,14 @@ export async function sweepExpiries(deps: LifecycleDeps, options: { overdueAfter
       if (outcome !== 'not_active') result.revoked.push(grant.id);
     });
   }
-  for (const grant of await deps.store.expiringBetween(new Date(now).toISOString(), new Date(now + SCHEDULE_CHECK_WINDOW_MS).toISOString())) {
+  const dueSoon = await deps.store.expiringBetween(new Date(now).toISOString(), new Date(now + SCHEDULE_CHECK_WINDOW_MS).toISOString());
+  for (const grant of dueSoon) {
     await attempt(grant, async () => {
       if ((await deps.scheduler.schedule(grant.id, new Date(grant.expiresAt!))) === 'created') result.rescheduled.push(grant.id);
     });
   }
   // The notice before access ends, with its "Extend" button (once per expiry).
-  for (const grant of await deps.store.expiringBetween(new Date(now).toISOString(), new Date(now + NOTICE_BEFORE_EXPIRY_MS).toISOString())) {
+  for (const grant of dueSoon.filter((g) => new Date(g.expiresAt!).getTime() <= now + NOTICE_BEFORE_EXPIRY_MS)) {
     await attempt(grant, async () => {
       await noticeBeforeExpiry(deps, grant);
     });

@@ -22,6 +22,10 @@ const quorumCatalog = () =>
   );
 
 let h: Harness | undefined;
+/** The engineer asks for the admin console's break-glass role for an hour, through the approval chain. */
+const fileBreakGlass = (harness: Harness, justification: string) =>
+  harness.client.fileRequest({ reporter: ENGINEER, subject: ENGINEER, app: 'Internal admin console', role: 'break-glass', duration: 'PT1H', justification });
+
 afterEach(async () => {
   await h?.close();
   h = undefined;
@@ -30,14 +34,7 @@ afterEach(async () => {
 describe('quorum: two of the three on-call engineers approve break-glass', () => {
   it('each approval shows on every Slack message, the second closes the step; Jira and the audit name both; the engineer is added', async () => {
     h = await startHarness({ catalog: quorumCatalog() });
-    const filed = await h.client.fileRequest({
-      reporter: ENGINEER,
-      subject: ENGINEER,
-      app: 'Internal admin console',
-      role: 'break-glass',
-      duration: 'PT1H',
-      justification: 'INC-42: database failover',
-    });
+    const filed = await fileBreakGlass(h, 'INC-42: database failover');
     expect(filed.status).toBe(202);
     const grantId = String(filed.body.grantId);
     const slackId = (email: string) => h!.sandbox.slack.users().find((u) => u.email === email)!.id;
@@ -91,14 +88,7 @@ describe('quorum: two of the three on-call engineers approve break-glass', () =>
 
   it('a deny by any one of them after an approval ends the request; the approval stays on the record', async () => {
     h = await startHarness({ catalog: quorumCatalog() });
-    const filed = await h.client.fileRequest({
-      reporter: ENGINEER,
-      subject: ENGINEER,
-      app: 'Internal admin console',
-      role: 'break-glass',
-      duration: 'PT1H',
-      justification: 'INC-43',
-    });
+    const filed = await fileBreakGlass(h, 'INC-43');
     const grantId = String(filed.body.grantId);
     await h.runtime.workflow.quiet(grantId);
 
