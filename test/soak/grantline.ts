@@ -129,10 +129,11 @@ export class SlackInbox {
   }
 
   private refresh(): void {
-    const messages = this.sandbox.slack.messages();
-    if (messages.length === this.seen) return;
+    // Only the messages not read yet: copying all of them on every poll made a long soak quadratic.
+    const fresh = this.sandbox.slack.messages(this.seen);
+    if (fresh.length === 0) return;
     const emails = new Map(this.sandbox.slack.users().map((u) => [u.id, u.email]));
-    for (const message of messages.slice(this.seen)) {
+    for (const message of fresh) {
       for (const match of JSON.stringify(message.blocks).matchAll(/"value":"([^"]+:\d+)"/g)) {
         const key = match[1]!;
         const recipients = this.index.get(key) ?? new Set<string>();
@@ -140,7 +141,7 @@ export class SlackInbox {
         this.index.set(key, recipients);
       }
     }
-    this.seen = messages.length;
+    this.seen += fresh.length;
   }
 }
 

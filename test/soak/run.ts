@@ -129,6 +129,7 @@ function runtimeEnv(sandbox: Sandbox, workDir: string): Record<string, string> {
 class Disruptions {
   filed = 0;
   restarts = 0;
+  private readonly started = Date.now();
   private readonly restartAt: number[];
   private readonly outageAt: number[];
   readonly settlingRestarts: number;
@@ -150,7 +151,7 @@ class Disruptions {
 
   requestFiled(): void {
     this.filed += 1;
-    if (this.filed % 100 === 0) this.log(`soak: ${this.filed} requests filed`);
+    if (this.filed % 100 === 0) this.log(`soak: ${this.filed} requests filed (${seconds(this.started)} s)`);
     while (this.outageAt[0] !== undefined && this.outageAt[0] <= this.filed) {
       this.outageAt.shift();
       const outage = startOutage(this.sandbox, this.rng);

@@ -39,7 +39,8 @@ export interface FakeSlack {
   setScopes(scopes: string[]): void;
   /** The next `times` calls of `method` (all methods when omitted) get HTTP 429 with Retry-After. */
   rateLimit(opts?: { method?: string; retryAfterSeconds?: number; times?: number }): void;
-  messages(): FakeSlackMessage[];
+  /** Messages posted, oldest first; from the `from`-th on when given (a reader that keeps its place copies only what is new). */
+  messages(from?: number): FakeSlackMessage[];
   messagesTo(userId: string): FakeSlackMessage[];
   /** Adds a channel (the app in it unless `joined: false`); returns its id. */
   addChannel(name: string, opts?: { id?: string; joined?: boolean }): string;
@@ -348,7 +349,7 @@ export async function startFakeSlack(opts: { port?: number; token?: string } = {
         times,
       });
     },
-    messages: () => messages.map(snapshot),
+    messages: (from = 0) => messages.slice(from).map(snapshot),
     messagesTo: (userId) => messages.filter((m) => m.user === userId).map(snapshot),
     addChannel(
       name,
