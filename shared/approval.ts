@@ -6,6 +6,7 @@
  * or denied. Every function re-reads the ledger and changes state only by conditional writes.
  */
 import { currentAccount, ineligibility } from './accounts.js';
+import { askInBundle, isQuorum, outcomeOf, promptFor, redrawBundleMessage } from './approval-messages.js';
 import { approveBreakGlass, breakGlassReviewers, noReviewerReason, reviewOpen } from './break-glass.js';
 import { resolveRole } from './catalog/catalog.js';
 import type { Config } from './config.js';
@@ -18,9 +19,10 @@ import { loadGrant } from './grants/load.js';
 import { requestedEvidence } from './intake.js';
 import { answerInJira, approversEvidence, putApproversOnIssue } from './jsm-approvals.js';
 import type { Approval, ApprovalStepPlan, Grant, QuorumApproval } from './grants/model.js';
+import { settleBundle } from './bundles.js';
 import { tellOutcome } from './notify.js';
 import { planApprovals, quorumShortfall } from './policy.js';
-import type { ApprovalOutcome, ApprovalPrompt, Chat, IdentityProvider } from './ports.js';
+import type { Chat, IdentityProvider } from './ports.js';
 import type { LifecycleDeps, Services } from './services.js';
 import type { Store } from './store/store.js';
 
@@ -60,6 +62,8 @@ export async function advance(deps: LifecycleDeps, grantId: string): Promise<Nex
   // automatic approval) reaches Jira now, or, on the way to the access, with the provisioning's own
   // evidence right after the add: the access waits on nothing Jira does.
   if (next !== 'provision') await deliverPending(deps, grantId);
+  // A bundle's item declined: the bundle's summary, once every item is settled.
+  if (next === 'end') await settleBundle(deps, grant);
   const step = grant.currentStep ?? 0;
   const wait = next === 'approval' ? nextTimer(grant, await deps.store.getApproval(grant.id, step), deps.clock.now()) : undefined;
   return { grantId, next, step, waitSeconds: wait?.seconds ?? grant.approvalTimeoutSeconds, timer: wait?.timer ?? 'deadline' };
@@ -341,7 +345,12 @@ async function askApprovers(
     try {
       const userId = await deps.chat.userIdByEmail(approver);
       if (userId) {
-        messages.push({ approver, ...(await deps.chat.postApprovalRequest(userId, prompt)) });
+        // A bundle's item is asked in the approver's one message for the bundle (shared/approval-messages.ts).
+        messages.push(
+          grant.bundle
+            ? await askInBundle(deps, grant, approval.step, approver, userId)
+            : { approver, ...(await deps.chat.postApprovalRequest(userId, prompt)) },
+        );
         await deps.store.setApprovalMessages(grant.id, approval.step, messages);
         continue;
       }
@@ -554,8 +563,6 @@ function approvedSoFar(approval: Approval): string | undefined {
   return `${approvals.map((a) => a.by).join(', ')} (${approvals.length} of ${approval.quorum ?? 1} needed)`;
 }
 
-const isQuorum = (approval: Pick<Approval, 'quorum'>): boolean => (approval.quorum ?? 1) > 1;
-
 /** A pending quorum step with the approvals it needs: closing it was lost (a crash between the two writes). */
 function quorumReached(approval: Approval): boolean {
   return isQuorum(approval) && approval.status === 'pending' && (approval.approvals?.length ?? 0) >= (approval.quorum ?? 1);
@@ -743,7 +750,8 @@ async function showQuorumProgress(deps: DecideDeps & { chat: Chat }, grant: Gran
     await Promise.all(
       approval.messages.map(async (message) => {
         try {
-          await deps.chat.showProgress({ channel: message.channel, ts: message.ts }, promptFor(grant, step), progress);
+          if (message.bundle) await redrawBundleMessage(deps, message.bundle, message.approver);
+          else await deps.chat.showProgress({ channel: message.channel, ts: message.ts }, promptFor(grant, step), progress);
         } catch (err) {
           deps.logger.warn('could not show the approvals so far on the Slack approval message', { grantId: grant.id, error: errorMessage(err) });
         }
@@ -770,36 +778,13 @@ function describeClosed(approval: Approval): string {
 
 // ---------------------------------------------------------------- Slack helpers
 
-function promptFor(grant: Grant, step: number): ApprovalPrompt {
-  return {
-    grantId: grant.id,
-    step,
-    issueKey: grant.issueKey,
-    requesterEmail: grant.requester,
-    subjectEmail: grant.subject,
-    app: grant.appName,
-    role: grant.role,
-    duration: grant.duration,
-    justification: grant.justification,
-    risk: grant.risk,
-  };
-}
-
-async function showOutcome(deps: Pick<Services, 'chat' | 'logger'>, grant: Grant, approval: Approval): Promise<void> {
-  // A quorum step approved shows all its approvers ("in Jira" only when every one decided there).
-  const quorum = approval.status === 'approved' && isQuorum(approval) ? (approval.approvals ?? []) : [];
-  const outcome: ApprovalOutcome =
-    approval.status === 'expired'
-      ? { kind: 'expired', at: approval.decidedAt ?? '' }
-      : {
-          kind: approval.status === 'approved' ? 'approved' : 'denied',
-          by: quorum.length > 0 ? quorum.map((a) => a.by).join(', ') : (approval.decidedBy ?? ''),
-          at: approval.decidedAt ?? '',
-          ...((quorum.length > 0 ? quorum.every((a) => a.via === 'jira') : approval.channel === 'jira') ? { via: 'jira' as const } : {}),
-        };
+async function showOutcome(deps: Pick<Services, 'chat' | 'logger' | 'store' | 'clock'>, grant: Grant, approval: Approval): Promise<void> {
+  const outcome = outcomeOf(approval);
+  if (!outcome) return;
   for (const message of approval.messages) {
     try {
-      await deps.chat.showOutcome({ channel: message.channel, ts: message.ts }, promptFor(grant, approval.step), outcome);
+      if (message.bundle) await redrawBundleMessage(deps, message.bundle, message.approver);
+      else await deps.chat.showOutcome({ channel: message.channel, ts: message.ts }, promptFor(grant, approval.step), outcome);
     } catch (err) {
       deps.logger.warn('could not update the Slack approval message', { grantId: grant.id, error: errorMessage(err) });
     }

@@ -54,6 +54,11 @@ export const configSchema = z.object({
   JIRA_FIELD_BREAK_GLASS: nonEmpty,
   JIRA_FIELD_INCIDENT: nonEmpty,
   /**
+   * Optional: onboarding bundles (shared/bundles.ts). A select field naming one of the catalog's
+   * bundles; a request naming one leaves the app and role empty and becomes a grant per item.
+   */
+  JIRA_FIELD_BUNDLE: nonEmpty,
+  /**
    * Jira Service Management's "Approvers" field (a multi-user picker, e.g. customfield_10003). When
    * set, each approval step is also asked in JSM: Grantline puts the step's approvers (and its own
    * account) in this field, and a decision made in JSM reaches it through the "Approval completed"

@@ -42,7 +42,7 @@ export interface EvidenceInput {
 /** Records one step of a grant. A retried step (same key) records nothing new and posts nothing twice. */
 export async function recordEvidence(
   deps: EvidenceDeps,
-  grant: Pick<Grant, 'id' | 'issueKey'> & Partial<Pick<Grant, 'extends'>>,
+  grant: Pick<Grant, 'id' | 'issueKey'> & Partial<Pick<Grant, 'extends' | 'bundle'>>,
   input: EvidenceInput,
   options: { deliverNow?: boolean } = {},
 ): Promise<EvidenceEvent> {
@@ -55,9 +55,12 @@ export async function recordEvidence(
     actor: input.actor,
     via: input.via,
     summary: input.summary,
-    details: Object.fromEntries(Object.entries(input.details ?? {}).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
-    // An extension request shares the issue of the grant it extends, whose status it never moves.
-    ...(input.transitionTo && !grant.extends ? { transitionTo: input.transitionTo } : {}),
+    details: Object.fromEntries(
+      Object.entries({ ...input.details, ...bundleDetails(grant.bundle) }).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+    ),
+    // An extension request shares the issue of the grant it extends, whose status it never moves; a
+    // bundle's items share their issue, which the bundle's summary moves once all are settled.
+    ...(input.transitionTo && !grant.extends && !grant.bundle ? { transitionTo: input.transitionTo } : {}),
   };
   const ledger = await deps.store.evidenceLedger(grant.id);
   let recorded = ledger.events.get(event.key);
@@ -75,6 +78,11 @@ export async function recordEvidence(
   // The Slack click path defers delivery (Slack allows 3 s): the next workflow step delivers it.
   if (options.deliverNow !== false) await deliverPending(deps, grant.id);
   return recorded ?? event;
+}
+
+/** A bundle item's events say which item of which bundle they are about (its notices too: shared/notices.ts). */
+function bundleDetails(bundle: Grant['bundle']): Record<string, string> {
+  return bundle ? { 'Bundle item': bundle.item, Bundle: `${bundle.name}, item ${bundle.index} of ${bundle.of}` } : {};
 }
 
 /**
@@ -193,7 +201,7 @@ async function deliver(
     }
     if (event.transitionTo) {
       if (delivery.status !== 'commented') await deps.store.markCommented(delivery);
-      const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo, transitionOptions(deps.config, event.type));
+      const moved = await deps.ticketing.transition(event.issueKey, event.transitionTo, transitionOptions(deps.config, event.type, event.details));
       if (!moved) deps.logger.warn('Jira has no transition to the configured status', { issueKey: event.issueKey, status: event.transitionTo });
     }
     await deps.store.markDelivered(delivery);
@@ -263,9 +271,12 @@ const RESOLUTION_SETTING: Partial<Record<EvidenceType, ResolutionSetting>> = {
   manual_removal_task: 'JIRA_RESOLUTION_REVOKED',
 };
 
-/** The resolution a step's transition sets (when its screen has the field), and the setting that names it. */
-export function transitionOptions(config: Pick<Config, ResolutionSetting>, type: EvidenceType): TransitionOptions {
-  const setting = RESOLUTION_SETTING[type];
+/**
+ * The resolution a step's transition sets (when its screen has the field), and the setting that names
+ * it. A bundle's summary (shared/bundles.ts) resolves as granted when any item was granted, else as declined.
+ */
+export function transitionOptions(config: Pick<Config, ResolutionSetting>, type: EvidenceType, details: Record<string, string> = {}): TransitionOptions {
+  const setting = type === 'bundle_settled' ? (details.Granted ? 'JIRA_RESOLUTION_GRANTED' : 'JIRA_RESOLUTION_DENIED') : RESOLUTION_SETTING[type];
   if (!setting) return {};
   const resolution = config[setting];
   return { ...(resolution ? { resolution } : {}), resolutionSetting: setting };

@@ -7,7 +7,8 @@
 import * as z from 'zod';
 import { verifyJiraRequest } from './auth.js';
 import { breakGlassFlag, breakGlassOf, incidentProblems, notBreakGlassRole, refusedEvidence } from './break-glass.js';
-import { findAppKey, resolveRole } from './catalog/catalog.js';
+import { bundleRequestProblems, restartBundle, submitBundle } from './bundles.js';
+import { findAppKey, resolveRole, type ResolvedRole } from './catalog/catalog.js';
 import type { Catalog } from './catalog/schema.js';
 import { required, type Config } from './config.js';
 import { durationMs, normaliseDuration } from './duration.js';
@@ -15,7 +16,7 @@ import { MAX_EMAIL_LENGTH, normalizeEmail } from './email.js';
 import { REQUEST_END_DATE_SOURCE, isCalendarDate } from './end-dates.js';
 import { MalformedRequestError, ValidationError } from './errors.js';
 import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.js';
-import { grantIdFor, type Grant } from './grants/model.js';
+import { bundleItemId, grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
 import { APPROVAL_COMPLETED_EVENT, receiveApprovalCompleted } from './jsm-approvals.js';
 import { approvalTimersFor, durationProblem } from './policy.js';
@@ -46,6 +47,7 @@ export const FIELD_LIMITS = {
   justification: 4_000,
   breakGlass: 50,
   incident: 100,
+  bundle: 200,
 } as const;
 
 /** Real ADF nests a handful of levels; deeper input is refused before recursion can exhaust the stack. */
@@ -63,6 +65,8 @@ export interface AccessRequest extends RequestFields {
    */
   breakGlass?: string;
   incident?: string;
+  /** An onboarding bundle's key or name (JIRA_FIELD_BUNDLE, shared/bundles.ts): the request is for its items, the app and role left empty. */
+  bundle?: string;
 }
 
 export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Promise<HttpResponse> {
@@ -75,7 +79,11 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
   // A decision made in Jira Service Management (the "Approval completed" rule): not a new request.
   if (parsed.data.webhookEvent === APPROVAL_COMPLETED_EVENT) return receiveApprovalCompleted(deps, issueKey);
 
-  const existing = await deps.store.getGrant(grantIdFor(issueKey));
+  const existing = (await deps.store.getGrant(grantIdFor(issueKey))) ?? (await deps.store.getGrant(bundleItemId(grantIdFor(issueKey), 1)));
+  if (existing?.bundle) {
+    const items = await restartBundle(deps, existing.bundle);
+    return json(200, { bundle: existing.bundle.key, grantIds: items.map((g) => g.id), duplicate: true });
+  }
   if (existing) {
     // A retried or replayed webhook: make sure the workflow runs, start nothing new.
     await deps.workflow.start(existing.id);
@@ -102,7 +110,15 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
       ...(deps.config.JIRA_FIELD_END_DATE ? { endDate: read(deps.config.JIRA_FIELD_END_DATE) } : {}),
       ...(deps.config.JIRA_FIELD_BREAK_GLASS ? { breakGlass: read(deps.config.JIRA_FIELD_BREAK_GLASS) } : {}),
       ...(deps.config.JIRA_FIELD_INCIDENT ? { incident: read(deps.config.JIRA_FIELD_INCIDENT) } : {}),
+      ...(deps.config.JIRA_FIELD_BUNDLE ? { bundle: read(deps.config.JIRA_FIELD_BUNDLE) } : {}),
     };
+    if (input.bundle) {
+      const request = { ...input, bundle: input.bundle, source: 'jira' as const };
+      const problems = bundleRequestProblems(deps.catalog, request, fieldNames(deps.config)).map((p) => p.message);
+      if (problems.length > 0) throw new ValidationError(problems.length === 1 ? problems[0]! : `${problems.length} problems with the request`, problems);
+      const items = await submitBundle(deps, request);
+      return json(202, { bundle: items[0]!.bundle!.key, grantIds: items.map((g) => g.id), status: 'requested' });
+    }
     const grant = await submitRequest(deps, { ...input, source: 'jira' }, fieldNames(deps.config));
     return json(202, { grantId: grant.id, status: grant.status });
   } catch (err) {
@@ -136,16 +152,39 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
   const resolved = resolveRole(deps.catalog, appKey, input.role.trim().toLowerCase())!;
   // A break-glass request may leave the duration out: it gets the role's (short) maximum.
   const duration = input.duration || (breakGlass ? resolved.role.maxDuration : '');
+  const grant = newGrant(deps, { ...input, duration }, resolved, grantIdFor(input.issueKey), {
+    ...(breakGlass ? { breakGlass: breakGlassOf(deps.catalog, input.incident ?? '') } : {}),
+  });
+  const created = await deps.store.createGrant(grant);
+  if (created === 'exists') {
+    const existing = (await deps.store.getGrant(grant.id))!;
+    await deps.workflow.start(grant.id);
+    return existing;
+  }
+  // The workflow starts before the comment is posted: the access waits on nothing Jira does.
+  await recordEvidence(deps, grant, requestedEvidence(grant), { deliverNow: false });
+  await deps.workflow.start(grant.id);
+  await deliverPending(deps, grant.id);
+  return grant;
+}
+
+/** The grant a validated request records (`extra`: break-glass, a bundle item), before any step of its workflow. */
+export function newGrant(
+  deps: Pick<IntakeDeps, 'catalog' | 'clock'>,
+  input: AccessRequest,
+  resolved: ResolvedRole,
+  id: string,
+  extra: Pick<Grant, 'breakGlass' | 'bundle'>,
+): Grant {
   const now = deps.clock.now().toISOString();
-  const id = grantIdFor(input.issueKey);
   const timers = approvalTimersFor(deps.catalog, resolved);
-  const grant: Grant = {
+  return {
     id,
     issueKey: input.issueKey,
     // validateRequest has checked both, so neither is undefined here.
     requester: normalizeEmail(input.requester)!,
     subject: normalizeEmail(input.subject)!,
-    app: appKey,
+    app: resolved.appKey,
     appName: resolved.app.name,
     role: resolved.roleKey,
     appOwner: resolved.app.owner,
@@ -153,29 +192,18 @@ export async function submitRequest(deps: IntakeDeps, input: AccessRequest, labe
     ...(resolved.provider ? { provider: resolved.provider } : {}),
     ...(resolved.groupId ? { groupId: resolved.groupId } : {}),
     manual: resolved.groupId === undefined,
-    duration: normaliseDuration(duration),
+    duration: normaliseDuration(input.duration),
     ...(input.endDate?.trim() ? { requestedEndDate: input.endDate.trim() } : {}),
     justification: input.justification.trim(),
     approvalTimeoutSeconds: Math.round(durationMs(resolved.role.approvalTimeout ?? deps.catalog.defaults.approvalTimeout)! / 1000),
     ...(timers ? { approvalTimers: timers } : {}),
-    ...(breakGlass ? { breakGlass: breakGlassOf(deps.catalog, input.incident ?? '') } : {}),
+    ...extra,
     status: 'requested',
     requestedAt: now,
     executionName: id,
     source: input.source,
     updatedAt: now,
   };
-  const created = await deps.store.createGrant(grant);
-  if (created === 'exists') {
-    const existing = (await deps.store.getGrant(id))!;
-    await deps.workflow.start(id);
-    return existing;
-  }
-  // The workflow starts before the comment is posted: the access waits on nothing Jira does.
-  await recordEvidence(deps, grant, requestedEvidence(grant), { deliverNow: false });
-  await deps.workflow.start(id);
-  await deliverPending(deps, id);
-  return grant;
 }
 
 /**
@@ -293,6 +321,7 @@ function fieldNames(config: Config): Record<string, string> {
     ...(config.JIRA_FIELD_END_DATE ? { 'end date': config.JIRA_FIELD_END_DATE } : {}),
     ...(config.JIRA_FIELD_BREAK_GLASS ? { 'break-glass': config.JIRA_FIELD_BREAK_GLASS } : {}),
     ...(config.JIRA_FIELD_INCIDENT ? { incident: config.JIRA_FIELD_INCIDENT } : {}),
+    ...(config.JIRA_FIELD_BUNDLE ? { bundle: config.JIRA_FIELD_BUNDLE } : {}),
   };
 }
 

@@ -39,7 +39,8 @@ type JiraApprovers = NonNullable<Approval['jiraApprovers']>;
  */
 export async function putApproversOnIssue(deps: JsmDeps, grant: Grant, approval: Approval): Promise<JiraApprovers | undefined> {
   const fieldId = deps.config.JIRA_FIELD_APPROVERS;
-  if (!fieldId) return undefined;
+  // A bundle's items share one issue, whose one Approvers field cannot ask each item's own approvers: they decide in Slack.
+  if (!fieldId || grant.bundle) return undefined;
   if (approval.jiraApprovers) return approval.jiraApprovers;
   if (approval.step > 0) {
     const previous = await deps.store.getApproval(grant.id, approval.step - 1);

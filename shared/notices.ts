@@ -70,6 +70,14 @@ export const NOTICES: Record<EvidenceType, Notice | undefined> = {
   extension_requested: undefined,
   extension_refused: (e) => `Your request to extend this access was refused: ${e.details.Reason ?? e.summary}.`,
   extended: (e) => `Your access was extended: it now ends at ${e.details['Now ends'] ?? 'the new time'}.`,
+  bundle_settled: (e) =>
+    `Every item of your ${e.details.Bundle ?? 'bundle'} request is settled: ${[
+      e.details.Granted && `granted ${e.details.Granted}`,
+      e.details.Declined && `declined ${e.details.Declined}`,
+      e.details.Failed && `not granted (failed) ${e.details.Failed}`,
+    ]
+      .filter(Boolean)
+      .join('; ')}.`,
 };
 
 /** The evidence types whose events carry a notice. */
@@ -77,7 +85,10 @@ export const NOTICE_TYPES: ReadonlySet<string> = new Set(Object.entries(NOTICES)
 
 /** The requester's notice for an event, or undefined when the event has none. */
 export function noticeText(event: EvidenceEvent): string | undefined {
-  return NOTICES[event.type]?.(event);
+  const notice = NOTICES[event.type]?.(event);
+  // A bundle's items share one issue: each item's notice says which item it is about.
+  const item = event.details['Bundle item'];
+  return notice && item ? `${item}: ${notice}` : notice;
 }
 
 /** The evidence's own wording of a revocation reason (shared/revocation.ts REASON_TEXT), in the requester's words. */

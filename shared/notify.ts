@@ -7,6 +7,7 @@
  * when they asked for themselves) carries the "I'm done" button (shared/release.ts); the others get
  * the plain text.
  */
+import { messageRef } from './approval-messages.js';
 import { errorMessage } from './errors.js';
 import type { Grant } from './grants/model.js';
 import type { ChatMessageRef } from './ports.js';
@@ -24,7 +25,10 @@ export async function tellOutcome(deps: NotifyDeps, grant: Grant, text: string, 
   for (let step = 0; step < (grant.steps?.length ?? 0); step++) {
     const approval = await quietly(deps, grant, 'the approvers', () => deps.store.getApproval(grant.id, step));
     for (const message of approval?.messages ?? []) {
-      await quietly(deps, grant, message.approver, () => deps.chat.notify({ channel: message.channel, ts: message.ts }, text));
+      await quietly(deps, grant, message.approver, async () => {
+        const ref = await messageRef(deps, message);
+        return ref ? deps.chat.notify(ref, text) : undefined;
+      });
     }
   }
 }

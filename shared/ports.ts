@@ -197,6 +197,23 @@ export interface ApprovalProgress {
   needed: number;
 }
 
+/**
+ * The one approval message of an onboarding bundle (shared/bundles.ts) for one approver: every item
+ * of the bundle this approver was asked to decide, each with its own Approve/Deny buttons while it
+ * waits (values `${grantId}:${step}`, as on a single request's message) or its outcome once closed.
+ */
+export interface BundleApprovalView {
+  /** The bundle's id (the issue's grant id): the "Approve all" button's value. */
+  bundleId: string;
+  /** The bundle's display name, e.g. "Engineering new hire". */
+  bundleName: string;
+  issueKey: string;
+  requesterEmail: string;
+  subjectEmail: string;
+  /** In the bundle's order. */
+  items: Array<{ prompt: ApprovalPrompt; outcome?: ApprovalOutcome; progress?: ApprovalProgress }>;
+}
+
 export interface Chat {
   /** Slack user id for an email (users.lookupByEmail); undefined when Slack has no such user. */
   userIdByEmail(email: string): Promise<string | undefined>;
@@ -211,6 +228,12 @@ export interface Chat {
   showOutcome(ref: ChatMessageRef, prompt: ApprovalPrompt, outcome: ApprovalOutcome): Promise<void>;
   /** A quorum step's approval message after an approval that did not close it: who approved so far, with the buttons kept for the others. */
   showProgress(ref: ChatMessageRef, prompt: ApprovalPrompt, progress: ApprovalProgress): Promise<void>;
+  /**
+   * Posts (`to` a user id) or redraws (`to` the message) a bundle's approval message for one approver:
+   * per item Approve/Deny or its outcome, and "Approve all" (BUNDLE_APPROVE_ALL_ACTION_ID, value the
+   * bundle id) while two or more items wait. Returns the message.
+   */
+  showBundleApprovals(to: string | ChatMessageRef, view: BundleApprovalView): Promise<ChatMessageRef>;
   /**
    * A plain message: a DM to a user id, a post in a channel (a channel id), or a reply in the thread
    * of a message Grantline sent (the requester's "Filed …", an approval message). Returns the message, to reply to later.
@@ -321,3 +344,5 @@ export const RELEASE_ACTION_ID = 'grantline_release';
 export const REVIEW_ACTION_ID = 'grantline_review';
 /** The "Extend by …" button of the notice sent before access ends. */
 export const EXTEND_ACTION_ID = 'grantline_extend';
+/** The "Approve all" button of a bundle's approval message (value: the bundle id). */
+export const BUNDLE_APPROVE_ALL_ACTION_ID = 'grantline_approve_all';

@@ -13,6 +13,7 @@ import type { EvidenceEvent, Grant, GrantStatus } from './grants/model.js';
 import { joinMembership, leaveMembership, membershipKeyOf } from './membership.js';
 import { grantedText, tellOutcome } from './notify.js';
 import { applyExtension } from './extension.js';
+import { settleBundle } from './bundles.js';
 import { expiryFor } from './policy.js';
 import { releasable } from './release.js';
 import type { LifecycleDeps } from './services.js';
@@ -28,6 +29,14 @@ export interface ProvisionResult {
 }
 
 export async function provision(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
+  const result = await provisionGrant(deps, grantId);
+  // A bundle's item granted: the bundle's summary once every item is settled (again on a retry, a no-op once written).
+  const grant = await loadGrant(deps.store, grantId);
+  if (grant.bundle) await settleBundle(deps, grant);
+  return result;
+}
+
+async function provisionGrant(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
   const grant = await loadGrant(deps.store, grantId);
   if (grant.extends) {
     // An extension request: the grant it extends gets the time, its schedule moves; nothing is added.
@@ -139,6 +148,7 @@ function resultOf(grant: Grant): ProvisionResult {
 
 export async function recordFailure(deps: LifecycleDeps, input: { grantId: string; error: { Error?: string; Cause?: string } }): Promise<void> {
   const grant = await deps.store.getGrant(input.grantId);
+  if (grant?.status === 'failed') await settleBundle(deps, grant);
   if (!grant || !UNFINISHED.includes(grant.status)) return;
   const cause = causeText(input.error);
   // The add may have happened before the failure (a lost reply, a crash): give the access back first.
@@ -155,6 +165,7 @@ export async function recordFailure(deps: LifecycleDeps, input: { grantId: strin
   });
   const updated = await deps.store.updateGrant(grant.id, UNFINISHED, { status: 'failed', failure: cause, updatedAt: recorded.at });
   if (updated) await tellOutcome(deps, grant, `Your request ${grant.issueKey} could not be completed: ${cause}. ${outcome}.`, { approvers: true });
+  if (updated) await settleBundle(deps, updated);
 }
 
 /** A grant the workflow has not finished: the only ones a failure can close. */

@@ -15,7 +15,16 @@ import { requestForm } from './filing.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { requestProblems, type RequestField } from './intake.js';
 import { requestExtension } from './extension.js';
-import { APPROVE_ACTION_ID, DENY_ACTION_ID, EXTEND_ACTION_ID, RELEASE_ACTION_ID, REQUEST_FORM, REVIEW_ACTION_ID } from './ports.js';
+import { approveAll } from './bundles.js';
+import {
+  APPROVE_ACTION_ID,
+  BUNDLE_APPROVE_ALL_ACTION_ID,
+  DENY_ACTION_ID,
+  EXTEND_ACTION_ID,
+  RELEASE_ACTION_ID,
+  REQUEST_FORM,
+  REVIEW_ACTION_ID,
+} from './ports.js';
 import { confirmReview } from './break-glass.js';
 import { requestRelease } from './release.js';
 import type { Services } from './services.js';
@@ -102,6 +111,8 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   if (review) return reviewClicked(deps, payload.user.id, review.value);
   const extend = payload.actions.find((a) => a.action_id === EXTEND_ACTION_ID);
   if (extend) return extendClicked(deps, payload.user.id, extend.value);
+  const approveAllAction = payload.actions.find((a) => a.action_id === BUNDLE_APPROVE_ALL_ACTION_ID);
+  if (approveAllAction) return approveAllClicked(deps, payload.user.id, approveAllAction.value);
   const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION_ID || a.action_id === DENY_ACTION_ID);
   if (!action) return { status: 200 };
   // The button value is only a lookup key; everything else is re-read from the ledger.
@@ -118,14 +129,34 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
     clickerRef: payload.user.id,
     via: 'slack',
   });
-  if (result.outcome !== 'recorded') {
-    try {
-      await deps.chat.notify(payload.user.id, `Your click was not recorded: ${result.reason}.`);
-    } catch (err) {
-      deps.logger.warn('could not tell the clicker why the click was refused', { error: (err as Error).message });
-    }
-  }
+  if (result.outcome !== 'recorded') await tellClicker(deps, payload.user.id, `Your click was not recorded: ${result.reason}.`);
   return json(200, { outcome: result.outcome });
+}
+
+/**
+ * "Approve all" on a bundle's approval message (shared/bundles.ts): each item still waiting for the
+ * clicker is decided as its own Approve click would be; the items refused are told by DM, each with its reason.
+ */
+async function approveAllClicked(deps: SlackDeps, userId: string, value: string | undefined): Promise<HttpResponse> {
+  if (!value || !/^[0-9A-Za-z_.-]{1,80}$/.test(value)) throw new MalformedRequestError('approve-all button value is not a bundle reference');
+  const clickerEmail = normalizeEmail(await deps.chat.emailOfUser(userId));
+  const results = await approveAll(deps, { bundleId: value, clickerEmail, clickerRef: userId });
+  const refused = results.filter((r) => r.result.outcome !== 'recorded');
+  if (results.length === 0) await tellClicker(deps, userId, 'Nothing was approved: no item of this bundle is waiting for your decision.');
+  else if (refused.length > 0) {
+    const reasons = refused.map((r) => `${r.item}: ${r.result.outcome === 'recorded' ? '' : r.result.reason}`).join('; ');
+    await tellClicker(deps, userId, `${results.length - refused.length} of ${results.length} approved. Not recorded: ${reasons}.`);
+  }
+  return json(200, { approved: results.length - refused.length, refused: refused.length });
+}
+
+/** Tells the person who clicked why a click changed nothing; best effort. */
+async function tellClicker(deps: SlackDeps, userId: string, text: string): Promise<void> {
+  try {
+    await deps.chat.notify(userId, text);
+  } catch (err) {
+    deps.logger.warn('could not tell the clicker why the click was refused', { error: (err as Error).message });
+  }
 }
 
 /**
@@ -241,9 +272,10 @@ async function submitForm(deps: SlackDeps, userId: string, view: SlackView): Pro
       justification: REQUEST_FORM.justification,
       subject: REQUEST_FORM.subject,
       requester: REQUEST_FORM.subject,
-      // The form has no break-glass fields: such problems show under the app.
+      // The form has no break-glass or bundle fields: such problems show under the app.
       breakGlass: REQUEST_FORM.app,
       incident: REQUEST_FORM.app,
+      bundle: REQUEST_FORM.app,
     }[field];
     // Slack shows an error only under an input the form has; anything else goes under the app.
     return block in values ? block : REQUEST_FORM.app;

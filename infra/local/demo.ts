@@ -2,7 +2,8 @@
  * `npm run demo`: a new hire's onboarding, end to end through the sandbox: one app auto-approved,
  * one approved in Slack, one filed through the Slack /access form, one denied, one time-bound grant that expires (the clock is moved forward),
  * then the evidence trail an auditor would read. A second act shows the policy in depth: a quorum,
- * a reminder and an escalation, and an early release ("I'm done").
+ * a reminder and an escalation, an early release ("I'm done"), break-glass, an extension and an
+ * onboarding bundle approved with one click.
  *
  * The demo runs catalog.yaml with two changes, so that the second act fits in seconds: the
  * break-glass role needs 2 of the security on-call group, and Looker editor's approval timers
@@ -13,11 +14,11 @@ import { ShiftedClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { GrantRecord } from '../../shared/audit.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
-import { RELEASE_ACTION_ID, REVIEW_ACTION_ID } from '../../shared/ports.js';
+import { BUNDLE_APPROVE_ALL_ACTION_ID, RELEASE_ACTION_ID, REVIEW_ACTION_ID } from '../../shared/ports.js';
 import { startLocalRuntime, type LocalRuntime } from './runtime.js';
 import { SANDBOX_PEOPLE, SandboxClient, startSandbox } from './sandbox/index.js';
 
-const { newHire: NINA, manager: MARIA } = SANDBOX_PEOPLE;
+const { newHire: NINA, manager: MARIA, engineer: ELI } = SANDBOX_PEOPLE;
 
 async function main(): Promise<void> {
   const catalog = demoCatalog(await loadCatalog(process.env.GRANTLINE_CATALOG ?? 'catalog.yaml'));
@@ -126,7 +127,6 @@ async function main(): Promise<void> {
     );
 
     say('Eli takes the admin console under break-glass in an incident: no approver, a reference and a reason, reviewed after the fact.');
-    const ELI = SANDBOX_PEOPLE.engineer;
     const incident = await client.fileRequest({
       reporter: ELI,
       subject: ELI,
@@ -159,6 +159,20 @@ async function main(): Promise<void> {
     await runtime.workflow.quiet(extensionId);
     const extended = (await runtime.deps.store.evidence(readOnly.grantId)).find((e) => e.type === 'extended');
     console.log(`  ${readOnly.issueKey}: "${extended?.summary}"`);
+
+    say('Eli moves to engineering: one Jira issue names the "Engineering new hire" bundle; each of its four roles follows its own policy.');
+    const bundle = await client.fileRequest({ reporter: ELI, subject: ELI, bundle: 'Engineering new hire', justification: 'Moves to the platform team' });
+    if (bundle.status >= 300) throw new Error(`bundle refused: ${JSON.stringify(bundle.body)}`);
+    const items = bundle.body.grantIds as string[];
+    for (const id of items) await runtime.workflow.quiet(id);
+    const mariaId = sandbox.slack.users().find((u) => u.email === MARIA)!.id;
+    const bundleMessage = sandbox.slack.messagesTo(mariaId).find((m) => JSON.stringify(m.blocks).includes(BUNDLE_APPROVE_ALL_ACTION_ID));
+    if (!bundleMessage) throw new Error('no bundle approval message for Maria');
+    console.log(`  ${bundle.issueKey}: ${items.length} grants; Maria gets one Slack message: "${bundleMessage.text}"`);
+    await client.press(MARIA, bundleMessage, BUNDLE_APPROVE_ALL_ACTION_ID, ts());
+    for (const id of items) await runtime.workflow.quiet(id);
+    const settled = (await runtime.deps.store.evidence(`grant-${bundle.issueKey}`)).find((e) => e.type === 'bundle_settled');
+    console.log(`  Maria presses "Approve all" → ${bundle.issueKey} gets one summary: "${settled?.summary}"`);
 
     say(`The auditor asks GET /grants?user=${NINA}`);
     const audit = await client.audit(`/grants?user=${encodeURIComponent(NINA)}`);

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { durationMs, normaliseDuration, PERMANENT } from '../duration.js';
 import { ValidationError } from '../errors.js';
-import { catalogSchema, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
+import { catalogSchema, MAX_BUNDLE_ITEMS, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
 
 export interface CatalogProblem {
   /** Dotted path in the catalog, e.g. apps.figma.roles.editor.approval[1] */
@@ -124,6 +124,48 @@ function semanticProblems(raw: unknown): RawProblem[] {
         problems.push({ path: at('provider'), message: 'a manual role has no provider' });
       }
     }
+  }
+  problems.push(...bundleProblems(raw));
+  return problems;
+}
+
+/** Each bundle item must be a role of the catalog, once; a bundle's duration must be one its items' roles offer. */
+function bundleProblems(raw: unknown): RawProblem[] {
+  const problems: RawProblem[] = [];
+  const apps = recordAt(raw, 'apps');
+  const bundles = recordAt(raw, 'bundles');
+  for (const [key, bundle] of Object.entries(bundles)) {
+    const listed = Array.isArray(bundle);
+    const spec = recordAt(bundles, key);
+    const items: unknown[] = listed ? bundle : Array.isArray(spec.items) ? spec.items : [];
+    const duration = spec.duration;
+    const at = (i: number) => (listed ? ['bundles', key, i] : ['bundles', key, 'items', i]);
+    if (items.length === 0 || items.length > MAX_BUNDLE_ITEMS) {
+      problems.push({ path: listed ? ['bundles', key] : ['bundles', key, 'items'], message: `a bundle has 1 to ${MAX_BUNDLE_ITEMS} items, this one has ${items.length}` });
+    }
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      if (typeof item !== 'string' || !item.includes('/')) return;
+      if (seen.has(item)) {
+        problems.push({ path: at(i), message: `${item} is listed twice` });
+        return;
+      }
+      seen.add(item);
+      const [app, role] = item.split('/') as [string, string];
+      const roles = recordAt(apps[app], 'roles');
+      if (!(app in apps)) problems.push({ path: at(i), message: `unknown app "${app}" (define it under apps)` });
+      else if (!(role in roles)) problems.push({ path: at(i), message: `${app} has no role "${role}": it offers ${Object.keys(roles).join(', ')}` });
+      else if (typeof duration === 'string' && durationMs(duration) !== undefined) {
+        const offered = recordAt(roles, role).durations;
+        const normalised = Array.isArray(offered) ? offered.filter((d): d is string => typeof d === 'string').map(normaliseDuration) : [];
+        if (!normalised.includes(normaliseDuration(duration))) {
+          problems.push({
+            path: ['bundles', key, 'duration'],
+            message: `duration ${duration} is not offered for ${item} (it offers ${normalised.join(', ')})`,
+          });
+        }
+      }
+    });
   }
   return problems;
 }

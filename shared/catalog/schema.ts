@@ -162,6 +162,28 @@ export const breakGlassSchema = z.strictObject({
     .describe('What happens when nobody confirms in time: flag it on the issue and in the audit, or flag it and revoke the access'),
 });
 
+/** The most items a bundle may have: each is a line of one Slack message, whose 50 blocks must hold them all. */
+export const MAX_BUNDLE_ITEMS = 20;
+
+const bundleItem = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}\/[a-z0-9][a-z0-9_-]{0,63}$/, 'must be app/role as the catalog keys them, e.g. figma/viewer');
+// How many items a bundle may have is checked with the catalog's rules (shared/catalog/catalog.ts): inside this union zod would only say "Invalid input".
+const bundleItems = z.array(bundleItem);
+
+/**
+ * An onboarding bundle (shared/bundles.ts): one request naming it becomes one grant per item, each
+ * under its own role's policy. Either the list of app/role items, or with a display name and a
+ * duration for the items when the request gives none.
+ */
+export const bundleSchema = z.union([
+  bundleItems,
+  z.strictObject({
+    name: z.string().min(1).optional(),
+    description: z.string().optional(),
+    duration: duration.optional().describe("Each item's duration when the request gives none (default: the item role's first listed duration)"),
+    items: bundleItems,
+  }),
+]);
+
 export const catalogSchema = z.strictObject({
   version: z.literal(1),
   defaults: z
@@ -179,6 +201,8 @@ export const catalogSchema = z.strictObject({
   /** Break-glass settings for the roles with `breakGlass: true` (shared/break-glass.ts). */
   breakGlass: breakGlassSchema.prefault({}),
   apps: z.record(z.string().regex(KEY), appSchema, { error: keyError('app') }),
+  /** Onboarding bundles by key, e.g. engineering-new-hire: [notion/member, figma/viewer]. */
+  bundles: z.record(z.string().regex(KEY), bundleSchema, { error: keyError('bundle') }).default({}),
 });
 
 export type CatalogInput = z.input<typeof catalogSchema>;
@@ -189,6 +213,7 @@ export type EndDateSources = z.output<typeof endDatesSchema>;
 export type BreakGlassSettings = z.output<typeof breakGlassSchema>;
 export type EscalationTarget = z.output<typeof escalationTarget>;
 export type ApprovalStepSpec = z.output<typeof approvalStep>;
+export type BundleEntry = z.output<typeof bundleSchema>;
 export type RiskTier = (typeof riskTiers)[number];
 
 export function catalogJsonSchema(): unknown {

@@ -13,6 +13,7 @@ import {
 } from '@slack/web-api';
 import {
   APPROVE_ACTION_ID,
+  BUNDLE_APPROVE_ALL_ACTION_ID,
   DENY_ACTION_ID,
   EXTEND_ACTION_ID,
   RELEASE_ACTION_ID,
@@ -21,6 +22,7 @@ import {
   type ApprovalOutcome,
   type ApprovalProgress,
   type ApprovalPrompt,
+  type BundleApprovalView,
   type Chat,
   type ChatMessageRef,
   type FormChoice,
@@ -37,6 +39,7 @@ export const DECISION_BLOCK_ID = 'grantline_decision';
 export const RELEASE_BLOCK_ID = 'grantline_release';
 export const REVIEW_BLOCK_ID = 'grantline_review';
 export const EXTEND_BLOCK_ID = 'grantline_extend';
+export const BUNDLE_APPROVE_ALL_BLOCK_ID = 'grantline_approve_all';
 
 /** The longest Retry-After we sleep through in-process; longer ones surface as RetryableError for the state machine. */
 export const MAX_IN_PROCESS_RATE_LIMIT_WAIT_MS = 5_000;
@@ -96,12 +99,7 @@ export class SlackChat implements Chat {
   }
 
   async postApprovalRequest(to: string, prompt: ApprovalPrompt): Promise<ChatMessageRef> {
-    const channel = isChannelId(to) ? to : await this.openDm(to);
-    const res = await this.call('chat.postMessage', () =>
-      this.client.chat.postMessage({ channel, text: approvalText(prompt), blocks: approvalBlocks(prompt) }),
-    );
-    if (!res.ts) throw new PermanentError(`Slack chat.postMessage to ${to} returned no message timestamp.`);
-    return { channel: res.channel ?? channel, ts: res.ts };
+    return this.postDecisionMessage(to, approvalText(prompt), approvalBlocks(prompt));
   }
 
   async showOutcome(ref: ChatMessageRef, prompt: ApprovalPrompt, outcome: ApprovalOutcome): Promise<void> {
@@ -124,6 +122,14 @@ export class SlackChat implements Chat {
         blocks: approvalBlocks(prompt, progress),
       }),
     );
+  }
+
+  async showBundleApprovals(to: string | ChatMessageRef, view: BundleApprovalView): Promise<ChatMessageRef> {
+    const text = bundleApprovalText(view);
+    const blocks = bundleApprovalBlocks(view);
+    if (typeof to === 'string') return this.postDecisionMessage(to, text, blocks);
+    await this.call('chat.update', () => this.client.chat.update({ channel: to.channel, ts: to.ts, text, blocks }));
+    return { channel: to.channel, ts: to.ts };
   }
 
   async notify(
@@ -172,6 +178,14 @@ export class SlackChat implements Chat {
       if (isSlackError(err, 'hash_conflict')) return;
       throw err;
     }
+  }
+
+  /** Posts a message with decision buttons to a user's DM or a channel; its ref is kept to redraw it, so a missing ts is an error. */
+  private async postDecisionMessage(to: string, text: string, blocks: SlackBlock[]): Promise<ChatMessageRef> {
+    const channel = isChannelId(to) ? to : await this.openDm(to);
+    const res = await this.call('chat.postMessage', () => this.client.chat.postMessage({ channel, text, blocks }));
+    if (!res.ts) throw new PermanentError(`Slack chat.postMessage to ${to} returned no message timestamp.`);
+    return { channel: res.channel ?? channel, ts: res.ts };
   }
 
   private async openDm(userId: string): Promise<string> {
@@ -305,19 +319,29 @@ export function approvalText(p: ApprovalPrompt): string {
   return clip(text, SLACK_LIMITS.messageText);
 }
 
+/** "themselves" when the requester asks for their own access, else the subject in bold (escaped). */
+const forWhom = (requesterEmail: string, subjectEmail: string) =>
+  requesterEmail.toLowerCase() === subjectEmail.toLowerCase() ? 'themselves' : `*${shown(subjectEmail, EMAIL_MAX)}*`;
+
+/** Header text is plain_text, which Slack never parses, so it is clipped unescaped. */
+const headerBlock = (heading: string): SlackBlock => ({ type: 'header', text: { type: 'plain_text', text: clip(heading, SLACK_LIMITS.headerText) } });
+
+function justificationBlock(raw: string): SlackBlock {
+  const label = '*Justification*\n';
+  const justification = shown(raw, SLACK_LIMITS.sectionText - label.length) || '_none given_';
+  return { type: 'section', text: mrkdwn(`${label}${justification}`, SLACK_LIMITS.sectionText) };
+}
+
+const contextLine = (text: string): SlackBlock => ({ type: 'context', elements: [mrkdwn(text)] });
+
 function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {
-  const forWhom = p.requesterEmail.toLowerCase() === p.subjectEmail.toLowerCase() ? 'themselves' : `*${shown(p.subjectEmail, EMAIL_MAX)}*`;
-  // Each fact is clipped on its own, so a huge app name still leaves the role and the subject visible.
-  const heading = `Access request ${clip(p.issueKey, 20)}: ${clip(p.app, 60)} ${clip(p.role, 60)}`;
-  const justificationLabel = '*Justification*\n';
-  const justification = shown(p.justification, SLACK_LIMITS.sectionText - justificationLabel.length) || '_none given_';
   return [
-    // Header text is plain_text, which Slack never parses, so it is clipped unescaped.
-    { type: 'header', text: { type: 'plain_text', text: clip(heading, SLACK_LIMITS.headerText) } },
+    // Each fact is clipped on its own, so a huge app name still leaves the role and the subject visible.
+    headerBlock(`Access request ${clip(p.issueKey, 20)}: ${clip(p.app, 60)} ${clip(p.role, 60)}`),
     {
       type: 'section',
       text: mrkdwn(
-        `*${shown(p.requesterEmail, EMAIL_MAX)}* requests *${shown(p.role, NAME_MAX)}* on *${shown(p.app, NAME_MAX)}* for ${forWhom}.`,
+        `*${shown(p.requesterEmail, EMAIL_MAX)}* requests *${shown(p.role, NAME_MAX)}* on *${shown(p.app, NAME_MAX)}* for ${forWhom(p.requesterEmail, p.subjectEmail)}.`,
         SLACK_LIMITS.sectionText,
       ),
     },
@@ -330,7 +354,7 @@ function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {
         mrkdwn(`*Approval step*\n${p.step + 1}`),
       ],
     },
-    { type: 'section', text: mrkdwn(`${justificationLabel}${justification}`, SLACK_LIMITS.sectionText) },
+    justificationBlock(p.justification),
   ];
 }
 
@@ -339,25 +363,86 @@ function summaryBlocks(p: ApprovalPrompt): SlackBlock[] {
  * A quorum step's approvals so far (`progress`) are shown above the buttons, which stay for the others.
  */
 export function approvalBlocks(p: ApprovalPrompt, progress?: ApprovalProgress): SlackBlock[] {
+  return [...summaryBlocks(p), ...(progress ? [contextLine(progressNote(progress))] : []), decisionActions(p, DECISION_BLOCK_ID)];
+}
+
+/** Approve/Deny for one approval step; the click handler reads the action id and the value `${grantId}:${step}`. */
+function decisionActions(p: ApprovalPrompt, blockId: string): SlackBlock {
   const value = `${p.grantId}:${p.step}`;
-  return [
-    ...summaryBlocks(p),
-    ...(progress ? [{ type: 'context' as const, elements: [mrkdwn(`:white_check_mark: ${progressShown(progress)}`)] }] : []),
-    {
-      type: 'actions',
-      block_id: DECISION_BLOCK_ID,
-      elements: [
-        { type: 'button', action_id: APPROVE_ACTION_ID, style: 'primary', value, text: { type: 'plain_text', text: 'Approve' } },
-        { type: 'button', action_id: DENY_ACTION_ID, style: 'danger', value, text: { type: 'plain_text', text: 'Deny' } },
-      ],
-    },
-  ];
+  return {
+    type: 'actions',
+    block_id: blockId,
+    elements: [
+      { type: 'button', action_id: APPROVE_ACTION_ID, style: 'primary', value, text: plain('Approve') },
+      { type: 'button', action_id: DENY_ACTION_ID, style: 'danger', value, text: plain('Deny') },
+    ],
+  };
 }
 
 /** The same summary with the buttons replaced by the outcome. */
 export function outcomeBlocks(p: ApprovalPrompt, outcome: ApprovalOutcome): SlackBlock[] {
-  const icon = { approved: ':white_check_mark:', denied: ':no_entry:', expired: ':hourglass:', withdrawn: ':leftwards_arrow_with_hook:' }[outcome.kind];
-  return [...summaryBlocks(p), { type: 'context', elements: [mrkdwn(`${icon} ${outcomeShown(outcome)}`)] }];
+  return [...summaryBlocks(p), contextLine(outcomeNote(outcome))];
+}
+
+const OUTCOME_ICONS = { approved: ':white_check_mark:', denied: ':no_entry:', expired: ':hourglass:', withdrawn: ':leftwards_arrow_with_hook:' } as const;
+const outcomeNote = (o: ApprovalOutcome) => `${OUTCOME_ICONS[o.kind]} ${outcomeShown(o)}`;
+const progressNote = (p: ApprovalProgress) => `:white_check_mark: ${progressShown(p)}`;
+
+/** The bundle message's `text`: a one-line summary, escaped and clipped like approvalText. */
+export function bundleApprovalText(v: BundleApprovalView): string {
+  const items = `${v.items.length} request${v.items.length === 1 ? '' : 's'}`;
+  const text = `${shown(v.issueKey, SHORT_MAX)}: ${shown(v.requesterEmail, EMAIL_MAX)} requests the ${shown(v.bundleName, NAME_MAX)} bundle (${items}) for ${shown(v.subjectEmail, EMAIL_MAX)}.`;
+  return clip(text, SLACK_LIMITS.messageText);
+}
+
+/**
+ * An onboarding bundle's approval message: who asked for whom, the shared justification, then per item its facts and
+ * either Approve/Deny (the single request's buttons, so the same click handler decides it) or its outcome; and
+ * "Approve all" while two or more items wait. Two blocks an item, so MAX_BUNDLE_ITEMS (20) items take 44 of the
+ * 50 blocks Slack allows: a quorum's progress is a line of the item's section, not a context block of its own.
+ */
+export function bundleApprovalBlocks(v: BundleApprovalView): SlackBlock[] {
+  const itemBlocks = v.items.flatMap(({ prompt: p, outcome, progress }, i): SlackBlock[] => {
+    const facts = [
+      `*${shown(p.app, NAME_MAX)}* · ${shown(p.role, NAME_MAX)}`,
+      `Duration *${shown(p.duration, SHORT_MAX)}* · Risk *${shown(p.risk, SHORT_MAX)}* · Approval step *${p.step + 1}*`,
+      ...(progress && !outcome ? [progressNote(progress)] : []),
+    ];
+    const item: SlackBlock = { type: 'section', text: mrkdwn(facts.join('\n'), SLACK_LIMITS.sectionText) };
+    // Slack refuses a message whose block ids repeat: each item's buttons are told apart by its index.
+    return [item, outcome ? contextLine(outcomeNote(outcome)) : decisionActions(p, `${DECISION_BLOCK_ID}/${i}`)];
+  });
+  const waiting = v.items.filter((item) => !item.outcome).length;
+  return [
+    headerBlock(`Onboarding bundle ${clip(v.bundleName, 60)} for ${clip(v.subjectEmail, 80)}`),
+    {
+      type: 'section',
+      text: mrkdwn(
+        `*${shown(v.requesterEmail, EMAIL_MAX)}* requests the *${shown(v.bundleName, NAME_MAX)}* bundle for ${forWhom(v.requesterEmail, v.subjectEmail)} (Jira *${shown(v.issueKey, SHORT_MAX)}*).`,
+        SLACK_LIMITS.sectionText,
+      ),
+    },
+    // One request, one justification: every item carries the same.
+    justificationBlock(v.items[0]?.prompt.justification ?? ''),
+    ...itemBlocks,
+    ...(waiting >= 2 ? [approveAllActions(v.bundleId, waiting)] : []),
+  ];
+}
+
+/** "Approve all (N)": one click decides several requests, so Slack asks to confirm first. The value is the bundle id only. */
+function approveAllActions(bundleId: string, waiting: number): SlackBlock {
+  return buttonActions(BUNDLE_APPROVE_ALL_BLOCK_ID, {
+    action_id: BUNDLE_APPROVE_ALL_ACTION_ID,
+    value: bundleId,
+    style: 'primary',
+    text: plain(`Approve all (${waiting})`),
+    confirm: {
+      title: plain(`Approve all ${waiting} requests?`),
+      text: plain(`You approve the ${waiting} requests of this bundle still waiting for you. Each decision is recorded on the Jira issue under your name.`),
+      confirm: plain('Approve all'),
+      deny: plain('Not yet'),
+    },
+  });
 }
 
 /** "Approved by sam@x (1 of 2); 1 more approval needed", escaped and clipped (a group may be long). */
@@ -392,11 +477,14 @@ function formatTime(iso: string): string {
 
 /** A notice with one button under its text: the "I'm done", "Extend by …" and "Reviewed" messages. */
 function noticeWithButton(text: string, blockId: string, button: Omit<Button, 'type'>): SlackBlock[] {
-  return [
-    { type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) },
-    { type: 'actions', block_id: blockId, elements: [{ type: 'button', ...button }] },
-  ];
+  return [{ type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) }, buttonActions(blockId, button)];
 }
+
+const buttonActions = (blockId: string, button: Omit<Button, 'type'>): SlackBlock => ({
+  type: 'actions',
+  block_id: blockId,
+  elements: [{ type: 'button', ...button }],
+});
 
 /**
  * The "Access granted" message to the person who holds the access: its text, and an "I'm done"
@@ -448,7 +536,7 @@ export function reviewBlocks(text: string, grantId: string): SlackBlock[] {
 export function releasedBlocks(text: string, outcome: string): SlackBlock[] {
   return [
     { type: 'section', text: mrkdwn(shown(text, SLACK_LIMITS.sectionText), SLACK_LIMITS.sectionText) },
-    { type: 'context', elements: [mrkdwn(shown(outcome, SLACK_LIMITS.fieldText))] },
+    contextLine(shown(outcome, SLACK_LIMITS.fieldText)),
   ];
 }
 

@@ -81,6 +81,12 @@ export interface Grant {
   extends?: { grantId: string; by: string; from: string; until: string };
   /** The expiry whose notice (shared/extension.ts noticeBeforeExpiry) was sent. */
   expiryNoticeFor?: string;
+  /**
+   * An item of an onboarding bundle (shared/bundles.ts): the issue's request named the bundle, and
+   * this grant is its `index`-th item of `of` (1-based), under its own role's policy. Its evidence
+   * never moves the issue's status: the bundle's summary does, once every item is settled.
+   */
+  bundle?: BundleItemOf;
   /** The extension requests of this grant, in order (their grant ids). */
   extensions?: string[];
   revokedAt?: string;
@@ -91,6 +97,18 @@ export interface Grant {
   executionName: string;
   source: 'jira' | 'slack';
   updatedAt: string;
+}
+
+export interface BundleItemOf {
+  /** The bundle's id: the grant id the issue's key gives (grantIdFor), which no grant has. */
+  id: string;
+  /** The catalog's key of the bundle, and its display name. */
+  key: string;
+  name: string;
+  /** The item as the requester reads it, e.g. "Figma viewer": each item's evidence and notices say it. */
+  item: string;
+  index: number;
+  of: number;
 }
 
 /** A break-glass request, as made (incident and the catalog's settings at the time) and, once self-approved, who reviews it by when. */
@@ -149,7 +167,11 @@ export interface Approval {
   approvers: string[];
   /** Callback token of the waiting workflow task; kept server-side only, never sent to Slack. */
   taskToken: string;
-  messages: Array<{ approver: string; channel: string; ts: string }>;
+  /**
+   * The Slack messages asking this step. `bundle`: the approver's one message for the whole onboarding
+   * bundle (shared/bundles.ts), redrawn whole from the bundle's record, which keeps its channel and ts.
+   */
+  messages: Array<{ approver: string; channel: string; ts: string; bundle?: string }>;
   requestedAt: string;
   decidedBy?: string;
   decidedAt?: string;
@@ -216,7 +238,9 @@ export type EvidenceType =
   | 'break_glass_review_refused'
   | 'extension_requested'
   | 'extension_refused'
-  | 'extended';
+  | 'extended'
+  /** Every item of an onboarding bundle is settled (granted, denied or failed): one summary on the issue, under the bundle's id. */
+  | 'bundle_settled';
 
 /** One append-only ledger entry; written once, never updated. */
 export interface EvidenceEvent {
@@ -241,6 +265,11 @@ export interface EvidenceEvent {
 export function grantIdFor(issueKey: string): string {
   // Execution names and schedule names both accept [0-9A-Za-z-_.]: an issue key already fits.
   return `grant-${issueKey.replace(/[^0-9A-Za-z-_]/g, '_')}`.slice(0, 64);
+}
+
+/** The grant of an onboarding bundle's `index`-th item (1-based): the issue's grant id and the item's number. */
+export function bundleItemId(bundleId: string, index: number): string {
+  return `${bundleId}-item${index}`;
 }
 
 /** EventBridge schedule names are 1–64 of [0-9a-zA-Z-_.]: derived from the grant id, so a retry finds the first. */

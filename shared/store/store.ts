@@ -468,6 +468,59 @@ export class Store {
     );
   }
 
+  // ---- onboarding bundles: one approval message per (bundle, approver) (shared/bundles.ts)
+
+  /** Adds an item (`grantId:step`) to the approver's bundle message, creating its record; returns the record as written. */
+  async joinBundleMessage(bundleId: string, approver: string, item: string): Promise<BundleMessage> {
+    const { Attributes } = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: bundlePk(bundleId), sk: bundleMessageSk(approver) },
+        UpdateExpression: 'ADD #items :item',
+        ExpressionAttributeNames: { '#items': 'items' },
+        ExpressionAttributeValues: { ':item': new Set([item]) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return bundleMessageOf(bundleId, approver, Attributes ?? {});
+  }
+
+  async getBundleMessage(bundleId: string, approver: string): Promise<BundleMessage | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: bundlePk(bundleId), sk: bundleMessageSk(approver) }, ConsistentRead: true }),
+    );
+    return Item ? bundleMessageOf(bundleId, approver, Item) : undefined;
+  }
+
+  /**
+   * Claims the posting of a bundle message not posted yet: true for the one poster. `poster` tells a
+   * retry of the claimant (a crash after the claim) from another item, which leaves the post to it;
+   * a claim older than `staleBefore` is taken over.
+   */
+  async claimBundlePost(bundleId: string, approver: string, poster: string, now: string, staleBefore: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: bundlePk(bundleId), sk: bundleMessageSk(approver) },
+        UpdateExpression: 'SET postingBy = :poster, postingAt = :now',
+        ConditionExpression:
+          'attribute_exists(pk) AND attribute_not_exists(ts) AND (attribute_not_exists(postingBy) OR postingBy = :poster OR postingAt < :stale)',
+        ExpressionAttributeValues: { ':poster': poster, ':now': now, ':stale': staleBefore },
+      }),
+    );
+  }
+
+  async setBundleMessagePosted(bundleId: string, approver: string, ref: { channel: string; ts: string }): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: bundlePk(bundleId), sk: bundleMessageSk(approver) },
+        UpdateExpression: 'SET channel = :c, ts = :ts REMOVE postingBy, postingAt',
+        ExpressionAttributeValues: { ':c': ref.channel, ':ts': ref.ts },
+      }),
+    );
+  }
+
   /** Marks a pending step as reminded, once: true for the one caller that marked it (and sends the reminder). */
   async markReminded(grantId: string, step: number, at: string): Promise<boolean> {
     return this.conditional(
@@ -968,6 +1021,28 @@ export class Store {
 }
 
 const grantPk = (id: string) => `GRANT#${id}`;
+const bundlePk = (bundleId: string) => `BUNDLE#${bundleId}`;
+const bundleMessageSk = (approver: string) => `MESSAGE#${approver}`;
+
+/** An approver's one approval message of a bundle: the items it asks (`grantId:step`), and the message once posted. */
+export interface BundleMessage {
+  bundleId: string;
+  approver: string;
+  items: string[];
+  channel?: string;
+  ts?: string;
+}
+
+function bundleMessageOf(bundleId: string, approver: string, item: Record<string, unknown>): BundleMessage {
+  const items = item.items instanceof Set ? [...(item.items as Set<string>)] : Array.isArray(item.items) ? (item.items as string[]) : [];
+  return {
+    bundleId,
+    approver,
+    items: items.sort(),
+    ...(typeof item.channel === 'string' ? { channel: item.channel } : {}),
+    ...(typeof item.ts === 'string' ? { ts: item.ts } : {}),
+  };
+}
 const membershipPk = (key: MembershipKey) => `MEMBERSHIP#${key.provider}#${key.groupId}#${key.userId}`;
 const approvalSk = (step: number) => `APPROVAL#${String(step).padStart(2, '0')}`;
 /** Attempts at appending one quorum approval; each failure means another approval (or the close) was written meanwhile. */

@@ -5,8 +5,18 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError } from '../../shared/errors.js';
+import { MAX_BUNDLE_ITEMS } from '../../shared/catalog/schema.js';
 import type { ApprovalPrompt } from '../../shared/ports.js';
-import { SLACK_LIMITS, SlackChat, approvalBlocks, clip, outcomeBlocks, releaseBlocks, slackError } from '../../shared/connectors/slack.js';
+import {
+  SLACK_LIMITS,
+  SlackChat,
+  approvalBlocks,
+  bundleApprovalBlocks,
+  clip,
+  outcomeBlocks,
+  releaseBlocks,
+  slackError,
+} from '../../shared/connectors/slack.js';
 import { MESSAGE_TEXT_MAX, VIEW_MAX_BLOCKS, startFakeSlack, validateBlocks, type FakeSlack, type FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 
 let slack: FakeSlack;
@@ -154,6 +164,14 @@ describe('the simulated Slack enforces Block Kit limits', () => {
     ]);
   });
 
+  it('refuses a block_id that repeats in the message, and lets blocks without one pass', () => {
+    const decision = (blockId: string) => ({ ...button('Approve'), block_id: blockId });
+    expect(validateBlocks([decision('grantline_decision/0'), section('a'), section('b'), decision('grantline_decision/1')])).toBeUndefined();
+    expect(validateBlocks([decision('grantline_decision'), section('a'), decision('grantline_decision')])?.errors).toEqual([
+      'duplicate block_id [json-pointer:/blocks/2/block_id]',
+    ]);
+  });
+
   it('modals take 100 blocks (views.open / views.update pass maxBlocks)', () => {
     const blocks = Array.from({ length: VIEW_MAX_BLOCKS }, () => ({ type: 'divider' }));
     expect(validateBlocks(blocks, { maxBlocks: VIEW_MAX_BLOCKS })).toBeUndefined();
@@ -230,6 +248,33 @@ describe('every message Grantline sends stays within the limits', () => {
     const outcome = (updated!.blocks.at(-1) as { elements: Array<{ text: string }> }).elements[0]!.text;
     expect(outcome).toMatch(/^:leftwards_arrow_with_hook: Withdrawn: the requester cancelled: r+…$/);
     expect(updated!.text.length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+  });
+
+  it(`posts and redraws a bundle of ${MAX_BUNDLE_ITEMS} items with huge values, some decided, some on a quorum`, async () => {
+    const reason = `the requester cancelled: ${'r'.repeat(50_000)}`;
+    const view = {
+      bundleId: 'g-bundle-limits',
+      bundleName: `Engineering new hire ${'N'.repeat(500)}`,
+      issueKey: hugePrompt.issueKey,
+      requesterEmail: hugePrompt.requesterEmail,
+      subjectEmail: hugePrompt.subjectEmail,
+      items: Array.from({ length: MAX_BUNDLE_ITEMS }, (_, i) => ({
+        prompt: { ...hugePrompt, grantId: `g-limits-${i}` },
+        progress: { approvedBy: Array.from({ length: 40 }, () => maxLengthEmail('approver')), needed: 50 },
+      })),
+    };
+    const ref = await chat.showBundleApprovals(alice, view);
+    const [posted] = slack.messagesTo(alice);
+    expect(validateBlocks(posted!.blocks)).toBeUndefined();
+    expect(posted!.text.length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+    expect(textsOf(posted!)[0]!.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText);
+
+    const decided = { ...view, items: view.items.map((item, i) => (i % 2 ? { ...item, outcome: { kind: 'withdrawn' as const, reason } } : item)) };
+    await chat.showBundleApprovals(ref, decided);
+    const [redrawn] = slack.messagesTo(alice);
+    expect(redrawn!.updatedAt).toBeDefined();
+    expect(validateBlocks(redrawn!.blocks)).toBeUndefined();
+    expect(bundleApprovalBlocks(decided)).toEqual(redrawn!.blocks);
   });
 
   it('escapes before clipping, never leaving half an &amp; or half a surrogate pair', () => {

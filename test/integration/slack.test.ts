@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../shared/errors.js';
-import { RELEASE_ACTION_ID, type ApprovalOutcome, type ApprovalPrompt } from '../../shared/ports.js';
-import { SlackChat, approvalBlocks, outcomeBlocks } from '../../shared/connectors/slack.js';
-import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
+import { MAX_BUNDLE_ITEMS } from '../../shared/catalog/schema.js';
+import { BUNDLE_APPROVE_ALL_ACTION_ID, RELEASE_ACTION_ID, type ApprovalOutcome, type ApprovalPrompt, type BundleApprovalView } from '../../shared/ports.js';
+import { SlackChat, approvalBlocks, bundleApprovalBlocks, outcomeBlocks } from '../../shared/connectors/slack.js';
+import { MESSAGE_MAX_BLOCKS, startFakeSlack, type FakeSlack, type FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 import { virtualTime } from '../support/virtual-time.js';
 
 const prompt: ApprovalPrompt = {
@@ -23,6 +24,7 @@ interface Button {
   style: string;
   value: string;
   text: { text: string };
+  confirm?: Record<string, { text: string }>;
 }
 const blocksOf = (m: FakeSlackMessage) => m.blocks as Array<{ type: string; block_id?: string; elements?: unknown[] }>;
 const buttons = (m: FakeSlackMessage) =>
@@ -161,6 +163,99 @@ describe('approval messages', () => {
     expect(before.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'actions']);
     expect(after.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'context']);
     expect(JSON.stringify(after)).toContain('Denied by bob@example.com at soon');
+  });
+});
+
+describe('bundle approval message', () => {
+  type Item = BundleApprovalView['items'][number];
+  const item = (i: number, more: Partial<Item> = {}): Item => ({
+    prompt: { ...prompt, grantId: `g-item-${i}`, step: 0, app: `App ${i}`, role: 'member' },
+    ...more,
+  });
+  const bundle = (items: Item[]): BundleApprovalView => ({
+    bundleId: 'g-bundle-50',
+    bundleName: 'Engineering new hire',
+    issueKey: 'ACC-50',
+    requesterEmail: 'rita@example.com',
+    subjectEmail: 'sam@example.com',
+    items,
+  });
+  const approved: ApprovalOutcome = { kind: 'approved', by: 'alice@example.com', at: '2024-05-01T12:30:00Z' };
+  const approveAll = (m: FakeSlackMessage) => buttons(m).filter((b) => b.action_id === BUNDLE_APPROVE_ALL_ACTION_ID);
+  const decisions = (m: FakeSlackMessage) => buttons(m).filter((b) => b.action_id !== BUNDLE_APPROVE_ALL_ACTION_ID);
+
+  it('DMs the approver one message: per item Approve/Deny carrying grantId:step, and "Approve all" carrying the bundle id behind a confirmation', async () => {
+    const ref = await chat.showBundleApprovals(alice, bundle([item(0), item(1), item(2)]));
+    const msgs = slack.messagesTo(alice);
+    expect(msgs).toHaveLength(1);
+    const msg = msgs[0]!;
+    expect(msg).toMatchObject({ channel: ref.channel, ts: ref.ts, user: alice });
+    expect(msg.text).toBe('ACC-50: rita@example.com requests the Engineering new hire bundle (3 requests) for sam@example.com.');
+    const shown = visibleText(msg);
+    for (const fact of ['Onboarding bundle Engineering new hire for sam@example.com', 'ACC-50', 'App 0', 'App 2', 'member', '8h', 'high']) {
+      expect(shown).toContain(fact);
+    }
+    // The justification is shown once, for all items.
+    expect(shown.split('Quarter close &lt;!channel&gt; &amp; reconciliation')).toHaveLength(2);
+    expect(decisions(msg).map((b) => [b.text.text, b.action_id, b.style, b.value])).toEqual(
+      [0, 1, 2].flatMap((i) => [
+        ['Approve', 'grantline_approve', 'primary', `g-item-${i}:0`],
+        ['Deny', 'grantline_deny', 'danger', `g-item-${i}:0`],
+      ]),
+    );
+    const [all] = approveAll(msg);
+    expect(approveAll(msg)).toHaveLength(1);
+    expect(all).toMatchObject({ value: 'g-bundle-50', style: 'primary', text: { text: 'Approve all (3)' } });
+    expect(Object.keys(all!.confirm ?? {}).sort()).toEqual(['confirm', 'deny', 'text', 'title']);
+    const blockIds = blocksOf(msg).flatMap((b) => (b.block_id ? [b.block_id] : []));
+    expect(new Set(blockIds).size).toBe(blockIds.length);
+  });
+
+  it('a redraw after one item is decided keeps the message: that item shows its outcome without buttons, "Approve all" counts the two left', async () => {
+    const ref = await chat.showBundleApprovals(alice, bundle([item(0), item(1), item(2)]));
+    const progress = { approvedBy: ['bob@example.com'], needed: 2 };
+    const redrawn = await chat.showBundleApprovals(ref, bundle([item(0, { outcome: approved }), item(1, { progress }), item(2)]));
+    expect(redrawn).toEqual(ref);
+    const msgs = slack.messagesTo(alice);
+    expect(msgs).toHaveLength(1);
+    const msg = msgs[0]!;
+    expect(msg).toMatchObject({ ts: ref.ts, updatedAt: expect.any(String) });
+    expect(visibleText(msg)).toContain(':white_check_mark: Approved by alice@example.com at 2024-05-01 12:30 UTC');
+    expect(visibleText(msg)).toContain('Approved by bob@example.com (1 of 2); 1 more approval needed');
+    expect(decisions(msg).map((b) => b.value)).toEqual(['g-item-1:0', 'g-item-1:0', 'g-item-2:0', 'g-item-2:0']);
+    expect(approveAll(msg).map((b) => [b.value, b.text.text])).toEqual([['g-bundle-50', 'Approve all (2)']]);
+  });
+
+  it('with one item left waiting the redraw has no "Approve all"', async () => {
+    const ref = await chat.showBundleApprovals(alice, bundle([item(0), item(1), item(2)]));
+    const denied: ApprovalOutcome = { kind: 'denied', by: 'alice@example.com', at: '2024-05-01T12:31:00Z' };
+    await chat.showBundleApprovals(ref, bundle([item(0, { outcome: approved }), item(1, { outcome: denied }), item(2)]));
+    const [msg] = slack.messagesTo(alice);
+    expect(approveAll(msg!)).toEqual([]);
+    expect(decisions(msg!).map((b) => b.value)).toEqual(['g-item-2:0', 'g-item-2:0']);
+    expect(visibleText(msg!)).toContain(':no_entry: Denied by alice@example.com');
+  });
+
+  it(`a bundle of ${MAX_BUNDLE_ITEMS} items, each waiting on a quorum, fits Slack's ${MESSAGE_MAX_BLOCKS} blocks`, async () => {
+    const progress = { approvedBy: ['bob@example.com'], needed: 3 };
+    const view = bundle(Array.from({ length: MAX_BUNDLE_ITEMS }, (_, i) => item(i, { progress })));
+    expect(bundleApprovalBlocks(view).length).toBeLessThanOrEqual(MESSAGE_MAX_BLOCKS);
+    await chat.showBundleApprovals(alice, view);
+    const [msg] = slack.messagesTo(alice);
+    expect(msg!.blocks.length).toBeLessThanOrEqual(MESSAGE_MAX_BLOCKS);
+    expect(decisions(msg!)).toHaveLength(2 * MAX_BUNDLE_ITEMS);
+    expect(approveAll(msg!).map((b) => b.text.text)).toEqual([`Approve all (${MAX_BUNDLE_ITEMS})`]);
+  });
+
+  it('Jira values cannot inject a mention, a link or formatting into the bundle message', async () => {
+    const hostile = (i: number) => item(i, { prompt: { ...item(i).prompt, app: '<!channel> *bold* R&D', role: '<https://evil.example|admin>' } });
+    await chat.showBundleApprovals(alice, { ...bundle([hostile(0), hostile(1)]), bundleName: '<!here> new hire', subjectEmail: '<@U123>' });
+    const [msg] = slack.messagesTo(alice);
+    // Slack's mrkdwn has no escape for `*`: the asterisks stay as typed, which can only restyle the text.
+    expect(visibleText(msg!)).toContain('&lt;!channel&gt; *bold* R&amp;D');
+    expect(msg!.text).toBe('ACC-50: rita@example.com requests the &lt;!here&gt; new hire bundle (2 requests) for &lt;@U123&gt;.');
+    const mrkdwnParts = msg!.text + JSON.stringify(blocksOf(msg!).filter((b) => b.type !== 'header'));
+    expect(mrkdwnParts).not.toMatch(/<[!h@]/);
   });
 });
 

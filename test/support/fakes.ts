@@ -15,6 +15,7 @@ import { startDynamo, type TestDynamo } from './dynamo.js';
 import type {
   ApprovalOutcome,
   ApprovalProgress,
+  BundleApprovalView,
   Chat,
   FilingJob,
   IdentityProvider,
@@ -131,6 +132,13 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   readonly progress: Array<{ message: string; progress: ApprovalProgress }> = [];
   async showProgress(ref: { channel: string; ts: string }, _prompt: unknown, progress: ApprovalProgress) {
     this.progress.push({ message: `${ref.channel}/${ref.ts}`, progress });
+  }
+  /** Bundle approval messages posted or redrawn: `to` is the user id (a post) or `channel/ts` (a redraw). */
+  readonly bundleMessages: Array<{ to: string; view: BundleApprovalView }> = [];
+  async showBundleApprovals(to: string | { channel: string; ts: string }, view: BundleApprovalView) {
+    const where = typeof to === 'string' ? to : `${to.channel}/${to.ts}`;
+    this.bundleMessages.push({ to: where, view });
+    return typeof to === 'string' ? { channel: `D-${to}`, ts: `b${this.bundleMessages.length}` } : to;
   }
   /**
    * Slack messages sent to people: `to` is the user id of a DM, or the message replied to (`channel/ts`);

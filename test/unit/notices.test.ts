@@ -44,6 +44,7 @@ describe('which steps the requester is told about (docs/jira-setup.md, "What the
       'break_glass_approved',
       'extension_refused',
       'extended',
+      'bundle_settled',
     ]);
     expect(noticeText(event('approval_requested', { Approvers: 'sam@x, sasha@x' }))).toBeUndefined();
     expect(noticeText(event('approval_refused'))).toBeUndefined();
@@ -183,6 +184,17 @@ describe('the resolution a step sets on its way to a resolved status', () => {
       expect(transitionOptions(config, type)).toEqual({ resolution: 'Done', resolutionSetting: 'JIRA_RESOLUTION_REVOKED' });
     }
     expect(transitionOptions(config, 'approval_requested')).toEqual({});
+  });
+
+  it("a bundle's summary: granted when any item was, declined when none was", () => {
+    expect(transitionOptions(config, 'bundle_settled', { Granted: 'Figma viewer', Declined: 'GitHub maintainer' })).toEqual({
+      resolution: 'Done',
+      resolutionSetting: 'JIRA_RESOLUTION_GRANTED',
+    });
+    expect(transitionOptions(config, 'bundle_settled', { Declined: 'GitHub maintainer' })).toEqual({
+      resolution: "Won't Do",
+      resolutionSetting: 'JIRA_RESOLUTION_DENIED',
+    });
   });
 
   it('a setting left empty sends none, and still names itself for the error', () => {

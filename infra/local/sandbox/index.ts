@@ -27,6 +27,8 @@ const SANDBOX_JIRA_FIELDS = {
   /** Break-glass requests: JIRA_FIELD_BREAK_GLASS (a checkbox) and JIRA_FIELD_INCIDENT (text), which the sandbox sets. */
   breakGlass: 'customfield_10076',
   incident: 'customfield_10077',
+  /** Onboarding bundles: JIRA_FIELD_BUNDLE (a select of the catalog's bundles). */
+  bundle: 'customfield_10078',
 } as const;
 
 /** People the sandbox knows besides the catalog's owners and approvers. */
@@ -126,6 +128,7 @@ export async function startSandbox(catalog: Catalog): Promise<Sandbox> {
     GOOGLE_ACCESS_TOKEN: google.token,
     JIRA_FIELD_BREAK_GLASS: SANDBOX_JIRA_FIELDS.breakGlass,
     JIRA_FIELD_INCIDENT: SANDBOX_JIRA_FIELDS.incident,
+    JIRA_FIELD_BUNDLE: SANDBOX_JIRA_FIELDS.bundle,
     GRANTLINE_JIRA_WEBHOOK_SECRET: randomBytes(16).toString('hex'),
     GRANTLINE_AUDIT_TOKEN: randomBytes(16).toString('hex'),
   };
@@ -157,6 +160,8 @@ export interface RequestForm {
   /** Break-glass: the checkbox's option as Jira sends it (e.g. "Break-glass"), and the incident reference. */
   breakGlass?: string;
   incident?: string;
+  /** An onboarding bundle's name, put into JIRA_FIELD_BUNDLE's select (the app and role left empty). */
+  bundle?: string;
 }
 
 /** Acts as Jira's automation rule and as Slack, against a running Grantline. */
@@ -191,11 +196,13 @@ export class SandboxClient {
     // A checkbox field's value is the list of ticked options.
     if (form.breakGlass && this.env.JIRA_FIELD_BREAK_GLASS) fields[this.env.JIRA_FIELD_BREAK_GLASS] = [{ value: form.breakGlass }];
     if (form.incident && this.env.JIRA_FIELD_INCIDENT) fields[this.env.JIRA_FIELD_INCIDENT] = form.incident;
+    if (form.bundle && this.env.JIRA_FIELD_BUNDLE) fields[this.env.JIRA_FIELD_BUNDLE] = { value: form.bundle };
     if (form.justification) {
       const field = f(this.env.JIRA_FIELD_JUSTIFICATION, SANDBOX_JIRA_FIELDS.justification);
       fields[field] = field === 'description' ? adfParagraphs(form.justification) : form.justification;
     }
-    return this.sandbox.jira.createIssue({ summary: `Access request: ${form.app ?? '?'} ${form.role ?? ''}`.trim(), reporterEmail: form.reporter, fields }).key;
+    const what = form.bundle ? `bundle ${form.bundle}` : `${form.app ?? '?'} ${form.role ?? ''}`.trim();
+    return this.sandbox.jira.createIssue({ summary: `Access request: ${what}`, reporterEmail: form.reporter, fields }).key;
   }
 
   /** Sends the automation rule's "issue created" webhook for an issue already filed (again: a duplicate delivery). */

@@ -434,7 +434,8 @@ export type InvalidBlocksAnswer = {
 
 /**
  * Checks `blocks` against the Block Kit limits of the block types Grantline uses (header, section, context, actions,
- * divider, input with button/select/text input elements, and an element's confirmation dialog); unknown types pass. Answers Slack's invalid_blocks refusal,
+ * divider, input with button/select/text input elements, and an element's confirmation dialog), and that no block_id
+ * repeats; unknown types pass. Answers Slack's invalid_blocks refusal,
  * or undefined when Slack would accept the blocks. Pass maxBlocks: VIEW_MAX_BLOCKS for modals (views.open/update).
  */
 export function validateBlocks(blocks: unknown[], opts: { maxBlocks?: number } = {}): InvalidBlocksAnswer | undefined {
@@ -509,6 +510,7 @@ export function validateBlocks(blocks: unknown[], opts: { maxBlocks?: number } =
 
   const maxBlocks = opts.maxBlocks ?? MESSAGE_MAX_BLOCKS;
   if (blocks.length > maxBlocks) problem(`no more than ${maxBlocks} items allowed`, '/blocks');
+  const blockIds = new Set<unknown>();
   for (const [i, raw] of blocks.entries()) {
     const at = `/blocks/${i}`;
     const block = record(raw);
@@ -517,6 +519,12 @@ export function validateBlocks(blocks: unknown[], opts: { maxBlocks?: number } =
       continue;
     }
     checkString(block.block_id, BLOCK_ID_MAX, `${at}/block_id`);
+    // Slack: "block_id should be unique for each message", and it refuses a repeat. Unlike the limits above, this
+    // wording is not recorded from Slack (modals are reported to answer "Block ID needs to be unique").
+    if (block.block_id !== undefined) {
+      if (blockIds.has(block.block_id)) problem('duplicate block_id', `${at}/block_id`);
+      blockIds.add(block.block_id);
+    }
     switch (block.type) {
       case 'header':
         checkText(block.text, HEADER_TEXT_MAX, `${at}/text`);
