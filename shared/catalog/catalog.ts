@@ -141,7 +141,10 @@ function bundleProblems(raw: unknown): RawProblem[] {
     const duration = spec.duration;
     const at = (i: number) => (listed ? ['bundles', key, i] : ['bundles', key, 'items', i]);
     if (items.length === 0 || items.length > MAX_BUNDLE_ITEMS) {
-      problems.push({ path: listed ? ['bundles', key] : ['bundles', key, 'items'], message: `a bundle has 1 to ${MAX_BUNDLE_ITEMS} items, this one has ${items.length}` });
+      problems.push({
+        path: listed ? ['bundles', key] : ['bundles', key, 'items'],
+        message: `a bundle has 1 to ${MAX_BUNDLE_ITEMS} items, this one has ${items.length}`,
+      });
     }
     const seen = new Set<string>();
     items.forEach((item, i) => {
