@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { GrantRecord } from '../shared/audit.js';
 import type { PendingEvidence } from '../shared/evidence.js';
+import type { DriftReport } from '../shared/drift.js';
+import type { OffboardResult } from '../shared/offboarding.js';
 import type { RoleReview } from '../shared/review.js';
 import { formatProblem, parseCatalog } from '../shared/catalog/load.js';
 import { catalogJsonSchema } from '../shared/catalog/schema.js';
@@ -203,6 +205,52 @@ program
       ...(opts.reason ? { reason: opts.reason } : {}),
     });
     console.log(`${grant}: extension ${result.extensionId} asked, until ${result.until}; waiting for approval`);
+  });
+
+program
+  .command('offboard')
+  .argument('<email>', 'the person leaving')
+  .option('--issue <key>', 'the offboarding Jira issue: the summary is posted there')
+  .option('--by <email>', 'who asks (recorded beside the caller)')
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .description(
+    'end every active grant of a person (through the same path as expiry) and their sessions at each identity provider; running it again changes nothing',
+  )
+  .action(async (email: string, opts: { issue?: string; by?: string; url: string; token?: string }) => {
+    const result = await callGrantline<OffboardResult>(opts, '/offboard', {
+      email,
+      ...(opts.issue ? { issueKey: opts.issue } : {}),
+      ...(opts.by ? { by: opts.by } : {}),
+    });
+    for (const g of result.grants) console.log(`${g.grantId}  ${g.issueKey}  ${g.what}: ${g.outcome}`);
+    if (result.grants.length === 0) console.log(`${result.email} has no active grant`);
+    for (const s of result.sessions) console.log(`sessions at ${s.provider}: ${s.outcome}${s.error ? ` (${s.error})` : ''}`);
+  });
+
+program
+  .command('drift')
+  .option('--app <key>', 'one app (default: every app)')
+  .option('--no-fix', 'report only, even for apps with driftFix: true')
+  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
+  .description(
+    "the drift report now (it also runs daily): group members outside Grantline and grants whose membership vanished, filed on the app's Jira issue of the day",
+  )
+  .action(async (opts: { app?: string; fix: boolean; url: string; token?: string }) => {
+    const { reports } = await callGrantline<{ reports: DriftReport[] }>(opts, '/drift', {
+      ...(opts.app ? { app: opts.app } : {}),
+      ...(opts.fix ? {} : { fix: false }),
+    });
+    for (const report of reports) {
+      console.log(
+        `${report.app}: ${report.findings.length} finding(s)${report.issueKey ? ` on ${report.issueKey}` : ''}${report.issueSkipped ? ` (issue not updated: ${report.issueSkipped})` : ''}`,
+      );
+      for (const f of report.findings) {
+        const what = f.kind === 'outside' ? 'in the group with no active grant' : `grant ${f.grantId} active but not in the group`;
+        console.log(`  ${f.new ? 'NEW ' : '    '}${f.role}  ${f.email}  ${what}${f.fixed ? `  [${f.fixed}]` : ''}`);
+      }
+    }
   });
 
 const evidence = program.command('evidence').description("the evidence trail's delivery to Jira");

@@ -26,6 +26,8 @@ export const configSchema = z.object({
   GRANTLINE_SCHEDULE_DLQ_ARN: nonEmpty,
   /** The function that files requests submitted in Slack (invoked asynchronously by the Slack interactions function). */
   GRANTLINE_FILE_REQUEST_FUNCTION: nonEmpty,
+  /** The offboard function, invoked asynchronously by the Jira webhook for an offboarding issue. */
+  GRANTLINE_OFFBOARD_FUNCTION: nonEmpty,
   /** Comma-separated Secrets Manager ids whose JSON values are merged over the environment (AWS). */
   GRANTLINE_SECRET_IDS: z.string().optional(),
 

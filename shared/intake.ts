@@ -19,14 +19,17 @@ import { deliverPending, recordEvidence, type EvidenceInput } from './evidence.j
 import { bundleItemId, grantIdFor, type Grant } from './grants/model.js';
 import { json, parseJsonBody, type HttpRequest, type HttpResponse } from './http.js';
 import { APPROVAL_COMPLETED_EVENT, receiveApprovalCompleted } from './jsm-approvals.js';
+import { offboardReceiptKey } from './offboarding.js';
 import { approvalTimersFor, durationProblem } from './policy.js';
 import type { RequestFields } from './ports.js';
 import type { Services } from './services.js';
 
-export type IntakeDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'catalog' | 'ticketing' | 'workflow'>;
+export type IntakeDeps = Pick<Services, 'config' | 'clock' | 'logger' | 'store' | 'catalog' | 'ticketing' | 'workflow' | 'jobs'>;
 
 const jiraPayload = z.object({
   webhookEvent: z.string().optional(),
+  /** "offboard": the offboarding issue's automation rule (shared/offboarding.ts); absent for an access request. */
+  action: z.enum(['offboard'], { error: 'action must be "offboard" (or left out for an access request)' }).optional(),
   issue: z.object({
     key: z.string().regex(/^[A-Z][A-Z0-9_]{0,30}-\d{1,10}$/, 'issue.key must be a Jira issue key such as ACCESS-12'),
     fields: z.record(z.string(), z.unknown()).default({}),
@@ -78,6 +81,7 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
   const { key: issueKey, fields } = parsed.data.issue;
   // A decision made in Jira Service Management (the "Approval completed" rule): not a new request.
   if (parsed.data.webhookEvent === APPROVAL_COMPLETED_EVENT) return receiveApprovalCompleted(deps, issueKey);
+  if (parsed.data.action === 'offboard') return receiveOffboarding(deps, issueKey, fields);
 
   const existing = (await deps.store.getGrant(grantIdFor(issueKey))) ?? (await deps.store.getGrant(bundleItemId(grantIdFor(issueKey), 1)));
   if (existing?.bundle) {
@@ -127,6 +131,34 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
     }
     throw err;
   }
+}
+
+/**
+ * An offboarding issue: the person leaving is in the subject field (JIRA_FIELD_SUBJECT). Receipted by
+ * a conditional write (a replayed webhook hands nothing over twice), then handed over as a job: the
+ * revocations call the identity providers, which this webhook never does.
+ */
+async function receiveOffboarding(deps: IntakeDeps, issueKey: string, fields: Record<string, unknown>): Promise<HttpResponse> {
+  const given = fieldText(fields[deps.config.JIRA_FIELD_SUBJECT], deps.config.JIRA_FIELD_SUBJECT);
+  const email = normalizeEmail(given);
+  if (!email) {
+    const problem = given
+      ? `the person leaving "${given.slice(0, 100)}" (Jira field ${deps.config.JIRA_FIELD_SUBJECT}) is not an email address`
+      : `the person leaving is missing: give their email in Jira field ${deps.config.JIRA_FIELD_SUBJECT}`;
+    await tellRequester(deps, issueKey, [problem], 'Grantline could not start this offboarding', 'Nothing was changed. Correct the field and save the issue.');
+    throw new ValidationError(problem, [problem]);
+  }
+  const job = { offboard: { email, issueKey, by: `jira:${issueKey}` } };
+  const claim = await deps.store.commands.claim(offboardReceiptKey(issueKey), deps.clock.now().toISOString(), job);
+  if (claim.status === 'seen') return json(200, { offboarding: email, issueKey, duplicate: true });
+  try {
+    await deps.jobs.offboard(job);
+  } catch (err) {
+    // Nothing was handed over: the webhook's retry may try again.
+    await deps.store.commands.release(offboardReceiptKey(issueKey)).catch(() => undefined);
+    throw err;
+  }
+  return json(202, { offboarding: email, issueKey });
 }
 
 /**
@@ -335,12 +367,18 @@ async function requesterEmail(deps: IntakeDeps, fields: Record<string, unknown>)
   return undefined;
 }
 
-async function tellRequester(deps: IntakeDeps, issueKey: string, problems: string[]): Promise<void> {
+async function tellRequester(
+  deps: IntakeDeps,
+  issueKey: string,
+  problems: string[],
+  title = 'Grantline could not accept this access request',
+  note = 'Nothing was granted. Correct the request fields and save the issue, or open a new request.',
+): Promise<void> {
   try {
     await deps.ticketing.addComment(issueKey, {
-      title: 'Grantline could not accept this access request',
+      title,
       facts: problems.map((p, i) => ({ label: `Problem ${i + 1}`, value: p })),
-      note: 'Nothing was granted. Correct the request fields and save the issue, or open a new request.',
+      note,
       // For the requester, who must fix the request: public (problems name only the request's own fields and the catalog).
       internal: false,
     });

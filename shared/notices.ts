@@ -78,6 +78,8 @@ export const NOTICES: Record<EvidenceType, Notice | undefined> = {
     ]
       .filter(Boolean)
       .join('; ')}.`,
+  offboarded: (e) =>
+    `Offboarding done for ${e.details.Person ?? 'this person'}: their access through Grantline has ended and their sign-in sessions were ended.`,
 };
 
 /** The evidence types whose events carry a notice. */

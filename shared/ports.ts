@@ -37,6 +37,13 @@ export interface IdentityProvider {
   addMember(groupId: string, userId: string): Promise<'added' | 'already_member'>;
   /** "Not a member" is success. */
   removeMember(groupId: string, userId: string): Promise<'removed' | 'already_absent'>;
+  /**
+   * Ends the person's sessions at the identity provider, so the access that just ended cannot be used
+   * through a session opened before (Okta DELETE /api/v1/users/{id}/sessions, Graph POST
+   * /users/{id}/revokeSignInSessions, Google users.signOut). Idempotent: a person with no session is success.
+   * 'no_account' when the provider has no such user (nothing to end).
+   */
+  endSessions(userId: string): Promise<'ended' | 'no_account'>;
   /** Every group the provider has (for `grantline catalog sync`). */
   listGroups(): Promise<IdpGroup[]>;
   /** Direct members of a group, with lower-case emails (for access reviews). PermanentError when the group does not exist. */
@@ -294,6 +301,13 @@ export interface Jobs {
   fileRequest(job: FilingJob): Promise<void>;
   /** Ends a grant early through the revoke path (reason early_release), as `actor` asked in Slack ("I'm done"). */
   release(job: ReleaseJob): Promise<void>;
+  /** Offboards a person (shared/offboarding.ts), as a Jira offboarding issue asked. */
+  offboard(job: OffboardJob): Promise<void>;
+}
+
+/** An offboarding a Jira issue asked for: who leaves (their email), the offboarding issue, and who asked. */
+export interface OffboardJob {
+  offboard: { email: string; issueKey?: string; by: string };
 }
 
 /** An early release accepted in Slack: the grant to end and who ended it (their email). */

@@ -376,6 +376,7 @@ export function rateLimited(provider: IdentityProvider, limits: RateLimits): Ide
     isMember: (groupId, userId) => limits.run(name, ['users'], () => provider.isMember(groupId, userId)),
     addMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.addMember(groupId, userId)),
     removeMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.removeMember(groupId, userId)),
+    endSessions: (userId) => limits.run(name, ['users'], () => provider.endSessions(userId)),
     listGroups: () => limits.run(name, ['groups'], () => provider.listGroups()),
     listMembers: (groupId) => limits.run(name, ['groups'], () => provider.listMembers(groupId)),
     testConnection: () => limits.run(name, ['users'], () => provider.testConnection()),

@@ -3,6 +3,7 @@
  * review, offboarding). The grant leaves its membership record; the person is removed from the
  * group only when no other grant holds the membership and it did not exist before Grantline.
  */
+import { resolveRole } from './catalog/catalog.js';
 import { recordEvidence, type EvidenceInput } from './evidence.js';
 import { loadGrant } from './grants/load.js';
 import { scheduleNameFor } from './grants/model.js';
@@ -65,6 +66,7 @@ export async function revoke(deps: LifecycleDeps, input: { grantId: string; reas
 
   let outcome: RevokeResult['outcome'];
   let keptBecause: string | undefined;
+  let sessions: string | undefined;
   if (grant.manual || !grant.provider || !grant.groupId) {
     outcome = 'manual_task';
   } else {
@@ -73,6 +75,12 @@ export async function revoke(deps: LifecycleDeps, input: { grantId: string; reas
     const left = userId ? await leaveMembership(deps, membershipKeyOf(grant, userId), grant.subject, grant.id) : { outcome: 'already_absent' as const };
     outcome = left.outcome;
     keptBecause = left.keptBecause;
+    // A role with endSessions: a session opened while the access was held ends with it (again on a retry: harmless).
+    // Not when the membership stays: the person still holds the access another way.
+    if (userId && outcome !== 'kept' && resolveRole(deps.catalog, grant.app, grant.role)?.role.endSessions) {
+      const ended = await deps.idp(grant.provider).endSessions(userId);
+      sessions = ended === 'ended' ? `ended in ${grant.provider}` : `${grant.provider} has no account for ${grant.subject}: no session to end`;
+    }
   }
   // Evidence first, under one key whatever the outcome: a crash before the state change is finished
   // by the retry (the grant is still active), and two revokers at once leave one end event.
@@ -96,7 +104,7 @@ export async function revoke(deps: LifecycleDeps, input: { grantId: string; reas
             type: 'revoked',
             via: grant.provider!,
             summary: `removed ${grant.subject} from ${grant.provider} group ${grant.groupId} (${why})`,
-            details: { ...timing, Group: `${grant.groupId} (${grant.provider})`, 'Identity provider answer': outcome },
+            details: { ...timing, Group: `${grant.groupId} (${grant.provider})`, 'Identity provider answer': outcome, Sessions: sessions },
           };
   const recorded = await recordEvidence(deps, grant, { ...ending, key: 'revoked', actor, at: now, transitionTo: deps.config.JIRA_STATUS_REVOKED });
   const updated = await deps.store.updateGrant(grant.id, ['active'], {

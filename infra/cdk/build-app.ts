@@ -6,9 +6,9 @@
  */
 import { Annotations, App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadCatalog, resolveRole } from '../../shared/catalog/load.js';
+import { catalogProviders } from '../../shared/catalog/catalog.js';
+import { loadCatalog } from '../../shared/catalog/load.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
-import type { ProviderName } from '../../shared/ports.js';
 import { GrantlineStack } from './stack.js';
 import { readSettings } from './settings.js';
 
@@ -67,14 +67,4 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<{ app: Ap
   return { app, stack, catalog };
 }
 
-/** The identity providers the catalog's automatically provisioned roles use, in a stable order. */
-export function catalogProviders(catalog: Catalog): ProviderName[] {
-  const used = new Set<ProviderName>();
-  for (const [appKey, app] of Object.entries(catalog.apps)) {
-    for (const roleKey of Object.keys(app.roles)) {
-      const provider = resolveRole(catalog, appKey, roleKey)?.provider;
-      if (provider) used.add(provider);
-    }
-  }
-  return (['okta', 'entra', 'google'] as const).filter((p) => used.has(p));
-}
+export { catalogProviders };

@@ -33,9 +33,14 @@ export const FUNCTION_NAMES = [
   'review-app',
   'policy-explain',
   'evidence-pending',
+  'offboard',
+  'drift-report',
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** The functions invoked asynchronously (by another function or a schedule): each has a fixed name and a dead-letter queue. */
+export type InvokedFunction = Extract<FunctionName, 'revoke' | 'file-request' | 'offboard'>;
 
 /** Secrets a function may read; `identityProviders` means the secrets of the providers the catalog uses. */
 export type SecretUse = 'jira' | 'jiraWebhook' | 'slack' | 'identityProviders';
@@ -48,7 +53,7 @@ export interface FunctionSpec {
   /** start: states:StartExecution. complete: states:SendTaskSuccess. start+complete: both. */
   readonly workflow?: 'start' | 'complete' | 'start+complete';
   /** Functions it invokes asynchronously (lambda:InvokeFunction on exactly those; their names in the environment). */
-  readonly invokes?: readonly FunctionName[];
+  readonly invokes?: readonly InvokedFunction[];
   /** create: scheduler:CreateSchedule + iam:PassRole of the scheduler role. delete: scheduler:DeleteSchedule. */
   /** create: CreateSchedule; move: CreateSchedule and UpdateSchedule (an extension moves the one schedule); delete: DeleteSchedule. */
   readonly schedules?: 'create' | 'move' | 'delete';
@@ -64,6 +69,7 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     table: 'readWrite',
     secrets: ['jira', 'jiraWebhook'],
     workflow: 'start+complete',
+    invokes: ['offboard'],
     timeoutSeconds: 29,
     memoryMb: 512,
   },
@@ -193,6 +199,25 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 29,
     memoryMb: 1024,
   },
+  offboard: {
+    description:
+      'POST /offboard (IAM auth), and asynchronous invoke by jira-webhook for an offboarding issue: ends every active grant of the person through the revoke path and their sessions at each identity provider',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['jira', 'identityProviders'],
+    schedules: 'delete',
+    timeoutSeconds: 29,
+    memoryMb: 1024,
+  },
+  'drift-report': {
+    description:
+      "Daily, and POST /drift (IAM auth): each app's mapped groups against the ledger (memberships outside Grantline, grants whose membership vanished); findings on one Jira issue per app and day; driftFix apps have outside memberships removed",
+    trigger: 'periodic',
+    table: 'readWrite',
+    secrets: ['jira', 'identityProviders'],
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+  },
   'extend-grant': {
     description: 'POST /grants/{id}/extend (IAM auth): an extension request, recorded and sent through the role approval again',
     trigger: 'http',
@@ -267,6 +292,8 @@ export const API_ROUTES = [
   { method: 'GET', path: '/grants/{id}', function: 'audit-grant', auth: 'iam' },
   { method: 'POST', path: '/grants/{id}/revoke', function: 'revoke-grant', auth: 'iam' },
   { method: 'POST', path: '/grants/{id}/extend', function: 'extend-grant', auth: 'iam' },
+  { method: 'POST', path: '/offboard', function: 'offboard', auth: 'iam' },
+  { method: 'POST', path: '/drift', function: 'drift-report', auth: 'iam' },
   { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
   { method: 'GET', path: '/evidence/pending', function: 'evidence-pending', auth: 'iam' },
   { method: 'GET', path: '/policy/explain', function: 'policy-explain', auth: 'iam' },

@@ -6,8 +6,10 @@
  *       approval-timer, provision, schedule-revocation, record-failure
  *   EventBridge Scheduler (one-time schedule per grant) ──► revoke      (retries, then a DLQ)
  *   slack-interactions ──► file-request (a submitted form), revoke ("I'm done": an early release)   (async invokes)
+ *   jira-webhook ──► offboard (an offboarding issue; also POST /offboard)                          (async invoke)
  *   EventBridge rule, every 5 minutes ──► flush-evidence
  *   EventBridge rule, every 5 minutes ──► sweep-expiries (revokes overdue grants, recreates missing schedules)
+ *   EventBridge rule, daily ──► drift-report (groups against the ledger; also POST /drift)
  *   DynamoDB ledger (retained), Secrets Manager credentials, alarms.
  *
  * Cycles are avoided by naming: the state machine and the revoke function have fixed names derived
@@ -34,7 +36,7 @@ import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cd
 import type { Construct } from 'constructs';
 import type { ProviderName } from '../../shared/ports.js';
 import { GrantlineData } from './data.js';
-import { API_ROUTES, ASL_SUBSTITUTIONS, FUNCTION_NAMES, FUNCTION_SPECS, type FunctionName, type SecretUse } from './functions.js';
+import { API_ROUTES, ASL_SUBSTITUTIONS, FUNCTION_NAMES, FUNCTION_SPECS, type FunctionName, type InvokedFunction, type SecretUse } from './functions.js';
 import { GrantlineFunction } from './grantline-function.js';
 import { addOutput } from './outputs.js';
 import { ASL_FILE } from './paths.js';
@@ -65,6 +67,7 @@ export function resourceNames(stackName: string) {
     stateMachine: `${stackName}-access-request`,
     revokeFunction: `${stackName}-revoke`,
     fileRequestFunction: `${stackName}-file-request`,
+    offboardFunction: `${stackName}-offboard`,
     scheduleGroup: `${stackName}-revocations`,
   };
 }
@@ -77,7 +80,15 @@ export class GrantlineStack extends Stack {
   readonly api: HttpApi;
   readonly apiStage: HttpStage;
   readonly schedulerRole: Role;
-  readonly deadLetterQueues: { schedules: Queue; revoke: Queue; fileRequest: Queue; flushEvidence: Queue; sweepExpiries: Queue };
+  readonly deadLetterQueues: {
+    schedules: Queue;
+    revoke: Queue;
+    fileRequest: Queue;
+    offboard: Queue;
+    flushEvidence: Queue;
+    sweepExpiries: Queue;
+    driftReport: Queue;
+  };
   readonly alarms: Alarm[] = [];
   readonly alarmTopic: ITopic | undefined;
 
@@ -94,18 +105,10 @@ export class GrantlineStack extends Stack {
       resourceName: names.stateMachine,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    const revokeFunctionArn = this.formatArn({
-      service: 'lambda',
-      resource: 'function',
-      resourceName: names.revokeFunction,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    const fileRequestFunctionArn = this.formatArn({
-      service: 'lambda',
-      resource: 'function',
-      resourceName: names.fileRequestFunction,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const functionArn = (functionName: string) =>
+      this.formatArn({ service: 'lambda', resource: 'function', resourceName: functionName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const revokeFunctionArn = functionArn(names.revokeFunction);
+    const fileRequestFunctionArn = functionArn(names.fileRequestFunction);
     const schedulesArn = this.formatArn({
       service: 'scheduler',
       resource: 'schedule',
@@ -133,8 +136,10 @@ export class GrantlineStack extends Stack {
       schedules: deadLetterQueue('ScheduleDeadLetterQueue', 'the EventBridge Scheduler revocation schedules (set on each schedule by schedule-revocation)'),
       revoke: deadLetterQueue('RevokeDeadLetterQueue'),
       fileRequest: deadLetterQueue('FileRequestDeadLetterQueue'),
+      offboard: deadLetterQueue('OffboardDeadLetterQueue'),
       flushEvidence: deadLetterQueue('FlushEvidenceDeadLetterQueue', 'the EventBridge rule that invokes flush-evidence'),
       sweepExpiries: deadLetterQueue('SweepExpiriesDeadLetterQueue', 'the EventBridge rule that invokes sweep-expiries'),
+      driftReport: deadLetterQueue('DriftReportDeadLetterQueue', 'the EventBridge rule that invokes drift-report'),
     };
 
     // The role EventBridge Scheduler assumes: it may invoke the revoke function and nothing else
@@ -157,13 +162,37 @@ export class GrantlineStack extends Stack {
         use === 'identityProviders' ? props.providersInUse.map((p) => this.secrets.secrets[PROVIDER_SECRET[p]]) : [this.secrets.secrets[use]],
       );
 
+    // Functions invoked asynchronously (by a schedule or another function): fixed names, so their callers know them before they exist; a dead-letter queue each.
+    const invoked: Record<InvokedFunction, { functionName: string; arn: string; setting: string; reference: string; deadLetterQueue: Queue }> = {
+      revoke: {
+        functionName: names.revokeFunction,
+        arn: revokeFunctionArn,
+        setting: 'GRANTLINE_REVOKE_FUNCTION_ARN',
+        reference: revokeFunctionArn,
+        deadLetterQueue: this.deadLetterQueues.revoke,
+      },
+      'file-request': {
+        functionName: names.fileRequestFunction,
+        arn: fileRequestFunctionArn,
+        setting: 'GRANTLINE_FILE_REQUEST_FUNCTION',
+        reference: names.fileRequestFunction,
+        deadLetterQueue: this.deadLetterQueues.fileRequest,
+      },
+      offboard: {
+        functionName: names.offboardFunction,
+        arn: functionArn(names.offboardFunction),
+        setting: 'GRANTLINE_OFFBOARD_FUNCTION',
+        reference: names.offboardFunction,
+        deadLetterQueue: this.deadLetterQueues.offboard,
+      },
+    };
+    const isInvoked = (name: FunctionName): name is InvokedFunction => name in invoked;
     const functions: Partial<Record<FunctionName, GrantlineFunction>> = {};
     for (const name of FUNCTION_NAMES) {
       const spec = FUNCTION_SPECS[name];
       const environment: Record<string, string> = { ...environmentBase };
       if (spec.workflow) environment.GRANTLINE_STATE_MACHINE_ARN = stateMachineArn;
-      if (spec.invokes?.includes('file-request')) environment.GRANTLINE_FILE_REQUEST_FUNCTION = names.fileRequestFunction;
-      if (spec.invokes?.includes('revoke')) environment.GRANTLINE_REVOKE_FUNCTION_ARN = revokeFunctionArn;
+      for (const target of spec.invokes ?? []) environment[invoked[target].setting] = invoked[target].reference;
       if (spec.schedules) {
         environment.GRANTLINE_SCHEDULE_GROUP = names.scheduleGroup;
         environment.GRANTLINE_REVOKE_FUNCTION_ARN = revokeFunctionArn;
@@ -181,8 +210,7 @@ export class GrantlineStack extends Stack {
         tableAccess: spec.table,
         secrets: secretsFor(spec.secrets),
         environment,
-        ...(name === 'revoke' ? { functionName: names.revokeFunction, deadLetterQueue: this.deadLetterQueues.revoke } : {}),
-        ...(name === 'file-request' ? { functionName: names.fileRequestFunction, deadLetterQueue: this.deadLetterQueues.fileRequest } : {}),
+        ...(isInvoked(name) ? { functionName: invoked[name].functionName, deadLetterQueue: invoked[name].deadLetterQueue } : {}),
       });
       if (spec.table === 'read' && spec.secrets.includes('identityProviders')) {
         // The provider rate limits' buckets (shared/store/rate-buckets.ts) are written by every function that calls a provider.
@@ -194,8 +222,7 @@ export class GrantlineStack extends Stack {
           }),
         );
       }
-      if (spec.invokes?.includes('file-request')) fn.allow(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fileRequestFunctionArn] }));
-      if (spec.invokes?.includes('revoke')) fn.allow(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [revokeFunctionArn] }));
+      for (const target of spec.invokes ?? []) fn.allow(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [invoked[target].arn] }));
       if (spec.workflow) {
         const actions = {
           start: ['states:StartExecution'],
@@ -330,6 +357,17 @@ export class GrantlineStack extends Stack {
       this.functions['sweep-expiries'],
       this.deadLetterQueues.sweepExpiries,
     );
+    new Rule(this, 'DriftReportDaily', {
+      description: "Reconciles each app's mapped groups with the ledger and files the findings in Jira",
+      schedule: Schedule.rate(Duration.days(1)),
+      targets: [
+        new LambdaFunction(this.functions['drift-report'].fn, {
+          deadLetterQueue: this.deadLetterQueues.driftReport,
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
+    });
     // shared/sweep.ts logs this message whenever it repairs anything: a schedule should never be missing.
     const sweeperRepairs = new MetricFilter(this, 'SweeperRepairsMetric', {
       logGroup: this.functions['sweep-expiries'].logGroup,
@@ -395,6 +433,12 @@ export class GrantlineStack extends Stack {
       depth(this.deadLetterQueues.fileRequest),
       'A request submitted in the Slack form could not be filed after Lambda retries: the message holds the submission (receiptKey, requester, app, role); check Jira for an issue, or ask the person to submit again.',
     );
+    alarm(
+      'OffboardDeadLetterAlarm',
+      depth(this.deadLetterQueues.offboard),
+      "An offboarding asked by a Jira issue failed after Lambda retries: the message holds the person's email and the issue; fix the cause and POST /offboard with them (it is idempotent).",
+    );
+    alarm('DriftReportDeadLetterAlarm', depth(this.deadLetterQueues.driftReport), 'The daily drift report could not be invoked: drift is not being found.');
     alarm('FlushEvidenceDeadLetterAlarm', depth(this.deadLetterQueues.flushEvidence), 'The periodic evidence delivery could not be invoked.');
     alarm(
       'SweepExpiriesDeadLetterAlarm',

@@ -1,13 +1,13 @@
 /**
- * Jobs in the local runtime: run in the background right after Slack has been answered, as Lambda
- * runs an asynchronous invoke, with the same retries (two more attempts after a failure). A filing
- * or release job running when the process is killed is not lost: its receipt lists it as unfinished,
+ * Jobs in the local runtime: run in the background right after Slack (or Jira) has been answered, as Lambda
+ * runs an asynchronous invoke, with the same retries (two more attempts after a failure). A filing,
+ * release or offboarding job running when the process is killed is not lost: its receipt lists it as unfinished,
  * and the next start hands it over again (LocalRuntime.resumeJobs), as Lambda's queue would.
  */
 import { realSleep, type Sleep } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { FilingJob, Jobs, ReleaseJob } from '../../shared/ports.js';
+import type { FilingJob, Jobs, OffboardJob, ReleaseJob } from '../../shared/ports.js';
 
 /** Lambda retries a failed asynchronous invoke twice, about a minute and then two apart; locally seconds apart. */
 const RETRY_WAITS_MS = [1_000, 2_000] as const;
@@ -18,6 +18,8 @@ export interface LocalJobRunners {
   file: (job: FilingJob) => Promise<void>;
   /** The revoke function, with reason early_release. */
   release: (job: ReleaseJob) => Promise<unknown>;
+  /** The offboard function. */
+  offboard: (job: OffboardJob) => Promise<unknown>;
 }
 
 export class LocalJobs implements Jobs {
@@ -35,6 +37,10 @@ export class LocalJobs implements Jobs {
 
   async release(job: ReleaseJob): Promise<void> {
     this.start('release job failed', { grantId: job.grantId }, () => this.runners.release(job));
+  }
+
+  async offboard(job: OffboardJob): Promise<void> {
+    this.start('offboarding job failed', { email: job.offboard.email }, () => this.runners.offboard(job));
   }
 
   /** Resolves once every job handed over so far (and any they hand over) has finished. */

@@ -16,6 +16,7 @@ import { JiraTicketing } from '../../shared/connectors/jira.js';
 import { identityProviders } from '../../shared/connectors/identity.js';
 import { SlackChat } from '../../shared/connectors/slack.js';
 import { reviewOpen } from '../../shared/break-glass.js';
+import { reportDriftForAll } from '../../shared/drift.js';
 import { flushEvidence } from '../../shared/evidence.js';
 import { fileRequest } from '../../shared/filing.js';
 import type { Grant } from '../../shared/grants/model.js';
@@ -29,7 +30,8 @@ import { ensureTable } from '../../shared/store/table.js';
 import { sweepExpiries } from '../../shared/sweep.js';
 import { tasks } from '../../shared/tasks.js';
 import { LocalJobs } from './jobs.js';
-import { isFilingJob } from '../../shared/store/idempotency.js';
+import { isFilingJob, isOffboardJob } from '../../shared/store/idempotency.js';
+import { offboardReceiptKey, runOffboardJob } from '../../shared/offboarding.js';
 import { releaseReceiptKey } from '../../shared/release.js';
 import { LocalScheduler } from './scheduler.js';
 import { startServer } from './server.js';
@@ -116,6 +118,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         await tasks.Revoke(deps, { grantId: job.grantId, reason: 'early_release', actor: job.actor });
         await store.commands.finish(releaseReceiptKey(job.grantId));
       },
+      offboard: (job) => runOffboardJob(deps, job),
     },
     logger,
     sleep,
@@ -126,6 +129,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const { server, url } = await startServer(deps, config.PORT);
   let ticker: NodeJS.Timeout | undefined;
   let flushing: Promise<unknown> | undefined;
+  let drifting: Promise<unknown> | undefined;
+  let driftReportedOn: string | undefined;
   if (options.tickMs !== false) {
     ticker = setInterval(() => {
       void scheduler.tick();
@@ -133,6 +138,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       flushing ??= flushEvidence(deps)
         .catch((err: unknown) => logger.warn('evidence flush failed', { error: String(err) }))
         .finally(() => (flushing = undefined));
+      // The daily drift report (EventBridge's daily rule in AWS): at start, then on each new UTC day.
+      const today = clock.now().toISOString().slice(0, 10);
+      if (!drifting && driftReportedOn !== today) {
+        driftReportedOn = today;
+        drifting = reportDriftForAll(deps)
+          .catch((err: unknown) => logger.warn('drift report failed', { error: String(err) }))
+          .finally(() => (drifting = undefined));
+      }
     }, options.tickMs ?? 1000);
     ticker.unref();
   }
@@ -146,8 +159,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     jobs,
     async resumeJobs() {
       const unfinished = await store.commands.unfinished();
-      for (const job of unfinished) await (isFilingJob(job) ? jobs.fileRequest(job) : jobs.release(job));
-      return unfinished.map((job) => (isFilingJob(job) ? job.receiptKey : releaseReceiptKey(job.grantId)));
+      for (const job of unfinished) await (isFilingJob(job) ? jobs.fileRequest(job) : isOffboardJob(job) ? jobs.offboard(job) : jobs.release(job));
+      return unfinished.map((job) =>
+        isFilingJob(job)
+          ? job.receiptKey
+          : isOffboardJob(job)
+            ? offboardReceiptKey(job.offboard.issueKey ?? job.offboard.email)
+            : releaseReceiptKey(job.grantId),
+      );
     },
     async redrive() {
       const inProgress = await grantsInProgress(store);
@@ -157,6 +176,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async close() {
       if (ticker) clearInterval(ticker);
       await flushing;
+      await drifting;
       await jobs.idle();
       await workflow.stop();
       await scheduler.stop();

@@ -9,6 +9,8 @@ import { receiveJiraWebhook } from '../../shared/intake.js';
 import { getReview, postRevoke } from '../../shared/review.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import { postExtend } from '../../shared/extension.js';
+import { postOffboard } from '../../shared/offboarding.js';
+import { postDrift } from '../../shared/drift.js';
 import { getPolicyExplain } from '../../shared/policy-explain.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
@@ -23,6 +25,8 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'GET', path: '/grants/{id}', handler: getGrant },
   { method: 'POST', path: '/grants/{id}/revoke', handler: postRevoke },
   { method: 'POST', path: '/grants/{id}/extend', handler: postExtend },
+  { method: 'POST', path: '/offboard', handler: postOffboard },
+  { method: 'POST', path: '/drift', handler: postDrift },
   { method: 'GET', path: '/reviews/{app}', handler: getReview },
   { method: 'GET', path: '/evidence/pending', handler: getPendingEvidence },
   { method: 'GET', path: '/policy/explain', handler: getPolicyExplain },

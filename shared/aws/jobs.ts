@@ -3,11 +3,12 @@
  * Lambda queues the event, so the caller (a Slack route with 3 s to answer) waits only for the
  * hand-over; Lambda retries a failed run twice and then sends the event to the function's
  * dead-letter queue. A filing job goes to the file-request function; an early release to the revoke
- * function (the schedules' target), with the input its Revoke task takes.
+ * function (the schedules' target), with the input its Revoke task takes; an offboarding to the
+ * offboard function.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ConfigurationError } from '../errors.js';
-import type { FilingJob, Jobs, ReleaseJob } from '../ports.js';
+import type { FilingJob, Jobs, OffboardJob, ReleaseJob } from '../ports.js';
 import type { RevokeReason } from '../revocation.js';
 
 export interface JobFunctions {
@@ -15,6 +16,8 @@ export interface JobFunctions {
   fileRequest?: string;
   /** Name or ARN of the revoke function (GRANTLINE_REVOKE_FUNCTION_ARN). */
   revoke?: string;
+  /** Name or ARN of the offboard function (GRANTLINE_OFFBOARD_FUNCTION). */
+  offboard?: string;
 }
 
 export class LambdaJobs implements Jobs {
@@ -34,6 +37,10 @@ export class LambdaJobs implements Jobs {
   async release(job: ReleaseJob): Promise<void> {
     const input = { grantId: job.grantId, reason: 'early_release', actor: job.actor } satisfies { grantId: string; reason: RevokeReason; actor: string };
     await this.invoke(this.functions.revoke, 'GRANTLINE_REVOKE_FUNCTION_ARN', input);
+  }
+
+  async offboard(job: OffboardJob): Promise<void> {
+    await this.invoke(this.functions.offboard, 'GRANTLINE_OFFBOARD_FUNCTION', job);
   }
 
   private async invoke(functionName: string | undefined, setting: string, payload: unknown): Promise<void> {

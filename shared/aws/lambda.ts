@@ -6,6 +6,8 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { PermanentError } from '../errors.js';
 import { fileRequest, filingJobSchema } from '../filing.js';
+import { postDrift, reportDriftForAll } from '../drift.js';
+import { offboardJobSchema, postOffboard, runOffboardJob } from '../offboarding.js';
 import { errorResponse, type HttpRequest, type HttpResponse } from '../http.js';
 import type { LifecycleDeps } from '../services.js';
 import { tasks, type TaskName } from '../tasks.js';
@@ -44,16 +46,47 @@ export function toResult(response: HttpResponse): APIGatewayProxyStructuredResul
   };
 }
 
+type Route = (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>;
+
 /** `connectors`: those the route calls; `providers` only for the routes that read or change identity-provider groups (never the webhooks). */
-export function httpHandler(route: (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>, connectors?: Connectors) {
-  return middy(async (event: HttpEvent): Promise<APIGatewayProxyStructuredResultV2> => {
-    try {
-      return toResult(await route(await awsDeps(connectors), toHttpRequest(event)));
-    } catch (err) {
-      return toResult(errorResponse(err, logger));
-    }
-  });
+export function httpHandler(route: Route, connectors?: Connectors) {
+  return middy((event: HttpEvent) => respond(route, event, connectors));
 }
+
+async function respond(route: Route, event: HttpEvent, connectors?: Connectors): Promise<APIGatewayProxyStructuredResultV2> {
+  try {
+    return toResult(await route(await awsDeps(connectors), toHttpRequest(event)));
+  } catch (err) {
+    return toResult(errorResponse(err, logger));
+  }
+}
+
+/**
+ * A function with two callers: its HTTP route (an API Gateway event, answered like any route) and an
+ * asynchronous or scheduled invoke (any other event; an error makes Lambda retry it).
+ */
+export function routeOrEventHandler(route: Route, onEvent: (deps: LifecycleDeps, event: unknown) => Promise<unknown>, connectors: Connectors) {
+  return middy(async (event: unknown) => (isHttpEvent(event) ? respond(route, event, connectors) : onEvent(await awsDeps(connectors), event)));
+}
+
+/** The offboard function: POST /offboard, and the Jira webhook's hand-over of an offboarding issue. */
+export const offboardHandler = (connectors: Connectors) =>
+  routeOrEventHandler(
+    postOffboard,
+    async (deps, event) => {
+      const job = offboardJobSchema.safeParse(event);
+      if (!job.success)
+        throw new PermanentError(`not an offboarding job: ${job.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ')}`);
+      await runOffboardJob(deps, job.data);
+    },
+    connectors,
+  );
+
+/** The drift-report function: POST /drift, and the daily EventBridge rule (every app). */
+export const driftHandler = (connectors: Connectors) => routeOrEventHandler(postDrift, (deps) => reportDriftForAll(deps), connectors);
+
+const isHttpEvent = (event: unknown): event is HttpEvent =>
+  typeof event === 'object' && event !== null && 'requestContext' in event && typeof (event as { rawPath?: unknown }).rawPath === 'string';
 
 /** The file-request function: an asynchronous invoke's event is a filing job; an error makes Lambda retry it. */
 export function filingHandler(connectors: Connectors) {

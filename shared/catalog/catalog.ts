@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { durationMs, normaliseDuration, PERMANENT } from '../duration.js';
 import { ValidationError } from '../errors.js';
-import { catalogSchema, MAX_BUNDLE_ITEMS, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
+import type { ProviderName } from '../ports.js';
+import { catalogSchema, MAX_BUNDLE_ITEMS, providers, type AppEntry, type Catalog, type RoleEntry } from './schema.js';
 
 export interface CatalogProblem {
   /** Dotted path in the catalog, e.g. apps.figma.roles.editor.approval[1] */
@@ -287,6 +288,18 @@ export function resolveRole(catalog: Catalog, appKey: string, roleKey: string): 
     provider: manual ? undefined : (role.provider ?? app.provider ?? catalog.defaults.provider),
     groupId: manual ? undefined : role.group,
   };
+}
+
+/** The identity providers the catalog's automatically provisioned roles use, in a stable order. */
+export function catalogProviders(catalog: Catalog): ProviderName[] {
+  const used = new Set<ProviderName>();
+  for (const [appKey, app] of Object.entries(catalog.apps)) {
+    for (const roleKey of Object.keys(app.roles)) {
+      const provider = resolveRole(catalog, appKey, roleKey)?.provider;
+      if (provider) used.add(provider);
+    }
+  }
+  return providers.filter((p) => used.has(p));
 }
 
 /** Finds an app by key or display name, case-insensitively (Jira select lists carry display names). */

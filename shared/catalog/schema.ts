@@ -99,6 +99,10 @@ export const roleSchema = z.strictObject({
   ...approvalTimers,
   /** A Slack channel id (C… or G…): approval requests are posted there with the buttons; an approver group's members are not DMed. */
   approvalChannel: slackChannel.optional(),
+  endSessions: z
+    .boolean()
+    .optional()
+    .describe("When the access ends (expiry, release, review, offboarding), the person's sessions at the identity provider are ended too"),
   /**
    * Break-glass (shared/break-glass.ts): a request that says so, with an incident reference and a
    * reason, is approved by its requester and starts at once; the role's approver group reviews it after the fact.
@@ -115,6 +119,10 @@ export const appSchema = z.strictObject({
   name: z.string().min(1),
   owner: email,
   provider: z.enum(providers).optional(),
+  driftFix: z
+    .boolean()
+    .optional()
+    .describe('The daily drift report removes members of the mapped groups who hold no active Grantline grant (access given outside Grantline)'),
   roles: z.record(z.string().regex(KEY), roleSchema, { error: keyError('role') }),
 });
 

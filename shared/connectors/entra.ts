@@ -2,8 +2,9 @@
  * Microsoft Entra ID adapter for the IdentityProvider port, on Microsoft Graph v1.0 through the
  * official @microsoft/microsoft-graph-client, authenticated as an application (client credentials)
  * with @azure/identity's ClientSecretCredential. The app registration needs the application
- * permissions GroupMember.ReadWrite.All and User.Read.All, with admin consent (and
- * User-LifeCycleInfo.Read.All when end dates are read from employeeLeaveDateTime).
+ * permissions GroupMember.ReadWrite.All, User.Read.All and User.RevokeSessions.All (to end a person's
+ * sessions), with admin consent (and User-LifeCycleInfo.Read.All when end dates are read from
+ * employeeLeaveDateTime).
  *
  * Choices worth knowing:
  * - Removal is ALWAYS `DELETE /groups/{g}/members/{u}/$ref`: without `/$ref` Graph addresses the
@@ -215,6 +216,23 @@ export class EntraIdentityProvider implements IdentityProvider {
     }
   }
 
+  /**
+   * POST /users/{id}/revokeSignInSessions (200 {"value": true}; needs the application permission
+   * User.RevokeSessions.All). Graph invalidates the refresh tokens and browser session cookies issued
+   * to the user, within a few minutes; access tokens already issued stay valid until they expire,
+   * and a guest's sessions (held by their home tenant) are not ended.
+   */
+  async endSessions(id: string): Promise<'ended' | 'no_account'> {
+    const userId = objectId(id, 'user');
+    try {
+      await this.client.api(`/users/${userId}/revokeSignInSessions`).post({});
+      return 'ended';
+    } catch (err) {
+      if (statusOf(err) === 404) return 'no_account';
+      throw await this.failure(err, `ending the Microsoft Entra ID sessions of user ${userId}`, { userId });
+    }
+  }
+
   async listGroups(): Promise<IdpGroup[]> {
     const groups = await this.call('listing groups in Microsoft Entra ID', {}, () =>
       this.all(
@@ -367,7 +385,7 @@ export function toDomainError(
   if (status === 401 || status === 403) {
     const refused = status === 401 ? 'credentials' : 'permission';
     return new PermanentError(
-      `Microsoft Graph refused the app's ${refused} while ${action}: HTTP ${status}${detail}. The app registration ${where.clientId} in tenant ${where.tenantId} needs the application permissions ${where.readEmployeeLeaveDateTime ? PERMISSIONS_WITH_END_DATES : PERMISSIONS} with admin consent (role-assignable groups also need RoleManagement.ReadWrite.Directory).`,
+      `Microsoft Graph refused the app's ${refused} while ${action}: HTTP ${status}${detail}. The app registration ${where.clientId} in tenant ${where.tenantId} needs the application permissions ${where.readEmployeeLeaveDateTime ? PERMISSIONS_WITH_END_DATES : PERMISSIONS} with admin consent (ending a person's sessions also needs User.RevokeSessions.All, role-assignable groups RoleManagement.ReadWrite.Directory).`,
       { cause: err },
     );
   }
@@ -426,7 +444,8 @@ function credentialError(err: unknown, action: string, where: Pick<EntraOptions,
  * the response headers, and toDomainError turns it into a RetryableError carrying Retry-After for
  * the state machine. And the wait goes through the injected `sleep` (the SDK's is a private
  * setTimeout), so tests run on virtual time. Retrying writes is safe: a repeated add answers
- * "already exist", a repeated remove 404.
+ * "already exist", a repeated remove 404, a repeated revokeSignInSessions only moves its cut-off
+ * a moment later.
  */
 class BoundedRetryHandler implements Middleware {
   private next: Middleware | undefined;

@@ -19,6 +19,8 @@ export const GOOGLE_DIRECTORY_SCOPES = [
   'https://www.googleapis.com/auth/admin.directory.group.member',
   'https://www.googleapis.com/auth/admin.directory.user.readonly',
   'https://www.googleapis.com/auth/admin.directory.group.readonly',
+  // users.signOut (endSessions)
+  'https://www.googleapis.com/auth/admin.directory.user.security',
 ] as const;
 
 export const GOOGLE_ADMIN_DEFAULT_ROOT_URL = 'https://admin.googleapis.com/';
@@ -201,6 +203,23 @@ export class GoogleIdentityProvider implements IdentityProvider {
     if (outcome === 'no_group') throw groupMissing(groupId, action);
     await this.requireGroup(groupId, action);
     return 'already_absent';
+  }
+
+  /**
+   * users.signOut: POST /admin/directory/v1/users/{userKey}/signOut (204; scope
+   * admin.directory.user.security). Google signs the user out of all web and device sessions and
+   * resets their sign-in cookies, so every Google session must authenticate again.
+   */
+  async endSessions(userKey: string): Promise<'ended' | 'no_account'> {
+    return this.call(
+      `ending the Google Workspace sessions of user ${userKey}`,
+      { userKey },
+      async () => {
+        await this.directory.users.signOut({ userKey });
+        return 'ended' as const;
+      },
+      (f) => (f.kind === 'not_found' ? { value: 'no_account' as const } : undefined),
+    );
   }
 
   /**

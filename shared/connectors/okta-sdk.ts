@@ -30,6 +30,7 @@ import type {
   UserApiGetUserRequest,
   UserApiListUserGroupsRequest,
   UserApiListUsersRequest,
+  UserApiRevokeUserSessionsRequest,
 } from '@okta/okta-sdk-nodejs';
 import sdkPackage from '@okta/okta-sdk-nodejs/package.json' with { type: 'json' };
 import { Collection } from '@okta/okta-sdk-nodejs/src/collection.js';
@@ -53,7 +54,7 @@ export interface OktaSdkOptions {
 
 /** What the adapter calls, with the signatures of the SDK Client's `groupApi` and `userApi`. */
 export type OktaGroupApi = Pick<GroupApi, 'getGroup' | 'listGroups' | 'listGroupUsers' | 'assignUserToGroup' | 'unassignUserFromGroup'>;
-export type OktaUserApi = Pick<UserApi, 'getUser' | 'listUsers' | 'listUserGroups'>;
+export type OktaUserApi = Pick<UserApi, 'getUser' | 'listUsers' | 'listUserGroups' | 'revokeUserSessions'>;
 
 export interface OktaSdk {
   groupApi: OktaGroupApi;
@@ -138,5 +139,9 @@ class UserCalls implements OktaUserApi {
 
   listUserGroups({ userId }: UserApiListUserGroupsRequest): Promise<Collection<Group>> {
     return collection(this.configuration, this.requests.listUserGroups(userId), (r) => this.responses.listUserGroups(r));
+  }
+
+  revokeUserSessions({ userId, oauthTokens, forgetDevices }: UserApiRevokeUserSessionsRequest): Promise<void> {
+    return call(this.configuration, this.requests.revokeUserSessions(userId, oauthTokens, forgetDevices), (r) => this.responses.revokeUserSessions(r));
   }
 }

@@ -148,6 +148,28 @@ export class OktaIdentityProvider implements IdentityProvider {
     return done ? 'removed' : 'already_absent';
   }
 
+  /**
+   * DELETE /api/v1/users/{id}/sessions (204; needs the admin permission "Clear users' sessions").
+   * oauthTokens=true also revokes the OpenID Connect and OAuth access and refresh tokens Okta issued
+   * to the user, which would otherwise outlive the Okta session (Okta's default is false).
+   * forgetDevices=false keeps the person's remembered MFA factors: forgetting them (the Identity
+   * Engine default) ends no access and would make every device ask for MFA again at each expiry.
+   * Okta does not end sessions an app keeps of its own.
+   */
+  async endSessions(id: string): Promise<'ended' | 'no_account'> {
+    const userId = id.trim();
+    if (!userId) return 'no_account';
+    return this.call(
+      `ending the Okta sessions of user ${userId}`,
+      { userId },
+      async () => {
+        await this.client.userApi.revokeUserSessions({ userId, oauthTokens: true, forgetDevices: false });
+        return 'ended' as const;
+      },
+      'no_account' as const,
+    );
+  }
+
   async listGroups(): Promise<IdpGroup[]> {
     return this.call('listing groups in Okta', {}, async () =>
       (await all(await this.client.groupApi.listGroups({}))).map((g) => ({

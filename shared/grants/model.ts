@@ -240,7 +240,9 @@ export type EvidenceType =
   | 'extension_refused'
   | 'extended'
   /** Every item of an onboarding bundle is settled (granted, denied or failed): one summary on the issue, under the bundle's id. */
-  | 'bundle_settled';
+  | 'bundle_settled'
+  /** A person's offboarding: every active grant ended, sessions ended; one summary on the offboarding issue, under its own id. */
+  | 'offboarded';
 
 /** One append-only ledger entry; written once, never updated. */
 export interface EvidenceEvent {

@@ -14,11 +14,12 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { FilingJob, ReleaseJob } from '../ports.js';
+import type { FilingJob, OffboardJob, ReleaseJob } from '../ports.js';
 
-/** The work a command hands over: a filing (it carries its receipt key) or an early release. */
-export type CommandJob = FilingJob | ReleaseJob;
+/** The work a command hands over: a filing (it carries its receipt key), an early release, or an offboarding (a Jira issue's). */
+export type CommandJob = FilingJob | ReleaseJob | OffboardJob;
 export const isFilingJob = (job: CommandJob): job is FilingJob => 'receiptKey' in job;
+export const isOffboardJob = (job: CommandJob): job is OffboardJob => 'offboard' in job;
 
 export type CommandClaim = { status: 'new' } | { status: 'seen'; issueKey?: string };
 

@@ -468,6 +468,51 @@ export class Store {
     );
   }
 
+  // ---- drift reports (shared/drift.ts): per app, the last findings; per app and day, the issue and the last comment's digest
+
+  async lastDrift(app: string): Promise<string[]> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: driftPk(app), sk: 'LAST' }, ConsistentRead: true }));
+    return Array.isArray(Item?.findings) ? (Item.findings as string[]) : [];
+  }
+
+  async setLastDrift(app: string, findings: string[], at: string): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: driftPk(app), sk: 'LAST', findings, at } }));
+  }
+
+  async driftDay(app: string, day: string): Promise<{ issueKey?: string; postedDigest?: string }> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: driftPk(app), sk: `DAY#${day}` }, ConsistentRead: true }));
+    return {
+      ...(typeof Item?.issueKey === 'string' ? { issueKey: Item.issueKey } : {}),
+      ...(typeof Item?.postedDigest === 'string' ? { postedDigest: Item.postedDigest } : {}),
+    };
+  }
+
+  /** Claims the filing of the app's issue for the day: true for the one run that files it (or takes over a stale claim). */
+  async claimDriftDay(app: string, day: string, now: string, staleBefore: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: driftPk(app), sk: `DAY#${day}` },
+        UpdateExpression: 'SET claimedAt = :now',
+        ConditionExpression: 'attribute_not_exists(issueKey) AND (attribute_not_exists(claimedAt) OR claimedAt < :stale)',
+        ExpressionAttributeValues: { ':now': now, ':stale': staleBefore },
+      }),
+    );
+  }
+
+  async setDriftDay(app: string, day: string, changes: { issueKey?: string; postedDigest?: string }): Promise<void> {
+    const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: driftPk(app), sk: `DAY#${day}` },
+        UpdateExpression: `SET ${entries.map((_, i) => `#k${i} = :v${i}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(entries.map(([k], i) => [`#k${i}`, k])),
+        ExpressionAttributeValues: Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+      }),
+    );
+  }
+
   // ---- onboarding bundles: one approval message per (bundle, approver) (shared/bundles.ts)
 
   /** Adds an item (`grantId:step`) to the approver's bundle message, creating its record; returns the record as written. */
@@ -1022,6 +1067,7 @@ export class Store {
 
 const grantPk = (id: string) => `GRANT#${id}`;
 const bundlePk = (bundleId: string) => `BUNDLE#${bundleId}`;
+const driftPk = (app: string) => `DRIFT#${app}`;
 const bundleMessageSk = (approver: string) => `MESSAGE#${approver}`;
 
 /** An approver's one approval message of a bundle: the items it asks (`grantId:step`), and the message once posted. */

@@ -113,10 +113,13 @@ describe('bundles', () => {
     // Only the functions that change access, and the two that read accounts (review, policy explain), carry any identity-provider SDK at all.
     const withAnyIdpSdk = Object.fromEntries(bundles.filter((b) => sdkPackages(b).length > 0).map((b) => [b.name, sdkPackages(b)]));
     // record-failure gives back an add made before the failure; sweep-expiries revokes overdue grants;
-    // break-glass-review revokes an unreviewed break-glass grant.
+    // break-glass-review revokes an unreviewed break-glass grant; offboard revokes a person's grants and ends their sessions;
+    // drift-report reads the groups (and, for a driftFix app, removes memberships outside Grantline).
     const changesAccess = [
       'advance',
       'break-glass-review',
+      'drift-report',
+      'offboard',
       'policy-explain',
       'provision',
       'record-failure',
@@ -158,7 +161,8 @@ describe('bundles', () => {
       .sort();
     // Evidence goes to Jira from every task but the Slack click and form; the audit routes and the review call neither.
     expect(withJiraJs).toEqual([
-      ...['advance', 'approval-timer', 'break-glass-review', 'extend-grant', 'file-request', 'flush-evidence', 'jira-webhook', 'provision'],
+      ...['advance', 'approval-timer', 'break-glass-review', 'drift-report', 'extend-grant', 'file-request', 'flush-evidence', 'jira-webhook', 'offboard'],
+      'provision',
       ...['record-failure', 'request-approval', 'revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
     ]);
     expect(withPackage('axios')).toEqual(withJiraJs);

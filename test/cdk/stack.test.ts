@@ -125,6 +125,8 @@ describe('secrets', () => {
           'policy-explain',
           'record-failure',
           'sweep-expiries',
+          'offboard',
+          'drift-report',
         ]
       : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
@@ -285,7 +287,8 @@ describe('IAM least privilege', () => {
   it('lets only the Slack interactions function hand a submitted form to file-request, which Lambda retries twice and then parks in its dead-letter queue', () => {
     const fileRequestName = resource(template, ids['file-request'].fn).Properties?.FunctionName as string;
     const invokers = ALL.filter((n) => statementsOf(n).some((s) => actionsOf(s).includes('lambda:InvokeFunction')));
-    expect(invokers).toEqual(['slack-interactions']);
+    // jira-webhook hands an offboarding issue to the offboard function (the next test).
+    expect(invokers).toEqual(['jira-webhook', 'slack-interactions']);
     const invokes = statementsOf('slack-interactions').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
     // One statement per function it hands work to: file-request (a form) and revoke ("I'm done").
     expect(invokes.map((s) => resourcesOf(s).length)).toEqual([1, 1]);
@@ -312,6 +315,19 @@ describe('IAM least privilege', () => {
     expect(resource(template, ids.revoke.fn).Properties?.DeadLetterConfig).toEqual({ TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.revoke)) });
     const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
       JSON.stringify(c.Properties?.FunctionName).includes(ids.revoke.fn),
+    );
+    expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
+  });
+
+  it('lets the Jira webhook hand an offboarding issue to the offboard function, and nothing else, which Lambda retries twice and then parks in its dead-letter queue', () => {
+    const offboardName = resource(template, ids.offboard.fn).Properties?.FunctionName as string;
+    const invokes = statementsOf('jira-webhook').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+    expect(invokes.map((s) => resourcesOf(s).length)).toEqual([1]);
+    expect(JSON.stringify(resourcesOf(invokes[0]!)[0])).toContain(`:function:${offboardName}"`);
+    expect(environmentOf(template, ids['jira-webhook'].fn).GRANTLINE_OFFBOARD_FUNCTION).toBe(offboardName);
+    expect(resource(template, ids.offboard.fn).Properties?.DeadLetterConfig).toEqual({ TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.offboard)) });
+    const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
+      JSON.stringify(c.Properties?.FunctionName).includes(ids.offboard.fn),
     );
     expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
   });
@@ -360,7 +376,7 @@ describe('IAM least privilege', () => {
     expect(whoCan('scheduler:CreateSchedule')).toEqual(['provision', 'schedule-revocation', 'break-glass-review', 'sweep-expiries']);
     expect(whoCan('scheduler:UpdateSchedule')).toEqual(['provision']);
     expect(whoCan('iam:PassRole')).toEqual(['provision', 'schedule-revocation', 'break-glass-review', 'sweep-expiries']);
-    expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant']);
+    expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant', 'offboard']);
     const passRole = statementsOf('schedule-revocation').find((s) => actionsOf(s).includes('iam:PassRole'))!;
     expect(resourcesOf(passRole)).toEqual([arnOf(logicalIdOf(synth.stack.schedulerRole))]);
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
@@ -369,6 +385,7 @@ describe('IAM least privilege', () => {
       ['schedule-revocation', 'scheduler:CreateSchedule'],
       ['revoke', 'scheduler:DeleteSchedule'],
       ['revoke-grant', 'scheduler:DeleteSchedule'],
+      ['offboard', 'scheduler:DeleteSchedule'],
     ] as const) {
       const s = statementsOf(name).find((st) => actionsOf(st).includes(action))!;
       expect(JSON.stringify(s.Resource), name).toContain(`:schedule/${groupName}/*`);
@@ -523,8 +540,10 @@ describe('HTTP API', () => {
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
       { routeKey: 'GET /policy/explain', auth: 'AWS_IAM', fn: 'policy-explain' },
       { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
+      { routeKey: 'POST /drift', auth: 'AWS_IAM', fn: 'drift-report' },
       { routeKey: 'POST /grants/{id}/extend', auth: 'AWS_IAM', fn: 'extend-grant' },
       { routeKey: 'POST /grants/{id}/revoke', auth: 'AWS_IAM', fn: 'revoke-grant' },
+      { routeKey: 'POST /offboard', auth: 'AWS_IAM', fn: 'offboard' },
       { routeKey: 'POST /webhooks/jira', auth: 'NONE', fn: 'jira-webhook' },
       { routeKey: 'POST /webhooks/slack/commands', auth: 'NONE', fn: 'slack-commands' },
       { routeKey: 'POST /webhooks/slack/interactions', auth: 'NONE', fn: 'slack-interactions' },
@@ -545,9 +564,9 @@ describe('HTTP API', () => {
 });
 
 describe('scheduling, dead letters and alarms', () => {
-  it('invokes flush-evidence and the expiry sweeper every 5 minutes, each with a dead-letter queue', () => {
+  it('invokes flush-evidence and the expiry sweeper every 5 minutes, and the drift report daily, each with a dead-letter queue', () => {
     const rules = resourcesOfType(template, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
-    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)']);
+    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)', 'rate(1 day)']);
     expect(rules.map((r) => r.Targets)).toEqual([
       [
         expect.objectContaining({
@@ -559,6 +578,12 @@ describe('scheduling, dead letters and alarms', () => {
         expect.objectContaining({
           Arn: arnOf(ids['sweep-expiries'].fn),
           DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.sweepExpiries)) },
+        }),
+      ],
+      [
+        expect.objectContaining({
+          Arn: arnOf(ids['drift-report'].fn),
+          DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.driftReport)) },
         }),
       ],
     ]);

@@ -164,6 +164,8 @@ describe('identity-provider secrets follow the catalog', () => {
       'revoke-grant',
       'review-app',
       'policy-explain',
+      'offboard',
+      'drift-report',
     ]);
     expect(readers(google)).toEqual([]);
   });

@@ -49,7 +49,7 @@ describe('"I\'m done" in Slack', () => {
     h = await startHarness();
     const { grantId } = await grantedForADay(h);
     const jobs = h.runtime.deps.jobs;
-    h.runtime.deps.jobs = { fileRequest: (job) => jobs.fileRequest(job), release: async () => undefined }; // the process died here
+    h.runtime.deps.jobs = { ...jobs, fileRequest: (job) => jobs.fileRequest(job), offboard: (job) => jobs.offboard(job), release: async () => undefined }; // the process died here
     expect((await h.press(ELI, grantedMessage(h, ELI)!, RELEASE_ACTION_ID)).body).toEqual({ outcome: 'accepted' });
     h.runtime.deps.jobs = jobs;
     expect(h.sandbox.okta.members(GROUP)).toContain(ELI);

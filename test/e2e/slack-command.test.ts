@@ -305,6 +305,7 @@ describe('submitting the form', () => {
         throw new Error('Lambda throttled the invoke');
       },
       release: (job) => jobs.release(job),
+      offboard: (job) => jobs.offboard(job),
     };
 
     const refused = await h.client.submitForm(viewId, { timestamp: now(h) });

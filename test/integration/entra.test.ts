@@ -296,6 +296,21 @@ describe('granting and revoking group membership', () => {
   });
 });
 
+describe("ending a person's sessions", () => {
+  it('revokes the sign-in sessions of a known user, says no_account for a deleted one, and waits out a 429 with Retry-After', async () => {
+    expect(await idp.endSessions(aliceId)).toBe('ended');
+    expect(graph.sessionsEnded(aliceId)).toHaveLength(1);
+    expect(graphCalls('POST').map((r) => r.path)).toEqual([`/v1.0/users/${aliceId}/revokeSignInSessions`]);
+
+    expect(await idp.endSessions('0b9e7c1d-1111-4222-8333-444455556666')).toBe('no_account');
+
+    graph.fake.injectFault({ method: 'POST', path: `/v1.0/users/${aliceId}/revokeSignInSessions`, ...throttled('1') });
+    expect(await idp.endSessions(aliceId)).toBe('ended');
+    expect(time.sleeps).toEqual([1_000]);
+    expect(graph.sessionsEnded('alice.smith@example.com')).toHaveLength(2);
+  });
+});
+
 describe('when Graph or the token endpoint refuses or struggles', () => {
   it('asks for a token for the configured Graph root, as a sovereign cloud requires (the public cloud scope is refused there)', async () => {
     // The fake is its own cloud: its Graph root is its own URL, as graph.microsoft.us is for US Government.

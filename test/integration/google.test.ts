@@ -222,6 +222,25 @@ describe('granting and revoking group membership', () => {
   });
 });
 
+describe("ending a person's sessions", () => {
+  it('signs a known user out, says no_account for an unknown one, and waits out a 429 with Retry-After', async () => {
+    expect(await idp.endSessions(aliceId)).toBe('ended');
+    expect(google.sessionsEnded('alice.smith@example.com')).toHaveLength(1);
+    expect(requestsTo('POST', new RegExp(`^${DIRECTORY}/users/${aliceId}/signOut$`))).toHaveLength(1);
+
+    expect(await idp.endSessions('100000000000000000001')).toBe('no_account');
+
+    google.fake.injectFault({
+      method: 'POST',
+      path: `${DIRECTORY}/users/`,
+      ...googleError(429, 'Too many requests', 'rateLimitExceeded', { headers: { 'Retry-After': '1' } }),
+    });
+    expect(await idp.endSessions(aliceId)).toBe('ended');
+    expect(time.sleeps).toEqual([1_000]);
+    expect(google.sessionsEnded(aliceId)).toHaveLength(2);
+  });
+});
+
 describe('when Google refuses or struggles', () => {
   it('reports a wrong token as a permanent refusal pointing at delegation and scopes', async () => {
     const wrong = provider({ auth: staticToken('revoked-token') });

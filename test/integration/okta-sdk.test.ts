@@ -131,6 +131,17 @@ describe('oktaSdk() answers as the SDK Client does', () => {
     expect(okta.members(groupId)).toEqual(['boss@example.com']);
   });
 
+  it("ends a user's sessions with the same request", async () => {
+    const run = await twice(({ userApi }) => userApi.revokeUserSessions({ userId: aliceId, oauthTokens: true, forgetDevices: false }));
+
+    expect(run.slimRequests).toEqual(run.clientRequests);
+    expect(run.clientRequests.map((r) => `${r.method} ${r.path}?${r.query}`)).toEqual([
+      `DELETE /api/v1/users/${aliceId}/sessions?oauthTokens=true&forgetDevices=false`,
+    ]);
+    expect(run.slim).toStrictEqual(run.client);
+    expect(okta.sessionsEnded(aliceId)).toHaveLength(2);
+  });
+
   it('retries a 429 through the request executor until X-Rate-Limit-Reset, with the same retry headers', async () => {
     const rateLimitOnce = () =>
       okta.fake.injectFault({

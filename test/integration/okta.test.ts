@@ -199,6 +199,22 @@ describe('granting and revoking group membership', () => {
   });
 });
 
+describe("ending a person's sessions", () => {
+  it('clears the sessions and OAuth tokens of a known user, says no_account for an unknown one, and waits out a short rate limit', async () => {
+    expect(await idp.endSessions(aliceId)).toBe('ended');
+    expect(okta.sessionsEnded('alice.smith@example.com')).toHaveLength(1);
+    const [revoke] = okta.fake.requests.filter((r) => r.method === 'DELETE');
+    expect(`${revoke?.path}?${revoke?.query.toString()}`).toBe(`/api/v1/users/${aliceId}/sessions?oauthTokens=true&forgetDevices=false`);
+
+    expect(await idp.endSessions('00uDoesNotExist00000')).toBe('no_account');
+
+    okta.fake.injectFault({ method: 'DELETE', path: '/api/v1/users/', ...rateLimited(2) });
+    expect(await idp.endSessions(aliceId)).toBe('ended');
+    expect(time.sleeps).toHaveLength(1);
+    expect(okta.sessionsEnded(aliceId)).toHaveLength(2);
+  });
+});
+
 describe('when Okta refuses or struggles', () => {
   it('reports a wrong API token as a permanent refusal', async () => {
     const wrong = new OktaIdentityProvider({ orgUrl: okta.url, token: 'revoked-token' });

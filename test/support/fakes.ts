@@ -22,6 +22,7 @@ import type {
   IdpUser,
   Jobs,
   JsmApproval,
+  OffboardJob,
   ReleaseJob,
   RequestForm,
   RevocationScheduler,
@@ -59,6 +60,13 @@ export class Directory implements IdentityProvider {
   }
   async removeMember(groupId: string, userId: string) {
     return this.groups.get(groupId)?.delete(userId) ? ('removed' as const) : ('already_absent' as const);
+  }
+  /** Ids of the users whose sessions were ended, oldest first. */
+  readonly sessionsEnded: string[] = [];
+  async endSessions(userId: string) {
+    if (!Object.values(this.users).some((u) => u.id === userId)) return 'no_account' as const;
+    this.sessionsEnded.push(userId);
+    return 'ended' as const;
   }
   async listGroups() {
     return [];
@@ -167,6 +175,11 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   readonly filingJobs: FilingJob[] = [];
   async fileRequest(job: FilingJob) {
     this.filingJobs.push(job);
+  }
+  /** Offboardings handed over (a Jira offboarding issue). */
+  readonly offboardJobs: OffboardJob[] = [];
+  async offboard(job: OffboardJob) {
+    this.offboardJobs.push(job);
   }
   /** Early releases handed over ("I'm done"). */
   readonly releaseJobs: ReleaseJob[] = [];

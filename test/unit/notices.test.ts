@@ -45,6 +45,7 @@ describe('which steps the requester is told about (docs/jira-setup.md, "What the
       'extension_refused',
       'extended',
       'bundle_settled',
+      'offboarded',
     ]);
     expect(noticeText(event('approval_requested', { Approvers: 'sam@x, sasha@x' }))).toBeUndefined();
     expect(noticeText(event('approval_refused'))).toBeUndefined();

@@ -246,6 +246,7 @@ describe('rate-limited providers', () => {
     isMember: async () => false,
     addMember,
     removeMember: async () => 'removed',
+    endSessions: async () => 'ended',
     listGroups: async () => [],
     listMembers: async () => [],
     testConnection: async () => undefined,

@@ -185,7 +185,12 @@ describe('a click on "I\'m done"', () => {
     const id = await activeGrant('ACC-1');
     const failing = {
       ...deps,
-      jobs: { ...ports, fileRequest: ports.fileRequest.bind(ports), release: async () => Promise.reject(new Error('Lambda throttled the invoke')) },
+      jobs: {
+        ...ports,
+        fileRequest: ports.fileRequest.bind(ports),
+        offboard: ports.offboard.bind(ports),
+        release: async () => Promise.reject(new Error('Lambda throttled the invoke')),
+      },
     };
 
     await expect(requestRelease(failing, click(id, ELI))).rejects.toThrow('Lambda throttled the invoke');

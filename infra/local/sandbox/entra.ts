@@ -1,8 +1,8 @@
 /**
  * Simulated Microsoft Entra ID: the Microsoft Graph v1.0 endpoints the Entra connector uses (users,
- * managers, groups, group membership by $ref) and the Microsoft identity platform token endpoint
- * (client credentials) with its OpenID metadata, so the real @microsoft/microsoft-graph-client and
- * @azure/identity talk to it unchanged.
+ * managers, sign-in session revocation, groups, group membership by $ref) and the Microsoft identity
+ * platform token endpoint (client credentials) with its OpenID metadata, so the real
+ * @microsoft/microsoft-graph-client and @azure/identity talk to it unchanged.
  *
  * It serves HTTPS with the self-signed test certificate in ./certs (the Graph client only sends the
  * bearer token over https): clients trust it through the connector's `ca` option, never globally.
@@ -18,7 +18,7 @@ export interface FakeGraphOptions {
   tenantId?: string;
   clientId?: string;
   clientSecret?: string;
-  /** Application permissions granted to the app (the token's roles). Default: GroupMember.ReadWrite.All, User.Read.All. */
+  /** Application permissions granted to the app (the token's roles). Default: GroupMember.ReadWrite.All, User.Read.All, User.RevokeSessions.All. */
   permissions?: string[];
   /** Largest page returned whatever $top asks for (to exercise @odata.nextLink paging). Default 999, Graph's maximum. */
   maxPageSize?: number;
@@ -98,6 +98,8 @@ export interface FakeGraph {
   hasUser(userId: string): boolean;
   /** How many access tokens the token endpoint issued. */
   tokensIssued(): number;
+  /** When (ISO-8601) POST /v1.0/users/{id}/revokeSignInSessions revoked the sessions of the user given by id or userPrincipalName, oldest first. */
+  sessionsEnded(userIdOrUpn: string): string[];
   connectorOptions(): FakeGraphConnectorOptions;
   close(): Promise<void>;
 }
@@ -125,7 +127,7 @@ interface GroupRecord {
   members: Set<string>;
 }
 
-const DEFAULT_PERMISSIONS = ['GroupMember.ReadWrite.All', 'User.Read.All'];
+const DEFAULT_PERMISSIONS = ['GroupMember.ReadWrite.All', 'User.Read.All', 'User.RevokeSessions.All'];
 const READ_USERS = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 const READ_GROUPS = [
   'GroupMember.Read.All',
@@ -137,6 +139,8 @@ const READ_GROUPS = [
 ];
 const WRITE_MEMBERS = ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'];
 const ROLE_GROUP_WRITE = 'RoleManagement.ReadWrite.Directory';
+/** revokeSignInSessions: Graph documents no higher-privileged application permission that also allows it. */
+const REVOKE_SESSIONS = ['User.RevokeSessions.All'];
 /** Reading employeeLeaveDateTime needs one of these (Graph's user resource: "To read this property, the calling app must be assigned the User-LifeCycleInfo.Read.All permission"). */
 const READ_LIFECYCLE = ['User-LifeCycleInfo.Read.All', 'User-LifeCycleInfo.ReadWrite.All'];
 const MAX_TOP = 999;
@@ -178,6 +182,8 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   const staleIndex = new Map<string, UserRecord>();
   const tokens = new Map<string, { expiresAt: number; roles: string[] }>();
   let issued = 0;
+  /** When each user's sessions were revoked, by user id. */
+  const revokedSessions = new Map<string, string[]>();
 
   const userById = (key: string) => users.get(key.toLowerCase()) ?? [...users.values()].find((u) => u.userPrincipalName.toLowerCase() === key.toLowerCase());
   const userByMail = (mail: string) => [...users.values()].find((u) => u.mail.toLowerCase() === mail.toLowerCase());
@@ -475,6 +481,16 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       }),
     )
     .route(
+      'POST',
+      '/v1.0/users/:userId/revokeSignInSessions',
+      graph(REVOKE_SESSIONS, (req) => {
+        const user = userById(req.params.userId ?? '');
+        if (!user) return notFound(req.params.userId ?? '');
+        revokedSessions.set(user.id, [...(revokedSessions.get(user.id) ?? []), new Date().toISOString()]);
+        return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#Edm.Boolean`, value: true } };
+      }),
+    )
+    .route(
       'DELETE',
       '/v1.0/users/:userId',
       graph(['User.ReadWrite.All', 'Directory.ReadWrite.All'], (req) => {
@@ -682,6 +698,10 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
     settleSearch: () => staleIndex.clear(),
     hasUser: (userId) => users.has(userId.toLowerCase()),
     tokensIssued: () => issued,
+    sessionsEnded(key) {
+      const user = userById(key);
+      return user ? [...(revokedSessions.get(user.id) ?? [])] : [];
+    },
     connectorOptions: () => ({ tenantId, clientId, clientSecret, graphBaseUrl: fake.url, authorityHost: fake.url, ca: cert }),
     close: () => fake.close(),
   };

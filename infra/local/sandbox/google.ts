@@ -1,6 +1,6 @@
 /**
- * Simulated Google Workspace Admin SDK Directory API v1 (users, groups, group members) for the
- * local sandbox and the connector tests. It answers with the Directory API's JSON shapes
+ * Simulated Google Workspace Admin SDK Directory API v1 (users and their sign-out, groups, group
+ * members) for the local sandbox and the connector tests. It answers with the Directory API's JSON shapes
  * (`kind`, numeric user ids, `relations`, member `role`/`type`/`status`), its error bodies
  * (`{"error":{"code","message","errors":[{"message","domain","reason"}]}}`), bearer-token checks
  * and `pageToken`/`nextPageToken` paging, so the real @googleapis/admin client talks to it
@@ -78,6 +78,8 @@ export interface FakeGoogleAdmin {
   members(groupKey: string): string[];
   /** Adds a direct member (a user's or a group's email), as an admin would in the console. */
   addMembership(groupKey: string, email: string): void;
+  /** When (ISO-8601) users.signOut signed out the user given by id, email or alias, oldest first. */
+  sessionsEnded(userKey: string): string[];
   close(): Promise<void>;
 }
 
@@ -148,6 +150,8 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
   /** What users.list still answers for a user whose change it has not caught up with. */
   const staleIndex = new Map<string, UserRecord>();
   const domains = new Set((opts.domains ?? ['example.com']).map((d) => d.toLowerCase()));
+  /** When each user was signed out, by user id. */
+  const signOuts = new Map<string, string[]>();
 
   const lower = (s: string) => s.trim().toLowerCase();
   const userByKey = (key: string): UserRecord | undefined => {
@@ -336,6 +340,17 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       }),
     )
     .route(
+      'POST',
+      `${API}/users/:userKey/signOut`,
+      google((req) => {
+        const key = req.params.userKey ?? '';
+        const user = userByKey(key);
+        if (!user) return key.includes('@') && !ownDomain(key) ? notAuthorized() : notFound('userKey');
+        signOuts.set(user.id, [...(signOuts.get(user.id) ?? []), new Date().toISOString()]);
+        return { status: 204 };
+      }),
+    )
+    .route(
       'GET',
       `${API}/groups`,
       google((req) => {
@@ -521,6 +536,10 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       if (!group || !target) throw new Error(`fake Google: cannot add ${email} to ${groupKey}: unknown ${group ? 'member' : 'group'}`);
       const id = userByKey(email)?.id ?? groupByKey(email)?.id ?? numericId();
       group.members.set(lower(target), { id, email: target, role: 'MEMBER', etag: etag() });
+    },
+    sessionsEnded(userKey) {
+      const user = userByKey(userKey);
+      return user ? [...(signOuts.get(user.id) ?? [])] : [];
     },
     close: () => fake.close(),
   };

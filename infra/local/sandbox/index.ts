@@ -205,6 +205,31 @@ export class SandboxClient {
     return this.sandbox.jira.createIssue({ summary: `Access request: ${what}`, reporterEmail: form.reporter, fields }).key;
   }
 
+  /**
+   * Files an offboarding issue (the person leaving in the subject field) and sends what its automation
+   * rule sends: the issue with `"action": "offboard"` (docs/jira-setup.md). Returns the issue key and Grantline's answer.
+   */
+  async fileOffboarding(reporter: string, leaving: string): Promise<{ issueKey: string; status: number; body: Record<string, unknown> }> {
+    const field = this.env.JIRA_FIELD_SUBJECT ?? SANDBOX_JIRA_FIELDS.subject;
+    const issueKey = this.sandbox.jira.createIssue({ summary: `Offboarding: ${leaving}`, reporterEmail: reporter, fields: { [field]: leaving } }).key;
+    return { issueKey, ...(await this.sendOffboarding(issueKey, reporter)) };
+  }
+
+  /** The offboarding rule's webhook for an issue already filed (again: a duplicate delivery). */
+  async sendOffboarding(issueKey: string, reporter: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const issue = this.sandbox.jira.issue(issueKey);
+    if (!issue) throw new Error(`no issue ${issueKey} in the sandbox's Jira`);
+    const payload = {
+      webhookEvent: 'jira:issue_created',
+      action: 'offboard',
+      issue: { key: issueKey, fields: { ...issue.fields, reporter: { emailAddress: reporter } } },
+    };
+    return this.post('/webhooks/jira', JSON.stringify(payload), {
+      'content-type': 'application/json',
+      authorization: `Bearer ${this.env.GRANTLINE_JIRA_WEBHOOK_SECRET}`,
+    });
+  }
+
   /** Sends the automation rule's "issue created" webhook for an issue already filed (again: a duplicate delivery). */
   async sendIssueCreated(issueKey: string, form: RequestForm): Promise<{ status: number; body: Record<string, unknown> }> {
     const issue = this.sandbox.jira.issue(issueKey);

@@ -1,6 +1,6 @@
 /**
- * Simulated Okta Management API (users, groups, group membership) for the local sandbox and the
- * connector tests. It answers with Okta's JSON shapes, error bodies, SSWS token check, Link-header
+ * Simulated Okta Management API (users, user sessions, groups, group membership) for the local sandbox
+ * and the connector tests. It answers with Okta's JSON shapes, error bodies, SSWS token check, Link-header
  * pagination and X-Rate-Limit-* headers, so the real @okta/okta-sdk-nodejs client talks to it unchanged.
  */
 import { randomBytes } from 'node:crypto';
@@ -55,6 +55,8 @@ export interface FakeOkta {
   close(): Promise<void>;
   /** How many requests were answered 429 by the fake's own rate limits. */
   rateLimited(): number;
+  /** When (ISO-8601) DELETE /api/v1/users/{id}/sessions ended the sessions of the user given by id or email, oldest first. */
+  sessionsEnded(userIdOrEmail: string): string[];
 }
 
 interface UserRecord {
@@ -101,9 +103,12 @@ export async function startFakeOkta(
     groups: { endsAt: 0, used: 0 },
     membership: { endsAt: 0, used: 0 },
   };
+  // Membership changes are PUT/DELETE under /groups; DELETE /users/{id}/sessions counts with the users.
   const familyOf = (req: FakeRequest): OktaEndpointFamily =>
-    req.method === 'PUT' || req.method === 'DELETE' ? 'membership' : req.path.startsWith('/api/v1/groups') ? 'groups' : 'users';
+    !req.path.startsWith('/api/v1/groups') ? 'users' : req.method === 'PUT' || req.method === 'DELETE' ? 'membership' : 'groups';
   let rateLimited429s = 0;
+  /** When each user's sessions were ended, by user id. */
+  const endedSessions = new Map<string, string[]>();
   const now = () => new Date().toISOString();
 
   const userJson = (u: UserRecord) => ({
@@ -284,6 +289,17 @@ export async function startFakeOkta(
         if (target.group.members.delete(target.user.id)) target.group.lastMembershipUpdated = now();
         return { status: 204 };
       }),
+    )
+    .route(
+      'DELETE',
+      '/api/v1/users/:userId/sessions',
+      okta((req) => {
+        // Okta documents this path with the user's id (not the login); a user without a session is 204 all the same.
+        const user = users.get(req.params.userId ?? '');
+        if (!user) return userNotFound(req.params.userId ?? '');
+        endedSessions.set(user.id, [...(endedSessions.get(user.id) ?? []), now()]);
+        return { status: 204 };
+      }),
     );
 
   const addGroup = (input: FakeOktaGroupInput): string => {
@@ -311,6 +327,10 @@ export async function startFakeOkta(
     fake,
     addGroup,
     rateLimited: () => rateLimited429s,
+    sessionsEnded(key) {
+      const user = userByIdOrLogin(key) ?? userByEmail(key);
+      return user ? [...(endedSessions.get(user.id) ?? [])] : [];
+    },
     addUser(input) {
       const email = input.email.trim();
       const login = input.login ?? email;
