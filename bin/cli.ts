@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { GrantRecord } from '../shared/audit.js';
 import type { PendingEvidence } from '../shared/evidence.js';
+import type { Campaign, CampaignItem, ItemDecision } from '../shared/campaigns.js';
 import type { DriftReport } from '../shared/drift.js';
 import type { OffboardResult } from '../shared/offboarding.js';
 import type { RoleReview } from '../shared/review.js';
@@ -172,6 +173,116 @@ program
       },
     );
   });
+
+const campaign = program.command('campaign').description('access review campaigns: a snapshot of who holds what, each item kept or revoked by its reviewer');
+const serverOptions = (c: Command) =>
+  c
+    .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+    .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN);
+serverOptions(
+  campaign
+    .command('start')
+    .requiredOption('--apps <keys>', 'comma-separated app keys')
+    .requiredOption('--due <duration>', 'ISO-8601, e.g. P14D')
+    .option('--reviewer <who>', 'owner or manager', 'owner')
+    .option('--on-unreviewed <rule>', 'keep or revoke what nobody reviewed by the due date', 'keep')
+    .description("start a review: every member of the apps' groups snapshotted, with last sign-in and a recommendation, on a Jira issue of its own"),
+).action(async (opts: { apps: string; due: string; reviewer: string; onUnreviewed: string; url: string; token?: string }) => {
+  const { campaign: c, items } = await callGrantline<{ campaign: Campaign; items: CampaignItem[] }>(opts, '/reviews', {
+    apps: opts.apps.split(',').map((a) => a.trim()),
+    due: opts.due,
+    reviewer: opts.reviewer,
+    onUnreviewed: opts.onUnreviewed,
+  });
+  console.log(`${c.id}: ${items.length} item(s) on ${c.issueKey}, due ${c.dueAt}`);
+  for (const i of items) console.log(`  ${i.itemId}  ${i.reviewer}  ${i.email}  ${i.app}/${i.role}  recommend ${i.recommendation}: ${i.reason}`);
+});
+serverOptions(
+  campaign
+    .command('decide')
+    .argument('<campaign>', 'campaign id')
+    .argument('<item>', 'item id')
+    .argument('<outcome>', 'keep or revoke')
+    .requiredOption('--by <email>', "the item's reviewer")
+    .option('--reason <text>', 'why (required to revoke)')
+    .description("a reviewer's decision on one item: the first decision wins; a revoke is carried out at once"),
+).action(async (id: string, item: string, outcome: string, opts: { by: string; reason?: string; url: string; token?: string }) => {
+  const result = await callGrantline<ItemDecision>(opts, `/campaigns/${encodeURIComponent(id)}/decisions`, {
+    item,
+    outcome,
+    by: opts.by,
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  }).catch((err: unknown) => ({ outcome: 'refused' as const, reason: String(err) }));
+  console.log(
+    result.outcome === 'recorded'
+      ? `${id} ${item}: ${outcome} recorded${result.result ? ` (${result.result})` : ''}`
+      : `${id} ${item}: refused: ${result.reason}`,
+  );
+});
+serverOptions(
+  campaign
+    .command('close')
+    .argument('<campaign>', 'campaign id')
+    .description("close: the unreviewed items follow the campaign's rule, then the summary on its issue"),
+).action(async (id: string, opts: { url: string; token?: string }) => {
+  const { campaign: c, items } = await callGrantline<{ campaign: Campaign; items: CampaignItem[] }>(opts, `/campaigns/${encodeURIComponent(id)}/close`, {});
+  console.log(
+    `${c.id}: ${c.status}; ${items.filter((i) => i.decision?.outcome === 'revoke').length} revoked, ${items.filter((i) => !i.decision).length} not reviewed`,
+  );
+});
+serverOptions(
+  campaign
+    .command('report')
+    .argument('<campaign>', 'campaign id')
+    .option('--format <format>', 'csv or json', 'csv')
+    .description('every item with its decision'),
+).action(async (id: string, opts: { format: string; url: string; token?: string }) => {
+  const report = await callGrantline<{ campaign: Campaign; items: CampaignItem[] }>(opts, `/campaigns/${encodeURIComponent(id)}`);
+  if (opts.format === 'json') {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  const columns = [
+    'itemId',
+    'app',
+    'role',
+    'group',
+    'email',
+    'name',
+    'title',
+    'department',
+    'lastLogin',
+    'source',
+    'recommendation',
+    'reason',
+    'reviewer',
+    'decision',
+    'decidedBy',
+    'decidedAt',
+    'decisionReason',
+    'result',
+  ];
+  const csv = (v: string | undefined) => (v === undefined ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  console.log(columns.join(','));
+  for (const i of report.items) {
+    const row = [
+      i.itemId,
+      i.app,
+      i.role,
+      i.group,
+      i.email,
+      i.name,
+      i.title,
+      i.department,
+      i.lastLogin,
+      i.grant ? i.grant.grantId : 'outside Grantline',
+      i.recommendation,
+      i.reason,
+      i.reviewer,
+    ];
+    console.log([...row, i.decision?.outcome, i.decision?.by, i.decision?.at, i.decision?.reason, i.result].map(csv).join(','));
+  }
+});
 
 program
   .command('revoke')

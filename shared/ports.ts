@@ -24,6 +24,12 @@ export interface IdpUser {
    * checks it (shared/end-dates.ts): an unreadable value refuses the request.
    */
   endDate?: string;
+  /**
+   * Who the person is and when they last signed in, for access review campaigns (shared/campaigns.ts):
+   * absent when the provider does not say. `lastLogin` is an ISO-8601 instant (Okta `lastLogin`, Graph
+   * `signInActivity.lastSignInDateTime` where the tenant's licence and permissions allow it, Google `lastLoginTime`).
+   */
+  profile?: { name?: string; title?: string; department?: string; lastLogin?: string };
 }
 
 export interface IdentityProvider {
@@ -32,6 +38,12 @@ export interface IdentityProvider {
   findUserByEmail(email: string): Promise<IdpUser | undefined>;
   /** Strongly consistent read of one account by the provider's id (Okta GET /api/v1/users/{id}, Graph GET /users/{id}, Google users.get): use before granting and before accepting a decision. undefined when it no longer exists. */
   getUser(id: string): Promise<IdpUser | undefined>;
+  /**
+   * The account as an access review shows it: getUser's answer plus `profile` (name, title, department,
+   * last sign-in). Reads what a review needs even where it costs more permission than granting does
+   * (Graph's signInActivity); a provider that will not say leaves lastLogin out rather than failing.
+   */
+  reviewProfile(id: string): Promise<IdpUser | undefined>;
   isMember(groupId: string, userId: string): Promise<boolean>;
   /** "Already a member" is success. */
   addMember(groupId: string, userId: string): Promise<'added' | 'already_member'>;

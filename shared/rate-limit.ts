@@ -373,6 +373,7 @@ export function rateLimited(provider: IdentityProvider, limits: RateLimits): Ide
     name,
     findUserByEmail: (email) => limits.run(name, ['users'], () => provider.findUserByEmail(email)),
     getUser: (id) => limits.run(name, ['users'], () => provider.getUser(id)),
+    reviewProfile: (id) => limits.run(name, ['users'], () => provider.reviewProfile(id)),
     isMember: (groupId, userId) => limits.run(name, ['users'], () => provider.isMember(groupId, userId)),
     addMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.addMember(groupId, userId)),
     removeMember: (groupId, userId) => limits.run(name, ['groups', 'membership'], () => provider.removeMember(groupId, userId)),

@@ -35,6 +35,7 @@ export const FUNCTION_NAMES = [
   'evidence-pending',
   'offboard',
   'drift-report',
+  'review-campaign',
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -209,6 +210,16 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 29,
     memoryMb: 1024,
   },
+  'review-campaign': {
+    description:
+      'POST /reviews, GET /campaigns/{id}, POST /campaigns/{id}/decisions and /close (IAM auth): access review campaigns (a snapshot with last sign-in and recommendations; a revoke goes through the revoke path)',
+    trigger: 'http',
+    table: 'readWrite',
+    secrets: ['jira', 'identityProviders'],
+    schedules: 'delete',
+    timeoutSeconds: 29,
+    memoryMb: 1024,
+  },
   'drift-report': {
     description:
       "Daily, and POST /drift (IAM auth): each app's mapped groups against the ledger (memberships outside Grantline, grants whose membership vanished); findings on one Jira issue per app and day; driftFix apps have outside memberships removed",
@@ -294,6 +305,10 @@ export const API_ROUTES = [
   { method: 'POST', path: '/grants/{id}/extend', function: 'extend-grant', auth: 'iam' },
   { method: 'POST', path: '/offboard', function: 'offboard', auth: 'iam' },
   { method: 'POST', path: '/drift', function: 'drift-report', auth: 'iam' },
+  { method: 'POST', path: '/reviews', function: 'review-campaign', auth: 'iam' },
+  { method: 'GET', path: '/campaigns/{id}', function: 'review-campaign', auth: 'iam' },
+  { method: 'POST', path: '/campaigns/{id}/decisions', function: 'review-campaign', auth: 'iam' },
+  { method: 'POST', path: '/campaigns/{id}/close', function: 'review-campaign', auth: 'iam' },
   { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
   { method: 'GET', path: '/evidence/pending', function: 'evidence-pending', auth: 'iam' },
   { method: 'GET', path: '/policy/explain', function: 'policy-explain', auth: 'iam' },

@@ -11,6 +11,7 @@ import type { LifecycleDeps } from '../../shared/services.js';
 import { postExtend } from '../../shared/extension.js';
 import { postOffboard } from '../../shared/offboarding.js';
 import { postDrift } from '../../shared/drift.js';
+import { getCampaignReport, postCampaignClose, postCampaignDecision, postReviews } from '../../shared/campaigns.js';
 import { getPolicyExplain } from '../../shared/policy-explain.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
@@ -27,6 +28,10 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'POST', path: '/grants/{id}/extend', handler: postExtend },
   { method: 'POST', path: '/offboard', handler: postOffboard },
   { method: 'POST', path: '/drift', handler: postDrift },
+  { method: 'POST', path: '/reviews', handler: postReviews },
+  { method: 'GET', path: '/campaigns/{id}', handler: getCampaignReport },
+  { method: 'POST', path: '/campaigns/{id}/decisions', handler: postCampaignDecision },
+  { method: 'POST', path: '/campaigns/{id}/close', handler: postCampaignClose },
   { method: 'GET', path: '/reviews/{app}', handler: getReview },
   { method: 'GET', path: '/evidence/pending', handler: getPendingEvidence },
   { method: 'GET', path: '/policy/explain', handler: getPolicyExplain },

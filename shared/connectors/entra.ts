@@ -4,7 +4,9 @@
  * with @azure/identity's ClientSecretCredential. The app registration needs the application
  * permissions GroupMember.ReadWrite.All, User.Read.All and User.RevokeSessions.All (to end a person's
  * sessions), with admin consent (and User-LifeCycleInfo.Read.All when end dates are read from
- * employeeLeaveDateTime).
+ * employeeLeaveDateTime). Access reviews (reviewProfile) also read each person's last sign-in when the
+ * app holds AuditLog.Read.All and the tenant has Microsoft Entra ID P1 or P2; without them the review
+ * shows no last sign-in, and granting never asks for it.
  *
  * Choices worth knowing:
  * - Removal is ALWAYS `DELETE /groups/{g}/members/{u}/$ref`: without `/$ref` Graph addresses the
@@ -41,6 +43,7 @@ import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-grap
 import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError, errorMessage } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
+import { withProfile } from './profile.js';
 
 export interface EntraOptions {
   /** Directory (tenant) id. */
@@ -165,14 +168,41 @@ export class EntraIdentityProvider implements IdentityProvider {
   /** GET /users/{id}: the directory object itself, not a filtered query. */
   async getUser(id: string): Promise<IdpUser | undefined> {
     const userId = objectId(id, 'user');
+    return this.readUser(userId, `reading the Microsoft Entra ID user ${userId}`, false);
+  }
+
+  /**
+   * GET /users/{id} with signInActivity as well, for access reviews. Graph returns signInActivity only
+   * when $select names it (and only for an id, not a userPrincipalName), and answers the whole request
+   * 403 when the app lacks AuditLog.Read.All (Authorization_RequestDenied) or the tenant has no
+   * Microsoft Entra ID P1/P2 licence (Authentication_RequestFromNonPremiumTenantOrB2CTenant, which
+   * Graph is also known to answer now and then to licensed tenants): then the user is read again
+   * without it, and the review shows no last sign-in rather than failing. Never used to grant.
+   */
+  async reviewProfile(id: string): Promise<IdpUser | undefined> {
+    const userId = objectId(id, 'user');
+    return this.readUser(userId, `reading the Microsoft Entra ID user ${userId} for an access review`, true);
+  }
+
+  /** One user by id (undefined when Graph has none: 404), with signInActivity when `lastSignIn` and Graph allows it. */
+  private async readUser(userId: string, action: string, lastSignIn: boolean): Promise<IdpUser | undefined> {
+    const properties = this.userProperties();
+    let user: GraphObject;
     try {
-      const user = asObject(await this.client.api(`/users/${userId}`).select(this.userProperties()).get());
-      if (!str(user.id)) return undefined;
-      return this.toIdpUser(user, (str(user.mail) ?? str(user.userPrincipalName) ?? '').toLowerCase());
+      user = asObject(
+        await this.client
+          .api(`/users/${userId}`)
+          .select(lastSignIn ? [...properties, 'signInActivity'] : properties)
+          .get(),
+      );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
-      throw await this.failure(err, `reading the Microsoft Entra ID user ${userId}`, { userId });
+      // Refused for signInActivity: once more without it (a refusal of the plain read is reported as usual).
+      if (lastSignIn && statusOf(err) === 403) return this.readUser(userId, action, false);
+      throw await this.failure(err, action, { userId });
     }
+    if (!str(user.id)) return undefined;
+    return this.toIdpUser(user, (str(user.mail) ?? str(user.userPrincipalName) ?? '').toLowerCase(), lastSignIn);
   }
 
   async isMember(groupId: string, userId: string): Promise<boolean> {
@@ -262,12 +292,26 @@ export class EntraIdentityProvider implements IdentityProvider {
     await this.call(action, {}, () => this.client.api('/users').select('id').top(1).get());
   }
 
-  /** What the user lookups $select: employeeLeaveDateTime only when asked for (Graph returns it only on $select). */
+  /**
+   * What the user lookups $select: the profile a review shows (displayName, jobTitle, department: read
+   * with User.Read.All like the rest), and employeeLeaveDateTime only when asked for (Graph returns it
+   * only on $select). Never signInActivity: it needs more permission and a licence (see reviewProfile).
+   */
   private userProperties(): string[] {
-    return ['id', 'mail', 'userPrincipalName', 'accountEnabled', ...(this.options.readEmployeeLeaveDateTime ? ['employeeLeaveDateTime'] : [])];
+    return [
+      'id',
+      'mail',
+      'userPrincipalName',
+      'accountEnabled',
+      'displayName',
+      'jobTitle',
+      'department',
+      ...(this.options.readEmployeeLeaveDateTime ? ['employeeLeaveDateTime'] : []),
+    ];
   }
 
-  private async toIdpUser(user: GraphObject, email: string): Promise<IdpUser> {
+  /** `lastSignIn`: signInActivity was $selected (null there means the person never signed in interactively). */
+  private async toIdpUser(user: GraphObject, email: string, lastSignIn = false): Promise<IdpUser> {
     const id = str(user.id)!;
     const endDate = this.options.readEmployeeLeaveDateTime ? str(user.employeeLeaveDateTime) : undefined;
     return {
@@ -277,6 +321,12 @@ export class EntraIdentityProvider implements IdentityProvider {
       active: user.accountEnabled === true,
       managerEmail: await this.managerEmail(id, email),
       ...(endDate ? { endDate } : {}),
+      ...withProfile({
+        name: user.displayName,
+        title: user.jobTitle,
+        department: user.department,
+        lastLogin: lastSignIn ? field(user.signInActivity, 'lastSignInDateTime') : undefined,
+      }),
     };
   }
 

@@ -13,6 +13,7 @@ import { admin, auth as googleAuth, type admin_directory_v1 } from '@googleapis/
 import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
+import { withProfile } from './profile.js';
 
 /** Least privilege for what this adapter does; each must be granted to the client id under domain-wide delegation. */
 export const GOOGLE_DIRECTORY_SCOPES = [
@@ -148,6 +149,11 @@ export class GoogleIdentityProvider implements IdentityProvider {
       (f) => (f.kind === 'not_found' ? { value: undefined } : undefined),
     );
     return user?.id ? toIdpUser(user.id, user, (user.primaryEmail ?? '').toLowerCase(), this.endDateField) : undefined;
+  }
+
+  /** getUser: users.get (projection basic is enough) already returns name, organizations and lastLoginTime. */
+  async reviewProfile(id: string): Promise<IdpUser | undefined> {
+    return this.getUser(id);
   }
 
   /**
@@ -375,13 +381,28 @@ function toIdpUser(id: string, user: admin_directory_v1.Schema$User, email: stri
   const managerEmail = managerFrom(user.relations as unknown);
   // The client types a schema's fields as an empty interface: read them as the JSON they are.
   const endDate = endDateField ? customFieldValue(field(user.customSchemas?.[endDateField.schema], endDateField.field)) : undefined;
+  const organization = primaryOrganization(user.organizations);
   return {
     id,
     email: (user.primaryEmail ?? email).toLowerCase(),
     active: user.suspended !== true && user.archived !== true,
     ...(managerEmail ? { managerEmail } : {}),
     ...(endDate ? { endDate } : {}),
+    ...withProfile({
+      name: user.name?.fullName ?? [user.name?.givenName, user.name?.familyName].filter(Boolean).join(' '),
+      title: field(organization, 'title'),
+      department: field(organization, 'department'),
+      // Google answers 1970-01-01T00:00:00.000Z for an account that never signed in: withProfile leaves it out.
+      lastLogin: user.lastLoginTime,
+    }),
   };
+}
+
+/** The user's primary organization (`organizations[].primary`), else the first one listed. */
+function primaryOrganization(organizations: unknown): unknown {
+  if (!Array.isArray(organizations)) return undefined;
+  const list = organizations as unknown[];
+  return list.find((o) => field(o, 'primary') === true) ?? list[0];
 }
 
 function customField(spec: string | undefined): { schema: string; field: string } | undefined {

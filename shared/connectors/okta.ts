@@ -9,6 +9,7 @@ import { realSleep, type Sleep } from '../clock.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { IdentityProvider, IdpGroup, IdpMember, IdpUser } from '../ports.js';
 import { DefaultRequestExecutor, oktaSdk, type OktaSdk } from './okta-sdk.js';
+import { withProfile } from './profile.js';
 
 export interface OktaOptions {
   /** e.g. https://acme.okta.com (plain http is accepted, for the local sandbox). */
@@ -116,6 +117,11 @@ export class OktaIdentityProvider implements IdentityProvider {
     return user?.id ? this.toIdpUser(user.id, user, (user.profile?.email ?? '').toLowerCase()) : undefined;
   }
 
+  /** getUser: GET /api/v1/users/{id} already returns everything a review shows (profile and lastLogin). */
+  async reviewProfile(id: string): Promise<IdpUser | undefined> {
+    return this.getUser(id);
+  }
+
   async isMember(groupId: string, userId: string): Promise<boolean> {
     return this.call(`checking whether user ${userId} is in Okta group ${groupId}`, { userId }, () => this.inGroup(groupId, userId));
   }
@@ -193,14 +199,25 @@ export class OktaIdentityProvider implements IdentityProvider {
     await this.call('testing the Okta connection', {}, async () => (await this.client.userApi.listUsers({ limit: 1 })).next());
   }
 
-  private async toIdpUser(id: string, user: Pick<User, 'status' | 'transitioningToStatus' | 'profile'>, email: string): Promise<IdpUser> {
-    const endDate = this.options.endDateAttribute ? attributeText(user.profile?.[this.options.endDateAttribute]) : undefined;
+  /**
+   * The user record as both lookups return it: the profile holds the base and custom attributes,
+   * `lastLogin` (top level) the last sign-in, null when the person never signed in.
+   */
+  private async toIdpUser(id: string, user: Pick<User, 'status' | 'transitioningToStatus' | 'profile' | 'lastLogin'>, email: string): Promise<IdpUser> {
+    const profile = user.profile;
+    const endDate = this.options.endDateAttribute ? attributeText(profile?.[this.options.endDateAttribute]) : undefined;
     return {
       id,
       email,
       active: !INACTIVE_STATUSES.has(user.status ?? '') && user.transitioningToStatus !== 'DEPROVISIONED',
-      managerEmail: await this.managerEmail(user.profile?.managerId ?? undefined, email),
+      managerEmail: await this.managerEmail(profile?.managerId ?? undefined, email),
       ...(endDate ? { endDate } : {}),
+      ...withProfile({
+        name: attributeText(profile?.displayName) ?? [profile?.firstName, profile?.lastName].map(attributeText).filter(Boolean).join(' '),
+        title: profile?.title,
+        department: profile?.department,
+        lastLogin: user.lastLogin,
+      }),
     };
   }
 

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '../errors.js';
 import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus, MembershipKey, MembershipRecord, QuorumApproval } from '../grants/model.js';
+import type { Campaign, CampaignItem } from '../campaigns.js';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './page.js';
 import { CommandReceipts } from './idempotency.js';
 import { RateBuckets } from './rate-buckets.js';
@@ -464,6 +465,91 @@ export class Store {
         Key: { pk: grantPk(grantId), sk: approvalSk(step) },
         UpdateExpression: 'SET messages = :m',
         ExpressionAttributeValues: { ':m': messages },
+      }),
+    );
+  }
+
+  // ---- access review campaigns (shared/campaigns.ts): the campaign, and its items as records of their own
+
+  async createCampaign(campaign: Campaign): Promise<boolean> {
+    return this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: campaignPk(campaign.id), sk: 'CAMPAIGN', ...campaign },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async getCampaign(id: string): Promise<Campaign | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: campaignPk(id), sk: 'CAMPAIGN' }, ConsistentRead: true }));
+    return Item ? (stripKeys(Item) as unknown as Campaign) : undefined;
+  }
+
+  /** Changes an open campaign (its issue, its item count, its close): false when it is not in `from`. */
+  async updateCampaign(id: string, from: Campaign['status'][], changes: Partial<Campaign>): Promise<boolean> {
+    const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: 'CAMPAIGN' },
+        UpdateExpression: `SET ${entries.map((_, i) => `#k${i} = :v${i}`).join(', ')}`,
+        ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(entries.map(([k], i) => [`#k${i}`, k])) },
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+          ...Object.fromEntries(from.map((f, i) => [`:from${i}`, f])),
+        },
+      }),
+    );
+  }
+
+  /** Writes the snapshot's items (a retried start writes the same items again: they are keyed by position). */
+  async putCampaignItems(items: CampaignItem[]): Promise<void> {
+    for (const item of items) {
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: campaignPk(item.campaignId), sk: campaignItemSk(item.itemId), ...item } }));
+    }
+  }
+
+  async campaignItems(id: string): Promise<CampaignItem[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :item)',
+      ExpressionAttributeValues: { ':pk': campaignPk(id), ':item': 'ITEM#' },
+      ConsistentRead: true,
+    });
+    return items.map((i) => stripKeys(i) as unknown as CampaignItem);
+  }
+
+  async getCampaignItem(id: string, itemId: string): Promise<CampaignItem | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: campaignPk(id), sk: campaignItemSk(itemId) }, ConsistentRead: true }),
+    );
+    return Item ? (stripKeys(Item) as unknown as CampaignItem) : undefined;
+  }
+
+  /** The item's one decision: false when it already has one (a second decision, or a second reviewer's click, changes nothing). */
+  async decideCampaignItem(id: string, itemId: string, decision: NonNullable<CampaignItem['decision']>): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: campaignItemSk(itemId) },
+        UpdateExpression: 'SET decision = :d',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(decision)',
+        ExpressionAttributeValues: { ':d': decision },
+      }),
+    );
+  }
+
+  /** What carrying out the decision did (the revocation's outcome). */
+  async setCampaignItemResult(id: string, itemId: string, result: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: campaignItemSk(itemId) },
+        UpdateExpression: 'SET #result = :r',
+        ExpressionAttributeNames: { '#result': 'result' },
+        ExpressionAttributeValues: { ':r': result },
       }),
     );
   }
@@ -1068,6 +1154,13 @@ export class Store {
 const grantPk = (id: string) => `GRANT#${id}`;
 const bundlePk = (bundleId: string) => `BUNDLE#${bundleId}`;
 const driftPk = (app: string) => `DRIFT#${app}`;
+const campaignPk = (id: string) => `CAMPAIGN#${id}`;
+const campaignItemSk = (itemId: string) => `ITEM#${itemId}`;
+
+function stripKeys(item: Record<string, unknown>): Record<string, unknown> {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest;
+}
 const bundleMessageSk = (approver: string) => `MESSAGE#${approver}`;
 
 /** An approver's one approval message of a bundle: the items it asks (`grantId:step`), and the message once posted. */

@@ -124,6 +124,7 @@ describe('bundles', () => {
       'provision',
       'record-failure',
       'review-app',
+      'review-campaign',
       'revoke',
       'revoke-grant',
       'schedule-revocation',
@@ -163,7 +164,7 @@ describe('bundles', () => {
     expect(withJiraJs).toEqual([
       ...['advance', 'approval-timer', 'break-glass-review', 'drift-report', 'extend-grant', 'file-request', 'flush-evidence', 'jira-webhook', 'offboard'],
       'provision',
-      ...['record-failure', 'request-approval', 'revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
+      ...['record-failure', 'request-approval', 'review-campaign', 'revoke', 'revoke-grant', 'schedule-revocation', 'sweep-expiries'],
     ]);
     expect(withPackage('axios')).toEqual(withJiraJs);
     // Slack: asking approvers, reminding them, updating the prompt, telling the requester, the two Slack

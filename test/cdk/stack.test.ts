@@ -127,6 +127,7 @@ describe('secrets', () => {
           'sweep-expiries',
           'offboard',
           'drift-report',
+          'review-campaign',
         ]
       : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
@@ -376,7 +377,7 @@ describe('IAM least privilege', () => {
     expect(whoCan('scheduler:CreateSchedule')).toEqual(['provision', 'schedule-revocation', 'break-glass-review', 'sweep-expiries']);
     expect(whoCan('scheduler:UpdateSchedule')).toEqual(['provision']);
     expect(whoCan('iam:PassRole')).toEqual(['provision', 'schedule-revocation', 'break-glass-review', 'sweep-expiries']);
-    expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant', 'offboard']);
+    expect(whoCan('scheduler:DeleteSchedule')).toEqual(['revoke', 'revoke-grant', 'offboard', 'review-campaign']);
     const passRole = statementsOf('schedule-revocation').find((s) => actionsOf(s).includes('iam:PassRole'))!;
     expect(resourcesOf(passRole)).toEqual([arnOf(logicalIdOf(synth.stack.schedulerRole))]);
     expect(passRole.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
@@ -535,15 +536,19 @@ describe('HTTP API', () => {
         .sort(),
     ).toEqual(local.sort());
     expect(routeTable().sort((a, b) => String(a.routeKey).localeCompare(String(b.routeKey)))).toEqual([
+      { routeKey: 'GET /campaigns/{id}', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'GET /evidence/pending', auth: 'AWS_IAM', fn: 'evidence-pending' },
       { routeKey: 'GET /grants', auth: 'AWS_IAM', fn: 'audit-grants' },
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
       { routeKey: 'GET /policy/explain', auth: 'AWS_IAM', fn: 'policy-explain' },
       { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
+      { routeKey: 'POST /campaigns/{id}/close', auth: 'AWS_IAM', fn: 'review-campaign' },
+      { routeKey: 'POST /campaigns/{id}/decisions', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'POST /drift', auth: 'AWS_IAM', fn: 'drift-report' },
       { routeKey: 'POST /grants/{id}/extend', auth: 'AWS_IAM', fn: 'extend-grant' },
       { routeKey: 'POST /grants/{id}/revoke', auth: 'AWS_IAM', fn: 'revoke-grant' },
       { routeKey: 'POST /offboard', auth: 'AWS_IAM', fn: 'offboard' },
+      { routeKey: 'POST /reviews', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'POST /webhooks/jira', auth: 'NONE', fn: 'jira-webhook' },
       { routeKey: 'POST /webhooks/slack/commands', auth: 'NONE', fn: 'slack-commands' },
       { routeKey: 'POST /webhooks/slack/interactions', auth: 'NONE', fn: 'slack-interactions' },

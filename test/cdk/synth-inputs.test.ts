@@ -166,6 +166,7 @@ describe('identity-provider secrets follow the catalog', () => {
       'policy-explain',
       'offboard',
       'drift-report',
+      'review-campaign',
     ]);
     expect(readers(google)).toEqual([]);
   });

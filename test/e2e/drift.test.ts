@@ -5,8 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DriftReport } from '../../shared/drift.js';
-import { startHarness, testCatalog, type Harness } from '../support/harness.js';
-import { finished } from '../support/wait.js';
+import { notionMember, startHarness, testCatalog, type Harness } from '../support/harness.js';
 
 const ELI = 'eli.engineer@example.com';
 const NINA = 'nina.newhire@example.com';
@@ -18,13 +17,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-async function notionFor(harness: Harness, who: string): Promise<string> {
-  const filed = await harness.client.fileRequest({ reporter: who, subject: who, app: 'Notion', role: 'member', duration: 'permanent', justification: 'wiki' });
-  const grantId = String(filed.body.grantId);
-  await finished(harness, grantId);
-  return grantId;
-}
 
 async function drift(harness: Harness, body: Record<string, unknown>): Promise<DriftReport> {
   const res = await harness.client.post('/drift', JSON.stringify(body), {
@@ -41,8 +33,8 @@ const shown = (report: DriftReport) => report.findings.map((f) => `${f.kind} ${f
 describe('the drift report', () => {
   it('finds a membership outside Grantline and a grant whose membership vanished; one issue a day, a comment only when the findings change', async () => {
     h = await startHarness();
-    await notionFor(h, ELI);
-    const ninas = await notionFor(h, NINA);
+    await notionMember(h, ELI);
+    const ninas = await notionMember(h, NINA);
     h.sandbox.okta.addMembership(NOTION, MALLORY);
     // An admin removes Nina in Okta, outside Grantline.
     const okta = h.runtime.deps.idp('okta');
@@ -76,7 +68,7 @@ describe('the drift report', () => {
 
   it('with driftFix: true, removes the memberships outside Grantline and says so; a grant-held membership stays', async () => {
     h = await startHarness({ catalog: testCatalog((t) => t.replace('    name: Notion\n', '    name: Notion\n    driftFix: true\n')) });
-    await notionFor(h, ELI);
+    await notionMember(h, ELI);
     h.sandbox.okta.addMembership(NOTION, MALLORY);
     const report = await drift(h, { app: 'notion' });
     expect(shown(report)).toEqual([`outside ${MALLORY} (new) removed`]);
@@ -91,7 +83,7 @@ describe('the drift report', () => {
 
   it('an app with nothing to report files no issue', async () => {
     h = await startHarness();
-    await notionFor(h, ELI);
+    await notionMember(h, ELI);
     const report = await drift(h, { app: 'notion' });
     expect(report.findings).toEqual([]);
     expect(report.issueKey).toBeUndefined();

@@ -10,6 +10,7 @@ import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { EntraIdentityProvider } from '../../shared/connectors/entra.js';
 import { graphError, startFakeGraph, type FakeGraph } from '../../infra/local/sandbox/entra.js';
 import { failure } from '../support/failure.js';
+import { aliceAsRead, CAROL, carolReviewed, expectLastLoginOnceSignedIn } from '../support/idp-profiles.js';
 import { virtualTime, type VirtualTime } from '../support/virtual-time.js';
 
 let graph: FakeGraph;
@@ -61,10 +62,10 @@ async function rawGraphCall(method: string, path: string): Promise<number> {
 describe('looking people up', () => {
   it('finds a user whatever the case of the email typed, with one OData filter on mail or sign-in name', async () => {
     const user = await idp.findUserByEmail('ALICE.smith@example.COM');
-    expect(user).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(user).toEqual(aliceAsRead(aliceId));
     const lookup = graphCalls('GET').find((r) => r.path === '/v1.0/users');
     expect(lookup?.query.get('$filter')).toBe("mail eq 'alice.smith@example.com' or userPrincipalName eq 'alice.smith@example.com'");
-    expect(lookup?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled');
+    expect(lookup?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department');
   });
 
   it('finds a user by sign-in name, and escapes quotes and plus signs in the email', async () => {
@@ -90,9 +91,9 @@ describe('looking people up', () => {
 
 describe('reading an account by id (strongly consistent)', () => {
   it('reads the user with GET /users/{id}, with the same fields as the email lookup', async () => {
-    expect(await idp.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(await idp.getUser(aliceId)).toEqual(aliceAsRead(aliceId));
     const read = graphCalls('GET').find((r) => r.path === `/v1.0/users/${aliceId}`);
-    expect(read?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled');
+    expect(read?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department');
   });
 
   it('returns nothing for a deleted user (404 Request_ResourceNotFound); a non-GUID id is refused before any call', async () => {
@@ -119,6 +120,59 @@ describe('reading an account by id (strongly consistent)', () => {
   });
 });
 
+describe('the account as an access review shows it (reviewProfile)', () => {
+  it('adds signInActivity.lastSignInDateTime, which the grant path never asks for; an unlicensed tenant, or an app without AuditLog.Read.All, still gets the profile without it', async () => {
+    const carol = {
+      mail: CAROL.email,
+      displayName: 'Carol Jones',
+      jobTitle: CAROL.title,
+      department: CAROL.department,
+      lastSignInDateTime: '2026-02-20T08:15:00Z',
+    };
+    const carolId = graph.addUser(carol);
+    const { lastLogin: _, ...profile } = carolReviewed(carolId).profile ?? {};
+    const asked = (g: FakeGraph, from: number) =>
+      g.fake.requests
+        .slice(from)
+        .filter((r) => r.path.startsWith('/v1.0/'))
+        .map((r) => `${r.method} ${r.path}?$select=${r.query.get('$select')}`);
+    const reviewSelect = 'id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department,signInActivity';
+
+    let from = graph.fake.requests.length;
+    expect(await idp.reviewProfile(carolId)).toEqual(carolReviewed(carolId));
+    expect(asked(graph, from)).toEqual([
+      `GET /v1.0/users/${carolId}?$select=${reviewSelect}`,
+      `GET /v1.0/users/${carolId}/manager?$select=id,mail,userPrincipalName`,
+    ]);
+
+    // Alice never signed in (signInActivity null); once she does, the review sees it.
+    await expectLastLoginOnceSignedIn(idp, aliceId, 'Alice Smith', (at) => graph.setLastLogin('alice.smith@example.com', at));
+
+    // The grant path reads the same profile, and never asks for signInActivity.
+    from = graph.fake.requests.length;
+    expect((await idp.getUser(carolId))?.profile).toEqual(profile);
+    expect((await idp.findUserByEmail(CAROL.email))?.profile).toEqual(profile);
+    expect(asked(graph, from).filter((r) => r.includes('signInActivity'))).toEqual([]);
+
+    for (const options of [{ signInActivityLicensed: false }, { permissions: ['GroupMember.ReadWrite.All', 'User.Read.All'] }]) {
+      const g = await startFakeGraph({ now: time.now, ...options });
+      try {
+        const id = g.addUser(carol);
+        const reviewer = new EntraIdentityProvider({ ...g.connectorOptions(), sleep: time.sleep });
+        from = g.fake.requests.length;
+        expect(await reviewer.reviewProfile(id)).toEqual({ id, email: CAROL.email, active: true, profile });
+        // Refused (403) with signInActivity, read again without it.
+        expect(asked(g, from).filter((r) => !r.includes('/manager'))).toEqual([
+          `GET /v1.0/users/${id}?$select=${reviewSelect}`,
+          `GET /v1.0/users/${id}?$select=id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department`,
+        ]);
+      } finally {
+        await g.close();
+      }
+    }
+  });
+});
+
 describe("a person's end date (employeeLeaveDateTime, when the catalog names it)", () => {
   const LIFECYCLE = ['GroupMember.ReadWrite.All', 'User.Read.All', 'User-LifeCycleInfo.Read.All'];
 
@@ -142,8 +196,8 @@ describe("a person's end date (employeeLeaveDateTime, when the catalog names it)
       expect(await idpWithEndDates.getUser(ninaId)).toMatchObject({ id: ninaId, endDate: '2026-03-31T23:59:59Z' });
       const selects = g.fake.requests.filter((r) => r.path === '/v1.0/users' || r.path === `/v1.0/users/${ninaId}`).map((r) => r.query.get('$select'));
       expect(selects).toEqual([
-        'id,mail,userPrincipalName,accountEnabled,employeeLeaveDateTime',
-        'id,mail,userPrincipalName,accountEnabled,employeeLeaveDateTime',
+        'id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department,employeeLeaveDateTime',
+        'id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department,employeeLeaveDateTime',
       ]);
     });
   });
@@ -162,7 +216,9 @@ describe("a person's end date (employeeLeaveDateTime, when the catalog names it)
     await withGraph(LIFECYCLE, async (g, ninaId) => {
       const plain = new EntraIdentityProvider({ ...g.connectorOptions(), sleep: time.sleep });
       expect((await plain.getUser(ninaId))?.endDate).toBeUndefined();
-      expect(g.fake.requests.find((r) => r.path === `/v1.0/users/${ninaId}`)?.query.get('$select')).toBe('id,mail,userPrincipalName,accountEnabled');
+      expect(g.fake.requests.find((r) => r.path === `/v1.0/users/${ninaId}`)?.query.get('$select')).toBe(
+        'id,mail,userPrincipalName,accountEnabled,displayName,jobTitle,department',
+      );
 
       const token = await new ClientSecretCredential(g.tenantId, g.clientId, g.clientSecret, {
         authorityHost: g.url,

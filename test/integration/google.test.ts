@@ -10,6 +10,7 @@ import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { GoogleIdentityProvider, type GoogleOptions } from '../../shared/connectors/google.js';
 import { googleError, startFakeGoogleAdmin, userRateLimitExceeded, type FakeGoogleAdmin } from '../../infra/local/sandbox/google.js';
 import { failure } from '../support/failure.js';
+import { aliceAsRead, CAROL, carolReviewed, CAROL_LAST_LOGIN, expectLastLoginOnceSignedIn } from '../support/idp-profiles.js';
 import { virtualTime, type VirtualTime } from '../support/virtual-time.js';
 
 const DIRECTORY = '/admin/directory/v1';
@@ -49,7 +50,7 @@ const requestsTo = (method: string, path: RegExp) => google.fake.requests.filter
 describe('looking people up', () => {
   it('finds a user whatever the case of the email typed, and by alias', async () => {
     const user = await idp.findUserByEmail('ALICE.smith@example.COM');
-    expect(user).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(user).toEqual(aliceAsRead(aliceId));
     expect((await idp.findUserByEmail('Alice@EXAMPLE.com'))?.id).toBe(aliceId);
     expect(google.fake.requests[0]?.headers.authorization).toBe('Bearer test-access-token');
   });
@@ -84,9 +85,35 @@ describe('looking people up', () => {
   });
 });
 
+describe('the account as an access review shows it (reviewProfile)', () => {
+  it("reads the full name, the primary organization's title and department, and lastLoginTime from users.get; the epoch Google answers for never is no last sign-in", async () => {
+    const carolId = google.addUser({
+      email: CAROL.email,
+      givenName: 'Carol',
+      familyName: 'Jones',
+      organizations: [
+        { name: 'Acme', title: 'Intern', department: 'Sales' },
+        { name: 'Acme', title: CAROL.title, department: CAROL.department, primary: true },
+      ],
+      lastLoginTime: CAROL_LAST_LOGIN,
+    });
+    const before = google.fake.requests.length;
+
+    expect(await idp.reviewProfile(carolId)).toEqual(carolReviewed(carolId));
+    const reads = google.fake.requests.slice(before);
+    expect(reads.map((r) => `${r.method} ${r.path}`)).toEqual([`GET ${DIRECTORY}/users/${carolId}`]);
+    expect(reads[0]?.query.get('projection') ?? 'basic').toBe('basic');
+
+    // Alice never signed in: users.get says 1970-01-01T00:00:00.000Z, which is no last sign-in.
+    await expectLastLoginOnceSignedIn(idp, aliceId, 'Alice Smith', (at) => google.setLastLogin('alice@example.com', at));
+    expect((await idp.findUserByEmail('alice.smith@example.com'))?.profile?.lastLogin).toBe('2026-03-01T09:00:00.000Z');
+    expect(await idp.reviewProfile('100000000000000000099')).toBeUndefined();
+  });
+});
+
 describe('reading an account by id (strongly consistent)', () => {
   it('reads the user with users.get by id, with the same fields as the email lookup', async () => {
-    expect(await idp.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(await idp.getUser(aliceId)).toEqual(aliceAsRead(aliceId));
     expect(requestsTo('GET', new RegExp(`/users/${aliceId}$`))).toHaveLength(1);
   });
 

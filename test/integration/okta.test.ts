@@ -7,6 +7,7 @@ import { PermanentError, RetryableError } from '../../shared/errors.js';
 import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
 import { startFakeOkta, type FakeOkta } from '../../infra/local/sandbox/okta.js';
 import { failure } from '../support/failure.js';
+import { aliceAsRead, CAROL, carolReviewed, CAROL_LAST_LOGIN, expectLastLoginOnceSignedIn } from '../support/idp-profiles.js';
 import { virtualTime, type VirtualTime } from '../support/virtual-time.js';
 
 let okta: FakeOkta;
@@ -84,7 +85,7 @@ describe('looking people up', () => {
 
 describe('reading an account by id (strongly consistent)', () => {
   it('reads the user by id with the same fields as the email lookup', async () => {
-    expect(await idp.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(await idp.getUser(aliceId)).toEqual(aliceAsRead(aliceId));
     expect(okta.fake.requests.some((r) => r.method === 'GET' && r.path === `/api/v1/users/${aliceId}`)).toBe(true);
   });
 
@@ -116,6 +117,22 @@ describe('reading an account by id (strongly consistent)', () => {
   });
 });
 
+describe('the account as an access review shows it (reviewProfile)', () => {
+  it('reads name, title, department and lastLogin from the one GET by id; a person who never signed in (lastLogin null) has none', async () => {
+    const carolId = okta.addUser({ ...CAROL, displayName: 'Carol J. Jones', lastLogin: CAROL_LAST_LOGIN });
+    const before = okta.fake.requests.length;
+
+    expect(await idp.reviewProfile(carolId)).toEqual(carolReviewed(carolId, 'Carol J. Jones'));
+    expect(okta.fake.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /api/v1/users/${carolId}`]);
+    // The search returns the same user record: the lookup by email carries the same profile.
+    expect((await idp.findUserByEmail(CAROL.email))?.profile?.lastLogin).toBe(CAROL_LAST_LOGIN);
+
+    // Alice never signed in, and has no displayName: firstName and lastName name her.
+    await expectLastLoginOnceSignedIn(idp, aliceId, 'Alice Smith', (at) => okta.setLastLogin('alice.smith@example.com', at));
+    expect(await idp.reviewProfile('00uDoesNotExist00000')).toBeUndefined();
+  });
+});
+
 describe("a person's end date (the catalog's endDates.okta)", () => {
   const withEndDates = () => new OktaIdentityProvider({ orgUrl: okta.url, token: 'test-token', sleep: time.sleep, endDateAttribute: 'endDate' });
 
@@ -138,7 +155,7 @@ describe("a person's end date (the catalog's endDates.okta)", () => {
     okta.addUser({ email: 'empty@example.com', attributes: { endDate: '  ' } });
     const reader = withEndDates();
 
-    expect(await reader.getUser(aliceId)).toEqual({ id: aliceId, email: 'alice.smith@example.com', active: true, managerEmail: 'boss@example.com' });
+    expect(await reader.getUser(aliceId)).toEqual(aliceAsRead(aliceId));
     expect((await reader.findUserByEmail('empty@example.com'))?.endDate).toBeUndefined();
   });
 

@@ -48,6 +48,13 @@ export class Directory implements IdentityProvider {
   async getUser(id: string) {
     return Object.values(this.users).find((u) => u.id === id);
   }
+  /** What reviewProfile adds to an account (name, title, department, last sign-in), by email. */
+  readonly profiles = new Map<string, IdpUser['profile']>();
+  async reviewProfile(id: string) {
+    const user = await this.getUser(id);
+    const profile = user && this.profiles.get(user.email.toLowerCase());
+    return user && (profile ? { ...user, profile } : user);
+  }
   async isMember(groupId: string, userId: string) {
     return this.groups.get(groupId)?.has(userId) ?? false;
   }

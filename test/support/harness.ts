@@ -9,6 +9,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../infra/local/runtime.
 import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/sandbox/index.js';
 import type { FakeSlackMessage } from '../../infra/local/sandbox/slack.js';
 import { testCatalog } from './catalog.js';
+import { finished } from './wait.js';
 
 // Kept here too: most tests take the catalog from the harness.
 export { testCatalog };
@@ -46,4 +47,12 @@ export async function startHarness(opts: { catalog?: Catalog; env?: Record<strin
       await sandbox.close();
     },
   };
+}
+
+/** A Notion member grant for `who`, asked by themselves (auto-approved), once its workflow has finished: its grant id. */
+export async function notionMember(harness: Harness, who: string): Promise<string> {
+  const filed = await harness.client.fileRequest({ reporter: who, subject: who, app: 'Notion', role: 'member', duration: 'permanent', justification: 'wiki' });
+  const grantId = String(filed.body.grantId);
+  await finished(harness, grantId);
+  return grantId;
 }

@@ -243,6 +243,7 @@ describe('rate-limited providers', () => {
     name: 'okta',
     findUserByEmail: async () => undefined,
     getUser: async () => undefined,
+    reviewProfile: async () => undefined,
     isMember: async () => false,
     addMember,
     removeMember: async () => 'removed',

@@ -8,6 +8,9 @@
  * bearer token over https): clients trust it through the connector's `ca` option, never globally.
  * Answers use Graph's JSON shapes, OData envelopes and error bodies; every Graph call checks the
  * bearer token (401 InvalidAuthenticationToken) and the app's application permissions (403).
+ * A user's signInActivity comes back only when $select names it, and only to an app holding
+ * AuditLog.Read.All in a tenant licensed for it (Microsoft Entra ID P1/P2); otherwise the whole read
+ * is refused with 403, as Graph does (signInActivityLicensed: false plays an unlicensed tenant).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,8 +21,13 @@ export interface FakeGraphOptions {
   tenantId?: string;
   clientId?: string;
   clientSecret?: string;
-  /** Application permissions granted to the app (the token's roles). Default: GroupMember.ReadWrite.All, User.Read.All, User.RevokeSessions.All. */
+  /** Application permissions granted to the app (the token's roles). Default: GroupMember.ReadWrite.All, User.Read.All, User.RevokeSessions.All, AuditLog.Read.All. */
   permissions?: string[];
+  /**
+   * Whether the tenant has the Microsoft Entra ID P1/P2 licence that reading signInActivity needs.
+   * Default true; false: a read that $selects it answers 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant.
+   */
+  signInActivityLicensed?: boolean;
   /** Largest page returned whatever $top asks for (to exercise @odata.nextLink paging). Default 999, Graph's maximum. */
   maxPageSize?: number;
   /** The clock replication delays are measured on (tests pass virtual time). Default Date.now. */
@@ -34,8 +42,12 @@ export interface FakeGraphUserInput {
   /** Defaults to the mail. */
   userPrincipalName?: string;
   displayName?: string;
+  jobTitle?: string;
+  department?: string;
   /** When the person leaves the organization (ISO-8601, UTC), e.g. '2026-03-31T23:59:59Z'. */
   employeeLeaveDateTime?: string;
+  /** The person's last interactive sign-in (ISO-8601, UTC): signInActivity.lastSignInDateTime. Default: never (signInActivity null). */
+  lastSignInDateTime?: string;
   id?: string;
 }
 
@@ -92,6 +104,8 @@ export interface FakeGraph {
   setAccountEnabled(userId: string, enabled: boolean, opts?: { staleSearch?: boolean }): void;
   /** Sets (or clears, null) a user's employeeLeaveDateTime, as HR provisioning or an admin would. */
   setEmployeeLeaveDateTime(userId: string, value: string | null): void;
+  /** Sets when the user given by id, userPrincipalName or mail last signed in interactively (ISO-8601), or null: never. */
+  setLastLogin(userKey: string, at: string | null): void;
   /** Every replica catches up: the user list answers every account as it is now. */
   settleSearch(): void;
   /** false once the user object was deleted (e.g. by a DELETE on /groups/{g}/members/{u} without /$ref). */
@@ -112,6 +126,9 @@ interface UserRecord {
   accountEnabled: boolean;
   managerId?: string;
   employeeLeaveDateTime?: string;
+  jobTitle?: string;
+  department?: string;
+  lastSignInDateTime?: string;
 }
 
 interface GroupRecord {
@@ -127,7 +144,7 @@ interface GroupRecord {
   members: Set<string>;
 }
 
-const DEFAULT_PERMISSIONS = ['GroupMember.ReadWrite.All', 'User.Read.All', 'User.RevokeSessions.All'];
+const DEFAULT_PERMISSIONS = ['GroupMember.ReadWrite.All', 'User.Read.All', 'User.RevokeSessions.All', 'AuditLog.Read.All'];
 const READ_USERS = ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'];
 const READ_GROUPS = [
   'GroupMember.Read.All',
@@ -143,6 +160,13 @@ const ROLE_GROUP_WRITE = 'RoleManagement.ReadWrite.Directory';
 const REVOKE_SESSIONS = ['User.RevokeSessions.All'];
 /** Reading employeeLeaveDateTime needs one of these (Graph's user resource: "To read this property, the calling app must be assigned the User-LifeCycleInfo.Read.All permission"). */
 const READ_LIFECYCLE = ['User-LifeCycleInfo.Read.All', 'User-LifeCycleInfo.ReadWrite.All'];
+/** Reading signInActivity needs AuditLog.Read.All besides a permission to read users (Graph's user resource and signInActivity pages). */
+const READ_SIGN_IN_ACTIVITY = 'AuditLog.Read.All';
+/** Graph's 403 to a read of sign-in data in a tenant without Microsoft Entra ID P1/P2. */
+export const GRAPH_NON_PREMIUM = {
+  code: 'Authentication_RequestFromNonPremiumTenantOrB2CTenant',
+  message: "Neither tenant is B2C or tenant doesn't have premium license",
+};
 const MAX_TOP = 999;
 const DEFAULT_TOP = 100;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -173,6 +197,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
   const clientId = opts.clientId ?? randomUUID();
   const clientSecret = opts.clientSecret ?? `sandbox~${randomUUID()}`;
   const permissions = opts.permissions ?? DEFAULT_PERMISSIONS;
+  const signInActivityLicensed = opts.signInActivityLicensed ?? true;
   const maxPageSize = opts.maxPageSize ?? MAX_TOP;
   const now = opts.now ?? Date.now;
   const fake = new HttpFake('graph');
@@ -202,7 +227,8 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       displayName: u.displayName,
       givenName: given,
       surname: rest.join(' ') || null,
-      jobTitle: null,
+      jobTitle: u.jobTitle ?? null,
+      department: u.department ?? null,
       mail: u.mail,
       mobilePhone: null,
       officeLocation: null,
@@ -211,6 +237,33 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       accountEnabled: u.accountEnabled,
       employeeLeaveDateTime: READ_LIFECYCLE.some((p) => roles.includes(p)) ? (u.employeeLeaveDateTime ?? null) : null,
     };
+  };
+  const selectsSignInActivity = (req: FakeRequest) =>
+    (req.query.get('$select') ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .includes('signInActivity');
+  /** The 403 Graph answers a whole user read with when it $selects signInActivity and the app may not read it. */
+  const signInActivityRefused = (req: FakeRequest, roles: string[]): FakeResponse | undefined => {
+    if (!selectsSignInActivity(req)) return undefined;
+    if (!roles.includes(READ_SIGN_IN_ACTIVITY)) return denied();
+    if (!signInActivityLicensed) return graphError(403, GRAPH_NON_PREMIUM.code, GRAPH_NON_PREMIUM.message);
+    return undefined;
+  };
+  /** A user read by /users or /users/{id} (not refused): with signInActivity when $select names it, null for a person who never signed in. */
+  const userReadJson = (req: FakeRequest, u: UserRecord, roles: string[]): Record<string, unknown> => {
+    if (!selectsSignInActivity(req)) return selected(req, userJson(u, roles), USER_DEFAULT_PROPS);
+    const signInActivity = u.lastSignInDateTime
+      ? {
+          lastSignInDateTime: u.lastSignInDateTime,
+          lastSignInRequestId: randomUUID(),
+          lastNonInteractiveSignInDateTime: u.lastSignInDateTime,
+          lastNonInteractiveSignInRequestId: randomUUID(),
+          lastSuccessfulSignInDateTime: u.lastSignInDateTime,
+          lastSuccessfulSignInRequestId: randomUUID(),
+        }
+      : null;
+    return selected(req, { ...userJson(u, roles), signInActivity }, USER_DEFAULT_PROPS);
   };
   const groupJson = (g: GroupRecord): Record<string, unknown> => ({
     id: g.id,
@@ -441,6 +494,8 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       'GET',
       '/v1.0/users',
       graph(READ_USERS, (req, roles) => {
+        const refused = signInActivityRefused(req, roles);
+        if (refused) return refused;
         let list = [...users.values()].map((u) => staleIndex.get(u.id) ?? u);
         const filter = req.query.get('$filter');
         if (filter) {
@@ -451,7 +506,7 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
         return page(
           req,
           'users',
-          list.map((u) => selected(req, userJson(u, roles), USER_DEFAULT_PROPS)),
+          list.map((u) => userReadJson(req, u, roles)),
         );
       }),
     )
@@ -459,9 +514,15 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       'GET',
       '/v1.0/users/:userId',
       graph(READ_USERS, (req, roles) => {
+        const refused = signInActivityRefused(req, roles);
+        if (refused) return refused;
         const user = userById(req.params.userId ?? '');
         if (!user) return notFound(req.params.userId ?? '');
-        const json = selected(req, userJson(user, roles), USER_DEFAULT_PROPS);
+        // Graph gives signInActivity for an object id only; by userPrincipalName it answers 400 (the wording here is the sandbox's).
+        if (user.id !== (req.params.userId ?? '').toLowerCase() && selectsSignInActivity(req)) {
+          return graphError(400, 'Request_BadRequest', 'signInActivity can only be read with the user object id as the key.');
+        }
+        const json = userReadJson(req, user, roles);
         return { status: 200, body: { '@odata.context': `${fake.url}/v1.0/$metadata#users/$entity`, ...json } };
       }),
     )
@@ -650,6 +711,9 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
         accountEnabled: input.accountEnabled ?? true,
         ...(input.managerId ? { managerId: input.managerId.toLowerCase() } : {}),
         ...(input.employeeLeaveDateTime ? { employeeLeaveDateTime: input.employeeLeaveDateTime } : {}),
+        ...(input.jobTitle ? { jobTitle: input.jobTitle } : {}),
+        ...(input.department ? { department: input.department } : {}),
+        ...(input.lastSignInDateTime ? { lastSignInDateTime: input.lastSignInDateTime } : {}),
       });
       return id;
     },
@@ -694,6 +758,12 @@ export async function startFakeGraph(opts: FakeGraphOptions = {}): Promise<FakeG
       if (!user) throw new Error(`fake Graph: no user ${userId}`);
       if (value === null) delete user.employeeLeaveDateTime;
       else user.employeeLeaveDateTime = value;
+    },
+    setLastLogin(key, at) {
+      const user = userById(key) ?? userByMail(key);
+      if (!user) throw new Error(`fake Graph: no user ${key}`);
+      if (at === null) delete user.lastSignInDateTime;
+      else user.lastSignInDateTime = at;
     },
     settleSearch: () => staleIndex.clear(),
     hasUser: (userId) => users.has(userId.toLowerCase()),

@@ -30,9 +30,20 @@ export interface FakeGoogleUserInput {
   aliases?: string[];
   givenName?: string;
   familyName?: string;
+  /** Work details as the Admin console keeps them (`organizations`); the primary one names the title and department. */
+  organizations?: FakeGoogleOrganization[];
+  /** When the person last signed in (ISO-8601). Default: never, which Google answers as 1970-01-01T00:00:00.000Z. */
+  lastLoginTime?: string;
   /** Custom user fields by schema, as users.update sets them: { HR: { endDate: '2026-03-31' } } (multi-valued: [{ value }]). */
   customSchemas?: Record<string, Record<string, unknown>>;
   id?: string;
+}
+
+export interface FakeGoogleOrganization {
+  title?: string;
+  department?: string;
+  name?: string;
+  primary?: boolean;
 }
 
 export interface FakeGoogleGroupInput {
@@ -73,6 +84,8 @@ export interface FakeGoogleAdmin {
   settleSearch(): void;
   /** Sets one custom field (or removes it, null), as users.update with customSchemas would. */
   setCustomField(userKey: string, schema: string, field: string, value: unknown): void;
+  /** Sets when the user given by id, email or alias last signed in (ISO-8601), or null: never. */
+  setLastLogin(userKey: string, at: string | null): void;
   deleteGroup(groupKey: string): void;
   /** Emails (lowercase) of the group's direct members, in the order they were added; [] for an unknown group. */
   members(groupKey: string): string[];
@@ -92,6 +105,9 @@ interface UserRecord {
   suspended: boolean;
   archived: boolean;
   managerEmail?: string;
+  organizations: FakeGoogleOrganization[];
+  /** Undefined until the person first signs in. */
+  lastLoginTime?: string;
   customSchemas: Record<string, Record<string, unknown>>;
   creationTime: string;
   etag: string;
@@ -118,6 +134,9 @@ interface GroupRecord {
 const API = '/admin/directory/v1';
 const MAX_GROUPS_PAGE = 200;
 const MAX_USERS_PAGE = 500;
+
+/** What users.get answers as lastLoginTime for an account that never signed in. */
+export const GOOGLE_NEVER_LOGGED_IN = '1970-01-01T00:00:00.000Z';
 
 /** A Google API error response, shaped like the Directory API's. */
 export function googleError(
@@ -187,7 +206,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
     name: { givenName: u.givenName, familyName: u.familyName, fullName: `${u.givenName} ${u.familyName}` },
     isAdmin: false,
     isDelegatedAdmin: false,
-    lastLoginTime: '1970-01-01T00:00:00.000Z',
+    lastLoginTime: u.lastLoginTime ?? GOOGLE_NEVER_LOGGED_IN,
     creationTime: u.creationTime,
     agreedToTerms: true,
     suspended: u.suspended,
@@ -197,6 +216,7 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
     ipWhitelisted: false,
     emails: [{ address: u.primaryEmail, primary: true }, ...u.aliases.map((address) => ({ address }))],
     ...(u.managerEmail ? { relations: [{ value: u.managerEmail, type: 'manager' }] } : {}),
+    ...(u.organizations.length > 0 ? { organizations: u.organizations.map((o) => ({ ...o, type: 'work', customType: '' })) } : {}),
     ...(u.aliases.length > 0 ? { aliases: u.aliases } : {}),
     ...(req && customSchemasFor(req, u) ? { customSchemas: customSchemasFor(req, u) } : {}),
     customerId,
@@ -483,6 +503,8 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
         suspended: input.suspended ?? false,
         archived: input.archived ?? false,
         ...(input.managerEmail ? { managerEmail: input.managerEmail } : {}),
+        organizations: structuredClone(input.organizations ?? []),
+        ...(input.lastLoginTime ? { lastLoginTime: input.lastLoginTime } : {}),
         customSchemas: structuredClone(input.customSchemas ?? {}),
         creationTime: new Date().toISOString(),
         etag: etag(),
@@ -521,6 +543,12 @@ export async function startFakeGoogleAdmin(opts: FakeGoogleAdminOptions = {}): P
       if (Object.keys(fields).length > 0) user.customSchemas[schema] = fields;
       else delete user.customSchemas[schema];
       user.etag = etag();
+    },
+    setLastLogin(userKey, at) {
+      const user = userByKey(userKey);
+      if (!user) throw new Error(`fake Google: no user ${userKey}`);
+      if (at === null) delete user.lastLoginTime;
+      else user.lastLoginTime = at;
     },
     deleteGroup(groupKey) {
       const group = groupByKey(groupKey);

@@ -18,6 +18,12 @@ export interface FakeOktaUserInput {
   lastName?: string;
   /** Free text in Okta: a manager's user id, login or email. */
   managerId?: string;
+  /** Base profile attributes, returned in `profile` only when set (as Okta leaves unset ones out). */
+  displayName?: string;
+  title?: string;
+  department?: string;
+  /** When the person last signed in (ISO-8601): Okta's top-level `lastLogin`. Default: never (null). */
+  lastLogin?: string;
   /** Custom profile attributes (e.g. { endDate: '2026-03-31' }): Okta returns them in `profile` beside the base ones. */
   attributes?: Record<string, string>;
   id?: string;
@@ -47,6 +53,8 @@ export interface FakeOkta {
   setUserStatus(userId: string, status: OktaUserStatus, opts?: { staleSearch?: boolean }): void;
   /** Sets (a string) or removes (null) custom profile attributes of a user given by id or login, as an admin or an HR import would. */
   setAttributes(userIdOrLogin: string, attributes: Record<string, string | null>): void;
+  /** Sets when the user given by id, login or email last signed in (ISO-8601), or null: never, as Okta answers then. */
+  setLastLogin(userIdOrEmail: string, at: string | null): void;
   /** The search index catches up: every user is listed as they are now. */
   settleSearch(): void;
   /** Emails (lowercase) of the group's members; [] for an unknown group. */
@@ -65,6 +73,8 @@ interface UserRecord {
   created: string;
   statusChanged: string;
   lastUpdated: string;
+  /** Okta's top-level lastLogin: null until the person first signs in. */
+  lastLogin: string | null;
   profile: { firstName: string; lastName: string; login: string; email: string; managerId?: string; [custom: string]: string | undefined };
 }
 
@@ -117,7 +127,7 @@ export async function startFakeOkta(
     created: u.created,
     activated: u.status === 'STAGED' ? null : u.created,
     statusChanged: u.statusChanged,
-    lastLogin: null,
+    lastLogin: u.lastLogin,
     lastUpdated: u.lastUpdated,
     passwordChanged: null,
     type: { id: 'oty1fakeoktadefault0' },
@@ -344,12 +354,16 @@ export async function startFakeOkta(
         created: at,
         statusChanged: at,
         lastUpdated: at,
+        lastLogin: input.lastLogin ?? null,
         profile: {
           firstName: input.firstName ?? capitalise(local.split(/[._-]/)[0] ?? local),
           lastName: input.lastName ?? capitalise(local.split(/[._-]/)[1] ?? 'User'),
           login,
           email,
           ...(input.managerId ? { managerId: input.managerId } : {}),
+          ...(input.displayName ? { displayName: input.displayName } : {}),
+          ...(input.title ? { title: input.title } : {}),
+          ...(input.department ? { department: input.department } : {}),
           ...input.attributes,
         },
       });
@@ -371,6 +385,11 @@ export async function startFakeOkta(
         else user.profile[name] = value;
       }
       user.lastUpdated = now();
+    },
+    setLastLogin(key, at) {
+      const user = userByIdOrLogin(key) ?? userByEmail(key);
+      if (!user) throw new Error(`fake Okta: no user ${key}`);
+      user.lastLogin = at;
     },
     settleSearch: () => staleIndex.clear(),
     members(groupId) {
