@@ -13,6 +13,12 @@ import type { RoleReview } from '../shared/review.js';
 import { formatProblem, parseCatalog } from '../shared/catalog/load.js';
 import { catalogJsonSchema } from '../shared/catalog/schema.js';
 
+/** --url and --token, for the commands that call a running Grantline. */
+const serverOptions = (c: Command) =>
+  c
+    .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
+    .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN);
+
 const program = new Command().name('grantline').description('Governed access requests: Jira → Slack → identity provider → evidence');
 
 program
@@ -175,10 +181,6 @@ program
   });
 
 const campaign = program.command('campaign').description('access review campaigns: a snapshot of who holds what, each item kept or revoked by its reviewer');
-const serverOptions = (c: Command) =>
-  c
-    .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
-    .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN);
 serverOptions(
   campaign
     .command('start')
@@ -318,13 +320,10 @@ program
     console.log(`${grant}: extension ${result.extensionId} asked, until ${result.until}; waiting for approval`);
   });
 
-program
-  .command('offboard')
+serverOptions(program.command('offboard'))
   .argument('<email>', 'the person leaving')
   .option('--issue <key>', 'the offboarding Jira issue: the summary is posted there')
   .option('--by <email>', 'who asks (recorded beside the caller)')
-  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
-  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
   .description(
     'end every active grant of a person (through the same path as expiry) and their sessions at each identity provider; running it again changes nothing',
   )
@@ -339,12 +338,9 @@ program
     for (const s of result.sessions) console.log(`sessions at ${s.provider}: ${s.outcome}${s.error ? ` (${s.error})` : ''}`);
   });
 
-program
-  .command('drift')
+serverOptions(program.command('drift'))
   .option('--app <key>', 'one app (default: every app)')
   .option('--no-fix', 'report only, even for apps with driftFix: true')
-  .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
-  .option('--token <token>', 'audit bearer token (local runtime)', process.env.GRANTLINE_AUDIT_TOKEN)
   .description(
     "the drift report now (it also runs daily): group members outside Grantline and grants whose membership vanished, filed on the app's Jira issue of the day",
   )

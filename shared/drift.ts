@@ -98,8 +98,10 @@ async function currentDrift(deps: LifecycleDeps, appKey: string): Promise<Array<
       const where = { role: role.role, group: role.group, provider: role.provider };
       for (const email of role.outsideGrantline) findings.push({ kind: 'outside', ...where, email });
       for (const grantId of role.missingFromGroup) {
-        const grant = role.grants.find((g) => g.grantId === grantId);
-        findings.push({ kind: 'missing', ...where, email: grant?.subject ?? '', grantId });
+        // A revocation under way (or cut short by a crash, which its retry finishes) has left the group first: not drift.
+        const grant = await deps.store.getGrant(grantId);
+        if (!grant || grant.status !== 'active' || grant.endingAt) continue;
+        findings.push({ kind: 'missing', ...where, email: grant.subject, grantId });
       }
     }
     cursor = page.nextCursor;

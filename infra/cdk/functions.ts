@@ -62,6 +62,16 @@ export interface FunctionSpec {
   readonly memoryMb: number;
 }
 
+/** An IAM-authenticated route that ends access through the revoke path: identity providers and Jira, deleting schedules, within API Gateway's 29 s. */
+const REVOKING_ROUTE = {
+  trigger: 'http',
+  table: 'readWrite',
+  secrets: ['jira', 'identityProviders'],
+  schedules: 'delete',
+  timeoutSeconds: 29,
+  memoryMb: 1024,
+} as const satisfies Omit<FunctionSpec, 'description'>;
+
 export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   'jira-webhook': {
     description:
@@ -193,32 +203,17 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
   'revoke-grant': {
     description: 'POST /grants/{id}/revoke (IAM auth): an access review or early release revokes through the same path as expiry',
-    trigger: 'http',
-    table: 'readWrite',
-    secrets: ['jira', 'identityProviders'],
-    schedules: 'delete',
-    timeoutSeconds: 29,
-    memoryMb: 1024,
+    ...REVOKING_ROUTE,
   },
   offboard: {
     description:
       'POST /offboard (IAM auth), and asynchronous invoke by jira-webhook for an offboarding issue: ends every active grant of the person through the revoke path and their sessions at each identity provider',
-    trigger: 'http',
-    table: 'readWrite',
-    secrets: ['jira', 'identityProviders'],
-    schedules: 'delete',
-    timeoutSeconds: 29,
-    memoryMb: 1024,
+    ...REVOKING_ROUTE,
   },
   'review-campaign': {
     description:
       'POST /reviews, GET /campaigns/{id}, POST /campaigns/{id}/decisions and /close (IAM auth): access review campaigns (a snapshot with last sign-in and recommendations; a revoke goes through the revoke path)',
-    trigger: 'http',
-    table: 'readWrite',
-    secrets: ['jira', 'identityProviders'],
-    schedules: 'delete',
-    timeoutSeconds: 29,
-    memoryMb: 1024,
+    ...REVOKING_ROUTE,
   },
   'drift-report': {
     description:
