@@ -100,7 +100,7 @@ async function currentDrift(deps: LifecycleDeps, appKey: string): Promise<Array<
       for (const grantId of role.missingFromGroup) {
         // A revocation under way (or cut short by a crash, which its retry finishes) has left the group first: not drift.
         const grant = await deps.store.getGrant(grantId);
-        if (!grant || grant.status !== 'active' || grant.endingAt) continue;
+        if (grant?.status !== 'active' || grant.endingAt) continue;
         findings.push({ kind: 'missing', ...where, email: grant.subject, grantId });
       }
     }
