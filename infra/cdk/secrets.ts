@@ -44,7 +44,8 @@ export const SECRET_LAYOUT = {
   },
   entra: {
     keys: ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'],
-    description: 'Grantline: the Microsoft Entra ID app registration (GroupMember.ReadWrite.All). {"AZURE_TENANT_ID","AZURE_CLIENT_ID","AZURE_CLIENT_SECRET"}',
+    description:
+      'Grantline: the Microsoft Entra ID app registration (GroupMember.ReadWrite.All, User.Read.All, User.RevokeSessions.All; AuditLog.Read.All for last sign-in in reviews). {"AZURE_TENANT_ID","AZURE_CLIENT_ID","AZURE_CLIENT_SECRET"}',
   },
   google: {
     keys: ['GOOGLE_SERVICE_ACCOUNT_KEY', 'GOOGLE_ADMIN_SUBJECT'],
