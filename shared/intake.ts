@@ -83,7 +83,9 @@ export async function receiveJiraWebhook(deps: IntakeDeps, req: HttpRequest): Pr
   if (parsed.data.webhookEvent === APPROVAL_COMPLETED_EVENT) return receiveApprovalCompleted(deps, issueKey);
   if (parsed.data.action === 'offboard') return receiveOffboarding(deps, issueKey, fields);
 
-  const existing = (await deps.store.getGrant(grantIdFor(issueKey))) ?? (await deps.store.getGrant(bundleItemId(grantIdFor(issueKey), 1)));
+  // A request naming a bundle is recorded as its items (the first one tells a replay); any other, under the issue's grant id.
+  const namesBundle = Boolean(deps.config.JIRA_FIELD_BUNDLE && fieldText(fields[deps.config.JIRA_FIELD_BUNDLE], deps.config.JIRA_FIELD_BUNDLE));
+  const existing = await deps.store.getGrant(namesBundle ? bundleItemId(grantIdFor(issueKey), 1) : grantIdFor(issueKey));
   if (existing?.bundle) {
     const items = await restartBundle(deps, existing.bundle);
     return json(200, { bundle: existing.bundle.key, grantIds: items.map((g) => g.id), duplicate: true });

@@ -29,15 +29,16 @@ export interface ProvisionResult {
 }
 
 export async function provision(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
-  const result = await provisionGrant(deps, grantId);
-  // A bundle's item granted: the bundle's summary once every item is settled (again on a retry, a no-op once written).
   const grant = await loadGrant(deps.store, grantId);
+  const result = await provisionGrant(deps, grant);
+  // A bundle's item granted: the bundle's summary once every item is settled (again on a retry, a no-op once written).
+  // settleBundle reads every item itself, so the grant as loaded is enough (a grant never joins or leaves a bundle).
   if (grant.bundle) await settleBundle(deps, grant);
   return result;
 }
 
-async function provisionGrant(deps: LifecycleDeps, grantId: string): Promise<ProvisionResult> {
-  const grant = await loadGrant(deps.store, grantId);
+async function provisionGrant(deps: LifecycleDeps, grant: Grant): Promise<ProvisionResult> {
+  const grantId = grant.id;
   if (grant.extends) {
     // An extension request: the grant it extends gets the time, its schedule moves; nothing is added.
     if (grant.status === 'approved') await applyExtension(deps, grant);
