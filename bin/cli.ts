@@ -2,11 +2,12 @@
  * The `grantline` command line: start the local runtime, validate the catalog and publish its
  * schema, and query or export the audit trail from a running Grantline.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { GrantRecord } from '../shared/audit.js';
 import type { PendingEvidence } from '../shared/evidence.js';
-import type { Campaign, CampaignItem, ItemDecision } from '../shared/campaigns.js';
+import { type Campaign, type CampaignItem, campaignCsv, type ItemDecision } from '../shared/campaigns.js';
 import type { DriftReport } from '../shared/drift.js';
 import type { OffboardResult } from '../shared/offboarding.js';
 import type { RoleReview } from '../shared/review.js';
@@ -148,59 +149,92 @@ program
     if (!csv) await write(`\n],"count":${count}}\n`);
   });
 
-program
+// `grantline review <app>` (a live reconciliation of one app) and `grantline review start|decide|close|report` (campaigns):
+// a first operand that is not a subcommand runs the app review.
+const review = program
   .command('review')
-  .argument('<app>', 'app key from the catalog')
-  .description("an access review of one app: each role's grants, members outside Grantline, grants whose membership was removed elsewhere")
+  .argument('[app]', 'app key from the catalog')
+  .description(
+    "an access review of one app (each role's grants, members outside Grantline, grants whose membership was removed elsewhere); or a campaign: start, decide, close, report",
+  )
   .option('--page-size <n>', 'grants and members outside Grantline per request (1-500)', '500')
   .option('--url <url>', 'Grantline base URL', process.env.GRANTLINE_URL ?? 'http://127.0.0.1:3000')
-  .option('--token <token>', 'audit bearer token (local runtime; in AWS sign the request with SigV4, e.g. awscurl)', process.env.GRANTLINE_AUDIT_TOKEN)
-  .action(async (app: string, opts: { pageSize: string; url: string; token?: string }) => {
-    // Follows nextCursor; a role over several pages keeps one heading, its lines written page by page.
-    let heading: string | undefined;
-    await eachPage<{ roles: RoleReview[] }>(
-      opts,
-      `/reviews/${encodeURIComponent(app)}?limit=${encodeURIComponent(opts.pageSize)}`,
-      'grants and members outside Grantline',
-      (p) => p.roles.reduce((n, r) => n + r.grants.length + r.outsideGrantline.length, 0),
-      async (page) => {
-        const lines: string[] = [];
-        for (const r of page.roles) {
-          if (r.role !== heading) lines.push(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
-          heading = r.role;
-          for (const g of r.grants)
-            lines.push(
-              `  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`,
-            );
-          for (const email of r.outsideGrantline) lines.push(`  OUTSIDE   ${email}: in the group with no active Grantline grant`);
-          for (const id of r.missingFromGroup) lines.push(`  MISSING   ${id}: active grant, but the member was removed outside Grantline`);
-        }
-        if (lines.length > 0) await write(`${lines.join('\n')}\n`);
-      },
-    );
-  });
+  .option('--token <token>', 'audit bearer token (local runtime; in AWS sign the request with SigV4, e.g. awscurl)', process.env.GRANTLINE_AUDIT_TOKEN);
+review.action(async (app: string, opts: { pageSize: string; url: string; token?: string }) => {
+  // Follows nextCursor; a role over several pages keeps one heading, its lines written page by page.
+  let heading: string | undefined;
+  await eachPage<{ roles: RoleReview[] }>(
+    opts,
+    `/reviews/${encodeURIComponent(app)}?limit=${encodeURIComponent(opts.pageSize)}`,
+    'grants and members outside Grantline',
+    (p) => p.roles.reduce((n, r) => n + r.grants.length + r.outsideGrantline.length, 0),
+    async (page) => {
+      const lines: string[] = [];
+      for (const r of page.roles) {
+        if (r.role !== heading) lines.push(`${app}/${r.role}  ${r.manual ? 'manual (confirm with the owner)' : `${r.provider} group ${r.group}`}`);
+        heading = r.role;
+        for (const g of r.grants)
+          lines.push(
+            `  granted   ${g.subject}  ${g.grantId} (${g.issueKey}) approved by ${g.approvedBy ?? '?'} since ${g.grantedAt ?? '?'} until ${g.expiresAt ?? 'permanent'}`,
+          );
+        for (const email of r.outsideGrantline) lines.push(`  OUTSIDE   ${email}: in the group with no active Grantline grant`);
+        for (const id of r.missingFromGroup) lines.push(`  MISSING   ${id}: active grant, but the member was removed outside Grantline`);
+      }
+      if (lines.length > 0) await write(`${lines.join('\n')}\n`);
+    },
+  );
+});
 
-const campaign = program.command('campaign').description('access review campaigns: a snapshot of who holds what, each item kept or revoked by its reviewer');
 serverOptions(
-  campaign
+  review
     .command('start')
     .requiredOption('--apps <keys>', 'comma-separated app keys')
     .requiredOption('--due <duration>', 'ISO-8601, e.g. P14D')
     .option('--reviewer <who>', 'owner or manager', 'owner')
-    .option('--on-unreviewed <rule>', 'keep or revoke what nobody reviewed by the due date', 'keep')
-    .description("start a review: every member of the apps' groups snapshotted, with last sign-in and a recommendation, on a Jira issue of its own"),
-).action(async (opts: { apps: string; due: string; reviewer: string; onUnreviewed: string; url: string; token?: string }) => {
-  const { campaign: c, items } = await callGrantline<{ campaign: Campaign; items: CampaignItem[] }>(opts, '/reviews', {
-    apps: opts.apps.split(',').map((a) => a.trim()),
-    due: opts.due,
-    reviewer: opts.reviewer,
-    onUnreviewed: opts.onUnreviewed,
-  });
-  console.log(`${c.id}: ${items.length} item(s) on ${c.issueKey}, due ${c.dueAt}`);
-  for (const i of items) console.log(`  ${i.itemId}  ${i.reviewer}  ${i.email}  ${i.app}/${i.role}  recommend ${i.recommendation}: ${i.reason}`);
-});
+    .option('--on-unreviewed <rule>', "keep, revoke or escalate (to the reviewer's manager) what nobody reviewed by the due date", 'keep')
+    .option('--inactive-after <days>', 'no sign-in for this many days recommends revoking', '90')
+    .option('--key <key>', 'idempotency key: a start run again with the same key answers the campaign the first one started (default: one per run)')
+    .description(
+      "start a campaign: every member of the apps' groups snapshotted, with last sign-in and a recommendation, on a Jira issue of its own; each reviewer gets a Slack message",
+    ),
+).action(
+  async (opts: { apps: string; due: string; reviewer: string; onUnreviewed: string; inactiveAfter: string; key?: string; url: string; token?: string }) => {
+    // One key for every attempt: a start whose answer was lost (a timeout, a 5xx) is asked again and answers the same campaign.
+    const key = opts.key ?? randomUUID();
+    const start = () =>
+      callGrantline<{ campaign: Campaign; items: CampaignItem[] }>(
+        opts,
+        '/reviews',
+        {
+          apps: opts.apps.split(',').map((a) => a.trim()),
+          due: opts.due,
+          reviewer: opts.reviewer,
+          onUnreviewed: opts.onUnreviewed,
+          inactiveAfterDays: Number(opts.inactiveAfter),
+        },
+        { 'idempotency-key': key },
+      );
+    let answer: { campaign: Campaign; items: CampaignItem[] } | undefined;
+    for (let attempt = 1; !answer; attempt++) {
+      try {
+        answer = await start();
+      } catch (err) {
+        if (attempt === 3 || !/fetch failed|answered 5\d\d/.test(String(err))) throw err;
+        console.error(`no answer (${String(err).slice(0, 120)}); asking again with idempotency key ${key}`);
+        await new Promise((resolve) => setTimeout(resolve, 2_000 * attempt));
+      }
+    }
+    const { campaign: c, items } = answer;
+    if (c.status === 'starting') {
+      console.log(`${c.id}: still taking its snapshot; see grantline review report ${c.id}`);
+      return;
+    }
+    console.log(`${c.id}: ${items.length} item(s) on ${c.issueKey}, due ${c.dueAt}`);
+    for (const i of items) console.log(`  ${i.itemId}  ${i.reviewer}  ${i.email}  ${i.app}/${i.role}  recommend ${i.recommendation}: ${i.reason}`);
+  },
+);
 serverOptions(
-  campaign
+  review
     .command('decide')
     .argument('<campaign>', 'campaign id')
     .argument('<item>', 'item id')
@@ -222,7 +256,7 @@ serverOptions(
   );
 });
 serverOptions(
-  campaign
+  review
     .command('close')
     .argument('<campaign>', 'campaign id')
     .description("close: the unreviewed items follow the campaign's rule, then the summary on its issue"),
@@ -233,57 +267,14 @@ serverOptions(
   );
 });
 serverOptions(
-  campaign
-    .command('report')
-    .argument('<campaign>', 'campaign id')
-    .option('--format <format>', 'csv or json', 'csv')
-    .description('every item with its decision'),
+  review.command('report').argument('<campaign>', 'campaign id').option('--format <format>', 'csv or json', 'csv').description('every item with its decision'),
 ).action(async (id: string, opts: { format: string; url: string; token?: string }) => {
   const report = await callGrantline<{ campaign: Campaign; items: CampaignItem[] }>(opts, `/campaigns/${encodeURIComponent(id)}`);
   if (opts.format === 'json') {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
-  const columns = [
-    'itemId',
-    'app',
-    'role',
-    'group',
-    'email',
-    'name',
-    'title',
-    'department',
-    'lastLogin',
-    'source',
-    'recommendation',
-    'reason',
-    'reviewer',
-    'decision',
-    'decidedBy',
-    'decidedAt',
-    'decisionReason',
-    'result',
-  ];
-  const csv = (v: string | undefined) => (v === undefined ? '' : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  console.log(columns.join(','));
-  for (const i of report.items) {
-    const row = [
-      i.itemId,
-      i.app,
-      i.role,
-      i.group,
-      i.email,
-      i.name,
-      i.title,
-      i.department,
-      i.lastLogin,
-      i.grant ? i.grant.grantId : 'outside Grantline',
-      i.recommendation,
-      i.reason,
-      i.reviewer,
-    ];
-    console.log([...row, i.decision?.outcome, i.decision?.by, i.decision?.at, i.decision?.reason, i.result].map(csv).join(','));
-  }
+  process.stdout.write(campaignCsv(report.items));
 });
 
 program
@@ -390,10 +381,14 @@ evidence
   });
 
 /** A call to a running Grantline's audit/review API (bearer token locally); a non-2xx answer is an error. */
-async function callGrantline<T>(opts: { url: string; token?: string }, path: string, postBody?: unknown): Promise<T> {
+async function callGrantline<T>(opts: { url: string; token?: string }, path: string, postBody?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(`${opts.url}${path}`, {
     method: postBody === undefined ? 'GET' : 'POST',
-    headers: { ...(postBody === undefined ? {} : { 'content-type': 'application/json' }), ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    headers: {
+      ...(postBody === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...headers,
+    },
     ...(postBody === undefined ? {} : { body: JSON.stringify(postBody) }),
   });
   if (!res.ok) throw new Error(`Grantline answered ${res.status}: ${await res.text()}`);

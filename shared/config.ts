@@ -18,6 +18,12 @@ export const configSchema = z.object({
 
   GRANTLINE_JIRA_WEBHOOK_SECRET: nonEmpty,
   GRANTLINE_AUDIT_TOKEN: nonEmpty,
+  /**
+   * Access review campaigns: who reviews an item when its reviewer would be the person themselves and
+   * the owner's manager is unknown (or is the person too), and who takes an escalated item when the
+   * reviewer's manager is unknown.
+   */
+  GRANTLINE_REVIEW_FALLBACK: z.email().optional(),
   GRANTLINE_STATE_MACHINE_ARN: nonEmpty,
   /** The revoke function: the schedules' target, and invoked asynchronously by the Slack interactions function for an early release ("I'm done"). */
   GRANTLINE_REVOKE_FUNCTION_ARN: nonEmpty,
@@ -28,6 +34,8 @@ export const configSchema = z.object({
   GRANTLINE_FILE_REQUEST_FUNCTION: nonEmpty,
   /** The offboard function, invoked asynchronously by the Jira webhook for an offboarding issue. */
   GRANTLINE_OFFBOARD_FUNCTION: nonEmpty,
+  /** The review-campaign function, invoked asynchronously by the Slack interactions function to carry out a review Revoke. */
+  GRANTLINE_REVIEW_CAMPAIGN_FUNCTION: nonEmpty,
   /** Comma-separated Secrets Manager ids whose JSON values are merged over the environment (AWS). */
   GRANTLINE_SECRET_IDS: z.string().optional(),
 

@@ -7,6 +7,8 @@
  * reading the Jira evidence understands.
  */
 
+import type { CampaignItem } from './campaigns.js';
+
 export type ProviderName = 'okta' | 'entra' | 'google';
 
 export interface IdpUser {
@@ -149,6 +151,12 @@ export interface Ticketing {
    * completed (or Grantline had answered) before: the first decision wins, in Jira as in Grantline.
    */
   answerApproval(issueKey: string, approvalId: string, decision: 'approve' | 'decline'): Promise<'answered' | 'already_answered'>;
+  /**
+   * Attaches a file to the issue (POST /rest/api/3/issue/{key}/attachments: multipart/form-data with
+   * the X-Atlassian-Token: no-check header Jira requires). Idempotent by file name: 'exists' when the
+   * issue already has an attachment of that name (an earlier attempt whose answer was lost).
+   */
+  attachFile(issueKey: string, file: { filename: string; content: string; contentType: string }): Promise<'attached' | 'exists'>;
 }
 
 /** One approval of a Jira Service Management request, as JSM reports it. */
@@ -233,6 +241,41 @@ export interface BundleApprovalView {
   items: Array<{ prompt: ApprovalPrompt; outcome?: ApprovalOutcome; progress?: ApprovalProgress }>;
 }
 
+/**
+ * One reviewer's message of an access review campaign (shared/campaigns.ts): a page of their items,
+ * each with Keep/Revoke (values `${campaignId}:${itemId}`) while undecided or its decision once made;
+ * "Keep all recommended keeps" (value the campaign id, with a confirmation) while any such item waits;
+ * previous/next page buttons (values `${campaignId}:${page}`, the page they show) when there are more pages.
+ */
+export interface ReviewMessageView {
+  campaignId: string;
+  /** The apps in scope, e.g. "Notion, Figma". */
+  apps: string;
+  dueAt: string;
+  /** Zero-based page shown, of `pageCount` (REVIEW_PAGE_SIZE items a page). */
+  page: number;
+  pageCount: number;
+  /** Over all of this reviewer's items, not only the page's. */
+  total: number;
+  decided: number;
+  /** Undecided items recommended to keep: "Keep all recommended keeps" shows while this is above zero. */
+  recommendedKeepsWaiting: number;
+  /** The page's items, in snapshot order. */
+  items: CampaignItem[];
+  /** The campaign is closed: decisions are shown, no buttons. */
+  closed: boolean;
+}
+
+/** Items on one page of a reviewer's message: two blocks each keeps a page well under Slack's 50. */
+export const REVIEW_PAGE_SIZE = 10;
+
+/** The revoke-reason modal of a review item (REVOKE_REASON_FORM); `message` is the reviewer's message, redrawn after the decision. */
+export interface RevokeReasonForm {
+  campaignId: string;
+  item: CampaignItem;
+  message?: ChatMessageRef;
+}
+
 export interface Chat {
   /** Slack user id for an email (users.lookupByEmail); undefined when Slack has no such user. */
   userIdByEmail(email: string): Promise<string | undefined>;
@@ -273,6 +316,13 @@ export interface Chat {
   openRequestForm(triggerId: string, form: RequestForm): Promise<void>;
   /** Redraws an open request form (an app or role was chosen); `hash` makes Slack refuse a stale redraw. */
   updateRequestForm(viewId: string, hash: string | undefined, form: RequestForm): Promise<void>;
+  /** Posts (`to` a user id) or redraws (`to` the message) a reviewer's access review message. Returns the message. */
+  showReviewItems(to: string | ChatMessageRef, view: ReviewMessageView): Promise<ChatMessageRef>;
+  /**
+   * Opens the modal that asks why an item is revoked (views.open; the trigger is valid for 3 s, once).
+   * The view's private_metadata is JSON `{campaignId, itemId, channel?, ts?}` (REVOKE_REASON_FORM).
+   */
+  openRevokeReason(triggerId: string, form: RevokeReasonForm): Promise<void>;
 }
 
 /**
@@ -307,6 +357,15 @@ export const REQUEST_FORM = {
   subject: 'grantline_subject',
 } as const;
 
+/**
+ * Ids of the revoke-reason modal: its callback id, and the block and action id of its one text
+ * input (the reason, required, at most 1,000 characters).
+ */
+export const REVOKE_REASON_FORM = {
+  callbackId: 'grantline_campaign_revoke_reason',
+  reason: 'grantline_revoke_reason',
+} as const;
+
 /** Work done after Slack has been answered (Slack allows 3 s): in AWS an asynchronous Lambda invoke, locally in the background. */
 export interface Jobs {
   /** Files a request submitted in the Slack form: the Jira issue, then the grant; the person is told the outcome in Slack. */
@@ -315,6 +374,13 @@ export interface Jobs {
   release(job: ReleaseJob): Promise<void>;
   /** Offboards a person (shared/offboarding.ts), as a Jira offboarding issue asked. */
   offboard(job: OffboardJob): Promise<void>;
+  /** Carries out a review item's Revoke decided in Slack (shared/campaigns.ts): the revoke path, or the group. */
+  campaignRevoke(job: CampaignRevokeJob): Promise<void>;
+}
+
+/** A review item whose Revoke is recorded and is to be carried out. */
+export interface CampaignRevokeJob {
+  campaignRevoke: { campaignId: string; itemId: string };
 }
 
 /** An offboarding a Jira issue asked for: who leaves (their email), the offboarding issue, and who asked. */
@@ -372,3 +438,10 @@ export const REVIEW_ACTION_ID = 'grantline_review';
 export const EXTEND_ACTION_ID = 'grantline_extend';
 /** The "Approve all" button of a bundle's approval message (value: the bundle id). */
 export const BUNDLE_APPROVE_ALL_ACTION_ID = 'grantline_approve_all';
+/** A review item's Keep and Revoke buttons (value `${campaignId}:${itemId}`); Revoke opens REVOKE_REASON_FORM. */
+export const CAMPAIGN_KEEP_ACTION_ID = 'grantline_campaign_keep';
+export const CAMPAIGN_REVOKE_ACTION_ID = 'grantline_campaign_revoke';
+/** "Keep all recommended keeps" on a reviewer's message (value: the campaign id). */
+export const CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID = 'grantline_campaign_keep_recommended';
+/** The previous and next page buttons of a reviewer's message (value `${campaignId}:${page}`, the page to show). */
+export const CAMPAIGN_PAGE_ACTION_IDS = { previous: 'grantline_campaign_page_previous', next: 'grantline_campaign_page_next' } as const;

@@ -1,6 +1,6 @@
 /**
  * Slack ingress: Approve/Deny clicks, "I'm done" clicks, the `/access` command and the request form
- * it opens. Verify, record, acknowledge: Slack allows 3 s, so the slow work happens after the answer
+ * it opens, and the buttons and revoke-reason form of a reviewer's access review message. Verify, record, acknowledge: Slack allows 3 s, so the slow work happens after the answer
  * (approvals and provisioning in the workflow, filing a submitted form in the filing job, an early
  * release in the release job).
  */
@@ -16,14 +16,21 @@ import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { requestProblems, type RequestField } from './intake.js';
 import { requestExtension } from './extension.js';
 import { approveAll } from './bundles.js';
+import { keepRecommended, recordDecision, redrawReviewerMessage } from './campaigns.js';
 import {
   APPROVE_ACTION_ID,
   BUNDLE_APPROVE_ALL_ACTION_ID,
+  CAMPAIGN_KEEP_ACTION_ID,
+  CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID,
+  CAMPAIGN_PAGE_ACTION_IDS,
+  CAMPAIGN_REVOKE_ACTION_ID,
+  type ChatMessageRef,
   DENY_ACTION_ID,
   EXTEND_ACTION_ID,
   RELEASE_ACTION_ID,
   REQUEST_FORM,
   REVIEW_ACTION_ID,
+  REVOKE_REASON_FORM,
 } from './ports.js';
 import { confirmReview } from './break-glass.js';
 import { requestRelease } from './release.js';
@@ -50,6 +57,7 @@ const view = z.object({
   id: z.string().min(1),
   hash: z.string().optional(),
   callback_id: z.string().optional(),
+  private_metadata: z.string().max(3000).optional(),
   state: z.object({ values: z.record(z.string(), z.record(z.string(), inputState)) }).optional(),
 });
 type SlackView = z.output<typeof view>;
@@ -65,6 +73,7 @@ const interactionPayload = z.discriminatedUnion('type', [
     type: z.literal('block_actions'),
     ...sender,
     actions: z.array(z.object({ action_id: z.string(), value: z.string().optional() })).min(1),
+    trigger_id: z.string().optional(),
     view: view.optional(),
     /** The message whose button was clicked (absent for a view's elements). */
     container: z.object({ message_ts: z.string().min(1).optional(), channel_id: z.string().min(1).optional() }).optional(),
@@ -98,7 +107,10 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   const payload = parsed.data;
   checkWorkspace(deps.config, payload.team?.id ?? undefined, payload.api_app_id);
   const ourForm = payload.view?.callback_id === REQUEST_FORM.callbackId;
-  if (payload.type === 'view_submission') return ourForm ? submitForm(deps, payload.user.id, payload.view) : { status: 200 };
+  if (payload.type === 'view_submission') {
+    if (payload.view.callback_id === REVOKE_REASON_FORM.callbackId) return revokeSubmitted(deps, payload.user.id, payload.view);
+    return ourForm ? submitForm(deps, payload.user.id, payload.view) : { status: 200 };
+  }
   if (ourForm && payload.view && payload.actions.some((a) => a.action_id === REQUEST_FORM.app || a.action_id === REQUEST_FORM.role)) {
     return redrawForm(deps, payload.view);
   }
@@ -111,6 +123,11 @@ export async function receiveSlackInteraction(deps: SlackDeps, req: HttpRequest)
   if (review) return reviewClicked(deps, payload.user.id, review.value);
   const extend = payload.actions.find((a) => a.action_id === EXTEND_ACTION_ID);
   if (extend) return extendClicked(deps, payload.user.id, extend.value);
+  const campaignAction = payload.actions.find((a) => CAMPAIGN_ACTIONS.has(a.action_id));
+  if (campaignAction) {
+    const { message_ts: ts, channel_id: channel } = payload.container ?? {};
+    return campaignClicked(deps, payload.user.id, campaignAction, ts && channel ? { channel, ts } : undefined, payload.trigger_id);
+  }
   const approveAllAction = payload.actions.find((a) => a.action_id === BUNDLE_APPROVE_ALL_ACTION_ID);
   if (approveAllAction) return approveAllClicked(deps, payload.user.id, approveAllAction.value);
   const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION_ID || a.action_id === DENY_ACTION_ID);
@@ -225,6 +242,123 @@ async function extendClicked(deps: SlackDeps, userId: string, value: string | un
     deps.logger.warn('could not tell the clicker what became of "Extend"', { error: (err as Error).message });
   }
   return json(200, { outcome: result.outcome });
+}
+
+const CAMPAIGN_ACTIONS = new Set<string>([
+  CAMPAIGN_KEEP_ACTION_ID,
+  CAMPAIGN_REVOKE_ACTION_ID,
+  CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID,
+  CAMPAIGN_PAGE_ACTION_IDS.previous,
+  CAMPAIGN_PAGE_ACTION_IDS.next,
+]);
+const CAMPAIGN_ID = /^review-[0-9a-z-]{1,40}$/;
+const ITEM_REF = /^(review-[0-9a-z-]{1,40}):(\d{5,7})$/;
+
+/**
+ * A button on a reviewer's access review message (shared/campaigns.ts). Values name the campaign and
+ * item (or page) only; who may decide is read from the ledger. Keep is recorded at once; Revoke opens
+ * the modal that asks why (the decision is its submission); "Keep all recommended keeps" keeps each
+ * such item as its own Keep would; a page button redraws the message on that page.
+ */
+async function campaignClicked(
+  deps: SlackDeps,
+  userId: string,
+  action: { action_id: string; value?: string | undefined },
+  message: ChatMessageRef | undefined,
+  triggerId: string | undefined,
+): Promise<HttpResponse> {
+  const clicker = normalizeEmail(await deps.chat.emailOfUser(userId));
+  if (!clicker) {
+    await tellClicker(deps, userId, 'Grantline cannot see your email address in Slack, so it cannot check that these review items are yours.');
+    return json(200, { outcome: 'refused' });
+  }
+  if (action.action_id === CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID) {
+    if (!CAMPAIGN_ID.test(action.value ?? '')) throw new MalformedRequestError('"Keep all recommended keeps" value is not a review reference');
+    const result = await keepRecommended(deps, action.value!, clicker);
+    if (result.outcome === 'refused') await tellClicker(deps, userId, `Nothing was kept: ${result.reason}.`);
+    return json(200, result);
+  }
+  if (action.action_id === CAMPAIGN_PAGE_ACTION_IDS.previous || action.action_id === CAMPAIGN_PAGE_ACTION_IDS.next) {
+    const page = /^(review-[0-9a-z-]{1,40}):(\d{1,5})$/.exec(action.value ?? '');
+    if (!page) throw new MalformedRequestError('page button value is not a review page');
+    const campaign = await deps.store.getCampaign(page[1]!);
+    // Only the reviewer's own message is turned: the record keyed by the clicker must be the message clicked.
+    const record = campaign ? await deps.store.reviewMessage(campaign.id, clicker) : undefined;
+    if (campaign && record?.ts && record.ts === message?.ts) await redrawReviewerMessage(deps, campaign, clicker, Number(page[2]));
+    return json(200, { outcome: 'shown' });
+  }
+  const ref = ITEM_REF.exec(action.value ?? '');
+  if (!ref) throw new MalformedRequestError('review button value is not a review item reference');
+  const [campaignId, itemId] = [ref[1]!, ref[2]!];
+  if (action.action_id === CAMPAIGN_KEEP_ACTION_ID) {
+    const result = await recordDecision(deps, { campaignId, itemId, outcome: 'keep', by: clicker });
+    if (result.outcome === 'refused') await tellClicker(deps, userId, `Your Keep was not recorded: ${result.reason}.`);
+    else await redrawReviewerMessage(deps, result.campaign, result.item.reviewer);
+    return json(200, { outcome: result.outcome });
+  }
+  // Revoke: checked before the modal opens, so a click that cannot count is told at once.
+  const campaign = await deps.store.getCampaign(campaignId);
+  const item = campaign ? await deps.store.getCampaignItem(campaignId, itemId) : undefined;
+  const refusal =
+    !campaign || !item
+      ? 'no such review item'
+      : campaign.status !== 'open'
+        ? `the review is ${campaign.status}`
+        : item.email === clicker
+          ? 'you cannot review your own access'
+          : item.reviewer !== clicker
+            ? `only ${item.reviewer} reviews this item`
+            : item.decision
+              ? `already decided: ${item.decision.outcome} by ${item.decision.by}`
+              : undefined;
+  if (refusal || !triggerId) {
+    await tellClicker(deps, userId, `Your Revoke was not recorded: ${refusal ?? 'Slack sent no trigger to open the form with'}.`);
+    return json(200, { outcome: 'refused' });
+  }
+  await deps.chat.openRevokeReason(triggerId, { campaignId, item: item!, ...(message ? { message } : {}) });
+  return json(200, { outcome: 'asked' });
+}
+
+/**
+ * The revoke-reason modal submitted: the decision is recorded at once (the first decision wins) and
+ * carried out by a job (the revoke path calls the identity provider: longer than Slack's 3 s). An
+ * empty reason is shown under the field; a refusal is told by DM and closes the modal.
+ */
+async function revokeSubmitted(deps: SlackDeps, userId: string, view: SlackView): Promise<HttpResponse> {
+  const reason = inputValue(view.state?.values ?? {}, REVOKE_REASON_FORM.reason, REVOKE_REASON_FORM.reason)?.trim();
+  if (!reason) return json(200, { response_action: 'errors', errors: { [REVOKE_REASON_FORM.reason]: 'Say why this access is revoked' } });
+  if (reason.length > 1000) return json(200, { response_action: 'errors', errors: { [REVOKE_REASON_FORM.reason]: 'At most 1,000 characters' } });
+  const metadata = revokeMetadata.safeParse(parseMetadata(view.private_metadata));
+  if (!metadata.success) throw new MalformedRequestError('revoke form metadata is not a review item reference');
+  const { campaignId, itemId } = metadata.data;
+  const clicker = normalizeEmail(await deps.chat.emailOfUser(userId));
+  const result = clicker
+    ? await recordDecision(deps, { campaignId, itemId, outcome: 'revoke', by: clicker, reason })
+    : { outcome: 'refused' as const, reason: 'Grantline cannot see your email address in Slack' };
+  if (result.outcome === 'refused') {
+    await tellClicker(deps, userId, `Your Revoke was not recorded: ${result.reason}.`);
+    return { status: 200 };
+  }
+  if (result.unfinished) {
+    try {
+      await deps.jobs.campaignRevoke({ campaignRevoke: { campaignId, itemId } });
+    } catch (err) {
+      // Recorded: the campaign sweep carries it out.
+      deps.logger.warn('could not hand a review Revoke to its job; the campaign sweep carries it out', { campaignId, itemId, error: errorMessage(err) });
+    }
+  }
+  await redrawReviewerMessage(deps, result.campaign, result.item.reviewer);
+  return { status: 200 };
+}
+
+const revokeMetadata = z.object({ campaignId: z.string().regex(CAMPAIGN_ID), itemId: z.string().regex(/^\d{5,7}$/) });
+
+function parseMetadata(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
 }
 
 const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);

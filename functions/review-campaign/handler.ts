@@ -1,7 +1,8 @@
-// POST /reviews, GET /campaigns/{id}, POST /campaigns/{id}/decisions and /close (IAM): access review campaigns
+// POST /reviews, GET /campaigns/{id}, POST /campaigns/{id}/decisions and /close (IAM); a review Revoke decided in Slack (async
+// invoke by slack-interactions); the campaign sweep every 15 minutes (reminders, the due date, anything cut short)
 import { jiraTicketing } from '../../shared/aws/jira.js';
-import { httpHandler } from '../../shared/aws/lambda.js';
-import { campaignRoute } from '../../shared/campaigns.js';
+import { campaignHandler } from '../../shared/aws/lambda.js';
+import { slackChat } from '../../shared/aws/slack.js';
 import { identityProviders } from '../../shared/connectors/identity.js';
 
-export const handler = httpHandler(campaignRoute, { providers: identityProviders, ticketing: jiraTicketing });
+export const handler = campaignHandler({ providers: identityProviders, ticketing: jiraTicketing, chat: slackChat });

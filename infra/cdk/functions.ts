@@ -41,7 +41,7 @@ export const FUNCTION_NAMES = [
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** The functions invoked asynchronously (by another function or a schedule): each has a fixed name and a dead-letter queue. */
-export type InvokedFunction = Extract<FunctionName, 'revoke' | 'file-request' | 'offboard'>;
+export type InvokedFunction = Extract<FunctionName, 'revoke' | 'file-request' | 'offboard' | 'review-campaign'>;
 
 /** Secrets a function may read; `identityProviders` means the secrets of the providers the catalog uses. */
 export type SecretUse = 'jira' | 'jiraWebhook' | 'slack' | 'identityProviders';
@@ -86,12 +86,12 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
   'slack-interactions': {
     description:
-      'POST /webhooks/slack/interactions: Approve/Deny clicks (ledger, then the waiting task), a submitted /access form (to file-request), "I\'m done" (to revoke), "Extend" (an extension request: its own execution)',
+      'POST /webhooks/slack/interactions: Approve/Deny (ledger, then the waiting task), the /access form (to file-request), "I\'m done" (to revoke), "Extend" (its own execution), review Keep/Revoke (a Revoke to review-campaign)',
     trigger: 'http',
     table: 'readWrite',
     secrets: ['slack'],
     workflow: 'start+complete',
-    invokes: ['file-request', 'revoke'],
+    invokes: ['file-request', 'revoke', 'review-campaign'],
     timeoutSeconds: 29,
     memoryMb: 512,
   },
@@ -212,8 +212,11 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
   'review-campaign': {
     description:
-      'POST /reviews, GET /campaigns/{id}, POST /campaigns/{id}/decisions and /close (IAM auth): access review campaigns (a snapshot with last sign-in and recommendations; a revoke goes through the revoke path)',
+      'POST /reviews, /campaigns/{id}/... (IAM auth): access review campaigns (snapshot, Slack message per reviewer, Revoke through the revoke path); a Revoke decided in Slack (async invoke by slack-interactions); every 15 minutes the campaign sweep',
     ...REVOKING_ROUTE,
+    secrets: [...REVOKING_ROUTE.secrets, 'slack'],
+    // A start snapshots every member (a review profile each): it may outlast API Gateway's 29 s, and goes on (a repeat with its Idempotency-Key answers 202).
+    timeoutSeconds: 300,
   },
   'drift-report': {
     description:

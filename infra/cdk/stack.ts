@@ -7,9 +7,11 @@
  *   EventBridge Scheduler (one-time schedule per grant) ──► revoke      (retries, then a DLQ)
  *   slack-interactions ──► file-request (a submitted form), revoke ("I'm done": an early release)   (async invokes)
  *   jira-webhook ──► offboard (an offboarding issue; also POST /offboard)                          (async invoke)
+ *   slack-interactions ──► review-campaign (a review item's Revoke decided in Slack)              (async invoke)
  *   EventBridge rule, every 5 minutes ──► flush-evidence
  *   EventBridge rule, every 5 minutes ──► sweep-expiries (revokes overdue grants, recreates missing schedules)
  *   EventBridge rule, daily ──► drift-report (groups against the ledger; also POST /drift)
+ *   EventBridge rule, every 15 minutes ──► review-campaign (campaign reminders, due dates, anything cut short)
  *   DynamoDB ledger (retained), Secrets Manager credentials, alarms.
  *
  * Cycles are avoided by naming: the state machine and the revoke function have fixed names derived
@@ -68,6 +70,7 @@ export function resourceNames(stackName: string) {
     revokeFunction: `${stackName}-revoke`,
     fileRequestFunction: `${stackName}-file-request`,
     offboardFunction: `${stackName}-offboard`,
+    reviewCampaignFunction: `${stackName}-review-campaign`,
     scheduleGroup: `${stackName}-revocations`,
   };
 }
@@ -85,6 +88,7 @@ export class GrantlineStack extends Stack {
     revoke: Queue;
     fileRequest: Queue;
     offboard: Queue;
+    reviewCampaign: Queue;
     flushEvidence: Queue;
     sweepExpiries: Queue;
     driftReport: Queue;
@@ -137,6 +141,7 @@ export class GrantlineStack extends Stack {
       revoke: deadLetterQueue('RevokeDeadLetterQueue'),
       fileRequest: deadLetterQueue('FileRequestDeadLetterQueue'),
       offboard: deadLetterQueue('OffboardDeadLetterQueue'),
+      reviewCampaign: deadLetterQueue('ReviewCampaignDeadLetterQueue'),
       flushEvidence: deadLetterQueue('FlushEvidenceDeadLetterQueue', 'the EventBridge rule that invokes flush-evidence'),
       sweepExpiries: deadLetterQueue('SweepExpiriesDeadLetterQueue', 'the EventBridge rule that invokes sweep-expiries'),
       driftReport: deadLetterQueue('DriftReportDeadLetterQueue', 'the EventBridge rule that invokes drift-report'),
@@ -184,6 +189,13 @@ export class GrantlineStack extends Stack {
         setting: 'GRANTLINE_OFFBOARD_FUNCTION',
         reference: names.offboardFunction,
         deadLetterQueue: this.deadLetterQueues.offboard,
+      },
+      'review-campaign': {
+        functionName: names.reviewCampaignFunction,
+        arn: functionArn(names.reviewCampaignFunction),
+        setting: 'GRANTLINE_REVIEW_CAMPAIGN_FUNCTION',
+        reference: names.reviewCampaignFunction,
+        deadLetterQueue: this.deadLetterQueues.reviewCampaign,
       },
     };
     const isInvoked = (name: FunctionName): name is InvokedFunction => name in invoked;
@@ -368,6 +380,17 @@ export class GrantlineStack extends Stack {
         }),
       ],
     });
+    new Rule(this, 'CampaignSweepEvery15Minutes', {
+      description: 'Access review campaigns: reminders before the due date, the due date by the campaign rule, anything a crash cut short',
+      schedule: Schedule.rate(Duration.minutes(15)),
+      targets: [
+        new LambdaFunction(this.functions['review-campaign'].fn, {
+          deadLetterQueue: this.deadLetterQueues.reviewCampaign,
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
     // shared/sweep.ts logs this message whenever it repairs anything: a schedule should never be missing.
     const sweeperRepairs = new MetricFilter(this, 'SweeperRepairsMetric', {
       logGroup: this.functions['sweep-expiries'].logGroup,
@@ -437,6 +460,11 @@ export class GrantlineStack extends Stack {
       'OffboardDeadLetterAlarm',
       depth(this.deadLetterQueues.offboard),
       "An offboarding asked by a Jira issue failed after Lambda retries: the message holds the person's email and the issue; fix the cause and POST /offboard with them (it is idempotent).",
+    );
+    alarm(
+      'ReviewCampaignDeadLetterAlarm',
+      depth(this.deadLetterQueues.reviewCampaign),
+      'A review Revoke decided in Slack, or the campaign sweep, failed after retries: the message holds the campaign and item (the next sweep carries a recorded Revoke out), or the sweep event.',
     );
     alarm('DriftReportDeadLetterAlarm', depth(this.deadLetterQueues.driftReport), 'The daily drift report could not be invoked: drift is not being found.');
     alarm('FlushEvidenceDeadLetterAlarm', depth(this.deadLetterQueues.flushEvidence), 'The periodic evidence delivery could not be invoked.');

@@ -7,7 +7,7 @@
 import { realSleep, type Sleep } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import type { FilingJob, Jobs, OffboardJob, ReleaseJob } from '../../shared/ports.js';
+import type { CampaignRevokeJob, FilingJob, Jobs, OffboardJob, ReleaseJob } from '../../shared/ports.js';
 
 /** Lambda retries a failed asynchronous invoke twice, about a minute and then two apart; locally seconds apart. */
 const RETRY_WAITS_MS = [1_000, 2_000] as const;
@@ -20,6 +20,8 @@ export interface LocalJobRunners {
   release: (job: ReleaseJob) => Promise<unknown>;
   /** The offboard function. */
   offboard: (job: OffboardJob) => Promise<unknown>;
+  /** The review-campaign function, carrying out a review item's Revoke. */
+  campaignRevoke: (job: CampaignRevokeJob) => Promise<unknown>;
 }
 
 export class LocalJobs implements Jobs {
@@ -41,6 +43,11 @@ export class LocalJobs implements Jobs {
 
   async offboard(job: OffboardJob): Promise<void> {
     this.start('offboarding job failed', { email: job.offboard.email }, () => this.runners.offboard(job));
+  }
+
+  /** Not receipted: a job lost to a kill is found by the campaign sweep (a Revoke recorded, not carried out). */
+  async campaignRevoke(job: CampaignRevokeJob): Promise<void> {
+    this.start('review revoke job failed', job.campaignRevoke, () => this.runners.campaignRevoke(job));
   }
 
   /** Resolves once every job handed over so far (and any they hand over) has finished. */

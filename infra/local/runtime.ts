@@ -16,6 +16,7 @@ import { JiraTicketing } from '../../shared/connectors/jira.js';
 import { identityProviders } from '../../shared/connectors/identity.js';
 import { SlackChat } from '../../shared/connectors/slack.js';
 import { reviewOpen } from '../../shared/break-glass.js';
+import { finishItemRevoke, sweepCampaigns } from '../../shared/campaigns.js';
 import { reportDriftForAll } from '../../shared/drift.js';
 import { flushEvidence } from '../../shared/evidence.js';
 import { fileRequest } from '../../shared/filing.js';
@@ -36,6 +37,9 @@ import { releaseReceiptKey } from '../../shared/release.js';
 import { LocalScheduler } from './scheduler.js';
 import { startServer } from './server.js';
 import { LocalWorkflow } from './workflow.js';
+
+/** How often the local runtime sweeps campaigns (clock time; AWS: every 15 minutes). */
+const CAMPAIGN_SWEEP_MS = 60_000;
 
 export interface LocalRuntimeOptions {
   env: Record<string, string | undefined>;
@@ -119,6 +123,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         await store.commands.finish(releaseReceiptKey(job.grantId));
       },
       offboard: (job) => runOffboardJob(deps, job),
+      campaignRevoke: (job) => finishItemRevoke(deps, job.campaignRevoke.campaignId, job.campaignRevoke.itemId),
     },
     logger,
     sleep,
@@ -131,6 +136,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let flushing: Promise<unknown> | undefined;
   let drifting: Promise<unknown> | undefined;
   let driftReportedOn: string | undefined;
+  let sweepingCampaigns: Promise<unknown> | undefined;
+  let campaignsSweptAt = -Infinity;
   if (options.tickMs !== false) {
     ticker = setInterval(() => {
       void scheduler.tick();
@@ -145,6 +152,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         drifting = reportDriftForAll(deps)
           .catch((err: unknown) => logger.warn('drift report failed', { error: String(err) }))
           .finally(() => (drifting = undefined));
+      }
+      // The campaign sweep (an EventBridge rule every 15 minutes in AWS): reminders, due dates, anything cut short.
+      if (!sweepingCampaigns && clock.now().getTime() - campaignsSweptAt >= CAMPAIGN_SWEEP_MS) {
+        campaignsSweptAt = clock.now().getTime();
+        sweepingCampaigns = sweepCampaigns(deps)
+          .catch((err: unknown) => logger.warn('campaign sweep failed', { error: String(err) }))
+          .finally(() => (sweepingCampaigns = undefined));
       }
     }, options.tickMs ?? 1000);
     ticker.unref();
@@ -177,6 +191,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (ticker) clearInterval(ticker);
       await flushing;
       await drifting;
+      await sweepingCampaigns;
       await jobs.idle();
       await workflow.stop();
       await scheduler.stop();

@@ -4,11 +4,11 @@
  * hand-over; Lambda retries a failed run twice and then sends the event to the function's
  * dead-letter queue. A filing job goes to the file-request function; an early release to the revoke
  * function (the schedules' target), with the input its Revoke task takes; an offboarding to the
- * offboard function.
+ * offboard function; a review item's Revoke decided in Slack to the review-campaign function.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ConfigurationError } from '../errors.js';
-import type { FilingJob, Jobs, OffboardJob, ReleaseJob } from '../ports.js';
+import type { CampaignRevokeJob, FilingJob, Jobs, OffboardJob, ReleaseJob } from '../ports.js';
 import type { RevokeReason } from '../revocation.js';
 
 export interface JobFunctions {
@@ -18,6 +18,8 @@ export interface JobFunctions {
   revoke?: string;
   /** Name or ARN of the offboard function (GRANTLINE_OFFBOARD_FUNCTION). */
   offboard?: string;
+  /** Name or ARN of the review-campaign function (GRANTLINE_REVIEW_CAMPAIGN_FUNCTION). */
+  reviewCampaign?: string;
 }
 
 export class LambdaJobs implements Jobs {
@@ -41,6 +43,10 @@ export class LambdaJobs implements Jobs {
 
   async offboard(job: OffboardJob): Promise<void> {
     await this.invoke(this.functions.offboard, 'GRANTLINE_OFFBOARD_FUNCTION', job);
+  }
+
+  async campaignRevoke(job: CampaignRevokeJob): Promise<void> {
+    await this.invoke(this.functions.reviewCampaign, 'GRANTLINE_REVIEW_CAMPAIGN_FUNCTION', job);
   }
 
   private async invoke(functionName: string | undefined, setting: string, payload: unknown): Promise<void> {

@@ -117,6 +117,7 @@ async function build(connectors: Connectors): Promise<LifecycleDeps> {
           ...(config.GRANTLINE_FILE_REQUEST_FUNCTION ? { fileRequest: config.GRANTLINE_FILE_REQUEST_FUNCTION } : {}),
           ...(config.GRANTLINE_REVOKE_FUNCTION_ARN ? { revoke: config.GRANTLINE_REVOKE_FUNCTION_ARN } : {}),
           ...(config.GRANTLINE_OFFBOARD_FUNCTION ? { offboard: config.GRANTLINE_OFFBOARD_FUNCTION } : {}),
+          ...(config.GRANTLINE_REVIEW_CAMPAIGN_FUNCTION ? { reviewCampaign: config.GRANTLINE_REVIEW_CAMPAIGN_FUNCTION } : {}),
         }),
     ),
   };

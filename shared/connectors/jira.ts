@@ -403,6 +403,46 @@ export class JiraTicketing implements Ticketing {
       throw toJiraError(err, action, issueKey);
     }
   }
+
+  async attachFile(issueKey: string, file: { filename: string; content: string; contentType: string }): Promise<'attached' | 'exists'> {
+    const action = `attach ${file.filename} to ${issueKey}`;
+    // Jira keeps any number of attachments of one name: the name is looked for first, so a retry
+    // after an upload whose answer was lost does not attach the file a second time.
+    const issue = await call(action, issueKey, () => this.client.issues.getIssue({ issueIdOrKey: path(issueKey), fields: ['attachment'] }));
+    // An issue without attachments may leave the field out.
+    const attached: Array<{ filename?: string }> = issue.fields?.attachment ?? [];
+    if (attached.some((a) => a.filename === file.filename)) return 'exists';
+    const bytes = Buffer.from(file.content, 'utf8');
+    try {
+      // jira.js sends multipart/form-data, the file in the part named "file", with X-Atlassian-Token: no-check.
+      await this.client.issueAttachments.addAttachment({
+        issueIdOrKey: path(issueKey),
+        attachment: { filename: file.filename, file: bytes, mimeType: file.contentType },
+      });
+    } catch (err) {
+      throw attachmentError(err, action, issueKey, bytes.byteLength);
+    }
+    return 'attached';
+  }
+}
+
+/** toJiraError, with what Jira's answers to an upload mean: 413 the site's size limit, 403 attachments off or not permitted. */
+function attachmentError(err: unknown, action: string, issueKey: string, size: number): RetryableError | PermanentError {
+  if (err instanceof HttpException && isRecord(err.cause) && isRecord(err.cause.response)) {
+    const detail = jiraMessages(isRecord(err.response) ? err.response.data : undefined);
+    const suffix = detail ? ` (Jira: ${detail})` : '';
+    if (err.status === 413) {
+      return new PermanentError(
+        `Jira refused to ${action}: the file (${size.toLocaleString('en-US')} bytes) is larger than the Jira site's attachment size limit (413)${suffix}`,
+      );
+    }
+    if (err.status === 403) {
+      return new PermanentError(
+        `Jira refused to ${action} (403): attachments are turned off on the Jira site, or the Grantline Jira account lacks the Create Attachments permission in the project${suffix}`,
+      );
+    }
+  }
+  return toJiraError(err, action, issueKey);
 }
 
 /** JSM's approval as the port describes it ([] when it has no id); `me`: Grantline's account id. */

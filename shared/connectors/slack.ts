@@ -14,11 +14,16 @@ import {
 import {
   APPROVE_ACTION_ID,
   BUNDLE_APPROVE_ALL_ACTION_ID,
+  CAMPAIGN_KEEP_ACTION_ID,
+  CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID,
+  CAMPAIGN_PAGE_ACTION_IDS,
+  CAMPAIGN_REVOKE_ACTION_ID,
   DENY_ACTION_ID,
   EXTEND_ACTION_ID,
   RELEASE_ACTION_ID,
   REQUEST_FORM,
   REVIEW_ACTION_ID,
+  REVOKE_REASON_FORM,
   type ApprovalOutcome,
   type ApprovalProgress,
   type ApprovalPrompt,
@@ -27,7 +32,10 @@ import {
   type ChatMessageRef,
   type FormChoice,
   type RequestForm,
+  type ReviewMessageView,
+  type RevokeReasonForm,
 } from '../ports.js';
+import type { CampaignItem } from '../campaigns.js';
 import { describeDuration } from '../duration.js';
 import { realSleep, type Sleep } from '../clock.js';
 import { GrantlineError, PermanentError, RetryableError, errorMessage } from '../errors.js';
@@ -40,6 +48,9 @@ export const RELEASE_BLOCK_ID = 'grantline_release';
 export const REVIEW_BLOCK_ID = 'grantline_review';
 export const EXTEND_BLOCK_ID = 'grantline_extend';
 export const BUNDLE_APPROVE_ALL_BLOCK_ID = 'grantline_approve_all';
+/** A review item's Keep/Revoke block (suffixed `/${itemId}`: block ids must not repeat in a message), and the footer's. */
+export const CAMPAIGN_ITEM_BLOCK_ID = 'grantline_campaign_item';
+export const CAMPAIGN_FOOTER_BLOCK_ID = 'grantline_campaign_footer';
 
 /** The longest Retry-After we sleep through in-process; longer ones surface as RetryableError for the state machine. */
 export const MAX_IN_PROCESS_RATE_LIMIT_WAIT_MS = 5_000;
@@ -132,6 +143,14 @@ export class SlackChat implements Chat {
     return { channel: to.channel, ts: to.ts };
   }
 
+  async showReviewItems(to: string | ChatMessageRef, view: ReviewMessageView): Promise<ChatMessageRef> {
+    const text = reviewMessageText(view);
+    const blocks = reviewMessageBlocks(view);
+    if (typeof to === 'string') return this.postDecisionMessage(to, text, blocks);
+    await this.call('chat.update', () => this.client.chat.update({ channel: to.channel, ts: to.ts, text, blocks }));
+    return { channel: to.channel, ts: to.ts };
+  }
+
   async notify(
     to: string | ChatMessageRef,
     text: string,
@@ -168,6 +187,10 @@ export class SlackChat implements Chat {
 
   async openRequestForm(triggerId: string, form: RequestForm): Promise<void> {
     await this.call('views.open', () => this.client.views.open({ trigger_id: triggerId, view: requestFormView(form) }));
+  }
+
+  async openRevokeReason(triggerId: string, form: RevokeReasonForm): Promise<void> {
+    await this.call('views.open', () => this.client.views.open({ trigger_id: triggerId, view: revokeReasonView(form) }));
   }
 
   async updateRequestForm(viewId: string, hash: string | undefined, form: RequestForm): Promise<void> {
@@ -445,6 +468,165 @@ function approveAllActions(bundleId: string, waiting: number): SlackBlock {
   });
 }
 
+/** Budgets of a review item's facts (after escaping), so that its section stays under 3,000 characters whatever the directory says. */
+const PERSON_MAX = 200; // a person's name, title, department
+const RECOMMENDATION_MAX = 400; // the recommendation's reason (Grantline's own words, but stored data all the same)
+const APPS_MAX = 1_000; // the apps in scope, as a list
+
+/** The reviewer's message `text` (notifications, screen readers): a one-line summary, escaped and clipped like approvalText. */
+export function reviewMessageText(v: ReviewMessageView): string {
+  const state = v.closed ? 'closed' : `due ${shown(formatDay(v.dueAt), SHORT_MAX)}`;
+  return clip(`Access review of ${shown(v.apps, APPS_MAX)}: ${v.decided} of ${v.total} decided (${state}).`, SLACK_LIMITS.messageText);
+}
+
+/**
+ * A reviewer's access review message, one page of their items: the header, a status line (due date, progress, page), a
+ * "closed" line once the campaign is closed, then two blocks an item (its facts; Keep/Revoke or its decision) and a
+ * footer with "Keep all recommended keeps (N)" and the page buttons when any of them applies. A full page
+ * (REVIEW_PAGE_SIZE, 10 items) takes 23 of the 50 blocks Slack allows. A closed campaign's message has no button at all.
+ */
+export function reviewMessageBlocks(v: ReviewMessageView): SlackBlock[] {
+  const status = [
+    `Due *${shown(formatTime(v.dueAt), SHORT_MAX)}*`,
+    `*${v.decided} of ${v.total}* decided`,
+    `page ${v.page + 1} of ${Math.max(v.pageCount, 1)}`,
+  ];
+  const open = !v.closed;
+  const footer: Button[] = [
+    ...(open && v.recommendedKeepsWaiting > 0 ? [keepRecommendedButton(v.campaignId, v.recommendedKeepsWaiting)] : []),
+    ...(open && v.page > 0 && v.page - 1 < v.pageCount ? [pageButton(v.campaignId, 'previous', v.page - 1)] : []),
+    ...(open && v.page + 1 < v.pageCount ? [pageButton(v.campaignId, 'next', v.page + 1)] : []),
+  ];
+  return [
+    headerBlock(`Access review: ${v.apps}`),
+    contextLine(status.join(' · ')),
+    ...(open ? [] : [contextLine(':lock: This review is closed: the decisions below are final and no more can be made.')]),
+    ...v.items.flatMap((item): SlackBlock[] => [
+      { type: 'section', text: mrkdwn(reviewItemFacts(item).join('\n'), SLACK_LIMITS.sectionText) },
+      item.decision
+        ? contextLine(reviewDecisionNote(item.decision))
+        : open
+          ? reviewItemActions(v.campaignId, item)
+          : contextLine(':heavy_minus_sign: Not reviewed before the review closed'),
+    ]),
+    ...(footer.length > 0 ? [{ type: 'actions' as const, block_id: CAMPAIGN_FOOTER_BLOCK_ID, elements: footer }] : []),
+  ];
+}
+
+/** "*Sam Analyst* (sam@x)", or the email alone when the identity provider gives no name. */
+const reviewPerson = (item: CampaignItem) =>
+  item.name ? `*${shown(item.name, PERSON_MAX)}* (${shown(item.email, EMAIL_MAX)})` : `*${shown(item.email, EMAIL_MAX)}*`;
+const reviewRecommendation = (item: CampaignItem) => `Recommend: *${shown(item.recommendation, SHORT_MAX)}* — ${shown(item.reason, RECOMMENDATION_MAX)}`;
+
+/** One line a fact, each escaped and clipped on its own: at most ~2,850 characters together. */
+function reviewItemFacts(item: CampaignItem): string[] {
+  const job = [item.title, item.department].flatMap((fact) => (fact ? [shown(fact, PERSON_MAX)] : [])).join(', ');
+  const group = item.provider ? `group ${shown(item.group, EMAIL_MAX)} (${shown(item.provider, SHORT_MAX)})` : 'manual app: not automatically revocable';
+  const grant = item.grant;
+  const from = grant
+    ? `grant ${shown(grant.grantId, SHORT_MAX)} (Jira ${shown(grant.issueKey, SHORT_MAX)})${grant.approvedBy ? `, approved by ${shown(grant.approvedBy, EMAIL_MAX)}` : ''}${grant.approvedAt ? ` on ${shown(formatDay(grant.approvedAt), SHORT_MAX)}` : ''}`
+    : 'outside Grantline';
+  const lastLogin = item.lastLogin === 'unknown' ? 'unknown' : shown(formatDay(item.lastLogin), SHORT_MAX);
+  return [
+    `${reviewPerson(item)}${job ? ` · ${job}` : ''}`,
+    `*${shown(item.appName, NAME_MAX)}* ${shown(item.role, NAME_MAX)} · ${group}`,
+    `From ${from}`,
+    `Last sign-in ${lastLogin}`,
+    reviewRecommendation(item),
+  ];
+}
+
+/** Keep/Revoke for one item; both carry `${campaignId}:${itemId}` only. Block ids must not repeat: each is told apart by the item id. */
+function reviewItemActions(campaignId: string, item: CampaignItem): SlackBlock {
+  const value = `${campaignId}:${item.itemId}`;
+  return {
+    type: 'actions',
+    block_id: `${CAMPAIGN_ITEM_BLOCK_ID}/${item.itemId}`,
+    elements: [
+      { type: 'button', action_id: CAMPAIGN_KEEP_ACTION_ID, style: 'primary', value, text: plain('Keep') },
+      { type: 'button', action_id: CAMPAIGN_REVOKE_ACTION_ID, style: 'danger', value, text: plain('Revoke') },
+    ],
+  };
+}
+
+const REVIEW_DECISION_ICONS = { keep: ':white_check_mark:', revoke: ':no_entry:' } as const;
+
+/** "Kept by x at time" / "Revoked by x at time: reason", escaped and clipped: a reason is the reviewer's own text. */
+function reviewDecisionNote(d: NonNullable<CampaignItem['decision']>): string {
+  const line = `${d.outcome === 'keep' ? 'Kept' : 'Revoked'} by ${d.by} at ${formatTime(d.at)}${d.reason ? `: ${d.reason}` : ''}`;
+  return `${REVIEW_DECISION_ICONS[d.outcome]} ${shown(line, REASON_MAX + 100)}`;
+}
+
+/** "Keep all recommended keeps (N)": one click decides several items, so Slack asks to confirm first. The value is the campaign id only. */
+function keepRecommendedButton(campaignId: string, waiting: number): Button {
+  const items = `${waiting} item${waiting === 1 ? '' : 's'}`;
+  return {
+    type: 'button',
+    action_id: CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID,
+    value: campaignId,
+    text: plain(`Keep all recommended keeps (${waiting})`),
+    confirm: {
+      title: plain(`Keep ${items} recommended to keep?`),
+      text: plain(
+        `You keep the ${items} that Grantline recommends keeping and that still wait${waiting === 1 ? 's' : ''} for your decision, on every page of this review. Each is recorded under your name.`,
+      ),
+      confirm: plain('Keep all'),
+      deny: plain('Not yet'),
+    },
+  };
+}
+
+/** "Previous page" / "Next page": the value is `${campaignId}:${page}`, the zero-based page the click shows. */
+const pageButton = (campaignId: string, which: keyof typeof CAMPAIGN_PAGE_ACTION_IDS, page: number): Button => ({
+  type: 'button',
+  action_id: CAMPAIGN_PAGE_ACTION_IDS[which],
+  value: `${campaignId}:${page}`,
+  text: plain(which === 'previous' ? 'Previous page' : 'Next page'),
+});
+
+/** Slack's limit on a modal's private_metadata, which carries what the revoke-reason modal's submission needs. */
+const PRIVATE_METADATA_MAX = 3_000;
+/** A revocation's reason, as the modal takes it and the decision route accepts it (shared/campaigns.ts). */
+const REVOKE_REASON_MAX = 1_000;
+
+/**
+ * The modal that asks why a review item is revoked: the person, the app role and the recommendation, and one required
+ * text input. private_metadata carries `{campaignId, itemId, channel?, ts?}` (the reviewer's message, to redraw it).
+ */
+export function revokeReasonView(form: RevokeReasonForm): View {
+  const { item } = form;
+  const privateMetadata = JSON.stringify({
+    campaignId: form.campaignId,
+    itemId: item.itemId,
+    ...(form.message ? { channel: form.message.channel, ts: form.message.ts } : {}),
+  });
+  // Ids only, so it cannot grow with user text; Slack would refuse the whole modal.
+  if (privateMetadata.length > PRIVATE_METADATA_MAX) {
+    throw new PermanentError(
+      `The revoke-reason modal's metadata for review item ${form.campaignId}/${item.itemId} exceeds Slack's ${PRIVATE_METADATA_MAX} characters.`,
+    );
+  }
+  const summary = `Revoke the access of ${reviewPerson(item)} to *${shown(item.appName, NAME_MAX)}* ${shown(item.role, NAME_MAX)}?\n${reviewRecommendation(item)}`;
+  return {
+    type: 'modal',
+    callback_id: REVOKE_REASON_FORM.callbackId,
+    private_metadata: privateMetadata,
+    title: plain('Revoke access'),
+    submit: plain('Revoke'),
+    close: plain('Cancel'),
+    blocks: [
+      { type: 'section', text: mrkdwn(summary, SLACK_LIMITS.sectionText) },
+      {
+        type: 'input',
+        block_id: REVOKE_REASON_FORM.reason,
+        label: plain('Why is it revoked?'),
+        hint: plain('Recorded with your decision in the review.'),
+        element: { type: 'plain_text_input', action_id: REVOKE_REASON_FORM.reason, multiline: true, max_length: REVOKE_REASON_MAX },
+      },
+    ],
+  };
+}
+
 /** "Approved by sam@x (1 of 2); 1 more approval needed", escaped and clipped (a group may be long). */
 const progressShown = (p: ApprovalProgress) => shown(progressLine(p), REASON_MAX + 100);
 
@@ -473,6 +655,12 @@ export function outcomeLine(o: ApprovalOutcome): string {
 function formatTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The day of an instant (YYYY-MM-DD, UTC), or the text as given when it is no date. */
+function formatDay(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(0, 10);
 }
 
 /** A notice with one button under its text: the "I'm done", "Extend by …" and "Reviewed" messages. */

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { RetryableError } from '../errors.js';
 import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus, MembershipKey, MembershipRecord, QuorumApproval } from '../grants/model.js';
-import type { Campaign, CampaignItem } from '../campaigns.js';
+import type { Campaign, CampaignItem, ReviewMessageRecord } from '../campaigns.js';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './page.js';
 import { CommandReceipts } from './idempotency.js';
 import { RateBuckets } from './rate-buckets.js';
@@ -504,11 +504,109 @@ export class Store {
     );
   }
 
-  /** Writes the snapshot's items (a retried start writes the same items again: they are keyed by position). */
-  async putCampaignItems(items: CampaignItem[]): Promise<void> {
+  /**
+   * Writes the snapshot's items, keyed by position: a resumed start writes its snapshot again, and
+   * the items of an earlier, longer snapshot beyond its end are deleted.
+   */
+  async putCampaignItems(id: string, items: CampaignItem[]): Promise<void> {
     for (const item of items) {
-      await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: campaignPk(item.campaignId), sk: campaignItemSk(item.itemId), ...item } }));
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: campaignPk(id), sk: campaignItemSk(item.itemId), ...item } }));
     }
+    const keep = new Set(items.map((i) => campaignItemSk(i.itemId)));
+    const written = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :item)',
+      ExpressionAttributeValues: { ':pk': campaignPk(id), ':item': 'ITEM#' },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    });
+    for (const key of written.filter((k) => !keep.has(k.sk as string))) {
+      await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: key.pk, sk: key.sk } }));
+    }
+  }
+
+  /**
+   * The campaigns the campaign sweep looks after: listed before the campaign is created (so a start
+   * cut short is found) and delisted once its summary is posted.
+   */
+  async listCampaign(id: string): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: CAMPAIGNS_PK, sk: `LISTED#${id}`, id } }));
+  }
+
+  async delistCampaign(id: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.table, Key: { pk: CAMPAIGNS_PK, sk: `LISTED#${id}` } }));
+  }
+
+  async listedCampaigns(): Promise<string[]> {
+    const listed = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :listed)',
+      ExpressionAttributeValues: { ':pk': CAMPAIGNS_PK, ':listed': 'LISTED#' },
+      ConsistentRead: true,
+    });
+    return listed.map((l) => l.id as string);
+  }
+
+  /** Records a reminder as sent (its name carries the due date it was for); false when it already was (another sweep sent it). */
+  async claimCampaignReminder(id: string, reminder: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: 'CAMPAIGN' },
+        UpdateExpression: 'SET reminders = list_append(if_not_exists(reminders, :none), :one)',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(reminders) OR NOT contains(reminders, :name))',
+        ExpressionAttributeValues: { ':none': [], ':one': [reminder], ':name': reminder },
+      }),
+    );
+  }
+
+  /** Hands an undecided item from `from` to `to` (escalation); false when it was decided or handed over meanwhile. */
+  async reassignCampaignItem(id: string, itemId: string, from: string, to: string): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: campaignItemSk(itemId) },
+        UpdateExpression: 'SET reviewer = :to, escalatedFrom = :from',
+        ConditionExpression: 'attribute_exists(pk) AND reviewer = :from AND attribute_not_exists(decision) AND attribute_not_exists(escalatedFrom)',
+        ExpressionAttributeValues: { ':from': from, ':to': to },
+      }),
+    );
+  }
+
+  /** A reviewer's Slack message of the campaign: where it is and the page it shows, or that Slack has no such person. */
+  async reviewMessage(id: string, reviewer: string): Promise<ReviewMessageRecord | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: campaignPk(id), sk: reviewMessageSk(reviewer) }, ConsistentRead: true }),
+    );
+    return Item ? (stripKeys(Item) as unknown as ReviewMessageRecord) : undefined;
+  }
+
+  /**
+   * Claims posting a reviewer's message: false when it is posted, or another run claimed it less
+   * than `staleBefore` ago (a claim older than that belongs to a run that died before posting).
+   */
+  async claimReviewMessage(id: string, reviewer: string, now: string, staleBefore: string): Promise<boolean> {
+    return this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: campaignPk(id), sk: reviewMessageSk(reviewer), reviewer, page: 0, claimedAt: now },
+        ConditionExpression: 'attribute_not_exists(pk) OR (attribute_not_exists(ts) AND attribute_not_exists(unreachable) AND claimedAt < :stale)',
+        ExpressionAttributeValues: { ':stale': staleBefore },
+      }),
+    );
+  }
+
+  async setReviewMessage(id: string, reviewer: string, changes: Partial<Omit<ReviewMessageRecord, 'reviewer'>>): Promise<void> {
+    const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: campaignPk(id), sk: reviewMessageSk(reviewer) },
+        UpdateExpression: `SET ${entries.map((_, i) => `#k${i} = :v${i}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(entries.map(([k], i) => [`#k${i}`, k])),
+        ExpressionAttributeValues: Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+      }),
+    );
   }
 
   async campaignItems(id: string): Promise<CampaignItem[]> {
@@ -1156,6 +1254,8 @@ const bundlePk = (bundleId: string) => `BUNDLE#${bundleId}`;
 const driftPk = (app: string) => `DRIFT#${app}`;
 const campaignPk = (id: string) => `CAMPAIGN#${id}`;
 const campaignItemSk = (itemId: string) => `ITEM#${itemId}`;
+const reviewMessageSk = (reviewer: string) => `MESSAGE#${reviewer}`;
+const CAMPAIGNS_PK = 'CAMPAIGNS';
 
 function stripKeys(item: Record<string, unknown>): Record<string, unknown> {
   const { pk: _pk, sk: _sk, ...rest } = item;

@@ -168,7 +168,8 @@ describe('bundles', () => {
     ]);
     expect(withPackage('axios')).toEqual(withJiraJs);
     // Slack: asking approvers, reminding them, updating the prompt, telling the requester, the two Slack
-    // webhooks and filing a form, the break-glass review, the notice before access ends (sweep-expiries).
+    // webhooks and filing a form, the break-glass review, the notice before access ends (sweep-expiries),
+    // the reviewers' messages of a campaign (review-campaign).
     expect(withPackage('@slack/web-api')).toEqual([
       'advance',
       'approval-timer',
@@ -177,6 +178,7 @@ describe('bundles', () => {
       'provision',
       'record-failure',
       'request-approval',
+      'review-campaign',
       'slack-commands',
       'slack-interactions',
       'sweep-expiries',

@@ -144,6 +144,7 @@ describe('secrets', () => {
       'break-glass-review',
       'record-failure',
       'sweep-expiries',
+      'review-campaign',
     ],
     get okta() {
       return idpReaders('okta');
@@ -291,8 +292,8 @@ describe('IAM least privilege', () => {
     // jira-webhook hands an offboarding issue to the offboard function (the next test).
     expect(invokers).toEqual(['jira-webhook', 'slack-interactions']);
     const invokes = statementsOf('slack-interactions').filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
-    // One statement per function it hands work to: file-request (a form) and revoke ("I'm done").
-    expect(invokes.map((s) => resourcesOf(s).length)).toEqual([1, 1]);
+    // One statement per function it hands work to: file-request (a form), revoke ("I'm done") and review-campaign (a review Revoke).
+    expect(invokes.map((s) => resourcesOf(s).length)).toEqual([1, 1, 1]);
     const invoke = invokes.find((s) => JSON.stringify(resourcesOf(s)[0]).includes(`:function:${fileRequestName}"`));
     expect(invoke).toBeDefined();
     // The name the function is told is the one it may invoke.
@@ -329,6 +330,22 @@ describe('IAM least privilege', () => {
     expect(resource(template, ids.offboard.fn).Properties?.DeadLetterConfig).toEqual({ TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.offboard)) });
     const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
       JSON.stringify(c.Properties?.FunctionName).includes(ids.offboard.fn),
+    );
+    expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
+  });
+
+  it('lets the Slack interactions function hand a review Revoke to the review-campaign function, which Lambda retries twice and then parks in its dead-letter queue', () => {
+    const campaignName = resource(template, ids['review-campaign'].fn).Properties?.FunctionName as string;
+    const invoke = statementsOf('slack-interactions').find(
+      (s) => actionsOf(s).includes('lambda:InvokeFunction') && JSON.stringify(resourcesOf(s)).includes(`:function:${campaignName}"`),
+    )!;
+    expect(resourcesOf(invoke)).toHaveLength(1);
+    expect(environmentOf(template, ids['slack-interactions'].fn).GRANTLINE_REVIEW_CAMPAIGN_FUNCTION).toBe(campaignName);
+    expect(resource(template, ids['review-campaign'].fn).Properties?.DeadLetterConfig).toEqual({
+      TargetArn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.reviewCampaign)),
+    });
+    const invokeConfig = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').filter(([, c]) =>
+      JSON.stringify(c.Properties?.FunctionName).includes(ids['review-campaign'].fn),
     );
     expect(invokeConfig.map(([, c]) => c.Properties?.MaximumRetryAttempts)).toEqual([2]);
   });
@@ -569,9 +586,9 @@ describe('HTTP API', () => {
 });
 
 describe('scheduling, dead letters and alarms', () => {
-  it('invokes flush-evidence and the expiry sweeper every 5 minutes, and the drift report daily, each with a dead-letter queue', () => {
+  it('invokes flush-evidence and the expiry sweeper every 5 minutes, the drift report daily and the campaign sweep every 15 minutes, each with a dead-letter queue', () => {
     const rules = resourcesOfType(template, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
-    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)', 'rate(1 day)']);
+    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)', 'rate(1 day)', 'rate(15 minutes)']);
     expect(rules.map((r) => r.Targets)).toEqual([
       [
         expect.objectContaining({
@@ -589,6 +606,12 @@ describe('scheduling, dead letters and alarms', () => {
         expect.objectContaining({
           Arn: arnOf(ids['drift-report'].fn),
           DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.driftReport)) },
+        }),
+      ],
+      [
+        expect.objectContaining({
+          Arn: arnOf(ids['review-campaign'].fn),
+          DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.reviewCampaign)) },
         }),
       ],
     ]);

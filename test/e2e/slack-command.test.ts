@@ -306,6 +306,7 @@ describe('submitting the form', () => {
       },
       release: (job) => jobs.release(job),
       offboard: (job) => jobs.offboard(job),
+      campaignRevoke: (job) => jobs.campaignRevoke(job),
     };
 
     const refused = await h.client.submitForm(viewId, { timestamp: now(h) });

@@ -74,6 +74,9 @@ class FakeTicketing implements Ticketing {
   async answerApproval(): Promise<'answered'> {
     throw new Error('not used by evidence');
   }
+  async attachFile(): Promise<'attached'> {
+    throw new Error('not used by evidence');
+  }
   titles(issueKey?: string): string[] {
     return this.comments.filter((c) => issueKey === undefined || c.issueKey === issueKey).map((c) => c.comment.title);
   }
@@ -333,6 +336,7 @@ class TicketingThatDiesMidPost implements Ticketing {
   setApprovers = (issueKey: string, fieldId: string, emails: string[]) => this.jira.setApprovers(issueKey, fieldId, emails);
   approvals = (issueKey: string) => this.jira.approvals(issueKey);
   answerApproval = (issueKey: string, approvalId: string, decision: 'approve' | 'decline') => this.jira.answerApproval(issueKey, approvalId, decision);
+  attachFile = (issueKey: string, file: { filename: string; content: string; contentType: string }) => this.jira.attachFile(issueKey, file);
 }
 
 describe('Jira evidence posted twice (issue 7, defect 2): against the simulated Jira', () => {

@@ -17,6 +17,7 @@ import type {
   ApprovalProgress,
   BundleApprovalView,
   Chat,
+  CampaignRevokeJob,
   FilingJob,
   IdentityProvider,
   IdpUser,
@@ -25,7 +26,9 @@ import type {
   OffboardJob,
   ReleaseJob,
   RequestForm,
+  ReviewMessageView,
   RevocationScheduler,
+  RevokeReasonForm,
   Ticketing,
   WorkflowRuntime,
 } from '../../shared/ports.js';
@@ -128,6 +131,13 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
     this.jsmAnswers.push({ issueKey, approvalId, decision });
     return 'answered' as const;
   }
+  /** Files attached to issues, oldest first: one per issue and file name (a second attach answers 'exists'). */
+  readonly attachments: Array<{ issueKey: string; filename: string; content: string; contentType: string }> = [];
+  async attachFile(issueKey: string, file: { filename: string; content: string; contentType: string }) {
+    if (this.attachments.some((a) => a.issueKey === issueKey && a.filename === file.filename)) return 'exists' as const;
+    this.attachments.push({ issueKey, ...file });
+    return 'attached' as const;
+  }
   async userIdByEmail(email: string): Promise<string | undefined> {
     return `U-${email}`;
   }
@@ -178,6 +188,18 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   async updateRequestForm(viewId: string, _hash: string | undefined, form: RequestForm) {
     this.forms.push({ viewId, form });
   }
+  /** Access review messages posted or redrawn: `to` is the user id (a post) or `channel/ts` (a redraw). */
+  readonly reviewMessages: Array<{ to: string; view: ReviewMessageView }> = [];
+  async showReviewItems(to: string | { channel: string; ts: string }, view: ReviewMessageView) {
+    const where = typeof to === 'string' ? to : `${to.channel}/${to.ts}`;
+    this.reviewMessages.push({ to: where, view });
+    return typeof to === 'string' ? { channel: `D-${to}`, ts: `r${this.reviewMessages.length}` } : to;
+  }
+  /** Revoke-reason modals opened (views.open), in order. */
+  readonly revokeForms: Array<{ triggerId: string; form: RevokeReasonForm }> = [];
+  async openRevokeReason(triggerId: string, form: RevokeReasonForm) {
+    this.revokeForms.push({ triggerId, form });
+  }
   /** Filing jobs handed over. */
   readonly filingJobs: FilingJob[] = [];
   async fileRequest(job: FilingJob) {
@@ -192,6 +214,11 @@ export class Recorder implements Ticketing, Chat, RevocationScheduler, WorkflowR
   readonly releaseJobs: ReleaseJob[] = [];
   async release(job: ReleaseJob) {
     this.releaseJobs.push(job);
+  }
+  /** Review Revokes decided in Slack, handed over to be carried out. */
+  readonly campaignRevokeJobs: CampaignRevokeJob[] = [];
+  async campaignRevoke(job: CampaignRevokeJob) {
+    this.campaignRevokeJobs.push(job);
   }
   async schedule(grantId: string, at: Date) {
     const exists = this.schedules.has(grantId);

@@ -23,7 +23,13 @@ export interface Harness {
   /** Clicks with a signature timestamp from the harness clock. */
   click(email: string, grantId: string, step: number, decision: 'approve' | 'deny'): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Presses a button (by action id) of a Slack message as this person, with a signature timestamp from the harness clock. */
-  press(email: string, message: FakeSlackMessage, actionId: string): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Presses a button of a message as this person; `value` picks among buttons sharing the action id (a review item's Keep). */
+  press(
+    email: string,
+    message: FakeSlackMessage,
+    actionId: string,
+    value?: string,
+  ): Promise<{ status: number; body: Record<string, unknown>; viewId?: string }>;
   close(): Promise<void>;
 }
 
@@ -41,7 +47,8 @@ export async function startHarness(opts: { catalog?: Catalog; env?: Record<strin
     clock,
     catalog,
     click: (email, grantId, step, decision) => client.click(email, grantId, step, decision, { timestamp: Math.floor(clock.now().getTime() / 1000) }),
-    press: (email, message, actionId) => client.press(email, message, actionId, { timestamp: Math.floor(clock.now().getTime() / 1000) }),
+    press: (email, message, actionId, value) =>
+      client.press(email, message, actionId, { timestamp: Math.floor(clock.now().getTime() / 1000), ...(value === undefined ? {} : { value }) }),
     async close() {
       await runtime.close();
       await sandbox.close();

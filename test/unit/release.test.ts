@@ -189,6 +189,7 @@ describe('a click on "I\'m done"', () => {
         ...ports,
         fileRequest: ports.fileRequest.bind(ports),
         offboard: ports.offboard.bind(ports),
+        campaignRevoke: ports.campaignRevoke.bind(ports),
         release: async () => Promise.reject(new Error('Lambda throttled the invoke')),
       },
     };

@@ -302,7 +302,15 @@ export class SandboxClient {
     return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`);
   }
 
-  /** Presses the form's Request button: Slack posts view_submission with the form's state. */
+  /**
+   * Types `text` into an open modal's text input (the block whose id starts with `blockPrefix`), as its owner. A plain
+   * text input sends nothing to the app until the modal is submitted (submitForm).
+   */
+  typeIn(viewId: string, blockPrefix: string, text: string): void {
+    this.sandbox.slack.enter(viewId, blockPrefix, text);
+  }
+
+  /** Presses a modal's submit button (the request form's Request): Slack posts view_submission with the view's state and private_metadata. */
   async submitForm(viewId: string, opts: { timestamp?: number } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
     const view = this.view(viewId);
     const payload = {
@@ -311,7 +319,14 @@ export class SandboxClient {
       api_app_id: 'ASANDBOX',
       user: { id: view.user },
       trigger_id: this.sandbox.slack.issueTrigger(view.user),
-      view: { id: viewId, hash: view.hash, callback_id: view.callbackId, state: { values: view.values } },
+      view: {
+        id: viewId,
+        hash: view.hash,
+        callback_id: view.callbackId,
+        // As Slack: the metadata the app set on the view, an empty string when it set none.
+        private_metadata: view.privateMetadata ?? '',
+        state: { values: view.values },
+      },
     };
     return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
   }
@@ -353,20 +368,23 @@ export class SandboxClient {
   /**
    * Clicks a button of a message Grantline sent (the one with `actionId`, e.g. "I'm done") as this
    * Slack user, signed as Slack signs it; the payload names the message clicked, as Slack's does.
-   * Throws when the message (as given: a copy taken earlier replays an old click) has no such button.
+   * Throws when the message (as given: a copy taken earlier replays an old click) has no such button. When several
+   * buttons share the action id (a review item's Keep), `opts.value` picks the one with that value. Returns Grantline's
+   * answer and the id of the modal the click opened, if it opened one (Revoke's reason).
    */
   async press(
     clickerEmail: string,
     message: FakeSlackMessage,
     actionId: string,
-    opts: { timestamp?: number } = {},
-  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    opts: { timestamp?: number; value?: string } = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; viewId?: string }> {
     const user = this.slackUser(clickerEmail);
     const found = (message.blocks as Array<{ type?: string; block_id?: string; elements?: Array<Record<string, unknown>> }>)
       .filter((b) => b.type === 'actions')
       .flatMap((b) => (b.elements ?? []).map((element) => ({ blockId: b.block_id, element })))
-      .find(({ element }) => element.type === 'button' && element.action_id === actionId);
-    if (!found) throw new Error(`the Slack message ${message.ts} has no button ${actionId}`);
+      .find(({ element }) => element.type === 'button' && element.action_id === actionId && (opts.value === undefined || element.value === opts.value));
+    if (!found) throw new Error(`the Slack message ${message.ts} has no button ${actionId}${opts.value === undefined ? '' : ` with value ${opts.value}`}`);
+    const before = new Set(this.sandbox.slack.views().map((v) => v.id));
     const payload = {
       type: 'block_actions',
       team: { id: 'TSANDBOX' },
@@ -379,7 +397,9 @@ export class SandboxClient {
       response_url: 'https://hooks.slack.com/actions/TSANDBOX/1/x',
       actions: [{ type: 'button', action_id: actionId, block_id: found.blockId, value: found.element.value, action_ts: String(Date.now() / 1000) }],
     };
-    return this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
+    const res = await this.postSlack('/webhooks/slack/interactions', `payload=${encodeURIComponent(JSON.stringify(payload))}`, opts.timestamp);
+    const opened = this.sandbox.slack.views().find((v) => !before.has(v.id));
+    return { ...res, ...(opened ? { viewId: opened.id } : {}) };
   }
 
   async postSlack(path: string, body: string, timestamp = Math.floor(Date.now() / 1000)): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -36,6 +36,18 @@
  * Editing an issue (PUT /rest/api/3/issue/{key}) checks each field as creation does. Jira Service
  * Management approvals (the Approvers field, default customfield_10003, a multi-user picker, and
  * /rest/servicedeskapi/request/{key}/approval) are simulated in ./jsm.ts.
+ *
+ * Attachments (POST /rest/api/3/issue/{key}/attachments) are taken as Jira takes them: without
+ * `X-Atlassian-Token: no-check` the XSRF check fails (403, text "XSRF check failed"); a body that is
+ * not multipart/form-data is 415; a multipart body without a boundary, that does not parse, or
+ * without a part named `file` is 400; an unknown issue 404; attachments turned off
+ * (`attachmentsEnabled = false`) 403; a file over the size limit (`attachmentSizeLimit`, default
+ * 10 MB) 413, storing nothing. Otherwise 200 with the list of attachments made. Jira keeps any
+ * number of attachments of one name, and so does the fake. The issue lists them in
+ * `fields.attachment` (GET /rest/api/3/issue/{key}); GET /rest/api/3/attachment/meta tells the
+ * setting and the limit, GET /rest/api/3/attachment/content/{id} the file (Jira redirects to its
+ * media store; the fake answers the file itself). The body is read as UTF-8 text: a text file
+ * (CSV, JSON) round-trips, binary bytes do not.
  */
 import { randomUUID } from 'node:crypto';
 import { HttpFake, type FakeRequest, type FakeResponse } from './http-fake.js';
@@ -100,8 +112,21 @@ interface Issue {
   created: string;
   updated: string;
   comments: Comment[];
+  attachments: Attachment[];
   /** Set by a transition into a resolved status, cleared by one out of it. */
   resolutionId?: string;
+}
+
+interface Attachment {
+  id: string;
+  filename: string;
+  mimeType: string;
+  /** The file as UTF-8 text. */
+  content: string;
+  /** In bytes. */
+  size: number;
+  authorId: string;
+  created: string;
 }
 
 export interface FakeJiraIssue {
@@ -160,6 +185,12 @@ export interface FakeJira {
   answerApproval(key: string, email: string, decision: 'approve' | 'decline'): void;
   /** An agent sets the Approvers field in the issue view (a pending approval follows it). */
   setApprovers(key: string, emails: string[]): void;
+  /** The issue's attachments, oldest first ([] for an unknown issue). */
+  attachments(key: string): Array<{ filename: string; mimeType: string; content: string }>;
+  /** Largest file Jira takes, in bytes (default 10 MB): a larger one is refused with 413. */
+  attachmentSizeLimit: number;
+  /** Whether the site allows attachments (default true): when off, an upload is refused with 403. */
+  attachmentsEnabled: boolean;
 }
 
 /** Custom field types the simulated Jira checks on create (text: single line; textarea: paragraph, ADF). */
@@ -234,6 +265,8 @@ const ISSUE_NOT_FOUND = jiraError(404, ['Issue does not exist or you do not have
 const COMMENT_LIMIT = 32_767;
 /** Jira pages comments by up to 5000; a small page makes callers prove they follow startAt/total. */
 const COMMENT_PAGE = 10;
+/** Jira's default attachment size limit here (GET /rest/api/3/attachment/meta `uploadLimit`), 10 MB. */
+const ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024;
 /** Jira's timestamp format: 2024-05-01T10:00:00.000+0000 */
 const jiraTime = (): string => new Date().toISOString().replace('Z', '+0000');
 
@@ -245,6 +278,8 @@ export async function startFakeJira(
     projectKey?: string;
     /** JSM's Approvers field (default customfield_10003). */
     approversFieldId?: string;
+    /** Largest attachment taken, in bytes (default 10 MB). */
+    attachmentSizeLimit?: number;
   } = {},
 ): Promise<FakeJira> {
   const email = opts.email ?? 'grantline-bot@example.com';
@@ -257,7 +292,10 @@ export async function startFakeJira(
   const projects = new Map<string, { id: string; next: number }>();
   let nextIssueId = 10000;
   let nextCommentId = 10000;
+  let nextAttachmentId = 10000;
   let delayMs = 0;
+  let attachmentSizeLimit = opts.attachmentSizeLimit ?? ATTACHMENT_SIZE_LIMIT;
+  let attachmentsEnabled = true;
 
   const project = (key: string) => {
     let p = projects.get(key);
@@ -312,6 +350,7 @@ export async function startFakeJira(
       created: now,
       updated: now,
       comments: [],
+      attachments: [],
     };
     issues.set(key, issue);
     return issue;
@@ -348,6 +387,19 @@ export async function startFakeJira(
       jsdPublic: !c.internal,
     };
   };
+  const attachmentJson = (a: Attachment) => {
+    const author = users.get(a.authorId);
+    return {
+      self: `${fake.url}/rest/api/3/attachment/${a.id}`,
+      id: a.id,
+      filename: a.filename,
+      author: author && userJson(author),
+      created: a.created,
+      size: a.size,
+      mimeType: a.mimeType,
+      content: `${fake.url}/rest/api/3/attachment/content/${a.id}`,
+    };
+  };
   const issueJson = (issue: Issue, expand: string[] = []) => {
     const p = project(issue.key.split('-')[0] ?? defaultProject);
     const reporter = users.get(issue.reporterId);
@@ -368,6 +420,7 @@ export async function startFakeJira(
         created: issue.created,
         updated: issue.updated,
         resolution: resolutionOf(issue) ?? null,
+        attachment: issue.attachments.map(attachmentJson),
       },
       ...(expand.includes('transitions') || expand.includes('transitions.fields')
         ? { transitions: transitionsFrom(issue, expand.includes('transitions.fields')) }
@@ -409,17 +462,19 @@ export async function startFakeJira(
       ...(withFields ? { fields: screenOf(s) ?? {} } : {}),
     }));
 
-  // Every route checks basic auth first, as Jira Cloud does for API-token requests.
+  // Every route checks basic auth first, as Jira Cloud does for API-token requests; then the body's
+  // type: JSON everywhere but on the attachment upload, which takes multipart/form-data only.
   const authed =
-    (handler: (req: FakeRequest) => FakeResponse) =>
+    (handler: (req: FakeRequest) => FakeResponse, body: 'json' | 'multipart' = 'json') =>
     async (req: FakeRequest): Promise<FakeResponse> => {
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (req.headers.authorization !== expectedAuth) return jiraError(401, ['Client must be authenticated to access this resource.']);
-      return notJson(req) ?? handler(req);
+      return (body === 'json' ? notJson(req) : notMultipart(req)) ?? handler(req);
     };
+  const issueOf = (req: FakeRequest) => issues.get(req.params.key ?? '') ?? [...issues.values()].find((i) => i.id === req.params.key);
   const withIssue = (handler: (req: FakeRequest, issue: Issue) => FakeResponse) =>
     authed((req) => {
-      const issue = issues.get(req.params.key ?? '') ?? [...issues.values()].find((i) => i.id === req.params.key);
+      const issue = issueOf(req);
       return issue ? handler(req, issue) : ISSUE_NOT_FOUND;
     });
 
@@ -840,6 +895,53 @@ export async function startFakeJira(
     }),
   );
 
+  // Attachments: multipart/form-data, the files in parts named "file" (several may come at once).
+  const attachmentById = (id: string) => [...issues.values()].flatMap((i) => i.attachments).find((a) => a.id === id);
+  fake
+    .route(
+      'POST',
+      '/rest/api/3/issue/:key/attachments',
+      authed((req) => {
+        const issue = issueOf(req);
+        if (!issue) return ISSUE_NOT_FOUND;
+        if (!attachmentsEnabled) return jiraError(403, ['Attachments are disabled on this Jira site.']);
+        const parts = multipartParts(req);
+        if (!parts) return jiraError(400, ['The request was rejected because the multipart/form-data body could not be parsed.']);
+        const files = parts.filter((p) => p.name === 'file' && p.filename !== undefined);
+        if (files.length === 0) return jiraError(400, ["The multipart/form-data request has no part named 'file' holding a file to attach."]);
+        if (files.some((f) => Buffer.byteLength(f.content, 'utf8') > attachmentSizeLimit)) {
+          return jiraError(413, [`The field file exceeds its maximum permitted size of ${attachmentSizeLimit} bytes.`]);
+        }
+        const created = jiraTime();
+        const made = files.map((f) => ({
+          id: String(nextAttachmentId++),
+          filename: f.filename ?? '',
+          mimeType: f.contentType ?? 'application/octet-stream',
+          content: f.content,
+          size: Buffer.byteLength(f.content, 'utf8'),
+          authorId: botAccountId,
+          created,
+        }));
+        issue.attachments.push(...made);
+        issue.updated = created;
+        return { status: 200, body: made.map(attachmentJson) };
+      }, 'multipart'),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/attachment/meta',
+      authed(() => ({ status: 200, body: { enabled: attachmentsEnabled, uploadLimit: attachmentSizeLimit } })),
+    )
+    .route(
+      'GET',
+      '/rest/api/3/attachment/content/:id',
+      authed((req) => {
+        const attachment = attachmentById(req.params.id ?? '');
+        if (!attachment) return jiraError(404, [`The attachment with id ${req.params.id ?? ''} does not exist.`]);
+        return { status: 200, headers: { 'content-type': attachment.mimeType }, body: attachment.content };
+      }),
+    );
+
   // Jira Service Management approvals (./jsm.ts).
   const approversFieldId = opts.approversFieldId ?? 'customfield_10003';
   addField({ id: approversFieldId, name: 'Approvers', type: 'multiuser', onCreateScreen: false });
@@ -913,6 +1015,19 @@ export async function startFakeJira(
         return userJson(user);
       });
     },
+    attachments: (key) => (issues.get(key)?.attachments ?? []).map(({ filename, mimeType, content }) => ({ filename, mimeType, content })),
+    get attachmentSizeLimit() {
+      return attachmentSizeLimit;
+    },
+    set attachmentSizeLimit(bytes: number) {
+      attachmentSizeLimit = bytes;
+    },
+    get attachmentsEnabled() {
+      return attachmentsEnabled;
+    },
+    set attachmentsEnabled(enabled: boolean) {
+      attachmentsEnabled = enabled;
+    },
   };
 }
 
@@ -939,6 +1054,71 @@ function notJson(req: FakeRequest): FakeResponse | undefined {
     // Jira quotes its JSON parser (Jackson); Node's parser says the same thing in its own words.
     return jiraError(400, [`Unexpected character: the request body is not valid JSON (${(err as Error).message})`]);
   }
+}
+
+/**
+ * Jira's answer to an attachment upload whose request it does not take, before the issue is looked
+ * up: no `X-Atlassian-Token: no-check` fails the XSRF check (403, whatever the body), a body that is
+ * not multipart/form-data is 415. undefined: the request may go on.
+ */
+function notMultipart(req: FakeRequest): FakeResponse | undefined {
+  if (req.headers['x-atlassian-token'] !== 'no-check') return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'XSRF check failed' };
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (type !== 'multipart/form-data') return { status: 415, body: { errorMessages: ['Unsupported Media Type'], errors: {} } };
+  return undefined;
+}
+
+interface MultipartPart {
+  name?: string;
+  filename?: string;
+  contentType?: string;
+  content: string;
+}
+
+/**
+ * The parts of a multipart/form-data body (RFC 7578), each with its form name, file name, type and
+ * content; undefined when there is no boundary or the body does not follow it. Names come as
+ * browsers and undici/axios write them: `"`, CR and LF percent-escaped.
+ */
+function multipartParts(req: FakeRequest): MultipartPart[] | undefined {
+  const contentType = String(req.headers['content-type'] ?? '');
+  const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  const delimiter = boundary?.[1] ?? boundary?.[2];
+  if (!delimiter) return undefined;
+  // A delimiter starts a line: the CRLF before it belongs to it, not to the part before.
+  const sections = `\r\n${req.rawBody}`.split(`\r\n--${delimiter}`);
+  const last = sections.at(-1);
+  if (sections.length < 3 || !last?.startsWith('--')) return undefined;
+  const parts: MultipartPart[] = [];
+  for (const section of sections.slice(1, -1)) {
+    const headEnd = section.indexOf('\r\n\r\n');
+    if (!section.startsWith('\r\n') && !/^[ \t]*\r\n/.test(section)) return undefined;
+    if (headEnd < 0) return undefined;
+    const headers = new Map<string, string>();
+    for (const line of section.slice(0, headEnd).split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    const disposition = headers.get('content-disposition') ?? '';
+    if (!/^form-data\b/i.test(disposition)) return undefined;
+    const param = (key: string) => {
+      const found = new RegExp(`;\\s*${key}="([^"]*)"`, 'i').exec(disposition)?.[1];
+      return found?.replace(/%22|%0D|%0A/gi, (m) => ({ '%22': '"', '%0d': '\r', '%0a': '\n' })[m.toLowerCase()] ?? m);
+    };
+    const name = param('name');
+    const filename = param('filename');
+    const partType = headers.get('content-type');
+    parts.push({
+      content: section.slice(headEnd + 4),
+      ...(name !== undefined ? { name } : {}),
+      ...(filename !== undefined ? { filename } : {}),
+      ...(partType ? { contentType: partType } : {}),
+    });
+  }
+  return parts;
 }
 
 /** Flattens ADF to text: blocks on their own lines, list items prefixed "- ". */

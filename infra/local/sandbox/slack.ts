@@ -63,6 +63,8 @@ export interface FakeSlackView {
   user: string;
   callbackId: string;
   blocks: unknown[];
+  /** The view's private_metadata (Slack: at most 3,000 characters), sent back in view_submission as view.private_metadata. */
+  privateMetadata?: string;
   /** view.state.values as Slack sends them: block_id -> action_id -> the element's state. */
   values: Record<string, Record<string, Record<string, unknown>>>;
 }
@@ -200,6 +202,8 @@ export async function startFakeSlack(opts: { port?: number; token?: string } = {
         if ('refusal' in parsed) return parsed.refusal;
         // As Slack: inputs whose block_id and action_id stay the same keep what the user entered.
         Object.assign(current, parsed.view, { hash: nextHash(), values: inputState(parsed.view.blocks, current.values) });
+        // The update replaces the whole view: metadata it leaves out is gone.
+        if (parsed.view.privateMetadata === undefined) delete current.privateMetadata;
         return { ok: true, view: viewJson(current) };
       },
     },
@@ -265,7 +269,7 @@ export async function startFakeSlack(opts: { port?: number; token?: string } = {
 
   const nextHash = () => `${Date.now()}.${randomUUID().slice(0, 8)}`;
   /** A modal as views.open/views.update take it (JSON text or object), checked as Slack checks it. */
-  const parseView = (raw: unknown): { view: { callbackId: string; blocks: unknown[] } } | { refusal: Answer } => {
+  const parseView = (raw: unknown): { view: { callbackId: string; blocks: unknown[]; privateMetadata?: string } } | { refusal: Answer } => {
     let view: unknown = raw;
     try {
       if (typeof raw === 'string') view = JSON.parse(raw);
@@ -283,14 +287,24 @@ export async function startFakeSlack(opts: { port?: number; token?: string } = {
         refusal: fail('invalid_arguments', { response_metadata: { messages: ['[ERROR] must be less than 25 characters [json-pointer:/view/title/text]'] } }),
       };
     }
+    // Slack's limit on private_metadata (3,000); the wording follows the title's, not recorded from Slack.
+    const privateMetadata = str(v.private_metadata);
+    if (privateMetadata !== undefined && privateMetadata.length > PRIVATE_METADATA_MAX) {
+      return {
+        refusal: fail('invalid_arguments', {
+          response_metadata: { messages: [`[ERROR] must be less than ${PRIVATE_METADATA_MAX + 1} characters [json-pointer:/view/private_metadata]`] },
+        }),
+      };
+    }
     const refusal = validateBlocks(blocks, { maxBlocks: VIEW_MAX_BLOCKS });
     if (refusal) return { refusal };
-    return { view: { callbackId: str(v.callback_id) ?? '', blocks } };
+    return { view: { callbackId: str(v.callback_id) ?? '', blocks, ...(privateMetadata ? { privateMetadata } : {}) } };
   };
   const viewJson = (v: FakeSlackView) => ({
     id: v.id,
     type: 'modal',
     callback_id: v.callbackId,
+    private_metadata: v.privateMetadata ?? '',
     hash: v.hash,
     blocks: v.blocks,
     state: { values: v.values },
@@ -553,6 +567,9 @@ export function validateBlocks(blocks: unknown[], opts: { maxBlocks?: number } =
   if (problems.length === 0) return undefined;
   return { ok: false, error: 'invalid_blocks', errors: problems, response_metadata: { messages: problems.map((p) => `[ERROR] ${p}`) } };
 }
+
+/** A view's private_metadata (Slack: "Max length of 3000 characters"). */
+export const PRIVATE_METADATA_MAX = 3_000;
 
 /** A trigger id is good for 3 seconds (Slack: "trigger_id ... expires 3 seconds after it's sent"). */
 const TRIGGER_TTL_MS = 3_000;
