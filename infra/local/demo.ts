@@ -3,7 +3,8 @@
  * one approved in Slack, one filed through the Slack /access form, one denied, one time-bound grant that expires (the clock is moved forward),
  * then the evidence trail an auditor would read. A second act shows the policy in depth: a quorum,
  * a reminder and an escalation, an early release ("I'm done"), break-glass, an extension and an
- * onboarding bundle approved with one click.
+ * onboarding bundle approved with one click; then an access review campaign decided in Slack and an
+ * offboarding.
  *
  * The demo runs catalog.yaml with two changes, so that the second act fits in seconds: the
  * break-glass role needs 2 of the security on-call group, and Looker editor's approval timers
@@ -14,7 +15,16 @@ import { ShiftedClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
 import type { GrantRecord } from '../../shared/audit.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
-import { BUNDLE_APPROVE_ALL_ACTION_ID, RELEASE_ACTION_ID, REVIEW_ACTION_ID } from '../../shared/ports.js';
+import type { Campaign, CampaignItem } from '../../shared/campaigns.js';
+import type { OffboardResult } from '../../shared/offboarding.js';
+import {
+  BUNDLE_APPROVE_ALL_ACTION_ID,
+  CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID,
+  CAMPAIGN_REVOKE_ACTION_ID,
+  RELEASE_ACTION_ID,
+  REVIEW_ACTION_ID,
+  REVOKE_REASON_FORM,
+} from '../../shared/ports.js';
 import { startLocalRuntime, type LocalRuntime } from './runtime.js';
 import { SANDBOX_PEOPLE, SandboxClient, startSandbox } from './sandbox/index.js';
 
@@ -173,6 +183,48 @@ async function main(): Promise<void> {
     for (const id of items) await runtime.workflow.quiet(id);
     const settled = (await runtime.deps.store.evidence(`grant-${bundle.issueKey}`)).find((e) => e.type === 'bundle_settled');
     console.log(`  Maria presses "Approve all" → ${bundle.issueKey} gets one summary: "${settled?.summary}"`);
+
+    say('Nora (Notion owner) runs an access review campaign: the group snapshotted, each member with their last login and a recommendation.');
+    const PAT = 'pat.contractor@example.com';
+    sandbox.okta.addUser({ email: PAT, firstName: 'Pat', lastName: 'Contractor' });
+    sandbox.okta.addMembership('00gnotionmember', PAT);
+    sandbox.okta.setLastLogin(PAT, new Date(clock.now().getTime() - 200 * 86_400_000).toISOString());
+    sandbox.okta.setLastLogin(NINA, new Date(clock.now().getTime() - 86_400_000).toISOString());
+    const audited = { 'content-type': 'application/json', authorization: `Bearer ${sandbox.env.GRANTLINE_AUDIT_TOKEN}` };
+    const started = await client.post('/reviews', JSON.stringify({ apps: ['notion'], due: 'P7D', onUnreviewed: 'revoke' }), audited);
+    const campaign = started.body.campaign as Campaign;
+    for (const item of started.body.items as CampaignItem[]) {
+      console.log(`  ${item.email}: last login ${item.lastLogin.slice(0, 10)} → recommend ${item.recommendation} (${item.reason})`);
+    }
+    const nora = catalog.apps.notion!.owner;
+    const noraId = sandbox.slack.users().find((u) => u.email === nora)!.id;
+    const reviewMessage = () => sandbox.slack.messagesTo(noraId).find((m) => !m.threadTs && JSON.stringify(m.blocks).includes(CAMPAIGN_REVOKE_ACTION_ID))!;
+    console.log(`  ${campaign.id} on ${campaign.issueKey}; Nora's Slack DM: "${reviewMessage().text}" (Keep / Revoke per member)`);
+    const pats = (started.body.items as CampaignItem[]).find((i) => i.email === PAT)!;
+    const asked = await client.press(nora, reviewMessage(), CAMPAIGN_REVOKE_ACTION_ID, { ...ts(), value: `${campaign.id}:${pats.itemId}` });
+    client.typeIn(asked.viewId!, REVOKE_REASON_FORM.reason, 'contract ended in June');
+    await client.submitForm(asked.viewId!, ts());
+    await runtime.jobs.idle();
+    console.log(`  Nora presses Revoke on Pat and says why → revoked; Okta group now: [${sandbox.okta.members('00gnotionmember').join(', ')}]`);
+    const kept = await client.press(nora, reviewMessage(), CAMPAIGN_KEEP_RECOMMENDED_ACTION_ID, ts());
+    console.log(`  "Keep all recommended keeps" → ${kept.body.kept} kept`);
+    await client.post(`/campaigns/${campaign.id}/close`, '{}', audited);
+    const summary = sandbox.jira
+      .commentTexts(campaign.issueKey!, 'internal')
+      .find((c) => c.includes(' closed: '))
+      ?.split('\n')[0];
+    console.log(
+      `  closed: "${summary}"; attached ${sandbox.jira
+        .attachments(campaign.issueKey!)
+        .map((a) => a.filename)
+        .join(', ')}`,
+    );
+
+    say('Eli leaves the company: offboarding ends every grant he holds and his sessions at each identity provider.');
+    const offboarded = (await client.post('/offboard', JSON.stringify({ email: ELI, by: 'hr.partner@example.com' }), audited))
+      .body as unknown as OffboardResult;
+    for (const g of offboarded.grants) console.log(`  ${g.issueKey} ${g.what}: ${g.outcome}`);
+    console.log(`  sessions: ${offboarded.sessions.map((s) => `${s.provider} ${s.outcome}`).join(', ')}`);
 
     say(`The auditor asks GET /grants?user=${NINA}`);
     const audit = await client.audit(`/grants?user=${encodeURIComponent(NINA)}`);

@@ -47,7 +47,7 @@ async function call(path: string, body?: unknown, headers: Record<string, string
 const slackId = (email: string) => h!.sandbox.slack.users().find((u) => u.email === email)!.id;
 /** A reviewer's review message (not the notices in its thread), as Slack shows it now. */
 const reviewMessage = (email: string): FakeSlackMessage => {
-  const messages = h!.sandbox.slack.messagesTo(slackId(email)).filter((m) => !m.threadTs && m.text.includes('review'));
+  const messages = h!.sandbox.slack.messagesTo(slackId(email)).filter((m) => !m.threadTs && m.text.startsWith('Access review of'));
   expect(messages).toHaveLength(1);
   return messages[0]!;
 };
@@ -272,5 +272,68 @@ describe('a campaign cut short', () => {
     expect((await call(`/campaigns/${id}`)).body.items).toContainEqual(
       expect.objectContaining({ email: outsider.email, result: 'outside Grantline: removed' }),
     );
+  });
+});
+
+describe('forged and stray clicks on a review message', () => {
+  it('a forged value is refused (400); a tampered revoke form, a click on another reviewer’s page and a click after the close change nothing', async () => {
+    h = await startHarness();
+    await notionMember(h, ELI);
+    outsiders('wiki', NOTION, 12, () => 1);
+    outsiders('viewer', FIGMA_VIEWERS, 1, () => 1);
+    const started = await call('/reviews', { apps: ['notion', 'figma'], due: 'P7D' });
+    const campaign = started.body.campaign as Campaign;
+    const items = started.body.items as CampaignItem[];
+    const noraUser = h.sandbox.slack.users().find((u) => u.email === NORA)!;
+    const interaction = (payload: Record<string, unknown>) =>
+      h!.client.postSlack(
+        '/webhooks/slack/interactions',
+        `payload=${encodeURIComponent(JSON.stringify({ team: { id: 'TSANDBOX' }, api_app_id: 'ASANDBOX', user: { id: noraUser.id }, ...payload }))}`,
+        now(),
+      );
+
+    // A button value that is no item reference.
+    const forged = await interaction({ type: 'block_actions', actions: [{ action_id: CAMPAIGN_KEEP_ACTION_ID, value: `${campaign.id}:../00001` }] });
+    expect(forged.status).toBe(400);
+    // A revoke form whose metadata was rewritten to an item of the campaign Nora does not review: refused, nothing decided.
+    const danas = items.find((i) => i.reviewer === DANA)!;
+    const tampered = await interaction({
+      type: 'view_submission',
+      view: {
+        id: 'V123',
+        callback_id: REVOKE_REASON_FORM.callbackId,
+        private_metadata: JSON.stringify({ campaignId: campaign.id, itemId: danas.itemId }),
+        state: { values: { [REVOKE_REASON_FORM.reason]: { [REVOKE_REASON_FORM.reason]: { type: 'plain_text_input', value: 'because' } } } },
+      },
+    });
+    expect(tampered.status).toBe(200);
+    expect(h.sandbox.slack.messagesTo(noraUser.id).at(-1)?.text).toBe(`Your Revoke was not recorded: only ${DANA} reviews this item.`);
+    expect((await call(`/campaigns/${campaign.id}`)).body.items).not.toContainEqual(expect.objectContaining({ decision: expect.anything() }));
+    const garbled = await interaction({
+      type: 'view_submission',
+      view: { id: 'V124', callback_id: REVOKE_REASON_FORM.callbackId, private_metadata: '{not json', state: { values: {} } },
+    });
+    expect(garbled.status).toBe(200);
+    const garbledWithReason = await interaction({
+      type: 'view_submission',
+      view: {
+        id: 'V125',
+        callback_id: REVOKE_REASON_FORM.callbackId,
+        private_metadata: '{not json',
+        state: { values: { [REVOKE_REASON_FORM.reason]: { [REVOKE_REASON_FORM.reason]: { type: 'plain_text_input', value: 'because' } } } },
+      },
+    });
+    expect(garbledWithReason.status).toBe(400);
+
+    // Eli turns the page of Nora's message: her message stays on its page.
+    const before = reviewMessage(NORA);
+    await h.press(ELI, before, CAMPAIGN_PAGE_ACTION_IDS.next, `${campaign.id}:1`);
+    expect(shownText(reviewMessage(NORA))).toContain('page 1 of 2');
+
+    // After the close a Keep is refused and said so.
+    await call(`/campaigns/${campaign.id}/close`, {});
+    const late = await interaction({ type: 'block_actions', actions: [{ action_id: CAMPAIGN_KEEP_ACTION_ID, value: `${campaign.id}:${items[0]!.itemId}` }] });
+    expect(late.body).toEqual({ outcome: 'refused' });
+    expect(h.sandbox.slack.messagesTo(noraUser.id).at(-1)?.text).toBe('Your Keep was not recorded: the review is closed.');
   });
 });
