@@ -11,6 +11,7 @@ import { eventually, finished } from '../support/wait.js';
 const ELI = 'eli.engineer@example.com';
 const HR = 'maria.manager@example.com';
 const ERIN = 'erin.erp@example.com';
+const GITHUB_GROUP = '3f2a6c1e-8b4d-4e7a-9c1f-2d5e8a7b6c40';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -33,13 +34,17 @@ async function granted(harness: Harness, app: string, role: string, duration: st
 }
 
 describe('offboarding from a Jira issue', () => {
-  it("ends every active grant of the person (Okta, Google, a manual app's task), their sessions everywhere, one summary; a replay changes nothing", async () => {
+  it("ends every active grant of the person (Okta, Entra, Google, a manual app's task), their sessions everywhere, one summary; a replay changes nothing", async () => {
     h = await startHarness();
     const notion = await granted(h, 'Notion', 'member', 'permanent');
+    const figma = await granted(h, 'Figma', 'viewer', 'permanent');
+    const salesforce = await granted(h, 'Salesforce', 'read-only', 'P90D', HR);
+    const github = await granted(h, 'GitHub Enterprise', 'maintainer', 'P30D', HR);
     const looker = await granted(h, 'Looker', 'viewer', 'P90D');
     const erp = await granted(h, 'Legacy ERP', 'clerk', 'P30D', ERIN);
     expect(h.sandbox.okta.members('00gnotionmember')).toContain(ELI);
     expect(h.sandbox.google.members('looker-viewers@example.com')).toContain(ELI);
+    expect(h.sandbox.graph.members(GITHUB_GROUP)).toContain(ELI);
 
     const offboarding = await h.client.fileOffboarding(HR, ELI);
     expect(offboarding.status).toBe(202);
@@ -47,9 +52,10 @@ describe('offboarding from a Jira issue', () => {
     await h.runtime.jobs.idle();
 
     // Each grant ended through the revoke path, with its evidence on its own issue.
-    for (const { grantId } of [notion, looker, erp])
+    for (const { grantId } of [notion, figma, salesforce, github, looker, erp])
       expect(await h.runtime.deps.store.getGrant(grantId)).toMatchObject({ status: 'revoked', revokeReason: 'offboarding' });
-    expect(h.sandbox.okta.members('00gnotionmember')).not.toContain(ELI);
+    for (const group of ['00gnotionmember', '00gfigmaviewer', '00gsfreadonly']) expect(h.sandbox.okta.members(group)).not.toContain(ELI);
+    expect(h.sandbox.graph.members(GITHUB_GROUP)).not.toContain(ELI);
     expect(h.sandbox.google.members('looker-viewers@example.com')).not.toContain(ELI);
     await eventually(() => {
       expect(h!.sandbox.jira.commentTexts(notion.issueKey, 'internal').join('\n')).toContain(`removed ${ELI} from okta group 00gnotionmember (offboarding)`);
@@ -66,7 +72,7 @@ describe('offboarding from a Jira issue', () => {
       expect(found).toHaveLength(1);
       return found[0]!;
     });
-    expect(summary.split('\n')[0]).toBe(`Grantline: offboarded ${ELI}: 3 grants ended, sessions ended at okta, entra, google`);
+    expect(summary.split('\n')[0]).toBe(`Grantline: offboarded ${ELI}: 6 grants ended, sessions ended at okta, entra, google`);
     expect(summary).toContain('Legacy ERP clerk');
     expect(summary).toContain("owner's removal task");
     expect(h.sandbox.jira.publicCommentTexts(offboarding.issueKey)[0]).toContain(`Offboarding done for ${ELI}`);
