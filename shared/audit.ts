@@ -4,12 +4,13 @@
  */
 import { verifyBearer } from './auth.js';
 import { breakGlassAnswer, type BreakGlassAnswer } from './break-glass.js';
+import type { Catalog } from './catalog/schema.js';
 import type { Config } from './config.js';
-import { NotFoundError, ValidationError } from './errors.js';
+import { ConfigurationError, MalformedRequestError, NotFoundError, ValidationError } from './errors.js';
 import type { Approval, EvidenceEvent, Grant } from './grants/model.js';
 import { json, type HttpRequest, type HttpResponse } from './http.js';
 import { pageRequestFrom } from './store/page.js';
-import type { Store } from './store/store.js';
+import type { RequestedRange, Store } from './store/store.js';
 import type { Services } from './services.js';
 
 export type AuditDeps = Pick<Services, 'config' | 'store'>;
@@ -91,16 +92,49 @@ function withoutToken(approval: Approval): Approval {
  * GET /grants?user=<email> | ?app=<key> [&limit=1..500, default 100] [&cursor=<nextCursor>]: one page of
  * grants, oldest request first, each with its evidence; `nextCursor` while more may follow. A page is
  * one Query, so an app with 20,000 grants answers within API Gateway's 29 s and Lambda's 6 MB.
+ * `&from=` and `&to=` (days or instants, inclusive) keep the grants requested in that period; without
+ * user or app they list the period's grants across the catalog's apps (the audit pack's population),
+ * app by app, from the app index's sort key: no Scan. (An app no longer in the catalog: ask ?app=<key>.)
  */
-export async function getGrants(deps: AuditDeps, req: HttpRequest): Promise<HttpResponse> {
+export async function getGrants(deps: AuditDeps & Partial<Pick<Services, 'catalog'>>, req: HttpRequest): Promise<HttpResponse> {
   authorizeAuditor(deps.config, req);
   const user = req.query.user?.trim().toLowerCase();
   const app = req.query.app?.trim().toLowerCase();
-  if (!user && !app) throw new ValidationError('give ?user=<email> or ?app=<app key>', undefined, 400);
+  const requested = requestedRange(req.query);
+  if (!user && !app && !requested) throw new ValidationError('give ?user=<email>, ?app=<app key> or ?from=&to= (a period)', undefined, 400);
   const page = pageRequestFrom(req.query);
-  const { items, nextCursor } = user ? await deps.store.grantsOfUserPage(user, page) : await deps.store.grantsOfAppPage(app!, page);
+  const { items, nextCursor } = user
+    ? await deps.store.grantsOfUserPage(user, page, requested)
+    : app
+      ? await deps.store.grantsOfAppPage(app, page, requested)
+      : await deps.store.grantsRequestedPage(Object.keys(catalogOf(deps).apps), requested!, page);
   const records = await mapInBatches(items, RECORD_READS_AT_ONCE, (grant) => grantRecord(deps.store, grant));
-  return json(200, { ...(user ? { user } : { app }), count: records.length, grants: records, ...(nextCursor ? { nextCursor } : {}) });
+  const subject = user ? { user } : app ? { app } : {};
+  return json(200, { ...subject, ...requested, count: records.length, grants: records, ...(nextCursor ? { nextCursor } : {}) });
+}
+
+/** A period's bound: a day, or an ISO instant. */
+export const PERIOD_BOUND = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z?)?$/;
+
+/** `?from=` and `?to=` of a period (either may be left open); undefined when neither is given. */
+function requestedRange(query: Record<string, string | undefined>): RequestedRange | undefined {
+  const from = query.from?.trim() || undefined;
+  const to = query.to?.trim() || undefined;
+  if (!from && !to) return undefined;
+  for (const [name, value] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (value !== undefined && !PERIOD_BOUND.test(value)) throw new MalformedRequestError(`${name} must be a day (YYYY-MM-DD) or an ISO instant`);
+  }
+  const range = { from: from ?? '0000', to: to ?? '9999' };
+  if (range.from > range.to) throw new MalformedRequestError('from must not be after to');
+  return range;
+}
+
+function catalogOf(deps: Partial<Pick<Services, 'catalog'>>): Catalog {
+  if (!deps.catalog) throw new ConfigurationError('listing a period across apps needs the catalog (its app keys)');
+  return deps.catalog;
 }
 
 /** Each record is a few reads (approvals, evidence): a page's records are read this many at a time. */

@@ -16,7 +16,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as z from 'zod';
-import { authorizeAuditor } from './audit.js';
+import { authorizeAuditor, PERIOD_BOUND } from './audit.js';
+import { postAttachment } from './audit-attachments.js';
+import { pageRequestFrom } from './store/page.js';
 import { resolveRole } from './catalog/catalog.js';
 import { durationMs } from './duration.js';
 import { normalizeEmail } from './email.js';
@@ -880,9 +882,33 @@ export async function postCampaignClose(deps: LifecycleDeps, req: HttpRequest): 
   return json(200, await closeCampaign(deps, req.pathParams.id ?? '', caller));
 }
 
+/**
+ * GET /campaigns?until=<day or instant>[&limit=&cursor=]: one page of the access review campaigns started
+ * at or before `until` (today when absent), newest first, each as recorded (without its items: GET
+ * /campaigns/{id}). The audit pack reads them until they end before its period.
+ */
+export async function getCampaignList(deps: Pick<Services, 'config' | 'store'>, req: HttpRequest): Promise<HttpResponse> {
+  authorizeAuditor(deps.config, req);
+  const until = req.query.until?.trim() || '9999';
+  if (until !== '9999' && !PERIOD_BOUND.test(until)) throw new MalformedRequestError('until must be a day (YYYY-MM-DD) or an ISO instant');
+  const { items, nextCursor } = await deps.store.campaignsStartedPage(until, pageRequestFrom(req.query));
+  const seen = new Set<string>();
+  const campaigns: Campaign[] = [];
+  for (const { id } of items) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const campaign = await deps.store.getCampaign(id);
+    if (campaign) campaigns.push(campaign);
+  }
+  return json(200, { campaigns, ...(nextCursor ? { nextCursor } : {}) });
+}
+
 /** The review-campaign function's routes (one function serves them all, as the local server maps each). */
 export async function campaignRoute(deps: LifecycleDeps, req: HttpRequest): Promise<HttpResponse> {
   if (req.method === 'POST' && req.path === '/reviews') return postReviews(deps, req);
+  // The audit pack's two routes (shared/audit.ts): the campaigns of a period, and a file attached to a Jira issue.
+  if (req.method === 'GET' && req.path === '/campaigns') return getCampaignList(deps, req);
+  if (req.method === 'POST' && req.path === '/audit/attachments') return postAttachment(deps, req);
   if (req.method === 'GET') return getCampaignReport(deps, req);
   if (req.path.endsWith('/decisions')) return postCampaignDecision(deps, req);
   if (req.path.endsWith('/close')) return postCampaignClose(deps, req);

@@ -36,6 +36,12 @@ export const configSchema = z.object({
   GRANTLINE_OFFBOARD_FUNCTION: nonEmpty,
   /** The review-campaign function, invoked asynchronously by the Slack interactions function to carry out a review Revoke. */
   GRANTLINE_REVIEW_CAMPAIGN_FUNCTION: nonEmpty,
+  /**
+   * The S3 bucket (Object Lock, compliance mode) that keeps the write-once copies of the ledger's daily
+   * anchors under anchors/ (shared/aws/anchors.ts). Set by the stack on the audit-ledger function only;
+   * unset: anchors are recorded in the table without a write-once copy. Locally the copies go to a directory.
+   */
+  GRANTLINE_ANCHOR_BUCKET: nonEmpty,
   /** Comma-separated Secrets Manager ids whose JSON values are merged over the environment (AWS). */
   GRANTLINE_SECRET_IDS: z.string().optional(),
 

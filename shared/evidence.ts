@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { authorizeAuditor } from './audit.js';
+import { sealChain } from './chain.js';
 import { errorMessage, MalformedRequestError, PermanentError } from './errors.js';
 import type { Config } from './config.js';
 import type { EvidenceEvent, EvidenceType, Grant } from './grants/model.js';
@@ -75,6 +76,9 @@ export async function recordEvidence(
       recorded = await deps.store.getEvidence(grant.id, event.key);
     }
   }
+  // Sealed into the grant's hash chain before the step counts as done: a failure here fails the step, whose retry seals it.
+  const link = (await sealChain(deps, grant.id)).sealed.get(event.key);
+  if (recorded && link) recorded = { ...recorded, ...link };
   // The Slack click path defers delivery (Slack allows 3 s): the next workflow step delivers it.
   if (options.deliverNow !== false) await deliverPending(deps, grant.id);
   return recorded ?? event;
@@ -102,7 +106,11 @@ export async function flushEvidence(deps: EvidenceDeps): Promise<number> {
   const until = new Date(deps.clock.now().getTime() - FLUSH_AFTER_MS).toISOString();
   const grants = [...new Set((await deps.store.pendingDeliveries()).filter((d) => d.createdAt <= until).map((d) => d.grantId))];
   let delivered = 0;
-  for (const grantId of grants) delivered += await deliverPending(deps, grantId);
+  for (const grantId of grants) {
+    // An event whose grant's sealing stopped at a slot whose writer died is sealed once that slot is given up.
+    await sealChain(deps, grantId);
+    delivered += await deliverPending(deps, grantId);
+  }
   return delivered;
 }
 

@@ -2,6 +2,7 @@
  * Everything the core may use, passed in (never module-level singletons). Each entry point takes
  * only the part it needs (`Pick<Services, …>`), so a function's dependencies are visible in its type.
  */
+import type { AnchorCopies } from './chain.js';
 import type { Catalog } from './catalog/schema.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -21,6 +22,8 @@ export interface Services {
   scheduler: RevocationScheduler;
   workflow: WorkflowRuntime;
   jobs: Jobs;
+  /** The write-once copies of the ledger's anchors (shared/chain.ts): S3 Object Lock in AWS, a directory locally; absent where nothing anchors. */
+  anchorCopies?: AnchorCopies;
 }
 
 /** What the state-machine tasks receive. */

@@ -36,6 +36,7 @@ export const FUNCTION_NAMES = [
   'offboard',
   'drift-report',
   'review-campaign',
+  'audit-ledger',
 ] as const;
 
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -58,6 +59,12 @@ export interface FunctionSpec {
   /** create: scheduler:CreateSchedule + iam:PassRole of the scheduler role. delete: scheduler:DeleteSchedule. */
   /** create: CreateSchedule; move: CreateSchedule and UpdateSchedule (an extension moves the one schedule); delete: DeleteSchedule. */
   readonly schedules?: 'create' | 'move' | 'delete';
+  /**
+   * The anchor bucket (write-once copies of the ledger's anchors, infra/cdk/anchors.ts): s3:PutObject and
+   * s3:GetObject on its anchors/* objects, and its name in GRANTLINE_ANCHOR_BUCKET. Never a delete, a
+   * retention or a legal-hold action: Object Lock keeps each copy for the retention whoever asks.
+   */
+  readonly anchors?: 'write+read';
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
 }
@@ -212,7 +219,7 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
   },
   'review-campaign': {
     description:
-      'POST /reviews, /campaigns/{id}/... (IAM auth): access review campaigns (snapshot, Slack message per reviewer, Revoke through the revoke path); a Revoke decided in Slack (async invoke by slack-interactions); every 15 minutes the campaign sweep',
+      'POST /reviews, GET /campaigns, /campaigns/{id}/... (IAM auth): review campaigns (snapshot, Slack message per reviewer, Revoke via the revoke path); Revokes decided in Slack (async); the 15-minute sweep; POST /audit/attachments (audit files to Jira)',
     ...REVOKING_ROUTE,
     secrets: [...REVOKING_ROUTE.secrets, 'slack'],
     // A start snapshots every member (a review profile each): it may outlast API Gateway's 29 s, and goes on (a repeat with its Idempotency-Key answers 202).
@@ -226,6 +233,17 @@ export const FUNCTION_SPECS: Record<FunctionName, FunctionSpec> = {
     secrets: ['jira', 'identityProviders'],
     timeoutSeconds: 300,
     memoryMb: 1024,
+  },
+  'audit-ledger': {
+    description:
+      "GET /audit/chains, GET /audit/anchors, POST /audit/anchor (IAM auth), and daily: the ledger's hash chains and their anchors; the daily anchor of the day before, its copy written once to the Object Lock bucket",
+    trigger: 'periodic',
+    table: 'readWrite',
+    secrets: [],
+    anchors: 'write+read',
+    // The routes answer within API Gateway's 29 s; the daily anchor (a query of the day's heads, one S3 write) has more room.
+    timeoutSeconds: 60,
+    memoryMb: 512,
   },
   'extend-grant': {
     description: 'POST /grants/{id}/extend (IAM auth): an extension request, recorded and sent through the role approval again',
@@ -304,10 +322,16 @@ export const API_ROUTES = [
   { method: 'POST', path: '/offboard', function: 'offboard', auth: 'iam' },
   { method: 'POST', path: '/drift', function: 'drift-report', auth: 'iam' },
   { method: 'POST', path: '/reviews', function: 'review-campaign', auth: 'iam' },
+  { method: 'GET', path: '/campaigns', function: 'review-campaign', auth: 'iam' },
   { method: 'GET', path: '/campaigns/{id}', function: 'review-campaign', auth: 'iam' },
   { method: 'POST', path: '/campaigns/{id}/decisions', function: 'review-campaign', auth: 'iam' },
   { method: 'POST', path: '/campaigns/{id}/close', function: 'review-campaign', auth: 'iam' },
   { method: 'GET', path: '/reviews/{app}', function: 'review-app', auth: 'iam' },
   { method: 'GET', path: '/evidence/pending', function: 'evidence-pending', auth: 'iam' },
+  // The audit pack's attachments: the audit functions have no Jira secret and bundle no Jira client; review-campaign already attaches its CSV to Jira.
+  { method: 'POST', path: '/audit/attachments', function: 'review-campaign', auth: 'iam' },
   { method: 'GET', path: '/policy/explain', function: 'policy-explain', auth: 'iam' },
+  { method: 'GET', path: '/audit/chains', function: 'audit-ledger', auth: 'iam' },
+  { method: 'GET', path: '/audit/anchors', function: 'audit-ledger', auth: 'iam' },
+  { method: 'POST', path: '/audit/anchor', function: 'audit-ledger', auth: 'iam' },
 ] as const satisfies ReadonlyArray<{ method: 'GET' | 'POST'; path: string; function: FunctionName; auth: 'none' | 'iam' }>;

@@ -12,6 +12,7 @@ export const REQUIRED_OUTPUT_KEYS = [
   'SlackCommandsUrl',
   'AuditGrantsUrl',
   'TableName',
+  'AnchorBucketName',
   'StateMachineArn',
   'ScheduleGroupName',
   'RevokeFunctionArn',

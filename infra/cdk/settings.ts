@@ -6,7 +6,7 @@
  * - runtime settings: non-secret environment variables of the functions, named exactly as in
  *   shared/config.ts (JIRA_BASE_URL, OKTA_ORG_URL, ...). Unset means "the default in shared/config.ts".
  *   They are validated at synth with the same schema the functions use at start-up.
- * - infrastructure settings: stack name, catalog path, log retention, API throttling, alarm target.
+ * - infrastructure settings: stack name, catalog path, log retention, API throttling, anchor retention, alarm target.
  *
  * Credentials are never settings: they live in Secrets Manager (infra/cdk/secrets.ts).
  */
@@ -79,6 +79,13 @@ export interface InfraSettings {
   apiRateLimit: number;
   /** HTTP API burst. Context `apiBurstLimit`, default 100. */
   apiBurstLimit: number;
+  /**
+   * How long each write-once copy of a ledger anchor is kept in the anchor bucket (S3 Object Lock, compliance
+   * mode: nobody, the account's root included, can delete or shorten it before then). Context
+   * `anchorRetentionDays`, default 2555 (7 years); from 1 to 36500. Choose it with care: a copy cannot be
+   * removed early, and changing it later applies to new copies only.
+   */
+  anchorRetentionDays: number;
   /** Alarms go to a new SNS topic with this email subscribed. Context `alarmEmail`. */
   alarmEmail?: string;
   /** Alarms go to this existing SNS topic. Context `alarmTopicArn`. */
@@ -91,6 +98,7 @@ export const DEFAULT_INFRA: Omit<InfraSettings, 'catalogPath'> & { catalog: stri
   logRetention: RetentionDays.THREE_MONTHS,
   apiRateLimit: 50,
   apiBurstLimit: 100,
+  anchorRetentionDays: 2555,
 };
 
 /** Reads one context value the CDK way (`node.tryGetContext`); CLI `-c` values are strings. */
@@ -170,6 +178,7 @@ export function readSettings(
     logRetention: retentionDays as RetentionDays,
     apiRateLimit: int('apiRateLimit', DEFAULT_INFRA.apiRateLimit, 1, 10_000),
     apiBurstLimit: int('apiBurstLimit', DEFAULT_INFRA.apiBurstLimit, 1, 5_000),
+    anchorRetentionDays: int('anchorRetentionDays', DEFAULT_INFRA.anchorRetentionDays, 1, 36_500),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
     ...(alarmTopicArn !== undefined ? { alarmTopicArn } : {}),
   };

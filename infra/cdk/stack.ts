@@ -12,14 +12,15 @@
  *   EventBridge rule, every 5 minutes ──► sweep-expiries (revokes overdue grants, recreates missing schedules)
  *   EventBridge rule, daily ──► drift-report (groups against the ledger; also POST /drift)
  *   EventBridge rule, every 15 minutes ──► review-campaign (campaign reminders, due dates, anything cut short)
- *   DynamoDB ledger (retained), Secrets Manager credentials, alarms.
+ *   EventBridge rule, daily ──► audit-ledger (anchors the day before; its copy written once to the anchor bucket; also GET /audit/*)
+ *   DynamoDB ledger (retained), anchor bucket (S3 Object Lock, compliance mode; retained), Secrets Manager credentials, alarms.
  *
  * Cycles are avoided by naming: the state machine and the revoke function have fixed names derived
  * from the stack name, so the functions that need their ARNs (in environment variables and policies)
  * do not depend on the resources that depend on them.
  */
 import { readFileSync } from 'node:fs';
-import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, type CfnElement, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -37,6 +38,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { ProviderName } from '../../shared/ports.js';
+import { ANCHOR_PREFIX, GrantlineAnchors } from './anchors.js';
 import { GrantlineData } from './data.js';
 import { API_ROUTES, ASL_SUBSTITUTIONS, FUNCTION_NAMES, FUNCTION_SPECS, type FunctionName, type InvokedFunction, type SecretUse } from './functions.js';
 import { GrantlineFunction } from './grantline-function.js';
@@ -77,6 +79,7 @@ export function resourceNames(stackName: string) {
 
 export class GrantlineStack extends Stack {
   readonly data: GrantlineData;
+  readonly anchors: GrantlineAnchors;
   readonly secrets: GrantlineSecrets;
   readonly functions: Record<FunctionName, GrantlineFunction>;
   readonly stateMachine: StateMachine;
@@ -92,6 +95,7 @@ export class GrantlineStack extends Stack {
     flushEvidence: Queue;
     sweepExpiries: Queue;
     driftReport: Queue;
+    auditLedger: Queue;
   };
   readonly alarms: Alarm[] = [];
   readonly alarmTopic: ITopic | undefined;
@@ -122,6 +126,7 @@ export class GrantlineStack extends Stack {
 
     // ---------------------------------------------------------------- stateful
     this.data = new GrantlineData(this, 'Data', { scheduleGroupName: names.scheduleGroup });
+    this.anchors = new GrantlineAnchors(this, 'Anchors', { retentionDays: props.infra.anchorRetentionDays, logRetention: props.infra.logRetention });
     this.secrets = new GrantlineSecrets(this, 'Secrets');
     const table = this.data.table;
 
@@ -145,6 +150,7 @@ export class GrantlineStack extends Stack {
       flushEvidence: deadLetterQueue('FlushEvidenceDeadLetterQueue', 'the EventBridge rule that invokes flush-evidence'),
       sweepExpiries: deadLetterQueue('SweepExpiriesDeadLetterQueue', 'the EventBridge rule that invokes sweep-expiries'),
       driftReport: deadLetterQueue('DriftReportDeadLetterQueue', 'the EventBridge rule that invokes drift-report'),
+      auditLedger: deadLetterQueue('AuditLedgerDeadLetterQueue', 'the EventBridge rule that invokes audit-ledger (the daily anchor)'),
     };
 
     // The role EventBridge Scheduler assumes: it may invoke the revoke function and nothing else
@@ -211,6 +217,7 @@ export class GrantlineStack extends Stack {
         environment.GRANTLINE_SCHEDULER_ROLE_ARN = this.schedulerRole.roleArn;
         environment.GRANTLINE_SCHEDULE_DLQ_ARN = this.deadLetterQueues.schedules.queueArn;
       }
+      if (spec.anchors) environment.GRANTLINE_ANCHOR_BUCKET = this.anchors.bucket.bucketName;
       const fn = new GrantlineFunction(this, pascal(name), {
         name,
         description: spec.description,
@@ -255,6 +262,15 @@ export class GrantlineStack extends Stack {
         );
       }
       if (spec.schedules === 'delete') fn.allow(new PolicyStatement({ actions: ['scheduler:DeleteSchedule'], resources: [schedulesArn] }));
+      if (spec.anchors) {
+        // Write a copy (conditional, with its checksum) and read it back: nothing that deletes, shortens or holds one.
+        fn.allow(new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [this.anchors.copiesArn] }));
+        Validations.of(fn.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::<${this.resolve((this.anchors.bucket.node.defaultChild as CfnElement).logicalId) as string}.Arn>/${ANCHOR_PREFIX}*]`,
+          reason:
+            "One object per anchor, named at run time after its day and time (anchors/<day>/<anchoredAt>.json); limited to the anchor bucket's anchors/ prefix.",
+        });
+      }
       if (spec.schedules) {
         Validations.of(fn.role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${names.scheduleGroup}/*]`,
@@ -380,6 +396,17 @@ export class GrantlineStack extends Stack {
         }),
       ],
     });
+    new Rule(this, 'AuditLedgerDaily', {
+      description: "Anchors the ledger's hash chains of the day before: their heads hashed into one root, its copy written once to the anchor bucket",
+      schedule: Schedule.rate(Duration.days(1)),
+      targets: [
+        new LambdaFunction(this.functions['audit-ledger'].fn, {
+          deadLetterQueue: this.deadLetterQueues.auditLedger,
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
+    });
     new Rule(this, 'CampaignSweepEvery15Minutes', {
       description: 'Access review campaigns: reminders before the due date, the due date by the campaign rule, anything a crash cut short',
       schedule: Schedule.rate(Duration.minutes(15)),
@@ -467,6 +494,16 @@ export class GrantlineStack extends Stack {
       'A review Revoke decided in Slack, or the campaign sweep, failed after retries: the message holds the campaign and item (the next sweep carries a recorded Revoke out), or the sweep event.',
     );
     alarm('DriftReportDeadLetterAlarm', depth(this.deadLetterQueues.driftReport), 'The daily drift report could not be invoked: drift is not being found.');
+    alarm(
+      'AuditLedgerDeadLetterAlarm',
+      depth(this.deadLetterQueues.auditLedger),
+      'The daily anchor could not be invoked: the ledger is not being anchored (POST /audit/anchor {"day"} anchors a missed day).',
+    );
+    alarm(
+      'AuditLedgerErrorsAlarm',
+      this.functions['audit-ledger'].fn.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }),
+      'The daily anchor failed after Lambda retries (its routes answer errors rather than fail): read the audit-ledger log; POST /audit/anchor {"day"} anchors a missed day.',
+    );
     alarm('FlushEvidenceDeadLetterAlarm', depth(this.deadLetterQueues.flushEvidence), 'The periodic evidence delivery could not be invoked.');
     alarm(
       'SweepExpiriesDeadLetterAlarm',
@@ -488,6 +525,12 @@ export class GrantlineStack extends Stack {
     addOutput(this, 'SlackCommandsUrl', url('/webhooks/slack/commands'), 'Slack app /access slash command request URL');
     addOutput(this, 'AuditGrantsUrl', url('/grants'), 'Audit API (SigV4, execute-api:Invoke): GET /grants?user=<email> | ?app=<key>, GET /grants/{id}');
     addOutput(this, 'TableName', table.tableName, 'DynamoDB ledger table');
+    addOutput(
+      this,
+      'AnchorBucketName',
+      this.anchors.bucket.bucketName,
+      `S3 bucket of the ledger anchors' write-once copies (${ANCHOR_PREFIX}<day>/<anchoredAt>.json; Object Lock, compliance mode, ${props.infra.anchorRetentionDays} days)`,
+    );
     addOutput(this, 'StateMachineArn', this.stateMachine.stateMachineArn, 'Access request state machine');
     addOutput(
       this,

@@ -16,6 +16,8 @@ import { silentLogger } from '../../shared/logger.js';
 import type { GrantRecord } from '../../shared/audit.js';
 import type { Catalog } from '../../shared/catalog/schema.js';
 import type { Campaign, CampaignItem } from '../../shared/campaigns.js';
+import { verifyChain } from '../../shared/chain.js';
+import type { StoredChain } from '../../shared/ledger-audit.js';
 import type { OffboardResult } from '../../shared/offboarding.js';
 import {
   BUNDLE_APPROVE_ALL_ACTION_ID,
@@ -236,6 +238,12 @@ async function main(): Promise<void> {
       console.log(`    group        ${a.group}`);
       console.log(`    started      ${a.started ?? '—'}   expires ${a.expires ?? 'never'}   revoked ${a.revoked.at ?? '—'}`);
       for (const e of record.evidence) console.log(`      · ${e.at}  ${e.summary}`);
+      // The auditor recomputes the grant's hash chain on their side (what `grantline audit verify` does).
+      const chain = ((await client.audit(`/audit/chains?grant=${encodeURIComponent(record.grant.id)}`)).body.chains as StoredChain[])[0]!;
+      const breaks = verifyChain(chain.grantId, chain.events, chain.head, clock.now());
+      console.log(
+        `    chain        ${breaks.length === 0 ? `✓ verified (${chain.events.length} events, head ${chain.head?.hash.slice(0, 12)})` : `✗ ${breaks.map((b) => b.kind).join(', ')}`}`,
+      );
     }
     say(
       `Jira issue ${breakGlass.issueKey} is now "${sandbox.jira.issue(breakGlass.issueKey)?.status}" with ${sandbox.jira.commentTexts(breakGlass.issueKey).length} evidence comments.`,

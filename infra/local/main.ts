@@ -84,6 +84,8 @@ ${line}
     curl -s ${control.url}/sandbox/groups/okta/00gfigmaeditor
     curl -s ${control.url}/sandbox/jira/ACC-1
     curl -s -H 'authorization: Bearer ${sandbox.env.GRANTLINE_AUDIT_TOKEN}' ${runtime.url}/grants/grant-ACC-1
+    Prove the ledger was not changed (every hash chain and anchor, recomputed here):
+    npx grantline audit verify --url ${runtime.url} --token ${sandbox.env.GRANTLINE_AUDIT_TOKEN}
  5. Or ask in Slack: /access opens a form from the catalog; this plays it (the answer is the Slack DM):
     curl -s -X POST ${control.url}/sandbox/slack-form -H 'content-type: application/json' \
       -d '{"requester":"${SANDBOX_PEOPLE.engineer}","app":"github","role":"maintainer","duration":"PT24H","justification":"On-call week"}'

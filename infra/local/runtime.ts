@@ -4,8 +4,12 @@
  * routes and task functions the Lambdas run. Connectors are the real SDK adapters, pointed at
  * whatever base URLs the configuration gives (the sandbox's simulated services, or the real ones).
  */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { loadCatalog } from '../../shared/catalog/load.js';
@@ -20,6 +24,7 @@ import { finishItemRevoke, sweepCampaigns } from '../../shared/campaigns.js';
 import { reportDriftForAll } from '../../shared/drift.js';
 import { flushEvidence } from '../../shared/evidence.js';
 import { fileRequest } from '../../shared/filing.js';
+import { anchorYesterday } from '../../shared/ledger-audit.js';
 import type { Grant } from '../../shared/grants/model.js';
 import type { LifecycleDeps } from '../../shared/services.js';
 import type { Logger } from '../../shared/logger.js';
@@ -30,6 +35,7 @@ import { Store } from '../../shared/store/store.js';
 import { ensureTable } from '../../shared/store/table.js';
 import { sweepExpiries } from '../../shared/sweep.js';
 import { tasks } from '../../shared/tasks.js';
+import { DirectoryAnchorCopies } from './anchors.js';
 import { LocalJobs } from './jobs.js';
 import { isFilingJob, isOffboardJob } from '../../shared/store/idempotency.js';
 import { offboardReceiptKey, runOffboardJob } from '../../shared/offboarding.js';
@@ -128,7 +134,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     logger,
     sleep,
   );
-  deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow, jobs };
+  // The anchors' write-once copies (S3 Object Lock in AWS) go beside the data they anchor: in the data folder when it
+  // is kept on disk; with an in-memory table, in a temporary folder that goes when the runtime closes, as the table does.
+  const anchorsDir = options.dataDir ? join(options.dataDir, 'anchors') : join(tmpdir(), `grantline-anchors-${randomUUID()}`);
+  const anchorCopies = new DirectoryAnchorCopies(anchorsDir);
+  deps = { config, clock, logger, store, catalog, ticketing, chat, idp: providerRegistry(providers), scheduler, workflow, jobs, anchorCopies };
   workflow.bind(deps);
 
   const { server, url } = await startServer(deps, config.PORT);
@@ -136,6 +146,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let flushing: Promise<unknown> | undefined;
   let drifting: Promise<unknown> | undefined;
   let driftReportedOn: string | undefined;
+  let anchoring: Promise<unknown> | undefined;
+  let anchoredOn: string | undefined;
   let sweepingCampaigns: Promise<unknown> | undefined;
   let campaignsSweptAt = -Infinity;
   if (options.tickMs !== false) {
@@ -152,6 +164,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         drifting = reportDriftForAll(deps)
           .catch((err: unknown) => logger.warn('drift report failed', { error: String(err) }))
           .finally(() => (drifting = undefined));
+      }
+      // The daily anchor of the ledger's chains (EventBridge's daily rule in AWS): the day before, at start, then on each new UTC day.
+      if (!anchoring && anchoredOn !== today) {
+        anchoredOn = today;
+        anchoring = anchorYesterday(deps)
+          .catch((err: unknown) => logger.warn('daily anchor failed', { error: String(err) }))
+          .finally(() => (anchoring = undefined));
       }
       // The campaign sweep (an EventBridge rule every 15 minutes in AWS): reminders, due dates, anything cut short.
       if (!sweepingCampaigns && clock.now().getTime() - campaignsSweptAt >= CAMPAIGN_SWEEP_MS) {
@@ -191,6 +210,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (ticker) clearInterval(ticker);
       await flushing;
       await drifting;
+      await anchoring;
       await sweepingCampaigns;
       await jobs.idle();
       await workflow.stop();
@@ -199,6 +219,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await new Promise<void>((resolve) => server.close(() => resolve()));
       client.destroy();
       if (dynamo) await new Promise<void>((resolve) => dynamo!.close(() => resolve()));
+      if (dynamo && !options.dataDir) await rm(anchorsDir, { recursive: true, force: true });
     },
   };
   return runtime;

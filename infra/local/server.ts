@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getGrant, getGrants } from '../../shared/audit.js';
+import { postAttachment } from '../../shared/audit-attachments.js';
 import { ValidationError } from '../../shared/errors.js';
 import { getPendingEvidence } from '../../shared/evidence.js';
 import { errorResponse, json, type HttpRequest, type HttpResponse } from '../../shared/http.js';
@@ -11,8 +12,9 @@ import type { LifecycleDeps } from '../../shared/services.js';
 import { postExtend } from '../../shared/extension.js';
 import { postOffboard } from '../../shared/offboarding.js';
 import { postDrift } from '../../shared/drift.js';
-import { getCampaignReport, postCampaignClose, postCampaignDecision, postReviews } from '../../shared/campaigns.js';
+import { getCampaignList, getCampaignReport, postCampaignClose, postCampaignDecision, postReviews } from '../../shared/campaigns.js';
 import { getPolicyExplain } from '../../shared/policy-explain.js';
+import { ledgerAuditRoute } from '../../shared/ledger-audit.js';
 import { receiveSlackCommand, receiveSlackInteraction } from '../../shared/slack-routes.js';
 
 type Handler = (deps: LifecycleDeps, req: HttpRequest) => Promise<HttpResponse>;
@@ -29,12 +31,17 @@ export const ROUTES: Array<{ method: string; path: string; handler: Handler }> =
   { method: 'POST', path: '/offboard', handler: postOffboard },
   { method: 'POST', path: '/drift', handler: postDrift },
   { method: 'POST', path: '/reviews', handler: postReviews },
+  { method: 'GET', path: '/campaigns', handler: getCampaignList },
   { method: 'GET', path: '/campaigns/{id}', handler: getCampaignReport },
   { method: 'POST', path: '/campaigns/{id}/decisions', handler: postCampaignDecision },
   { method: 'POST', path: '/campaigns/{id}/close', handler: postCampaignClose },
   { method: 'GET', path: '/reviews/{app}', handler: getReview },
   { method: 'GET', path: '/evidence/pending', handler: getPendingEvidence },
+  { method: 'POST', path: '/audit/attachments', handler: postAttachment },
   { method: 'GET', path: '/policy/explain', handler: getPolicyExplain },
+  { method: 'GET', path: '/audit/chains', handler: ledgerAuditRoute },
+  { method: 'GET', path: '/audit/anchors', handler: ledgerAuditRoute },
+  { method: 'POST', path: '/audit/anchor', handler: ledgerAuditRoute },
   { method: 'GET', path: '/healthz', handler: async () => json(200, { ok: true }) },
 ];
 

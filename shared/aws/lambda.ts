@@ -6,7 +6,6 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { PermanentError } from '../errors.js';
 import { fileRequest, filingJobSchema } from '../filing.js';
-import { campaignRevokeJobSchema, campaignRoute, finishItemRevoke, sweepCampaigns } from '../campaigns.js';
 import { postDrift, reportDriftForAll } from '../drift.js';
 import { offboardJobSchema, postOffboard, runOffboardJob } from '../offboarding.js';
 import { errorResponse, type HttpRequest, type HttpResponse } from '../http.js';
@@ -83,24 +82,8 @@ export const offboardHandler = (connectors: Connectors) =>
     connectors,
   );
 
-/**
- * The review-campaign function: its routes (POST /reviews, /campaigns/…); a review item's Revoke
- * decided in Slack (an asynchronous invoke by slack-interactions); and the campaign sweep (the
- * EventBridge rule's scheduled event).
- */
-export const campaignHandler = (connectors: Connectors) =>
-  routeOrEventHandler(
-    campaignRoute,
-    async (deps, event) => {
-      const job = campaignRevokeJobSchema.safeParse(event);
-      if (job.success) return finishItemRevoke(deps, job.data.campaignRevoke.campaignId, job.data.campaignRevoke.itemId);
-      if (isScheduledEvent(event)) return sweepCampaigns(deps);
-      throw new PermanentError("not a review Revoke job nor the campaign sweep's scheduled event");
-    },
-    connectors,
-  );
-
-const isScheduledEvent = (event: unknown) =>
+/** An EventBridge rule's scheduled event: what the periodic functions are invoked with. */
+export const isScheduledEvent = (event: unknown) =>
   typeof event === 'object' && event !== null && (event as { 'detail-type'?: unknown })['detail-type'] === 'Scheduled Event';
 
 /** The drift-report function: POST /drift, and the daily EventBridge rule (every app). */

@@ -7,6 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { AnchorCopies } from '../chain.js';
 import { loadCatalogJson } from '../catalog/catalog.js';
 import type { EndDateSources } from '../catalog/schema.js';
 import { systemClock } from '../clock.js';
@@ -70,6 +71,8 @@ export interface Connectors {
   ticketing?: (config: Config) => Ticketing;
   /** Slack (slackChat, shared/aws/slack.ts). */
   chat?: (config: Config) => Chat;
+  /** The write-once anchor copies in S3 (s3AnchorCopies, shared/aws/anchors.ts): audit-ledger only, used when GRANTLINE_ANCHOR_BUCKET is set. */
+  anchorCopies?: (bucket: string) => AnchorCopies;
 }
 
 let cached: Promise<LifecycleDeps> | undefined;
@@ -120,6 +123,8 @@ async function build(connectors: Connectors): Promise<LifecycleDeps> {
           ...(config.GRANTLINE_REVIEW_CAMPAIGN_FUNCTION ? { reviewCampaign: config.GRANTLINE_REVIEW_CAMPAIGN_FUNCTION } : {}),
         }),
     ),
+    // The write-once anchor copies: the stack gives the bucket to audit-ledger only, whose handler passes the S3 adapter.
+    ...(config.GRANTLINE_ANCHOR_BUCKET && connectors.anchorCopies ? { anchorCopies: connectors.anchorCopies(config.GRANTLINE_ANCHOR_BUCKET) } : {}),
   };
 }
 

@@ -262,6 +262,9 @@ export interface EvidenceEvent {
   issueKey: string;
   /** Jira status to move the issue to with this evidence, when the step changes what the requester waits for. */
   transitionTo?: string;
+  /** Its link in the grant's hash chain, once sealed (shared/chain.ts): the previous event's hash, and its own. */
+  prevHash?: string;
+  hash?: string;
 }
 
 export function grantIdFor(issueKey: string): string {

@@ -14,15 +14,25 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { RetryableError } from '../errors.js';
+import { MalformedRequestError, RetryableError } from '../errors.js';
 import type { Approval, ApprovalStatus, EvidenceEvent, Grant, GrantStatus, MembershipKey, MembershipRecord, QuorumApproval } from '../grants/model.js';
 import type { Campaign, CampaignItem, ReviewMessageRecord } from '../campaigns.js';
+import type { Anchor, ChainHead, ChainLink } from '../chain.js';
 import { decodeCursor, encodeCursor, type Page, type PageRequest } from './page.js';
 import { CommandReceipts } from './idempotency.js';
 import { RateBuckets } from './rate-buckets.js';
 import { INDEXES, type IndexName } from './table.js';
 
 const INDEX_ATTRS = ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk'] as const;
+
+/** Grants requested from `from` to `to`, both inclusive: ISO instants or their prefixes (a day `2026-03-31` is the whole day). */
+export interface RequestedRange {
+  from: string;
+  to: string;
+}
+
+/** The index sort keys (`<requestedAt>#<id>`) of a period: `~` sorts after every character of an instant and of `#`. */
+const rangeValues = (r: RequestedRange) => ({ ':from': r.from, ':to': `${r.to}~` });
 
 export interface Delivery {
   grantId: string;
@@ -101,7 +111,7 @@ export class Store {
     const written = await this.conditional(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: grantPk(grant.id), sk: 'GRANT', ...grant, ...grantIndexKeys(grant) },
+        Item: grantItem(grant),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -276,14 +286,54 @@ export class Store {
     return this.queryGrants('byApp', 'gsi2pk', `APP#${app}`);
   }
 
-  /** One page of a user's grants, oldest request first (GET /grants?user=). */
-  grantsOfUserPage(email: string, page: PageRequest): Promise<Page<Grant>> {
-    return this.queryGrantsPage('byPerson', `USER#${email.toLowerCase()}`, page);
+  /** One page of a user's grants, oldest request first (GET /grants?user=); with `requested`, only those requested in it. */
+  grantsOfUserPage(email: string, page: PageRequest, requested?: RequestedRange): Promise<Page<Grant>> {
+    return this.queryGrantsPage('byPerson', `USER#${email.toLowerCase()}`, page, requested);
   }
 
-  /** One page of an app's grants, oldest request first (GET /grants?app=). */
-  grantsOfAppPage(app: string, page: PageRequest): Promise<Page<Grant>> {
-    return this.queryGrantsPage('byApp', `APP#${app}`, page);
+  /** One page of an app's grants, oldest request first (GET /grants?app=); with `requested`, only those requested in it. */
+  grantsOfAppPage(app: string, page: PageRequest, requested?: RequestedRange): Promise<Page<Grant>> {
+    return this.queryGrantsPage('byApp', `APP#${app}`, page, requested);
+  }
+
+  /**
+   * One page of the grants requested in a period across `apps` (GET /grants?from=&to=, the audit pack's
+   * population): the app index read app by app (sorted keys), each with its sort key (`<requestedAt>#<id>`)
+   * BETWEEN the bounds, so only the grants of the period are read: no Scan, no filter. A page fills from
+   * the next apps when one ends; the cursor names the app being read and the Query's key within it.
+   */
+  async grantsRequestedPage(apps: readonly string[], requested: RequestedRange, page: PageRequest): Promise<Page<Grant>> {
+    const keys = [...new Set(apps)].sort();
+    let at = 0;
+    let start: Record<string, unknown> | undefined;
+    if (page.cursor !== undefined) {
+      // The app being read, then its Query's key (absent: that app from its start), checked as the other lists' cursors are.
+      at = keys.indexOf(cursorApp(page.cursor) ?? '');
+      if (at < 0) throw new MalformedRequestError('cursor is not one this list gave out: start again without it');
+      const pinned = { app: keys[at]!, gsi2pk: `APP#${keys[at]}`, sk: 'GRANT' };
+      const { app: _app, ...key } = cursorHasKey(page.cursor)
+        ? decodeCursor(page.cursor, ['app', 'pk', 'sk', 'gsi2pk', 'gsi2sk'], pinned)!
+        : decodeCursor(page.cursor, ['app'], { app: pinned.app })!;
+      if (Object.keys(key).length > 0) start = key;
+    }
+    const found: Record<string, unknown>[] = [];
+    while (at < keys.length && found.length < page.limit) {
+      const result = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byApp',
+          KeyConditionExpression: 'gsi2pk = :v AND gsi2sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':v': `APP#${keys[at]}`, ...rangeValues(requested) },
+          Limit: page.limit - found.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      found.push(...((result.Items ?? []) as Record<string, unknown>[]).filter((i) => i.sk === 'GRANT'));
+      start = result.LastEvaluatedKey;
+      if (!start) at += 1;
+    }
+    const nextCursor = at >= keys.length ? undefined : encodeCursor({ app: keys[at], ...start });
+    return { items: found.map(stripGrant), ...(nextCursor ? { nextCursor } : {}) };
   }
 
   /** An app's active grants (access reviews): read from the app index, only the active ones returned. */
@@ -390,7 +440,7 @@ export class Store {
     return this.conditional(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: grantPk(event.grantId), sk: `EVENT#${event.key}`, ...event },
+        Item: evidenceItem(event),
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
@@ -404,6 +454,113 @@ export class Store {
       ConsistentRead: true,
     });
     return items.map((item) => strip(item) as unknown as EvidenceEvent).sort(ledgerOrder);
+  }
+
+  // ---- the evidence chain (shared/chain.ts): each event's link, each grant's head, the heads by day, the anchors
+
+  /** Writes an event's link once; true also when it already carries this same link (another sealer), false when it carries another. */
+  async sealEvidence(grantId: string, key: string, link: ChainLink): Promise<boolean> {
+    return this.conditional(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: grantPk(grantId), sk: `EVENT#${key}` },
+        UpdateExpression: 'SET prevHash = :prev, #hash = :hash',
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#hash) OR (#hash = :hash AND prevHash = :prev))',
+        ExpressionAttributeNames: { '#hash': 'hash' },
+        ExpressionAttributeValues: { ':prev': link.prevHash, ':hash': link.hash },
+      }),
+    );
+  }
+
+  async chainHead(grantId: string): Promise<ChainHead | undefined> {
+    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: grantPk(grantId), sk: 'CHAIN' }, ConsistentRead: true }));
+    return Item ? ({ grantId, seq: Number(Item.seq), hash: String(Item.hash), at: String(Item.at) } satisfies ChainHead) : undefined;
+  }
+
+  /**
+   * Moves the grant's chain head forward (never back: a slower sealer's older head is dropped) and
+   * lists it under its day, for that day's anchor; the day goes into the list of days with changes.
+   */
+  async advanceChainHead(head: ChainHead): Promise<void> {
+    const forward = 'attribute_not_exists(pk) OR seq < :seq';
+    const values = { ':seq': head.seq };
+    await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: grantPk(head.grantId), sk: 'CHAIN', ...head },
+        ConditionExpression: forward,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    const day = head.at.slice(0, 10);
+    await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `CHAINS#${day}`, sk: head.grantId, ...head },
+        ConditionExpression: forward,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: 'CHAINDAYS', sk: day, day } }));
+  }
+
+  /** The heads of the chains that moved on `day` (as each stood at the end of it, or now). */
+  async chainsChangedOn(day: string): Promise<ChainHead[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `CHAINS#${day}` },
+      ConsistentRead: true,
+    });
+    return items.map((i) => ({ grantId: String(i.grantId), seq: Number(i.seq), hash: String(i.hash), at: String(i.at) }));
+  }
+
+  /** The days on which some chain moved, from `since` (YYYY-MM-DD) on, oldest first. */
+  async chainDays(since = '0000-00-00'): Promise<string[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk >= :since',
+      ExpressionAttributeValues: { ':pk': 'CHAINDAYS', ':since': since },
+      ConsistentRead: true,
+    });
+    return items.map((i) => String(i.day));
+  }
+
+  /**
+   * Records an anchor: its root, then its heads in parts of ANCHOR_HEADS_PER_ITEM (a busy day's heads
+   * outgrow one item's 400 KB), then the record listing how many parts there are.
+   */
+  async putAnchor(anchor: Anchor): Promise<void> {
+    const pk = `ANCHOR#${anchor.day}#${anchor.anchoredAt}`;
+    const parts = Math.ceil(anchor.heads.length / ANCHOR_HEADS_PER_ITEM);
+    for (let i = 0; i < parts; i++) {
+      const heads = anchor.heads.slice(i * ANCHOR_HEADS_PER_ITEM, (i + 1) * ANCHOR_HEADS_PER_ITEM);
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk, sk: `HEADS#${String(i).padStart(5, '0')}`, heads } }));
+    }
+    const { heads: _heads, ...record } = anchor;
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: 'ANCHORS', sk: `${anchor.day}#${anchor.anchoredAt}`, ...record, parts } }));
+  }
+
+  /** Anchors of the days from `since` (YYYY-MM-DD) on, oldest first, each with its heads. */
+  async anchors(since = '0000-00-00'): Promise<Anchor[]> {
+    const records = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND sk >= :since',
+      ExpressionAttributeValues: { ':pk': 'ANCHORS', ':since': since },
+      ConsistentRead: true,
+    });
+    const out: Anchor[] = [];
+    for (const record of records) {
+      const { parts: _parts, ...anchor } = stripKeys(record) as unknown as Anchor & { parts: number };
+      const parts = await this.queryAll({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `ANCHOR#${anchor.day}#${anchor.anchoredAt}` },
+        ConsistentRead: true,
+      });
+      out.push({ ...anchor, heads: parts.flatMap((p) => p.heads as Anchor['heads']) });
+    }
+    return out;
   }
 
   // ---- approvals
@@ -472,6 +629,9 @@ export class Store {
   // ---- access review campaigns (shared/campaigns.ts): the campaign, and its items as records of their own
 
   async createCampaign(campaign: Campaign): Promise<boolean> {
+    // Listed by when it started, before it exists (a retried start lists it again under its own time: readers skip repeats and ids with no campaign).
+    const listing = { pk: CAMPAIGNS_PK, sk: `CREATED#${campaign.createdAt}#${campaign.id}`, id: campaign.id, createdAt: campaign.createdAt };
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: listing }));
     return this.conditional(
       new PutCommand({
         TableName: this.table,
@@ -545,6 +705,27 @@ export class Store {
       ConsistentRead: true,
     });
     return listed.map((l) => l.id as string);
+  }
+
+  /**
+   * One page of the ids of the campaigns started at or before `untilIso` (an instant or its prefix), newest
+   * first (the audit pack's reviews: a campaign started before the period may be decided in it). Only
+   * campaigns started since this listing was written are in it.
+   */
+  async campaignsStartedPage(untilIso: string, page: PageRequest): Promise<Page<{ id: string; createdAt: string }>> {
+    const start = decodeCursor(page.cursor, ['pk', 'sk'], { pk: CAMPAIGNS_PK });
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :until',
+        ExpressionAttributeValues: { ':pk': CAMPAIGNS_PK, ':first': 'CREATED#', ':until': `CREATED#${untilIso}~` },
+        ScanIndexForward: false,
+        Limit: page.limit,
+        ExclusiveStartKey: start,
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    return { items: (result.Items ?? []).map((i) => ({ id: String(i.id), createdAt: String(i.createdAt) })), ...(nextCursor ? { nextCursor } : {}) };
   }
 
   /** Records a reminder as sent (its name carries the due date it was for); false when it already was (another sweep sent it). */
@@ -1210,15 +1391,16 @@ export class Store {
   }
 
   /** One Query page of an index's grants; the cursor must be one this index and partition gave out (else 400). */
-  private async queryGrantsPage(index: IndexName, value: string, page: PageRequest): Promise<Page<Grant>> {
+  private async queryGrantsPage(index: IndexName, value: string, page: PageRequest, requested?: RequestedRange): Promise<Page<Grant>> {
     const { pk, sk } = INDEXES.find((i) => i.name === index)!;
     const start = decodeCursor(page.cursor, ['pk', 'sk', pk, sk], { [pk]: value, sk: 'GRANT' });
     const result = await this.doc.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: index,
-        KeyConditionExpression: `${pk} = :v`,
-        ExpressionAttributeValues: { ':v': value },
+        // Both indexes sort a grant by `<requestedAt>#<id>`: a period is a range of the sort key.
+        KeyConditionExpression: requested ? `${pk} = :v AND ${sk} BETWEEN :from AND :to` : `${pk} = :v`,
+        ExpressionAttributeValues: { ':v': value, ...(requested ? rangeValues(requested) : {}) },
         Limit: page.limit,
         ExclusiveStartKey: start,
       }),
@@ -1256,6 +1438,8 @@ const campaignPk = (id: string) => `CAMPAIGN#${id}`;
 const campaignItemSk = (itemId: string) => `ITEM#${itemId}`;
 const reviewMessageSk = (reviewer: string) => `MESSAGE#${reviewer}`;
 const CAMPAIGNS_PK = 'CAMPAIGNS';
+/** Heads per item of an anchor's heads (about 110 bytes each: well within DynamoDB's 400 KB). */
+const ANCHOR_HEADS_PER_ITEM = 2_000;
 
 function stripKeys(item: Record<string, unknown>): Record<string, unknown> {
   const { pk: _pk, sk: _sk, ...rest } = item;
@@ -1287,6 +1471,40 @@ const approvalSk = (step: number) => `APPROVAL#${String(step).padStart(2, '0')}`
 /** Attempts at appending one quorum approval; each failure means another approval (or the close) was written meanwhile. */
 const QUORUM_WRITE_ATTEMPTS = 25;
 const activeKey = (provider: string, groupId: string, email: string) => `ACTIVE#${provider}#${groupId}#${email.toLowerCase()}`;
+
+/** A grant's item as the table holds it: its keys and its index keys (the bench writes these in batches). */
+export function grantItem(grant: Grant): Record<string, unknown> {
+  return { pk: grantPk(grant.id), sk: 'GRANT', ...grant, ...grantIndexKeys(grant) };
+}
+
+/** An evidence event's item as the table holds it. */
+export function evidenceItem(event: EvidenceEvent): Record<string, unknown> {
+  return { pk: grantPk(event.grantId), sk: `EVENT#${event.key}`, ...event };
+}
+
+/** A grant's chain head item as the table holds it (not its listing under the day). */
+export function chainHeadItem(head: ChainHead): Record<string, unknown> {
+  return { pk: grantPk(head.grantId), sk: 'CHAIN', ...head };
+}
+
+/** The app a cross-app cursor (grantsRequestedPage) names; undefined when it is not one. */
+function cursorApp(cursor: string): string | undefined {
+  try {
+    const app: unknown = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { app?: unknown }).app;
+    return typeof app === 'string' ? app : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a cross-app cursor carries a Query key (else it starts its app from the beginning). */
+function cursorHasKey(cursor: string): boolean {
+  try {
+    return 'pk' in (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as object);
+  } catch {
+    return false;
+  }
+}
 
 function grantIndexKeys(grant: Grant): Partial<Record<(typeof INDEX_ATTRS)[number], string>> {
   const keys: Partial<Record<(typeof INDEX_ATTRS)[number], string>> = {

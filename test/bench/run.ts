@@ -2,17 +2,21 @@
  * `npm run bench`: figures, not assertions. `npm run bench -- pipeline` runs only the pipeline latency;
  * `npm run bench -- --workers 8` only provisioning from 8 processes sharing the rate limits (workers.ts).
  * `npm run bench -- coldstart` the module init of each bundled function (coldstart.ts).
+ * `npm run bench -- audit` only `grantline audit user` on a 100,000-grant ledger (audit-user.ts).
  *  1. Rate-limit-safe provisioning: 3,000 grants' group additions against a simulated Okta that
  *     enforces a per-family limit and answers 429 above it, through the same rate-limited provider
  *     the runtime uses. Prints the achieved rate as a fraction of the allowed rate, the 429s
  *     received and the failed grants (target: > 90 %, zero failed).
  *  2. Import time of each connector SDK (what a cold start pays).
+ *  3. `grantline audit user` for one person of a 100,000-grant ledger (audit-user.ts): set-up time,
+ *     p50/p99 over 20 runs.
  */
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { OktaIdentityProvider } from '../../shared/connectors/okta.js';
 import { RateLimits, rateLimited } from '../../shared/rate-limit.js';
 import { startFakeOkta } from '../../infra/local/sandbox/okta.js';
+import { auditUserLatency } from './audit-user.js';
 import { pipelineLatency } from './pipeline.js';
 import { provisioningAcrossWorkers } from './workers.js';
 
@@ -94,6 +98,10 @@ if (only === 'pipeline') {
   await pipelineLatency();
   process.exit(0);
 }
+if (only === 'audit') {
+  await auditUserLatency();
+  process.exit(0);
+}
 if (only === 'coldstart') {
   // Each bundle's module init in a fresh process (coldstart.ts); loaded here only, it brings the CDK.
   const { coldStart } = await import('./coldstart.js');
@@ -110,3 +118,5 @@ await provisioningUnderRateLimit(ALLOWED_PER_SECOND * 0.97, GRANTS, 'Provisionin
 console.log();
 // Misconfigured 20 % above the provider's limit: 429s happen, the family pauses until the reset, nothing fails.
 await provisioningUnderRateLimit(ALLOWED_PER_SECOND * 1.2, Math.round(GRANTS / 3), 'Same, with the limiter set 20 % above the provider (429s absorbed)');
+console.log();
+await auditUserLatency();

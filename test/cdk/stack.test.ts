@@ -131,7 +131,7 @@ describe('secrets', () => {
         ]
       : [];
   const expectedReaders: Record<SecretKey, FunctionName[]> = {
-    jira: except('audit-grants', 'audit-grant', 'slack-interactions', 'slack-commands', 'review-app', 'policy-explain', 'evidence-pending'),
+    jira: except('audit-grants', 'audit-grant', 'audit-ledger', 'slack-interactions', 'slack-commands', 'review-app', 'policy-explain', 'evidence-pending'),
     jiraWebhook: ['jira-webhook'],
     slack: [
       'slack-interactions',
@@ -553,12 +553,17 @@ describe('HTTP API', () => {
         .sort(),
     ).toEqual(local.sort());
     expect(routeTable().sort((a, b) => String(a.routeKey).localeCompare(String(b.routeKey)))).toEqual([
+      { routeKey: 'GET /audit/anchors', auth: 'AWS_IAM', fn: 'audit-ledger' },
+      { routeKey: 'GET /audit/chains', auth: 'AWS_IAM', fn: 'audit-ledger' },
+      { routeKey: 'GET /campaigns', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'GET /campaigns/{id}', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'GET /evidence/pending', auth: 'AWS_IAM', fn: 'evidence-pending' },
       { routeKey: 'GET /grants', auth: 'AWS_IAM', fn: 'audit-grants' },
       { routeKey: 'GET /grants/{id}', auth: 'AWS_IAM', fn: 'audit-grant' },
       { routeKey: 'GET /policy/explain', auth: 'AWS_IAM', fn: 'policy-explain' },
       { routeKey: 'GET /reviews/{app}', auth: 'AWS_IAM', fn: 'review-app' },
+      { routeKey: 'POST /audit/anchor', auth: 'AWS_IAM', fn: 'audit-ledger' },
+      { routeKey: 'POST /audit/attachments', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'POST /campaigns/{id}/close', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'POST /campaigns/{id}/decisions', auth: 'AWS_IAM', fn: 'review-campaign' },
       { routeKey: 'POST /drift', auth: 'AWS_IAM', fn: 'drift-report' },
@@ -586,9 +591,9 @@ describe('HTTP API', () => {
 });
 
 describe('scheduling, dead letters and alarms', () => {
-  it('invokes flush-evidence and the expiry sweeper every 5 minutes, the drift report daily and the campaign sweep every 15 minutes, each with a dead-letter queue', () => {
+  it('invokes flush-evidence and the expiry sweeper every 5 minutes, the drift report and the ledger anchor daily and the campaign sweep every 15 minutes, each with a dead-letter queue', () => {
     const rules = resourcesOfType(template, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
-    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)', 'rate(1 day)', 'rate(15 minutes)']);
+    expect(rules.map((r) => r.ScheduleExpression)).toEqual(['rate(5 minutes)', 'rate(5 minutes)', 'rate(1 day)', 'rate(1 day)', 'rate(15 minutes)']);
     expect(rules.map((r) => r.Targets)).toEqual([
       [
         expect.objectContaining({
@@ -606,6 +611,12 @@ describe('scheduling, dead letters and alarms', () => {
         expect.objectContaining({
           Arn: arnOf(ids['drift-report'].fn),
           DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.driftReport)) },
+        }),
+      ],
+      [
+        expect.objectContaining({
+          Arn: arnOf(ids['audit-ledger'].fn),
+          DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.auditLedger)) },
         }),
       ],
       [
@@ -654,6 +665,143 @@ describe('scheduling, dead letters and alarms', () => {
     }
     const subscriptions = resourcesOfType(template, 'AWS::SNS::Subscription').map(([, s]) => s.Properties);
     expect(subscriptions).toEqual([expect.objectContaining({ Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: topic })]);
+  });
+});
+
+describe('anchor bucket (the write-once copies of the ledger anchors)', () => {
+  const bucket = () => logicalIdOf(synth.stack.anchors.bucket);
+  const logBucket = () => logicalIdOf(synth.stack.anchors.accessLogs);
+  type PolicyStatement = Statement & { Principal?: unknown; Sid?: string };
+  const bucketPolicy = (bucketId: string): PolicyStatement[] => {
+    const policies = resourcesOfType(template, 'AWS::S3::BucketPolicy').filter(([, p]) => same(p.Properties?.Bucket, ref(bucketId)));
+    expect(policies, bucketId).toHaveLength(1);
+    return (policies[0]![1].Properties!.PolicyDocument as { Statement: PolicyStatement[] }).Statement;
+  };
+  const objectsOf = (bucketId: string, suffix: string) => ({ 'Fn::Join': ['', [arnOf(bucketId), suffix]] });
+  /** Actions that would let a copy go before its time, or change under it. */
+  const UNDOING =
+    /^s3:(\*|Delete.*|PutObjectRetention|PutObjectLegalHold|BypassGovernanceRetention|PutBucketObjectLockConfiguration|PutLifecycleConfiguration|PutBucketPolicy|DeleteBucketPolicy)$|^\*$/;
+
+  it('has Object Lock in compliance mode with the configured retention (default 2555 days), versioning and S3-managed encryption', () => {
+    const props = resource(template, bucket()).Properties!;
+    expect(props.ObjectLockEnabled).toBe(true);
+    expect(props.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2555 } } });
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(props.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+  });
+
+  it('blocks all public access, disables ACLs, refuses plain HTTP and is retained when the stack is deleted or the bucket replaced', () => {
+    const anchors = resource(template, bucket());
+    expect(anchors.Properties?.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(anchors.Properties?.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    expect(anchors.DeletionPolicy).toBe('Retain');
+    expect(anchors.UpdateReplacePolicy).toBe('Retain');
+    expect(bucketPolicy(bucket())).toContainEqual({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:*',
+      Resource: [arnOf(bucket()), objectsOf(bucket(), '/*')],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+  });
+
+  it('refuses any PutObject without If-None-Match, so an existing copy is never written over by a newer version', () => {
+    expect(bucketPolicy(bucket())).toContainEqual({
+      Sid: 'WriteOnceCopies',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:PutObject',
+      Resource: objectsOf(bucket(), '/*'),
+      Condition: { Null: { 's3:if-none-match': 'true' } },
+    });
+  });
+
+  it('logs every request to an access-log bucket of its own (encrypted, TLS only, no public access, retained, expiring with the log retention)', () => {
+    expect(resource(template, bucket()).Properties?.LoggingConfiguration).toEqual({ DestinationBucketName: ref(logBucket()), LogFilePrefix: 'anchor-bucket/' });
+    const logs = resource(template, logBucket());
+    expect(logs.DeletionPolicy).toBe('Retain');
+    expect(logs.Properties?.PublicAccessBlockConfiguration).toMatchObject({ BlockPublicAcls: true, RestrictPublicBuckets: true });
+    expect(logs.Properties?.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+    expect(logs.Properties?.LifecycleConfiguration).toEqual({ Rules: [{ ExpirationInDays: 90, Status: 'Enabled' }] });
+    const delivery = bucketPolicy(logBucket()).filter((s) => s.Effect === 'Allow');
+    // Only S3's log delivery writes there, for this bucket's logs.
+    expect(delivery.map((s) => [s.Principal, actionsOf(s), s.Resource])).toEqual([
+      [{ Service: 'logging.s3.amazonaws.com' }, ['s3:PutObject'], objectsOf(logBucket(), '/anchor-bucket/*')],
+    ]);
+    expect(delivery[0]!.Condition).toMatchObject({ ArnLike: { 'aws:SourceArn': arnOf(bucket()) } });
+  });
+
+  it('lets only audit-ledger put and get copies, only under anchors/, and tells it the bucket', () => {
+    const s3Users = allStatements(template).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('s3:')));
+    expect([...new Set(s3Users.map(({ role }) => role))]).toEqual([ids['audit-ledger'].role]);
+    expect(s3Users.map(({ statement }) => [statement.Effect, actionsOf(statement), statement.Resource, statement.Condition])).toEqual([
+      ['Allow', ['s3:PutObject', 's3:GetObject'], objectsOf(bucket(), '/anchors/*'), undefined],
+    ]);
+    expect(environmentOf(template, ids['audit-ledger'].fn).GRANTLINE_ANCHOR_BUCKET).toEqual(ref(bucket()));
+    for (const name of except('audit-ledger')) expect(environmentOf(template, ids[name].fn), name).not.toHaveProperty('GRANTLINE_ANCHOR_BUCKET');
+  });
+
+  it('gives no principal in the template an action that deletes, shortens, holds or bypasses a copy (roles and bucket policies)', () => {
+    const allows = [
+      ...allStatements(template).map(({ role, statement }) => ({ where: role, statement })),
+      ...resourcesOfType(template, 'AWS::S3::BucketPolicy').flatMap(([id, p]) =>
+        (p.Properties!.PolicyDocument as { Statement: Statement[] }).Statement.map((statement) => ({ where: id, statement })),
+      ),
+    ].filter(({ statement }) => statement.Effect === 'Allow');
+    expect(allows.length).toBeGreaterThan(ALL.length);
+    const undoing = allows.flatMap(({ where, statement }) =>
+      actionsOf(statement)
+        .filter((a) => UNDOING.test(a))
+        .map((a) => `${where}: ${a}`),
+    );
+    expect(undoing).toEqual([]);
+    // No custom resource empties it either (autoDeleteObjects would bring one with s3:DeleteObject*).
+    expect(Object.values(template.Resources).filter((r) => r.Type.startsWith('Custom::'))).toEqual([]);
+  });
+
+  it('runs audit-ledger daily with a dead-letter queue, alarms on the queue and on its failures, and serves its routes with IAM auth', () => {
+    const daily = resourcesOfType(template, 'AWS::Events::Rule')
+      .map(([, r]) => r.Properties!)
+      .filter((r) => JSON.stringify(r.Targets).includes(JSON.stringify(arnOf(ids['audit-ledger'].fn))));
+    expect(daily).toEqual([
+      expect.objectContaining({
+        ScheduleExpression: 'rate(1 day)',
+        Targets: [
+          expect.objectContaining({
+            DeadLetterConfig: { Arn: arnOf(logicalIdOf(synth.stack.deadLetterQueues.auditLedger)) },
+            RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21_600 },
+          }),
+        ],
+      }),
+    ]);
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    const queueName = { 'Fn::GetAtt': [logicalIdOf(synth.stack.deadLetterQueues.auditLedger), 'QueueName'] };
+    expect(
+      alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Dimensions).includes(JSON.stringify(queueName))),
+    ).toHaveLength(1);
+    expect(alarms.filter((a) => a.MetricName === 'Errors' && JSON.stringify(a.Dimensions).includes(JSON.stringify(ref(ids['audit-ledger'].fn))))).toHaveLength(
+      1,
+    );
+    const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')
+      .filter(([, i]) => same(i.Properties?.IntegrationUri, arnOf(ids['audit-ledger'].fn)))
+      .map(([id]) => id);
+    const routes = resourcesOfType(template, 'AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties!)
+      .filter((r) => integrations.some((id) => JSON.stringify(r.Target).includes(`"${id}"`)));
+    expect(routes.map((r) => [r.RouteKey, r.AuthorizationType]).sort()).toEqual([
+      ['GET /audit/anchors', 'AWS_IAM'],
+      ['GET /audit/chains', 'AWS_IAM'],
+      ['POST /audit/anchor', 'AWS_IAM'],
+    ]);
+  });
+
+  it('outputs its name', () => {
+    expect(template.Outputs?.AnchorBucketName?.Value).toEqual(ref(bucket()));
   });
 });
 

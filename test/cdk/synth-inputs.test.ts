@@ -37,7 +37,10 @@ beforeAll(async () => {
   // Prepare: a catalog that uses Okta and Microsoft Entra ID (and has a manual role).
   await write('okta.yaml', OKTA_CATALOG);
   const entraCatalog = await write('entra.yaml', OKTA_AND_ENTRA_CATALOG);
-  withEntra = await synthesize({ context: { catalog: entraCatalog, alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall' }, outdir: join(dir, 'out') });
+  withEntra = await synthesize({
+    context: { catalog: entraCatalog, alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall', anchorRetentionDays: '3650' },
+    outdir: join(dir, 'out'),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -82,7 +85,14 @@ describe('deployment settings', () => {
 
   it('defaults to the documented values', () => {
     const { infra, runtime } = readSettings(context({}), '/srv/elsewhere', {});
-    expect(infra).toEqual({ stackName: 'Grantline', catalogPath: join(REPO_ROOT, 'catalog.yaml'), logRetention: 90, apiRateLimit: 50, apiBurstLimit: 100 });
+    expect(infra).toEqual({
+      stackName: 'Grantline',
+      catalogPath: join(REPO_ROOT, 'catalog.yaml'),
+      logRetention: 90,
+      apiRateLimit: 50,
+      apiBurstLimit: 100,
+      anchorRetentionDays: 2555,
+    });
     expect(runtime).toEqual({});
   });
 
@@ -124,6 +134,23 @@ describe('deployment settings', () => {
       expect((err as SettingsError).message).not.toContain('ssws-123');
     }
     expect.assertions(3);
+  });
+
+  it("takes the anchor copies' Object Lock retention from context, in whole days from 1 to 36500", () => {
+    expect(readSettings(context({ anchorRetentionDays: '3650' }), '/', {}).infra.anchorRetentionDays).toBe(3650);
+    for (const wrong of ['0', '36501', '7y', '365.5']) {
+      expect(() => readSettings(context({ anchorRetentionDays: wrong }), '/', {}), wrong).toThrow(
+        `context anchorRetentionDays must be a whole number from 1 to 36500, got "${wrong}"`,
+      );
+    }
+  });
+
+  it('locks each anchor copy in the bucket for the retention the settings give (compliance mode)', () => {
+    const bucket = withEntra.template.Resources[logicalIdOf(withEntra.stack.anchors.bucket)];
+    expect(bucket?.Properties?.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 3650 } },
+    });
   });
 
   it('lists every malformed setting at once, with the schema the functions use', () => {

@@ -4,6 +4,7 @@
  * Also reads the simulated Slack for who received an approval message.
  */
 import type { Sandbox, SandboxClient, RequestForm } from '../../infra/local/sandbox/index.js';
+import type { StoredChain } from '../../shared/ledger-audit.js';
 
 export interface Answer {
   status: number;
@@ -77,6 +78,17 @@ export class Grantline {
         authorization: `Bearer ${this.auditToken}`,
       }),
     );
+  }
+
+  /** The grant's hash chain as stored (GET /audit/chains?grant=): its events with their links, and its head. */
+  async chain(grantId: string): Promise<StoredChain | undefined> {
+    const answer = await retrying(async () => {
+      const res = await fetch(`${this.grantlineUrl}/audit/chains?grant=${encodeURIComponent(grantId)}`, {
+        headers: { authorization: `Bearer ${this.auditToken}` },
+      });
+      return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+    });
+    return answer.status === 200 ? (answer.body.chains as StoredChain[])[0] : undefined;
   }
 
   async record(grantId: string): Promise<SoakRecord | undefined> {

@@ -8,11 +8,27 @@ import { NOTICE_TYPES } from '../../shared/notices.js';
 import { IN_PROGRESS, type SoakEvent, type SoakRecord } from './grantline.js';
 import { normalEmail, type Membership, type Population } from './population.js';
 import type { Expectation } from './scenarios.js';
+import { verifyChain } from '../../shared/chain.js';
+import type { StoredChain } from '../../shared/ledger-audit.js';
 
 export interface Violation {
   grantId: string;
-  invariant: 'final_state' | 'membership' | 'evidence' | 'segregation' | 'expiry' | 'drive';
+  invariant: 'final_state' | 'membership' | 'evidence' | 'segregation' | 'expiry' | 'chain' | 'drive';
   detail: string;
+}
+
+/**
+ * Every event of the grant is in its hash chain, intact, and the head is its last link. Checked as
+ * if a day had passed, so an event left unsealed counts, however recent: after settling, nothing
+ * may be waiting to be sealed.
+ */
+export function checkChain(chain: StoredChain | undefined, grantId: string, now: number): Violation[] {
+  if (!chain) return [{ grantId, invariant: 'chain', detail: 'GET /audit/chains?grant= finds no chain' }];
+  return verifyChain(grantId, chain.events, chain.head, new Date(now + 86_400_000)).map((b) => ({
+    grantId,
+    invariant: 'chain' as const,
+    detail: `${b.kind} ${b.key ?? `slot ${b.seq}`}: ${b.detail}`,
+  }));
 }
 
 /** An active grant this long past its expiry is a violation (the sweeper runs every second; allow for a restart). */

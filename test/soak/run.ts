@@ -14,7 +14,7 @@ import { SandboxClient, startSandbox, type Sandbox } from '../../infra/local/san
 import { faultsServed, startBackgroundFaults, startOutage } from './fault-plan.js';
 import { Grantline, IN_PROGRESS, SlackInbox, sleep, type SoakRecord } from './grantline.js';
 import { NOTICE_TYPES } from '../../shared/notices.js';
-import { checkInvariants, isCommentFor, isNoticeFor, type Violation } from './invariants.js';
+import { checkChain, checkInvariants, isCommentFor, isNoticeFor, type Violation } from './invariants.js';
 import { Population, seedPreexistingMemberships } from './population.js';
 import { Random } from './random.js';
 import { RuntimeProcess } from './runtime-process.js';
@@ -88,6 +88,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     if (disruptions.settlingRestarts > 0) records = await settle(grantline, sandbox, grantIds, settleTimeoutMs, log);
     for (const crash of runtime.crashes) problems.push({ grantId: '(runtime)', invariant: 'drive', detail: crash });
     const violations = [...problems, ...checkInvariants({ records, expectations, sandbox, population, preexisting, now: Date.now() })];
+    // Each grant's hash chain, as an auditor's verify would read it.
+    for (const grantId of grantIds) violations.push(...checkChain(await grantline.chain(grantId), grantId, Date.now()));
     return {
       requests: disruptions.filed,
       faults: faultsServed(sandbox),

@@ -26,6 +26,7 @@ import type { Ticketing, TicketComment } from '../../shared/ports.js';
 import type { Logger } from '../../shared/logger.js';
 import { startDynamo, type TestDynamo } from '../support/dynamo.js';
 import { Recorder } from '../support/fakes.js';
+import { GENESIS } from '../../shared/chain.js';
 
 let dynamo: TestDynamo;
 let clock: ManualClock;
@@ -131,6 +132,9 @@ describe('recording', () => {
       summary: 'requested',
       details: { App: 'Figma' },
       seq: 1,
+      // Sealed as the first link of the grant's hash chain (shared/chain.ts).
+      prevHash: GENESIS,
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(Object.keys(event.details)).toEqual(['App']);
     expect('transitionTo' in event).toBe(false);
