@@ -10,6 +10,11 @@
  *   GRANT#<id> / DELIVERY_LEASE     who is posting the grant's evidence to Jira, until when (one poster per issue)
  *   SCHEDULE#<name> / SCHEDULE      a one-time revocation schedule (local scheduler only)
  *   MEMBERSHIP#<provider>#<group>#<idp user id> / MEMBERSHIP   who needs that membership, whether it pre-existed, a removal in flight
+ *   GRANT#<id> / CHAIN              the head of the grant's hash chain (shared/chain.ts): the last sealed slot and its hash
+ *   CHAINS#<day> / <grant id>       a chain head that moved on that day (what the day's anchor hashes); CHAINDAYS / <day> lists the days
+ *   ANCHORS / <day>#<anchoredAt>    an anchor's root and where its write-once copy is; ANCHOR#<day>#<anchoredAt> / HEADS#<n> its heads
+ *   CAMPAIGN#<id> / CAMPAIGN        an access review campaign; / ITEM#<n> its items; / MESSAGE#<reviewer> a reviewer's Slack message
+ *   CAMPAIGNS / LISTED#<id>         the campaigns the campaign sweep looks after; / CREATED#<at>#<id> every campaign by start
  *
  * Indexes (all sparse: an item appears only while it carries the index's key):
  *   byPerson  gsi1pk USER#<email> (a user's grants over time) | APPROVER#<email> (pending approvals)
