@@ -85,7 +85,8 @@ export type ChainDeps = Pick<Services, 'store' | 'clock'>;
  */
 export async function sealChain(deps: ChainDeps, grantId: string): Promise<{ head: ChainHead | undefined; sealed: Map<string, ChainLink> }> {
   const sealed = new Map<string, ChainLink>();
-  let head = await deps.store.chainHead(grantId);
+  const before = await deps.store.chainHead(grantId);
+  let head = before;
   const ledger = await deps.store.evidenceLedger(grantId);
   let prev = head?.hash ?? GENESIS;
   const now = deps.clock.now();
@@ -106,9 +107,10 @@ export async function sealChain(deps: ChainDeps, grantId: string): Promise<{ hea
     }
     sealed.set(event.key, link);
     head = { grantId, seq: slot.seq, hash: link.hash, at: now.toISOString() };
-    await deps.store.advanceChainHead(head);
     prev = link.hash;
   }
+  // The head moves once, after the links: a sealer cut short before it leaves links the next one writes again, the same.
+  if (head && head !== before) await deps.store.advanceChainHead(head, before?.at.slice(0, 10) !== head.at.slice(0, 10));
   return { head, sealed };
 }
 

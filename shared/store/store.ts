@@ -479,20 +479,16 @@ export class Store {
 
   /**
    * Moves the grant's chain head forward (never back: a slower sealer's older head is dropped) and
-   * lists it under its day, for that day's anchor; the day goes into the list of days with changes.
+   * lists it under its day, for that day's anchor; `newDay`: the head last moved on another day, so
+   * the day goes into the list of days with changes.
    */
-  async advanceChainHead(head: ChainHead): Promise<void> {
+  async advanceChainHead(head: ChainHead, newDay: boolean): Promise<void> {
     const forward = 'attribute_not_exists(pk) OR seq < :seq';
     const values = { ':seq': head.seq };
-    await this.conditional(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: grantPk(head.grantId), sk: 'CHAIN', ...head },
-        ConditionExpression: forward,
-        ExpressionAttributeValues: values,
-      }),
-    );
     const day = head.at.slice(0, 10);
+    // The day's listings first and the head last: a writer cut short between them leaves the head
+    // where it was, so the next sealer writes them all again.
+    if (newDay) await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: 'CHAINDAYS', sk: day, day } }));
     await this.conditional(
       new PutCommand({
         TableName: this.table,
@@ -501,7 +497,14 @@ export class Store {
         ExpressionAttributeValues: values,
       }),
     );
-    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: 'CHAINDAYS', sk: day, day } }));
+    await this.conditional(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: grantPk(head.grantId), sk: 'CHAIN', ...head },
+        ConditionExpression: forward,
+        ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   /** The heads of the chains that moved on `day` (as each stood at the end of it, or now). */
